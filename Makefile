@@ -1,0 +1,72 @@
+# berth: run `make help` for the targets.
+
+# Go from the go.dev tarball lives in /usr/local/go.
+ifeq ($(shell command -v go 2>/dev/null),)
+ifneq ($(wildcard /usr/local/go/bin/go),)
+export PATH := $(PATH):/usr/local/go/bin
+endif
+endif
+
+# Any user may run the unit tests. When HOME is not writable (nobody's is
+# /nonexistent), Go's build and module caches go under the temp dir.
+ifeq ($(shell test -n "$$HOME" && test -w "$$HOME" && echo yes),)
+GO_TMP_HOME := $(or $(TMPDIR),/tmp)/berth-go-$(shell id -u)
+$(shell mkdir -p -m 0700 $(GO_TMP_HOME))
+ifneq ($(shell stat -c %u $(GO_TMP_HOME)),$(shell id -u))
+$(error $(GO_TMP_HOME) belongs to another user: set GOCACHE and GOPATH to directories of your own)
+endif
+export GOCACHE ?= $(GO_TMP_HOME)/cache
+export GOPATH ?= $(GO_TMP_HOME)/gopath
+export GOFLAGS += -modcacherw
+endif
+
+GO ?= go
+export CGO_ENABLED := 1
+STATICCHECK_VERSION ?= v0.7.0
+# Flags for go test, e.g. make test-unit TESTFLAGS='-run TestBundle -v'
+TESTFLAGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup setup-docker build test test-unit test-root bench lint demo clean
+
+help: ## show the targets
+	@echo "usage: make TARGET"
+	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: ## install missing build, test and benchmark packages (root), check Go
+	scripts/setup.sh
+
+setup-docker: ## setup, plus docker.io for the Docker tests
+	scripts/setup.sh --docker
+
+build: ## build bin/berth and the bin/berth-runc link
+	$(GO) build -o bin/berth ./cmd/berth
+	ln -sfn berth bin/berth-runc
+
+test: setup test-unit test-root ## setup, then unit and root tests (what CI runs)
+
+test-unit: ## unit tests: any user, fast; root tests skip
+	env -u BERTH_TEST_ROOT $(GO) test -short $(TESTFLAGS) ./...
+
+test-root: ## all tests, root ones included (as root)
+	@if [ "$$(id -u)" -ne 0 ]; then echo "make test-root: run it as root" >&2; exit 1; fi
+	BERTH_TEST_ROOT=1 $(GO) test -p 1 -count=1 $(TESTFLAGS) ./...
+
+bench: setup build ## compare berth with runc and crun; writes docs/BENCHMARKS.md (root)
+	bench/run.sh
+
+lint: ## gofmt, go vet and staticcheck; runs all three, fails if any fails
+	@status=0; \
+	files=$$(git ls-files --cached --others --exclude-standard '*.go'); \
+	out=$$(gofmt -l $$files); \
+	if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$out"; status=1; fi; \
+	echo "$(GO) vet ./..."; $(GO) vet ./... || status=1; \
+	echo "staticcheck $(STATICCHECK_VERSION) ./..."; \
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./... || status=1; \
+	exit $$status
+
+demo: setup build ## run a busybox container: own hostname, own ps, a memory limit (root)
+	scripts/demo.sh
+
+clean: ## remove bin/ and bench/out/
+	rm -rf bin bench/out

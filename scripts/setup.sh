@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Install what berth needs to build, test, demo and benchmark on Debian:
+#   scripts/setup.sh            build and test dependencies
+#   scripts/setup.sh --docker   the same, plus docker.io for the Docker tests
+# It installs only the packages that are missing, runs apt-get update only
+# when apt has no candidate for one of them, and needs root only when
+# something is missing. It also checks that Go is new enough for go.mod
+# (1.24 at least).
+set -euo pipefail
+
+want_docker=0
+for arg in "$@"; do
+	case $arg in
+	--docker) want_docker=1 ;;
+	-h | --help)
+		sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"
+		exit 0
+		;;
+	*)
+		echo "setup.sh: unknown argument: $arg (try --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
+packages=(
+	gcc pkg-config libseccomp-dev make # build
+	busybox-static                     # test root filesystems
+	runc crun hyperfine                # benchmarks: the runtimes berth is compared with
+	iproute2 procps jq                 # tests, demo and benchmarks
+)
+if [ "$want_docker" = 1 ]; then
+	packages+=(docker.io)
+fi
+
+installed() {
+	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
+}
+
+missing=()
+for p in "${packages[@]}"; do
+	installed "$p" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "setup.sh: missing packages: ${missing[*]}" >&2
+		echo "setup.sh: run it as root to install them" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	need_update=0
+	for p in "${missing[@]}"; do
+		candidate=$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/ {print $2}')
+		if [ -z "$candidate" ] || [ "$candidate" = "(none)" ]; then
+			need_update=1
+			break
+		fi
+	done
+	if [ "$need_update" = 1 ]; then
+		echo "setup.sh: apt-get update"
+		apt-get update -q
+	fi
+	echo "setup.sh: installing ${missing[*]}"
+	if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+		[ "$need_update" = 0 ] || exit 1
+		# Package lists that are out of date name files the mirror no
+		# longer has: refresh them once and try again.
+		echo "setup.sh: apt-get update, then installing again"
+		apt-get update -q
+		apt-get install -y -q --no-install-recommends "${missing[@]}"
+	fi
+fi
+
+# Go: /usr/local/go is where the go.dev tarball unpacks. The version
+# needed is the go line of go.mod, and never below 1.24.
+need=1.24
+modgo=$(awk '$1 == "go" {print $2; exit}' "$(dirname "$0")/../go.mod" 2>/dev/null || true)
+if [ -n "$modgo" ] && [ "$(printf '%s\n' "$need" "$modgo" | sort -V | tail -n 1)" = "$modgo" ]; then
+	need=$modgo
+fi
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+	PATH=$PATH:/usr/local/go/bin
+fi
+if ! command -v go >/dev/null 2>&1; then
+	echo "setup.sh: Go $need or newer is needed and 'go' is not on PATH." >&2
+	echo "setup.sh: install it from https://go.dev/dl/ into /usr/local/go and add /usr/local/go/bin to PATH." >&2
+	exit 1
+fi
+version=$(go env GOVERSION)
+have=${version#go}
+have=${have%%[!0-9.]*}
+if [ "$(printf '%s\n' "$need" "$have" | sort -V | head -n 1)" != "$need" ]; then
+	echo "setup.sh: Go $need or newer is needed; $(command -v go) is $version." >&2
+	echo "setup.sh: install a newer one from https://go.dev/dl/ into /usr/local/go." >&2
+	exit 1
+fi
+
+echo "setup.sh: ready ($version, packages: ${packages[*]})"
