@@ -11,9 +11,10 @@ import (
 )
 
 // Limits on the value an action returns. The kernel keeps 16 bits of data
-// with the action; for SCMP_ACT_ERRNO it then caps the errno at MAX_ERRNO.
+// with the action; libseccomp takes an errno only below the kernel's
+// MAX_ERRNO (4095).
 const (
-	maxErrno    = 4095
+	maxErrno    = 4094
 	maxTraceMsg = 0xffff
 	maxArgIndex = 5 // syscalls take at most six arguments
 )

@@ -31,7 +31,7 @@
 //   - SCMP_ACT_ERRNO and SCMP_ACT_TRACE without errnoRet return EPERM.
 //
 // It is stricter than runc in a few places, where a spec is surely wrong:
-// errnoRet on an action that takes no return value, an errno above 4095,
+// errnoRet on an action that takes no return value, an errno of 4095 or more,
 // and a rule with no syscall names are errors. It does not turn on
 // SECCOMP_FILTER_FLAG_SPEC_ALLOW unless asked to.
 //

@@ -206,6 +206,10 @@ func build(s *specs.LinuxSeccomp) (_ *libseccomp.ScmpFilter, err error) {
 			return nil, fmt.Errorf("seccomp: architectures: %w", err)
 		}
 		if err := f.AddArch(arch); err != nil {
+			if errors.Is(err, syscall.EDOM) {
+				// One filter holds architectures of one byte order.
+				return nil, fmt.Errorf("seccomp: architecture %q cannot share a filter with the native one: byte order differs", name)
+			}
 			return nil, fmt.Errorf("seccomp: architecture %q not supported by libseccomp %s: %w", name, libVersion(), err)
 		}
 	}
