@@ -307,8 +307,9 @@ func TestToArch(t *testing.T) {
 	}
 }
 
-// nativeArch is the spec name of the architecture the tests run on.
-func nativeArch(t *testing.T) specs.Arch {
+// nativeArch is the spec name of the architecture the tests run on, or ""
+// where the tests do not know it.
+func nativeArch() specs.Arch {
 	switch runtime.GOARCH {
 	case "amd64":
 		return specs.ArchX86_64
@@ -323,7 +324,6 @@ func nativeArch(t *testing.T) specs.Arch {
 	case "s390x":
 		return specs.ArchS390X
 	}
-	t.Skipf("no spec architecture known for GOARCH %s", runtime.GOARCH)
 	return ""
 }
 
@@ -347,7 +347,7 @@ func TestFeatures(t *testing.T) {
 			t.Errorf("Operators lacks %s: %v", want, f.Operators)
 		}
 	}
-	if native := string(nativeArch(t)); !slices.Contains(f.Archs, native) {
+	if native := string(nativeArch()); native != "" && !slices.Contains(f.Archs, native) {
 		t.Errorf("Archs lacks the native %s: %v", native, f.Archs)
 	}
 	wantFlags := []string{"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
