@@ -1,0 +1,429 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"berth/internal/cgroup"
+	"berth/internal/errdefs"
+)
+
+const execFifo = "exec.fifo"
+
+// Runtime runs OCI bundles. Its Root holds one directory of state per
+// container; nothing else is shared between calls, so several berth
+// processes may use the same Root at once.
+type Runtime struct {
+	Root string
+}
+
+// CreateOptions are the caller's choices for Create that the bundle does
+// not carry.
+type CreateOptions struct {
+	Bundle string
+	// ConsoleSocket is the path of a unix socket that receives the pty
+	// master when the process asks for a terminal (runc's --console-socket).
+	ConsoleSocket string
+	// PidFile, when set, receives the init's host pid.
+	PidFile string
+	// NoPivot uses MS_MOVE and chroot instead of pivot_root, for a root
+	// on a ramfs where pivot_root cannot work.
+	NoPivot bool
+	// Stdio of the container's process. Nil means the caller's.
+	Stdin, Stdout, Stderr *os.File
+	// consoleConn replaces ConsoleSocket when berth itself takes the pty.
+	consoleConn *os.File
+	terminal    bool
+}
+
+// Create sets up container id from a bundle and leaves its init waiting
+// for Start. On any error, nothing of the container is left behind.
+func (r *Runtime) Create(id string, opts CreateOptions) (err error) {
+	_, err = r.create(id, opts)
+	return err
+}
+
+func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(opts.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	s, err := LoadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := Validate(s); err != nil {
+		return nil, err
+	}
+	opts.terminal = s.Process.Terminal
+	if opts.terminal && opts.ConsoleSocket == "" && opts.consoleConn == nil {
+		return nil, fmt.Errorf("%w: the process asks for a terminal but no --console-socket was given", errdefs.ErrInvalid)
+	}
+	rootfs := s.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	if fi, err := os.Stat(rootfs); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%w: root filesystem %s is not a directory", errdefs.ErrInvalid, rootfs)
+	}
+
+	if err := os.MkdirAll(r.Root, 0o711); err != nil {
+		return nil, fmt.Errorf("create state root %s: %w", r.Root, err)
+	}
+	dir := r.dir(id)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("%w: container with id %q already exists", errdefs.ErrConflict, id)
+		}
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	var (
+		cg  *cgroup.Manager
+		pid int
+	)
+	defer func() {
+		if err == nil {
+			return
+		}
+		if pid > 0 {
+			unix.Kill(pid, unix.SIGKILL)
+			var ws unix.WaitStatus
+			unix.Wait4(pid, &ws, 0, nil)
+		}
+		if cg != nil {
+			cg.Destroy()
+		}
+		os.RemoveAll(dir)
+	}()
+
+	if err := unix.Mkfifo(filepath.Join(dir, execFifo), 0o622); err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+
+	owner := ""
+	if u, err := user.Current(); err == nil {
+		owner = u.Username
+	}
+	rec = &record{
+		ID:          id,
+		Bundle:      bundle,
+		Rootfs:      rootfs,
+		Created:     time.Now().UTC(),
+		Owner:       owner,
+		Annotations: s.Annotations,
+		Spec:        s,
+	}
+	if s.Linux != nil {
+		rec.CgroupsPath = s.Linux.CgroupsPath
+	}
+
+	p, err := r.startInit(rec.Spec.Linux.Namespaces, rec.Spec, filepath.Join(dir, execFifo), opts)
+	if err != nil {
+		return nil, err
+	}
+	pid = p.pid
+	rec.Pid = pid
+
+	if cg, err = cgroup.New(rec.CgroupsPath, id); err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	if err := cg.Apply(pid); err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	if s.Linux.Resources != nil {
+		if err := cg.Set(s.Linux.Resources); err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+	}
+	if s.Process.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj",
+			[]byte(strconv.Itoa(*s.Process.OOMScoreAdj)), 0); err != nil {
+			return nil, fmt.Errorf("set oom_score_adj: %w", err)
+		}
+	}
+	if rec.PidStart, _, err = procStart(pid); err != nil {
+		return nil, fmt.Errorf("container init exited early: %w", err)
+	}
+
+	cfg := &initConfig{
+		Spec:      s,
+		Process:   s.Process,
+		Rootfs:    rootfs,
+		State:     rec.specState(specs.StateCreating),
+		CgroupNS:  p.newNS[specs.CgroupNamespace],
+		TimeNS:    p.newNS[specs.TimeNamespace],
+		NewMount:  p.newNS[specs.MountNamespace],
+		NewUTS:    p.newNS[specs.UTSNamespace],
+		InUserNS:  hasNamespace(s, specs.UserNamespace),
+		HasHooks:  s.Hooks != nil && (len(s.Hooks.Prestart) > 0 || len(s.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still honoured
+		WaitStart: true,
+	}
+	if err := p.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
+		return nil, fmt.Errorf("send config to container init: %w", err)
+	}
+	if cfg.HasHooks {
+		if _, err := p.ch.recv(msgHooks); err != nil {
+			return nil, err
+		}
+		st := rec.specState(specs.StateCreating)
+		if err := runHooks(s.Hooks.Prestart, st); err != nil { //nolint:staticcheck
+			return nil, fmt.Errorf("prestart hook: %w", err)
+		}
+		if err := runHooks(s.Hooks.CreateRuntime, st); err != nil {
+			return nil, fmt.Errorf("createRuntime hook: %w", err)
+		}
+		if err := p.ch.send(&message{Type: msgHooksDone}); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := p.ch.recv(msgReady); err != nil {
+		return nil, err
+	}
+	p.sock.Close()
+
+	if err := r.save(rec); err != nil {
+		return nil, fmt.Errorf("save state: %w", err)
+	}
+	if opts.PidFile != "" {
+		if err := writePidFile(opts.PidFile, pid); err != nil {
+			return nil, err
+		}
+	}
+	return rec, nil
+}
+
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	return nil
+}
+
+// initProc is a started init, before it has its config.
+type initProc struct {
+	pid   int
+	sock  *os.File
+	ch    *channel
+	newNS map[specs.LinuxNamespaceType]bool
+}
+
+var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.PIDNamespace:     unix.CLONE_NEWPID,
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace:   unix.CLONE_NEWNS,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.UserNamespace:    unix.CLONE_NEWUSER,
+	// Cgroup and time namespaces are made by the init itself: the cgroup
+	// one only after the parent has moved it into its cgroup, the time one
+	// only after its offsets are written.
+}
+
+// startInit starts berth's init: namespaces without a path are made new by
+// clone flags, those with a path are joined by the constructor in
+// nsenter.c. fifo is the exec fifo to wait on, or "" for exec.
+func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fifoPath string, opts CreateOptions) (*initProc, error) {
+	p := &initProc{newNS: map[specs.LinuxNamespaceType]bool{}}
+	attr := &syscall.SysProcAttr{}
+	var joins []*os.File
+	defer func() {
+		for _, f := range joins {
+			f.Close()
+		}
+	}()
+	// Join the user namespace first: entering the others may need the
+	// capabilities it grants.
+	for _, pass := range []bool{true, false} {
+		for _, ns := range namespaces {
+			if (ns.Type == specs.UserNamespace) != pass {
+				continue
+			}
+			if ns.Path == "" {
+				p.newNS[ns.Type] = true
+				attr.Cloneflags |= cloneFlags[ns.Type]
+				continue
+			}
+			f, err := os.Open(ns.Path)
+			if err != nil {
+				return nil, fmt.Errorf("open %s namespace %s: %w", ns.Type, ns.Path, err)
+			}
+			joins = append(joins, f)
+		}
+	}
+	if p.newNS[specs.UserNamespace] {
+		attr.UidMappings = idMaps(s.Linux.UIDMappings)
+		attr.GidMappings = idMaps(s.Linux.GIDMappings)
+		attr.GidMappingsEnableSetgroups = true
+	}
+
+	exe, err := selfExe()
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	parentSock := os.NewFile(uintptr(pair[0]), "init-sync")
+	childSock := os.NewFile(uintptr(pair[1]), "init-sync-child")
+	defer childSock.Close()
+
+	cmd := &exec.Cmd{
+		Path:        exeInChild,
+		Args:        []string{"berth", initArg},
+		Stdin:       orStd(opts.Stdin, os.Stdin),
+		Stdout:      orStd(opts.Stdout, os.Stdout),
+		Stderr:      orStd(opts.Stderr, os.Stderr),
+		SysProcAttr: attr,
+	}
+	cmd.ExtraFiles = []*os.File{exe} // exeFD
+	env := []string{}
+	addFile := func(name string, f *os.File) {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		env = append(env, fmt.Sprintf("%s=%d", name, 2+len(cmd.ExtraFiles)))
+	}
+	addFile(envSyncFD, childSock)
+
+	if fifoPath != "" {
+		fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open exec fifo: %w", err)
+		}
+		defer fifo.Close()
+		addFile(envFifoFD, fifo)
+	}
+
+	if opts.terminal {
+		conn := opts.consoleConn
+		if conn == nil {
+			if conn, err = dialConsole(opts.ConsoleSocket); err != nil {
+				return nil, err
+			}
+			defer conn.Close()
+		}
+		addFile(envConsoleFD, conn)
+	}
+
+	var report *os.File
+	if len(joins) > 0 {
+		var fds []string
+		for _, f := range joins {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+			fds = append(fds, strconv.Itoa(2+len(cmd.ExtraFiles)))
+		}
+		var w *os.File
+		report, w, err = os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		defer report.Close()
+		defer w.Close()
+		addFile("_BERTH_SETNS_REPORT", w)
+		env = append(env, "_BERTH_SETNS="+strings.Join(fds, ","))
+	}
+	cmd.Env = env
+
+	if err := cmd.Start(); err != nil {
+		parentSock.Close()
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	p.pid = cmd.Process.Pid
+	if report != nil {
+		for _, f := range cmd.ExtraFiles[len(cmd.ExtraFiles)-1:] {
+			f.Close() // our copy of the report pipe's write end
+		}
+		pid, err := readReport(report)
+		if err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			parentSock.Close()
+			return nil, err
+		}
+		if pid != p.pid {
+			// The constructor forked into a joined pid namespace: the
+			// real init is a sibling, and the intermediate exits.
+			cmd.Wait()
+			p.pid = pid
+		}
+	}
+	cmd.Process.Release()
+	p.sock = parentSock
+	p.ch = newChannel(parentSock)
+	return p, nil
+}
+
+func readReport(f *os.File) (int, error) {
+	buf := make([]byte, 512)
+	n, _ := f.Read(buf)
+	line := strings.TrimSpace(string(buf[:n]))
+	switch {
+	case strings.HasPrefix(line, "pid "):
+		return strconv.Atoi(strings.TrimPrefix(line, "pid "))
+	case strings.HasPrefix(line, "error "):
+		return 0, fmt.Errorf("join namespaces: %s", strings.TrimPrefix(line, "error "))
+	}
+	return 0, errors.New("join namespaces: container init exited without a report")
+}
+
+func orStd(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}
+
+func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, e := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	}
+	return out
+}
+
+func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+// dialConsole connects to the caller's console socket; the init sends the
+// pty master over it.
+func dialConsole(path string) (*os.File, error) {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("connect to console socket %s: %w", path, err)
+	}
+	defer conn.Close()
+	f, err := conn.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("console socket %s: %w", path, err)
+	}
+	return f, nil
+}

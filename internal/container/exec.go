@@ -1,0 +1,117 @@
+package container
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"berth/internal/errdefs"
+)
+
+// nsFiles names each namespace type's file under /proc/PID/ns.
+var nsFiles = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
+	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+}
+
+// ExecOptions describe a process to run in a running container.
+type ExecOptions struct {
+	Process       *specs.Process
+	ConsoleSocket string
+	PidFile       string
+	// Detach returns once the process runs; otherwise Exec waits for it
+	// and returns its exit code.
+	Detach                bool
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Exec runs a new process inside container id's namespaces and cgroup,
+// with the container's seccomp filter and the process's own user and
+// capabilities.
+func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
+	rec, err := r.load(id)
+	if err != nil {
+		return -1, err
+	}
+	switch st := r.status(rec); st {
+	case specs.StateRunning, specs.StateCreated:
+	default:
+		return -1, fmt.Errorf("%w: cannot exec in a %s container", errdefs.ErrConflict, st)
+	}
+	p := opts.Process
+	if err := ValidateProcess(p); err != nil {
+		return -1, fmt.Errorf("%w: process: %v", errdefs.ErrInvalid, err)
+	}
+	var joins []specs.LinuxNamespace
+	for _, ns := range rec.Spec.Linux.Namespaces {
+		joins = append(joins, specs.LinuxNamespace{
+			Type: ns.Type,
+			Path: "/proc/" + strconv.Itoa(rec.Pid) + "/ns/" + nsFiles[ns.Type],
+		})
+	}
+	copts := CreateOptions{
+		ConsoleSocket: opts.ConsoleSocket,
+		Stdin:         opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
+		terminal: p.Terminal,
+	}
+	var tty *ptyProxy
+	if p.Terminal && opts.ConsoleSocket == "" {
+		if opts.Detach {
+			return -1, fmt.Errorf("%w: a detached process with a terminal needs --console-socket", errdefs.ErrInvalid)
+		}
+		if tty, err = newPtyProxy(); err != nil {
+			return -1, err
+		}
+		defer tty.Close()
+		copts.consoleConn = tty.remote
+	}
+	proc, err := r.startInit(joins, rec.Spec, "", copts)
+	if err != nil {
+		return -1, err
+	}
+	defer proc.sock.Close()
+	fail := func(err error) (int, error) {
+		unix.Kill(proc.pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		unix.Wait4(proc.pid, &ws, 0, nil)
+		return -1, err
+	}
+	cg, err := r.cgroupOf(rec)
+	if err != nil {
+		return fail(err)
+	}
+	if err := cg.Apply(proc.pid); err != nil {
+		return fail(fmt.Errorf("cgroup: %w", err))
+	}
+	cfg := &initConfig{
+		Exec:     true,
+		Spec:     rec.Spec,
+		Process:  p,
+		State:    rec.specState(specs.StateRunning),
+		InUserNS: hasNamespace(rec.Spec, specs.UserNamespace),
+	}
+	if err := proc.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
+		return fail(fmt.Errorf("send config to exec init: %w", err))
+	}
+	if tty != nil {
+		if err := tty.receive(); err != nil {
+			return fail(err)
+		}
+	}
+	if _, err := proc.ch.recv(msgReady); err != nil {
+		return fail(err)
+	}
+	if opts.PidFile != "" {
+		if err := writePidFile(opts.PidFile, proc.pid); err != nil {
+			return fail(err)
+		}
+	}
+	if opts.Detach {
+		return 0, nil
+	}
+	return waitForward(proc.pid, tty)
+}

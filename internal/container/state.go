@@ -1,0 +1,226 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"berth/internal/errdefs"
+)
+
+// record is what berth keeps on disk for one container, in
+// STATEDIR/ID/state.json. It holds the spec so that exec, update and
+// delete act on exactly what create was given, even if the bundle changes.
+type record struct {
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	PidStart    uint64            `json:"pidStart"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Spec        *specs.Spec       `json:"spec"`
+	// CgroupsPath is the container's cgroup, resolved to an absolute path
+	// at create time: a relative cgroupsPath depends on the cgroup of
+	// whoever ran create, and later commands run elsewhere.
+	CgroupsPath string `json:"cgroupsPath"`
+}
+
+// State is the runtime state of a container as the OCI spec defines it,
+// plus the fields runc prints, so tools that parse `runc state` work.
+type State struct {
+	OCIVersion  string               `json:"ociVersion"`
+	ID          string               `json:"id"`
+	Pid         int                  `json:"pid"`
+	Status      specs.ContainerState `json:"status"`
+	Bundle      string               `json:"bundle"`
+	Rootfs      string               `json:"rootfs"`
+	Created     time.Time            `json:"created"`
+	Owner       string               `json:"owner"`
+	Annotations map[string]string    `json:"annotations,omitempty"`
+}
+
+// StatusPaused is reported while the container's cgroup is frozen. The OCI
+// spec leaves pausing to runtimes; runc reports it the same way.
+const StatusPaused specs.ContainerState = "paused"
+
+var idPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.+-]*$`)
+
+// ValidateID rejects ids that could not be a directory name under the
+// state root, or that could climb out of it.
+func ValidateID(id string) error {
+	if id == "" {
+		return fmt.Errorf("%w: container id is empty", errdefs.ErrInvalid)
+	}
+	if len(id) > 1024 || !idPattern.MatchString(id) {
+		return fmt.Errorf("%w: invalid container id %q: use letters, digits and _ . + -", errdefs.ErrInvalid, id)
+	}
+	return nil
+}
+
+func (r *Runtime) dir(id string) string { return filepath.Join(r.Root, id) }
+
+func (r *Runtime) load(id string) (*record, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(r.dir(id), "state.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: container %q does not exist", errdefs.ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	var rec record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("state of %s is damaged: %w", id, err)
+	}
+	return &rec, nil
+}
+
+// save writes the record atomically: a crash leaves the old or the new
+// file, never a torn one.
+func (r *Runtime) save(rec *record) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(r.dir(rec.ID), "state.json"), b, 0o600)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// procStart returns the start time of pid in clock ticks since boot, and
+// whether the process is a zombie. Comparing start times tells a
+// container's init apart from a later process that reused its pid.
+func procStart(pid int) (start uint64, zombie bool, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false, err
+	}
+	// The command name may hold spaces and parentheses: fields start
+	// after the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0, false, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	start, err = strconv.ParseUint(f[19], 10, 64)
+	return start, f[0] == "Z" || f[0] == "X", err
+}
+
+// alive reports whether the container's init still runs.
+func (rec *record) alive() bool {
+	if rec.Pid <= 0 {
+		return false
+	}
+	start, zombie, err := procStart(rec.Pid)
+	return err == nil && !zombie && start == rec.PidStart
+}
+
+func (r *Runtime) status(rec *record) specs.ContainerState {
+	if !rec.alive() {
+		return specs.StateStopped
+	}
+	if _, err := os.Lstat(filepath.Join(r.dir(rec.ID), execFifo)); err == nil {
+		return specs.StateCreated
+	}
+	if cg, err := r.cgroupOf(rec); err == nil {
+		if frozen, err := cg.Frozen(); err == nil && frozen {
+			return StatusPaused
+		}
+	}
+	return specs.StateRunning
+}
+
+func (r *Runtime) stateOf(rec *record) *State {
+	st := &State{
+		OCIVersion:  specs.Version,
+		ID:          rec.ID,
+		Status:      r.status(rec),
+		Bundle:      rec.Bundle,
+		Rootfs:      rec.Rootfs,
+		Created:     rec.Created,
+		Owner:       rec.Owner,
+		Annotations: rec.Annotations,
+	}
+	if st.Status != specs.StateStopped {
+		st.Pid = rec.Pid
+	}
+	return st
+}
+
+// specState is the state handed to hooks on their stdin.
+func (rec *record) specState(status specs.ContainerState) *specs.State {
+	return &specs.State{
+		Version:     specs.Version,
+		ID:          rec.ID,
+		Status:      status,
+		Pid:         rec.Pid,
+		Bundle:      rec.Bundle,
+		Annotations: rec.Annotations,
+	}
+}
+
+// State returns the state of container id.
+func (r *Runtime) State(id string) (*State, error) {
+	rec, err := r.load(id)
+	if err != nil {
+		return nil, err
+	}
+	return r.stateOf(rec), nil
+}
+
+// List returns the state of every container under the runtime's root.
+func (r *Runtime) List() ([]*State, error) {
+	ents, err := os.ReadDir(r.Root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*State
+	for _, e := range ents {
+		if !e.IsDir() || ValidateID(e.Name()) != nil {
+			continue
+		}
+		rec, err := r.load(e.Name())
+		if err != nil {
+			continue // a create in flight has no state.json yet
+		}
+		out = append(out, r.stateOf(rec))
+	}
+	return out, nil
+}
