@@ -14,7 +14,8 @@
 //   - Load runs in the container's init, just before execve. It builds the
 //     filter again and installs it on every thread of the calling process.
 //
-// Features describes what this build supports, for `berth features`.
+// Features describes what this build supports, for the runtime's features
+// document.
 //
 // Semantics follow runc, so that profiles written for Docker, containerd or
 // Kubernetes behave the same under berth:

@@ -47,9 +47,11 @@ func Validate(s *specs.LinuxSeccomp) error {
 	return nil
 }
 
-// Load builds the filter that s describes and installs it on every thread of
-// the calling process (libseccomp's TSYNC attribute), so it is meant to run
-// in the container's init just before execve.
+// Load checks s as Validate does, builds the filter it describes and
+// installs it on every thread of the calling process (libseccomp's TSYNC
+// attribute). It is meant to run in the container's init just before
+// execve: from then on every syscall of the init, execve included, passes
+// through the filter.
 //
 // The caller must hold runtime.LockOSThread for the goroutine that calls
 // Load and goes on to execve, so that the filtered thread is the one that
