@@ -1,0 +1,415 @@
+#!/usr/bin/env bash
+# Compare berth's runc-compatible face (bin/berth-runc) with runc and crun,
+# side by side in one run, and write docs/BENCHMARKS.md. Needs root,
+# hyperfine, jq, runc, crun and bin/berth (`make bench` builds and runs it).
+#   bench/run.sh
+# Settings, from the environment:
+#   BERTH_RUNC=PATH     the berth-runc to measure (default bin/berth-runc)
+#   BENCH_RUNS=N        hyperfine runs for a single run and for exec (30)
+#   BENCH_LOOP=N        containers run one after another in the loop (100)
+#   BENCH_LOOP_RUNS=N   hyperfine runs of that loop (3)
+#   BENCH_REPORT=FILE   where the report goes (docs/BENCHMARKS.md)
+# Raw hyperfine JSON goes to bench/out/.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+berth_runc=${BERTH_RUNC:-bin/berth-runc}
+runs=${BENCH_RUNS:-30}
+loop=${BENCH_LOOP:-100}
+loop_runs=${BENCH_LOOP_RUNS:-3}
+report=${BENCH_REPORT:-docs/BENCHMARKS.md}
+out=bench/out
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+[ "$(id -u)" -eq 0 ] || die "run it as root: containers need namespaces, mounts and cgroups"
+if [ ! -x "$berth_runc" ]; then
+	die "$berth_runc is not built: run 'make build' first (or 'make bench', which does)"
+fi
+for cmd in hyperfine jq; do
+	command -v "$cmd" >/dev/null || die "$cmd is missing: run scripts/setup.sh"
+done
+
+tools=(berth runc crun)
+declare -A bin=([berth]=$berth_runc [runc]=runc [crun]=crun)
+declare -A skip # tool -> why it is not measured at all
+
+for t in runc crun; do
+	command -v "${bin[$t]}" >/dev/null || skip[$t]="${bin[$t]} is not installed (scripts/setup.sh installs it)"
+done
+
+mkdir -p "$out"
+work=$(mktemp -d /tmp/berth-bench.XXXXXX)
+# The commands that hyperfine runs name these variables, so that the report
+# shows them exactly as they ran.
+export BENCH_TRUE=$work/true BENCH_SLEEP=$work/sleep BENCH_STATE=$work/state
+
+cleanup() {
+	local t id
+	for t in "${tools[@]}"; do
+		[ -d "$BENCH_STATE/$t" ] || continue
+		for id in $("${bin[$t]}" --root "$BENCH_STATE/$t" list -q 2>/dev/null ||
+			"${bin[$t]}" --root "$BENCH_STATE/$t" list 2>/dev/null | awk 'NR > 1 {print $1}'); do
+			"${bin[$t]}" --root "$BENCH_STATE/$t" delete -f "$id" >/dev/null 2>&1 || true
+		done
+	done
+	rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
+
+# Two bundles over the same busybox tree, from `runc spec` (the reference
+# every runc-compatible runtime must accept) with no terminal: one runs
+# /bin/true, one sleeps for exec to join.
+for b in "$BENCH_TRUE:/bin/true" "$BENCH_SLEEP:/bin/sleep 1000"; do
+	dir=${b%%:*}
+	args=${b#*:}
+	scripts/busybox-rootfs.sh "$dir/rootfs"
+	runc spec --bundle "$dir" 2>/dev/null || (cd "$dir" && runc spec)
+	jq --arg args "$args" '.process.terminal = false | .process.args = ($args | split(" "))' \
+		"$dir/config.json" >"$dir/config.json.new"
+	mv "$dir/config.json.new" "$dir/config.json"
+done
+
+# first_error FILE: the last non-empty line of FILE, cut to 200 characters.
+first_error() {
+	local line
+	line=$(grep -v '^[[:space:]]*$' "$1" | tail -n 1 | cut -c 1-200)
+	echo "${line:-no error message}"
+}
+
+# Commands, as hyperfine runs them: each through `sh -c`, which hyperfine
+# times and subtracts, the same for every runtime. $$ is that shell's pid,
+# so every run gets a fresh container id.
+declare -A cmd_run cmd_loop cmd_exec
+for t in "${tools[@]}"; do
+	r="${bin[$t]} --root \"\$BENCH_STATE/$t\""
+	cmd_run[$t]="$r run --bundle \"\$BENCH_TRUE\" ${t:0:1}\$\$"
+	cmd_loop[$t]="for i in \$(seq $loop); do $r run --bundle \"\$BENCH_TRUE\" l\$\$-\$i || exit 1; done"
+	cmd_exec[$t]="$r exec sleeper /bin/true"
+done
+
+declare -A why # "section:tool" -> why it was not measured
+hyperfine_cmds=()
+
+# bench SECTION JSON HYPERFINE-OPTIONS... -- then the tools to measure, with
+# the command table named by SECTION.
+bench() {
+	local section=$1 json=$2
+	shift 2
+	local opts=() t
+	while [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
+	local args=("${opts[@]}" --export-json "$json")
+	local -n cmds="cmd_$section"
+	for t in "$@"; do
+		args+=(-n "$t" "${cmds[$t]}")
+	done
+	if [ $# -eq 0 ]; then
+		return 0
+	fi
+	hyperfine_cmds+=("$(quote hyperfine "${args[@]}")")
+	echo
+	echo "== $section: $*"
+	if ! hyperfine "${args[@]}" </dev/null; then
+		for t in "$@"; do why[$section:$t]="hyperfine failed; see its output"; done
+		rm -f "$json"
+	fi
+}
+
+# quote ARGS...: the command line as one would type it.
+quote() {
+	local a s=""
+	for a in "$@"; do
+		case $a in
+		*[!A-Za-z0-9_./=:-]* | "") a="'${a//\'/\'\\\'\'}'" ;;
+		esac
+		s+="${s:+ }$a"
+	done
+	printf '%s' "$s"
+}
+
+# --- (a) one run, (b) many runs in a row -----------------------------------
+ok_run=()
+for t in "${tools[@]}"; do
+	if [ -n "${skip[$t]:-}" ]; then
+		why[run:$t]=${skip[$t]}
+		continue
+	fi
+	if BENCH_PROBE=1 sh -c "${cmd_run[$t]}" </dev/null >/dev/null 2>"$work/err"; then
+		ok_run+=("$t")
+	else
+		why[run:$t]=$(first_error "$work/err")
+	fi
+done
+for t in "${tools[@]}"; do why[loop:$t]=${why[run:$t]:-}; done
+
+bench run "$out/run.json" --warmup 3 --runs "$runs" -- "${ok_run[@]}"
+bench loop "$out/loop.json" --runs "$loop_runs" -- "${ok_run[@]}"
+
+# --- (c) exec into a running container, (d) processes left behind ----------
+# runtime_procs: "pid comm rss-KiB" for each process that looks like a
+# container runtime: its command name or executable is berth, runc or crun.
+runtime_procs() {
+	local p pid comm exe rss
+	for p in /proc/[0-9]*; do
+		pid=${p#/proc/}
+		comm=$(cat "$p/comm" 2>/dev/null) || continue
+		exe=$(readlink "$p/exe" 2>/dev/null || true)
+		exe=${exe% (deleted)}
+		case "$comm" in
+		berth* | runc* | crun*) ;;
+		*)
+			case "${exe##*/}:$exe" in
+			berth* | runc* | crun* | *memfd:runc*) ;;
+			*) continue ;;
+			esac
+			;;
+		esac
+		rss=$(awk '/^VmRSS:/ {print $2}' "$p/status" 2>/dev/null || true)
+		echo "$pid $comm ${rss:-0}"
+	done
+}
+
+declare -A left_n left_rss left_list init_rss
+ok_exec=()
+for t in "${tools[@]}"; do
+	if [ -n "${skip[$t]:-}" ]; then
+		why[exec:$t]=${skip[$t]}
+		why[mem:$t]=${skip[$t]}
+		continue
+	fi
+	r=("${bin[$t]}" --root "$BENCH_STATE/$t")
+	before=$(runtime_procs | awk '{print $1}')
+	if ! "${r[@]}" create --bundle "$BENCH_SLEEP" sleeper </dev/null >/dev/null 2>"$work/err" ||
+		! "${r[@]}" start sleeper </dev/null >/dev/null 2>"$work/err"; then
+		why[exec:$t]="create and start: $(first_error "$work/err")"
+		why[mem:$t]=${why[exec:$t]}
+		"${r[@]}" delete -f sleeper >/dev/null 2>&1 || true
+		continue
+	fi
+	sleep 0.5
+	pid=$("${r[@]}" state sleeper 2>/dev/null | jq -r '.pid // empty' || true)
+	pidns=$(readlink "/proc/$pid/ns/pid" 2>/dev/null || echo none)
+	init_rss[$t]=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo "?")
+	n=0 rss=0 list=""
+	while read -r p comm kib; do
+		[ -n "$p" ] || continue
+		grep -qx "$p" <<<"$before" && continue
+		[ "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" = "$pidns" ] && continue
+		n=$((n + 1))
+		rss=$((rss + kib))
+		list+="${list:+, }$comm ($p, $kib KiB)"
+	done < <(runtime_procs)
+	left_n[$t]=$n left_rss[$t]=$rss left_list[$t]=${list:-none}
+
+	if BENCH_PROBE=1 sh -c "${cmd_exec[$t]}" </dev/null >/dev/null 2>"$work/err"; then
+		ok_exec+=("$t")
+	else
+		why[exec:$t]=$(first_error "$work/err")
+	fi
+done
+
+bench exec "$out/exec.json" --warmup 3 --runs "$runs" -- "${ok_exec[@]}"
+
+for t in "${tools[@]}"; do
+	[ -n "${skip[$t]:-}" ] && continue
+	"${bin[$t]}" --root "$BENCH_STATE/$t" delete -f sleeper >/dev/null 2>&1 || true
+done
+
+# --- the report -------------------------------------------------------------
+# median JSON TOOL: the median in seconds, or nothing.
+median() {
+	[ -f "$1" ] || return 0
+	jq -r --arg t "$2" '.results[] | select(.command == $t) | .median' "$1"
+}
+ratio() { # ratio A B: A/B as "0.42×", or "n/a"
+	if [ -z "$1" ] || [ -z "$2" ]; then
+		echo "n/a"
+	else
+		awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f×", a / b}'
+	fi
+}
+
+# section_table SECTION JSON TITLE
+section_table() {
+	local section=$1 json=$2 t m
+	echo "| runtime | median | mean ± σ | min | max | runs |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	for t in "${tools[@]}"; do
+		m=$(median "$json" "$t")
+		if [ -n "$m" ]; then
+			jq -r --arg t "$t" '.results[] | select(.command == $t) |
+				[.median, .mean, .stddev, .min, .max, (.times | length)] | @tsv' "$json" |
+				awk -v t="$t" -F '\t' '{printf "| %s | %.1f ms | %.1f ± %.1f ms | %.1f ms | %.1f ms | %d |\n",
+					t, $1 * 1000, $2 * 1000, $3 * 1000, $4 * 1000, $5 * 1000, $6}'
+		else
+			echo "| $t | not run | | | | |"
+		fi
+	done
+	echo
+	local b r c
+	b=$(median "$json" berth)
+	r=$(median "$json" runc)
+	c=$(median "$json" crun)
+	echo "Medians: berth/runc $(ratio "$b" "$r"), berth/crun $(ratio "$b" "$c")."
+	for t in "${tools[@]}"; do
+		if [ -z "$(median "$json" "$t")" ]; then
+			echo
+			echo "$t: not run: ${why[$section:$t]:-no result}"
+		fi
+	done
+}
+
+goal() { # goal SECTION: whether berth's median is at most half of runc's
+	local b r
+	b=$(median "$out/$1.json" berth)
+	r=$(median "$out/$1.json" runc)
+	if [ -z "$b" ] || [ -z "$r" ]; then
+		echo "not measured"
+	elif awk -v b="$b" -v r="$r" 'BEGIN {exit !(b <= 0.5 * r)}'; then
+		echo "met: $(ratio "$b" "$r")"
+	else
+		echo "not met: $(ratio "$b" "$r")"
+	fi
+}
+
+cgroup_mode() {
+	if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+		echo "v2 (unified)"
+	elif [ -d /sys/fs/cgroup/unified ]; then
+		echo "v1, hybrid (v2 mounted at /sys/fs/cgroup/unified)"
+	else
+		echo "v1 (legacy)"
+	fi
+}
+
+version_of() { # version_of TOOL: its first --version line
+	if [ -n "${skip[$1]:-}" ]; then
+		echo "not installed"
+	else
+		"${bin[$1]}" --version 2>/dev/null | head -n 1 || echo unknown
+	fi
+}
+
+berth_rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+	berth_rev+=" with uncommitted changes"
+fi
+if [ -n "${left_n[berth]:-}" ]; then
+	if [ "${left_n[berth]}" = 0 ]; then mem_goal="met: none"; else mem_goal="not met: ${left_n[berth]}"; fi
+else
+	mem_goal="not measured"
+fi
+
+tmp_report=$(mktemp "$work/report.XXXXXX")
+{
+	echo "# Benchmarks"
+	echo
+	echo "Generated by \`make bench\` (bench/run.sh); run it again rather than"
+	echo "editing this page. berth is measured through its runc-compatible face,"
+	echo "\`berth-runc\`, against runc and crun, in one run on one host, so the"
+	echo "ratios are what counts, not the absolute times."
+	echo
+	echo "## Host"
+	echo
+	echo "| | |"
+	echo "|---|---|"
+	echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
+	echo "| kernel | $(uname -sr) |"
+	echo "| cgroups | $(cgroup_mode) |"
+	echo "| CPU | $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(nproc) cores |"
+	echo "| memory | $(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) |"
+	echo "| berth | commit $berth_rev |"
+	echo "| runc | $(version_of runc) |"
+	echo "| crun | $(version_of crun) |"
+	echo "| hyperfine | $(hyperfine --version) |"
+	echo
+	echo "## Goals"
+	echo
+	echo "| goal | result |"
+	echo "|---|---|"
+	echo "| \`run\` of a container takes at most 0.5× runc's time | $(goal run) |"
+	echo "| \`exec\` into a container takes at most 0.5× runc's time | $(goal exec) |"
+	echo "| no berth process stays beside a started container | $mem_goal |"
+	echo
+	echo "## Run one container"
+	echo
+	echo "\`run\` of a container whose process is /bin/true: create, start, wait, delete."
+	echo
+	section_table run "$out/run.json"
+	echo
+	echo "## Run $loop containers in a row"
+	echo
+	echo "One shell loop of $loop \`run\`s, timed as a whole."
+	echo
+	section_table loop "$out/loop.json"
+	echo
+	echo "## Exec into a running container"
+	echo
+	echo "\`exec\` of /bin/true into a container whose process is \`sleep 1000\`,"
+	echo "made with \`create\` and \`start\`."
+	echo
+	section_table exec "$out/exec.json"
+	echo
+	echo "## Processes left beside a running container"
+	echo
+	echo "Runtime processes (named berth, runc or crun) that were not there before"
+	echo "\`create\` and \`start\` of the sleeping container and are outside its PID"
+	echo "namespace, half a second after \`start\` returned. The container's own"
+	echo "process is not counted; its RSS is given for scale."
+	echo
+	echo "| runtime | processes left | their RSS | which | container process RSS |"
+	echo "|---|---:|---:|---|---:|"
+	for t in "${tools[@]}"; do
+		if [ -n "${left_n[$t]:-}" ]; then
+			echo "| $t | ${left_n[$t]} | ${left_rss[$t]} KiB | ${left_list[$t]} | ${init_rss[$t]} KiB |"
+		else
+			echo "| $t | not run | | | |"
+		fi
+	done
+	for t in "${tools[@]}"; do
+		if [ -z "${left_n[$t]:-}" ]; then
+			echo
+			echo "$t: not run: ${why[mem:$t]:-no result}"
+		fi
+	done
+	echo
+	echo "## How it was measured"
+	echo
+	echo "Both bundles hold the same busybox root filesystem"
+	echo "(scripts/busybox-rootfs.sh) and a config.json from \`runc spec\` with"
+	echo "\`terminal\` false; one runs /bin/true, the other \`/bin/sleep 1000\`."
+	echo "No network is set up. hyperfine runs each command through \`sh -c\`, whose"
+	echo "own start-up it measures and subtracts, the same for every runtime; \`\$\$\`,"
+	echo "that shell's pid, gives each run a fresh container id. The variables are"
+	echo "a fresh temp dir's \`true\` and \`sleep\` bundles and \`state\` directory,"
+	echo "with one state root per runtime. The commands, from the repository root:"
+	echo
+	echo '```sh'
+	for c in "${hyperfine_cmds[@]}"; do
+		echo "$c"
+	done
+	echo '```'
+	echo
+	echo "Raw results: bench/out/run.json, loop.json and exec.json (not committed)."
+} >"$tmp_report"
+mkdir -p "$(dirname "$report")"
+cp "$tmp_report" "$report"
+echo
+echo "bench: wrote $report"
+
+failed=0
+for s in run loop exec; do
+	if [ -z "$(median "$out/$s.json" berth)" ]; then
+		echo "bench: berth was not measured for $s: ${why[$s:berth]:-no result}" >&2
+		failed=1
+	fi
+done
+exit $failed
