@@ -84,8 +84,9 @@ rc=0
 grep -qx 'hostname: demo' "$out" || rc=1
 check $rc "own hostname: the container is \"demo\", the host is \"$(hostname)\""
 
-# The ps lines sit between "processes:" and "memory limit:", after a header.
-procs=$(sed -n '/^processes:$/,/^memory limit:/p' "$out" | sed '1,2d;$d')
+# The ps lines sit between "processes:" and "memory limit:"; each starts
+# with a pid.
+procs=$(sed -n '/^processes:$/,/^memory limit:/p' "$out" | awk '$1 ~ /^[0-9]+$/')
 nprocs=$(printf '%s\n' "$procs" | grep -c . || true)
 pid1=$(printf '%s\n' "$procs" | awk '$1 == 1 {$1 = ""; $2 = ""; sub(/^ +/, ""); print; exit}')
 hostprocs=$(ls -d /proc/[0-9]* | wc -l)
