@@ -38,10 +38,10 @@ func (g *globals) runtime() *container.Runtime {
 // check refuses global settings berth cannot honour, before any verb runs.
 func (g *globals) check() error {
 	if g.systemdCgroup {
-		return fmt.Errorf("%w: --systemd-cgroup: the systemd cgroup driver is not supported; use the cgroupfs driver", errdefs.ErrUnsupported)
+		return errdefs.Unsupportedf("--systemd-cgroup: the systemd cgroup driver is not supported; use the cgroupfs driver")
 	}
 	if g.logFormat != "text" && g.logFormat != "json" {
-		return fmt.Errorf("%w: --log-format %q: want text or json", errdefs.ErrInvalid, g.logFormat)
+		return errdefs.Invalidf("--log-format %q: want text or json", g.logFormat)
 	}
 	return nil
 }
@@ -124,7 +124,7 @@ func (c *createFlags) register(cmd *cobra.Command) {
 
 func (c *createFlags) options() (container.CreateOptions, error) {
 	if c.preserveFDs != 0 {
-		return container.CreateOptions{}, fmt.Errorf("%w: --preserve-fds is not supported", errdefs.ErrUnsupported)
+		return container.CreateOptions{}, errdefs.Unsupportedf("--preserve-fds is not supported")
 	}
 	return container.CreateOptions{
 		Bundle: c.bundle, ConsoleSocket: c.consoleSocket, PidFile: c.pidFile, NoPivot: c.noPivot,
@@ -236,7 +236,7 @@ func killCmd(g *globals) *cobra.Command {
 func ParseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
 		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("%w: invalid signal %q", errdefs.ErrInvalid, s)
+			return 0, errdefs.Invalidf("invalid signal %q", s)
 		}
 		return unix.Signal(n), nil
 	}
@@ -247,7 +247,7 @@ func ParseSignal(s string) (unix.Signal, error) {
 	if sig := unix.SignalNum(name); sig != 0 {
 		return sig, nil
 	}
-	return 0, fmt.Errorf("%w: unknown signal %q", errdefs.ErrInvalid, s)
+	return 0, errdefs.Invalidf("unknown signal %q", s)
 }
 
 func deleteCmd(g *globals) *cobra.Command {
@@ -316,7 +316,7 @@ func listCmd(g *globals) *cobra.Command {
 				}
 				return w.Flush()
 			default:
-				return fmt.Errorf("%w: --format %q: want table or json", errdefs.ErrInvalid, format)
+				return errdefs.Invalidf("--format %q: want table or json", format)
 			}
 			return nil
 		},
@@ -332,14 +332,14 @@ func unsupportedCmd(verb string) *cobra.Command {
 		Short:              "Not supported by berth (checkpoint/restore needs CRIU)",
 		DisableFlagParsing: true,
 		RunE: func(*cobra.Command, []string) error {
-			return fmt.Errorf("%w: %s: checkpoint and restore are not supported", errdefs.ErrUnsupported, verb)
+			return errdefs.Unsupportedf("%s: checkpoint and restore are not supported", verb)
 		},
 	}
 }
 
 func exactID(cmd *cobra.Command, args []string) error {
 	if len(args) != 1 {
-		return fmt.Errorf("%w: %q needs exactly one container id, got %d arguments", errdefs.ErrInvalid, cmd.CommandPath(), len(args))
+		return errdefs.Invalidf("%q needs exactly one container id, got %d arguments", cmd.CommandPath(), len(args))
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ func execCmd(g *globals) *cobra.Command {
 // container's own process with the flags applied, as runc does.
 func (x *execFlags) process(s *specs.Spec, args []string) (*specs.Process, error) {
 	if x.preserveFDs != 0 {
-		return nil, fmt.Errorf("%w: --preserve-fds is not supported", errdefs.ErrUnsupported)
+		return nil, errdefs.Unsupportedf("--preserve-fds is not supported")
 	}
 	if x.processFile != "" {
 		b, err := os.ReadFile(x.processFile)
@@ -83,12 +83,12 @@ func (x *execFlags) process(s *specs.Spec, args []string) (*specs.Process, error
 		}
 		var p specs.Process
 		if err := json.Unmarshal(b, &p); err != nil {
-			return nil, fmt.Errorf("%w: parse --process %s: %v", errdefs.ErrInvalid, x.processFile, err)
+			return nil, errdefs.Invalidf("parse --process %s: %v", x.processFile, err)
 		}
 		return &p, nil
 	}
 	if len(args) == 0 {
-		return nil, fmt.Errorf("%w: exec needs a command or --process", errdefs.ErrInvalid)
+		return nil, errdefs.Invalidf("exec needs a command or --process")
 	}
 	p := *s.Process
 	p.Args = args
@@ -108,7 +108,7 @@ func (x *execFlags) process(s *specs.Spec, args []string) (*specs.Process, error
 	for _, g := range x.additionalGids {
 		n, err := strconv.ParseUint(g, 10, 32)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --additional-gids %q is not a number", errdefs.ErrInvalid, g)
+			return nil, errdefs.Invalidf("--additional-gids %q is not a number", g)
 		}
 		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(n))
 	}
@@ -140,14 +140,14 @@ func parseUser(s string) (uid, gid uint32, err error) {
 	us, gs, hasGid := strings.Cut(s, ":")
 	u, err := strconv.ParseUint(us, 10, 32)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: --user %q: want UID[:GID] with numbers", errdefs.ErrInvalid, s)
+		return 0, 0, errdefs.Invalidf("--user %q: want UID[:GID] with numbers", s)
 	}
 	if !hasGid {
 		return uint32(u), 0, nil
 	}
 	g, err := strconv.ParseUint(gs, 10, 32)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: --user %q: want UID[:GID] with numbers", errdefs.ErrInvalid, s)
+		return 0, 0, errdefs.Invalidf("--user %q: want UID[:GID] with numbers", s)
 	}
 	return uint32(u), uint32(g), nil
 }

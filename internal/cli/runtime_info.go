@@ -50,7 +50,7 @@ func psCmd(g *globals) *cobra.Command {
 				}
 				return psTable(out, psArgs, pids)
 			}
-			return fmt.Errorf("%w: --format %q: want table or json", errdefs.ErrInvalid, format)
+			return errdefs.Invalidf("--format %q: want table or json", format)
 		},
 	}
 	cmd.Flags().SetInterspersed(false)
@@ -76,7 +76,7 @@ func psTable(out io.Writer, psArgs []string, pids []int) error {
 		}
 	}
 	if col < 0 {
-		return fmt.Errorf("%w: ps output has no PID column; include it in the ps options", errdefs.ErrInvalid)
+		return errdefs.Invalidf("ps output has no PID column; include it in the ps options")
 	}
 	in := map[string]bool{}
 	for _, p := range pids {
@@ -102,7 +102,7 @@ func specCmd() *cobra.Command {
 		RunE: func(*cobra.Command, []string) error {
 			path := filepath.Join(bundle, "config.json")
 			if _, err := os.Stat(path); err == nil {
-				return fmt.Errorf("%w: %s already exists; remove it first", errdefs.ErrConflict, path)
+				return errdefs.Conflictf("%s already exists; remove it first", path)
 			}
 			s := spec.Default(rootless, uint32(os.Getuid()), uint32(os.Getgid()))
 			b, err := json.MarshalIndent(s, "", "\t")
@@ -248,11 +248,11 @@ func (u *updateFlags) build(cmd *cobra.Command) (*specs.LinuxResources, error) {
 			r = f
 		}
 		if err := json.NewDecoder(io.LimitReader(r, 1<<20)).Decode(res); err != nil {
-			return nil, fmt.Errorf("%w: --resources: %v", errdefs.ErrInvalid, err)
+			return nil, errdefs.Invalidf("--resources: %v", err)
 		}
 	}
 	if u.l3CacheSchema != "" || u.memBwSchema != "" {
-		return nil, fmt.Errorf("%w: Intel RDT is not supported", errdefs.ErrUnsupported)
+		return nil, errdefs.Unsupportedf("Intel RDT is not supported")
 	}
 	changed := cmd.Flags().Changed
 	mem := func(flag, val string, dst **int64) error {
@@ -261,7 +261,7 @@ func (u *updateFlags) build(cmd *cobra.Command) (*specs.LinuxResources, error) {
 		}
 		n, err := ParseBytes(val)
 		if err != nil {
-			return fmt.Errorf("%w: --%s: %v", errdefs.ErrInvalid, flag, err)
+			return errdefs.Invalidf("--%s: %v", flag, err)
 		}
 		if res.Memory == nil {
 			res.Memory = &specs.LinuxMemory{}
@@ -315,7 +315,7 @@ func (u *updateFlags) build(cmd *cobra.Command) (*specs.LinuxResources, error) {
 	}
 	if changed("blkio-weight") {
 		if u.blkioWeight < 10 || u.blkioWeight > 1000 {
-			return nil, fmt.Errorf("%w: --blkio-weight %d: want 10 to 1000", errdefs.ErrInvalid, u.blkioWeight)
+			return nil, errdefs.Invalidf("--blkio-weight %d: want 10 to 1000", u.blkioWeight)
 		}
 		res.BlockIO = &specs.LinuxBlockIO{Weight: &u.blkioWeight}
 	}

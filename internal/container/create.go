@@ -72,14 +72,14 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 	}
 	opts.terminal = s.Process.Terminal
 	if opts.terminal && opts.ConsoleSocket == "" && opts.consoleConn == nil {
-		return nil, fmt.Errorf("%w: the process asks for a terminal but no --console-socket was given", errdefs.ErrInvalid)
+		return nil, errdefs.Invalidf("the process asks for a terminal but no --console-socket was given")
 	}
 	rootfs := s.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
 	}
 	if fi, err := os.Stat(rootfs); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("%w: root filesystem %s is not a directory", errdefs.ErrInvalid, rootfs)
+		return nil, errdefs.Invalidf("root filesystem %s is not a directory", rootfs)
 	}
 
 	if err := os.MkdirAll(r.Root, 0o711); err != nil {
@@ -88,7 +88,7 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 	dir := r.dir(id)
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("%w: container with id %q already exists", errdefs.ErrConflict, id)
+			return nil, errdefs.Conflictf("container with id %q already exists", id)
 		}
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}

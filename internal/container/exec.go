@@ -40,11 +40,11 @@ func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
 	switch st := r.status(rec); st {
 	case specs.StateRunning, specs.StateCreated:
 	default:
-		return -1, fmt.Errorf("%w: cannot exec in a %s container", errdefs.ErrConflict, st)
+		return -1, errdefs.Conflictf("cannot exec in a %s container", st)
 	}
 	p := opts.Process
 	if err := ValidateProcess(p); err != nil {
-		return -1, fmt.Errorf("%w: process: %v", errdefs.ErrInvalid, err)
+		return -1, errdefs.Invalidf("process: %v", err)
 	}
 	var joins []specs.LinuxNamespace
 	for _, ns := range rec.Spec.Linux.Namespaces {
@@ -61,7 +61,7 @@ func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
 	var tty *ptyProxy
 	if p.Terminal && opts.ConsoleSocket == "" {
 		if opts.Detach {
-			return -1, fmt.Errorf("%w: a detached process with a terminal needs --console-socket", errdefs.ErrInvalid)
+			return -1, errdefs.Invalidf("a detached process with a terminal needs --console-socket")
 		}
 		if tty, err = newPtyProxy(); err != nil {
 			return -1, err

@@ -27,13 +27,13 @@ func (r *Runtime) Start(id string) error {
 		return err
 	}
 	if st := r.status(rec); st != specs.StateCreated {
-		return fmt.Errorf("%w: cannot start container %s: it is %s, not created", errdefs.ErrConflict, id, st)
+		return errdefs.Conflictf("cannot start container %s: it is %s, not created", id, st)
 	}
 	fifo := filepath.Join(r.dir(id), execFifo)
 	f, err := os.OpenFile(fifo, os.O_RDONLY, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%w: container %s was already started", errdefs.ErrConflict, id)
+			return errdefs.Conflictf("container %s was already started", id)
 		}
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
@@ -65,7 +65,7 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	}
 	st := r.status(rec)
 	if st == specs.StateStopped && !all {
-		return fmt.Errorf("%w: container %s is not running", errdefs.ErrConflict, id)
+		return errdefs.Conflictf("container %s is not running", id)
 	}
 	if all {
 		return r.killAll(rec, sig)
@@ -114,7 +114,7 @@ func (r *Runtime) Delete(id string, opts DeleteOptions) error {
 	case specs.StateStopped, specs.StateCreated:
 	default:
 		if !opts.Force {
-			return fmt.Errorf("%w: cannot delete container %s that is not stopped: %s", errdefs.ErrConflict, id, st)
+			return errdefs.Conflictf("cannot delete container %s that is not stopped: %s", id, st)
 		}
 	}
 	if st != specs.StateStopped {
@@ -158,7 +158,7 @@ func (r *Runtime) Pause(id string) error {
 		return err
 	}
 	if st := r.status(rec); st != specs.StateRunning {
-		return fmt.Errorf("%w: container %s is %s, not running", errdefs.ErrConflict, id, st)
+		return errdefs.Conflictf("container %s is %s, not running", id, st)
 	}
 	return cg.Freeze()
 }
@@ -170,7 +170,7 @@ func (r *Runtime) Resume(id string) error {
 		return err
 	}
 	if st := r.status(rec); st != StatusPaused {
-		return fmt.Errorf("%w: container %s is %s, not paused", errdefs.ErrConflict, id, st)
+		return errdefs.Conflictf("container %s is %s, not paused", id, st)
 	}
 	return cg.Thaw()
 }
@@ -181,7 +181,7 @@ func (r *Runtime) running(id string) (*record, *cgroup.Manager, error) {
 		return nil, nil, err
 	}
 	if !rec.alive() {
-		return nil, nil, fmt.Errorf("%w: container %s is not running", errdefs.ErrConflict, id)
+		return nil, nil, errdefs.Conflictf("container %s is not running", id)
 	}
 	cg, err := r.cgroupOf(rec)
 	if err != nil {

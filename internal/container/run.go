@@ -32,7 +32,7 @@ func (r *Runtime) Run(id string, opts CreateOptions, detach bool) (int, error) {
 	if detach && opts.ConsoleSocket == "" {
 		s, err := LoadSpec(opts.Bundle)
 		if err == nil && s.Process != nil && s.Process.Terminal {
-			return -1, fmt.Errorf("%w: cannot allocate a terminal for a detached container without --console-socket", errdefs.ErrInvalid)
+			return -1, errdefs.Invalidf("cannot allocate a terminal for a detached container without --console-socket")
 		}
 	}
 	// Signals that arrive between create and wait are queued here and

@@ -59,10 +59,10 @@ var idPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.+-]*$`)
 // state root, or that could climb out of it.
 func ValidateID(id string) error {
 	if id == "" {
-		return fmt.Errorf("%w: container id is empty", errdefs.ErrInvalid)
+		return errdefs.Invalidf("container id is empty")
 	}
 	if len(id) > 1024 || !idPattern.MatchString(id) {
-		return fmt.Errorf("%w: invalid container id %q: use letters, digits and _ . + -", errdefs.ErrInvalid, id)
+		return errdefs.Invalidf("invalid container id %q: use letters, digits and _ . + -", id)
 	}
 	return nil
 }
@@ -75,7 +75,7 @@ func (r *Runtime) load(id string) (*record, error) {
 	}
 	b, err := os.ReadFile(filepath.Join(r.dir(id), "state.json"))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: container %q does not exist", errdefs.ErrNotFound, id)
+		return nil, errdefs.NotFoundf("container %q does not exist", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read state of %s: %w", id, err)

@@ -22,7 +22,7 @@ const maxConfigSize = 16 << 20
 func LoadSpec(bundle string) (*specs.Spec, error) {
 	f, err := os.Open(filepath.Join(bundle, "config.json"))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: bundle %s has no config.json", errdefs.ErrInvalid, bundle)
+		return nil, errdefs.Invalidf("bundle %s has no config.json", bundle)
 	}
 	if err != nil {
 		return nil, err
@@ -33,11 +33,11 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 		return nil, err
 	}
 	if len(b) > maxConfigSize {
-		return nil, fmt.Errorf("%w: config.json is larger than %d bytes", errdefs.ErrInvalid, maxConfigSize)
+		return nil, errdefs.Invalidf("config.json is larger than %d bytes", maxConfigSize)
 	}
 	var s specs.Spec
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%w: parse config.json: %v", errdefs.ErrInvalid, err)
+		return nil, errdefs.Invalidf("parse config.json: %v", err)
 	}
 	return &s, nil
 }
@@ -52,7 +52,7 @@ var knownNamespaces = map[specs.LinuxNamespaceType]bool{
 // fails with a message naming the field and leaves nothing behind.
 func Validate(s *specs.Spec) error {
 	if err := validate(s); err != nil {
-		return fmt.Errorf("%w: config.json: %v", errdefs.ErrInvalid, err)
+		return errdefs.Invalidf("config.json: %v", err)
 	}
 	return nil
 }

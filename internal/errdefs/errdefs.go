@@ -1,9 +1,12 @@
 // Package errdefs classifies errors so that every face of berth can map
 // them to the same exit codes and messages, whichever layer raised them.
-// Wrap one of these sentinels with context: fmt.Errorf("%w: ...", ErrNotFound).
+// A classified error reads as its message alone; errors.Is finds its class.
 package errdefs
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrNotFound: the named object does not exist.
@@ -16,5 +19,25 @@ var (
 	ErrUnsupported = errors.New("not supported")
 )
 
-// Is reports whether err is of class target; a shorthand for errors.Is.
-func Is(err, target error) bool { return errors.Is(err, target) }
+type classified struct {
+	class, err error
+}
+
+func (c *classified) Error() string   { return c.err.Error() }
+func (c *classified) Unwrap() []error { return []error{c.class, c.err} }
+
+func classify(class error, format string, args []any) error {
+	return &classified{class: class, err: fmt.Errorf(format, args...)}
+}
+
+// NotFoundf formats an ErrNotFound error.
+func NotFoundf(format string, args ...any) error { return classify(ErrNotFound, format, args) }
+
+// Invalidf formats an ErrInvalid error.
+func Invalidf(format string, args ...any) error { return classify(ErrInvalid, format, args) }
+
+// Conflictf formats an ErrConflict error.
+func Conflictf(format string, args ...any) error { return classify(ErrConflict, format, args) }
+
+// Unsupportedf formats an ErrUnsupported error.
+func Unsupportedf(format string, args ...any) error { return classify(ErrUnsupported, format, args) }
