@@ -95,6 +95,9 @@ type Manager struct {
 	// attachDevices installs a compiled cgroup v2 device filter; tests
 	// replace it to inspect the program without loading it.
 	attachDevices func(dir string, insts asm.Instructions) error
+	// write writes one value to a control file; tests replace it to
+	// record the order of writes.
+	write func(dir, name, value string) error
 }
 
 // New returns a manager for the OCI linux.cgroupsPath of container id on
@@ -240,7 +243,7 @@ func newManager(mode Mode, hs []hierarchy, cgroupsPath, id string, own map[strin
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{mode: mode, attachDevices: attachDeviceFilter}
+	m := &Manager{mode: mode, attachDevices: attachDeviceFilter, write: writeFile}
 	for _, h := range hs {
 		var ownPath string
 		if relative {

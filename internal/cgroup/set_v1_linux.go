@@ -46,12 +46,12 @@ func (m *Manager) setCpusetV1(r *specs.LinuxResources) error {
 		return err
 	}
 	if r.CPU.Cpus != "" {
-		if err := writeFile(dir, "cpuset.cpus", r.CPU.Cpus); err != nil {
+		if err := m.write(dir, "cpuset.cpus", r.CPU.Cpus); err != nil {
 			return err
 		}
 	}
 	if r.CPU.Mems != "" {
-		return writeFile(dir, "cpuset.mems", r.CPU.Mems)
+		return m.write(dir, "cpuset.mems", r.CPU.Mems)
 	}
 	return nil
 }
@@ -70,7 +70,7 @@ func (m *Manager) setDevicesV1(r *specs.LinuxResources) error {
 		return err
 	}
 	for _, w := range writes {
-		if err := writeFile(dir, w.file, w.line); err != nil {
+		if err := m.write(dir, w.file, w.line); err != nil {
 			return err
 		}
 	}
@@ -111,13 +111,13 @@ func (m *Manager) setMemoryV1(r *specs.LinuxResources) error {
 		if limit == 0 {
 			return nil
 		}
-		return writeFile(dir, "memory.limit_in_bytes", itoa(limit))
+		return m.write(dir, "memory.limit_in_bytes", itoa(limit))
 	}
 	setSwap := func() error {
 		if swap == 0 {
 			return nil
 		}
-		return writeFile(dir, memsw, itoa(swap))
+		return m.write(dir, memsw, itoa(swap))
 	}
 	first, second := setLimit, setSwap
 	if limit != 0 && swap != 0 {
@@ -136,12 +136,12 @@ func (m *Manager) setMemoryV1(r *specs.LinuxResources) error {
 		return err
 	}
 	if mem.Reservation != nil && *mem.Reservation != 0 {
-		if err := writeFile(dir, "memory.soft_limit_in_bytes", itoa(*mem.Reservation)); err != nil {
+		if err := m.write(dir, "memory.soft_limit_in_bytes", itoa(*mem.Reservation)); err != nil {
 			return err
 		}
 	}
 	if mem.KernelTCP != nil && *mem.KernelTCP != 0 {
-		if err := writeFile(dir, "memory.kmem.tcp.limit_in_bytes", itoa(*mem.KernelTCP)); err != nil {
+		if err := m.write(dir, "memory.kmem.tcp.limit_in_bytes", itoa(*mem.KernelTCP)); err != nil {
 			return err
 		}
 	}
@@ -149,17 +149,17 @@ func (m *Manager) setMemoryV1(r *specs.LinuxResources) error {
 		if *mem.Swappiness > 100 {
 			return fmt.Errorf("invalid swappiness %d: want 0 to 100", *mem.Swappiness)
 		}
-		if err := writeFile(dir, "memory.swappiness", utoa(*mem.Swappiness)); err != nil {
+		if err := m.write(dir, "memory.swappiness", utoa(*mem.Swappiness)); err != nil {
 			return err
 		}
 	}
 	if mem.UseHierarchy != nil {
-		if err := writeFile(dir, "memory.use_hierarchy", boolString(*mem.UseHierarchy)); err != nil {
+		if err := m.write(dir, "memory.use_hierarchy", boolString(*mem.UseHierarchy)); err != nil {
 			return err
 		}
 	}
 	if mem.DisableOOMKiller != nil {
-		if err := writeFile(dir, "memory.oom_control", boolString(*mem.DisableOOMKiller)); err != nil {
+		if err := m.write(dir, "memory.oom_control", boolString(*mem.DisableOOMKiller)); err != nil {
 			return err
 		}
 	}
@@ -178,7 +178,7 @@ func (m *Manager) setCPUV1(r *specs.LinuxResources) error {
 		return err
 	}
 	if shares := deref(c.Shares); shares != 0 {
-		if err := writeFile(dir, "cpu.shares", utoa(shares)); err != nil {
+		if err := m.write(dir, "cpu.shares", utoa(shares)); err != nil {
 			return err
 		}
 		got, err := readUint(dir, "cpu.shares")
@@ -191,7 +191,7 @@ func (m *Manager) setCPUV1(r *specs.LinuxResources) error {
 	period, quota := deref(c.Period), deref(c.Quota)
 	retryPeriod := false
 	if period != 0 {
-		if err := writeFile(dir, "cpu.cfs_period_us", utoa(period)); err != nil {
+		if err := m.write(dir, "cpu.cfs_period_us", utoa(period)); err != nil {
 			if !errors.Is(err, unix.EINVAL) || quota == 0 {
 				return err
 			}
@@ -199,32 +199,32 @@ func (m *Manager) setCPUV1(r *specs.LinuxResources) error {
 		}
 	}
 	if quota != 0 {
-		if err := writeFile(dir, "cpu.cfs_quota_us", itoa(quota)); err != nil {
+		if err := m.write(dir, "cpu.cfs_quota_us", itoa(quota)); err != nil {
 			return err
 		}
 		if retryPeriod {
-			if err := writeFile(dir, "cpu.cfs_period_us", utoa(period)); err != nil {
+			if err := m.write(dir, "cpu.cfs_period_us", utoa(period)); err != nil {
 				return err
 			}
 		}
 	}
 	if c.Burst != nil {
-		if err := writeFile(dir, "cpu.cfs_burst_us", utoa(*c.Burst)); err != nil {
+		if err := m.write(dir, "cpu.cfs_burst_us", utoa(*c.Burst)); err != nil {
 			return err
 		}
 	}
 	if p := deref(c.RealtimePeriod); p != 0 {
-		if err := writeFile(dir, "cpu.rt_period_us", utoa(p)); err != nil {
+		if err := m.write(dir, "cpu.rt_period_us", utoa(p)); err != nil {
 			return err
 		}
 	}
 	if rt := deref(c.RealtimeRuntime); rt != 0 {
-		if err := writeFile(dir, "cpu.rt_runtime_us", itoa(rt)); err != nil {
+		if err := m.write(dir, "cpu.rt_runtime_us", itoa(rt)); err != nil {
 			return err
 		}
 	}
 	if c.Idle != nil {
-		if err := writeFile(dir, "cpu.idle", itoa(*c.Idle)); err != nil {
+		if err := m.write(dir, "cpu.idle", itoa(*c.Idle)); err != nil {
 			return err
 		}
 	}
@@ -239,7 +239,7 @@ func (m *Manager) setPidsV1(r *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(dir, "pids.max", pidsMax(r.Pids.Limit))
+	return m.write(dir, "pids.max", pidsMax(r.Pids.Limit))
 }
 
 // setBlkioV1 writes blkio weights (CFQ's blkio.weight or, on newer
@@ -258,23 +258,23 @@ func (m *Manager) setBlkioV1(r *specs.LinuxResources) error {
 		weightFile, weightDevFile = "blkio.bfq.weight", "blkio.bfq.weight_device"
 	}
 	if b.Weight != nil {
-		if err := writeFile(dir, weightFile, strconv.Itoa(int(*b.Weight))); err != nil {
+		if err := m.write(dir, weightFile, strconv.Itoa(int(*b.Weight))); err != nil {
 			return err
 		}
 	}
 	if b.LeafWeight != nil {
-		if err := writeFile(dir, "blkio.leaf_weight", strconv.Itoa(int(*b.LeafWeight))); err != nil {
+		if err := m.write(dir, "blkio.leaf_weight", strconv.Itoa(int(*b.LeafWeight))); err != nil {
 			return err
 		}
 	}
 	for _, wd := range b.WeightDevice {
 		if wd.Weight != nil {
-			if err := writeFile(dir, weightDevFile, devNum(wd.LinuxBlockIODevice)+" "+strconv.Itoa(int(*wd.Weight))); err != nil {
+			if err := m.write(dir, weightDevFile, devNum(wd.LinuxBlockIODevice)+" "+strconv.Itoa(int(*wd.Weight))); err != nil {
 				return err
 			}
 		}
 		if wd.LeafWeight != nil {
-			if err := writeFile(dir, "blkio.leaf_weight_device", devNum(wd.LinuxBlockIODevice)+" "+strconv.Itoa(int(*wd.LeafWeight))); err != nil {
+			if err := m.write(dir, "blkio.leaf_weight_device", devNum(wd.LinuxBlockIODevice)+" "+strconv.Itoa(int(*wd.LeafWeight))); err != nil {
 				return err
 			}
 		}
@@ -289,7 +289,7 @@ func (m *Manager) setBlkioV1(r *specs.LinuxResources) error {
 		{"blkio.throttle.write_iops_device", b.ThrottleWriteIOPSDevice},
 	} {
 		for _, d := range t.devs {
-			if err := writeFile(dir, t.file, devNum(d.LinuxBlockIODevice)+" "+utoa(d.Rate)); err != nil {
+			if err := m.write(dir, t.file, devNum(d.LinuxBlockIODevice)+" "+utoa(d.Rate)); err != nil {
 				return err
 			}
 		}
@@ -314,11 +314,11 @@ func (m *Manager) setHugetlbV1(r *specs.LinuxResources) error {
 		if !pageSizeRE.MatchString(l.Pagesize) {
 			return fmt.Errorf("invalid hugepage size %q", l.Pagesize)
 		}
-		if err := writeFile(dir, "hugetlb."+l.Pagesize+".limit_in_bytes", utoa(l.Limit)); err != nil {
+		if err := m.write(dir, "hugetlb."+l.Pagesize+".limit_in_bytes", utoa(l.Limit)); err != nil {
 			return err
 		}
 		if rsvd := "hugetlb." + l.Pagesize + ".rsvd.limit_in_bytes"; exists(dir, rsvd) {
-			if err := writeFile(dir, rsvd, utoa(l.Limit)); err != nil {
+			if err := m.write(dir, rsvd, utoa(l.Limit)); err != nil {
 				return err
 			}
 		}
@@ -335,13 +335,13 @@ func (m *Manager) setNetworkV1(r *specs.LinuxResources) error {
 		return nil
 	}
 	if dir, ok := m.controllerDir("net_cls"); ok && n.ClassID != nil {
-		if err := writeFile(dir, "net_cls.classid", strconv.FormatUint(uint64(*n.ClassID), 10)); err != nil {
+		if err := m.write(dir, "net_cls.classid", strconv.FormatUint(uint64(*n.ClassID), 10)); err != nil {
 			return err
 		}
 	}
 	if dir, ok := m.controllerDir("net_prio"); ok {
 		for _, p := range n.Priorities {
-			if err := writeFile(dir, "net_prio.ifpriomap", p.Name+" "+strconv.FormatUint(uint64(p.Priority), 10)); err != nil {
+			if err := m.write(dir, "net_prio.ifpriomap", p.Name+" "+strconv.FormatUint(uint64(p.Priority), 10)); err != nil {
 				return err
 			}
 		}
@@ -357,11 +357,11 @@ func (m *Manager) setRdmaV1(r *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
-	return writeRdma(dir, r.Rdma)
+	return m.writeRdma(dir, r.Rdma)
 }
 
 // writeRdma writes rdma.max, which has the same format in v1 and v2.
-func writeRdma(dir string, limits map[string]specs.LinuxRdma) error {
+func (m *Manager) writeRdma(dir string, limits map[string]specs.LinuxRdma) error {
 	names := make([]string, 0, len(limits))
 	for name := range limits {
 		names = append(names, name)
@@ -379,7 +379,7 @@ func writeRdma(dir string, limits map[string]specs.LinuxRdma) error {
 		if line == name {
 			continue
 		}
-		if err := writeFile(dir, "rdma.max", line); err != nil {
+		if err := m.write(dir, "rdma.max", line); err != nil {
 			return err
 		}
 	}

@@ -17,15 +17,15 @@ func (m *Manager) setV2(r *specs.LinuxResources) error {
 		name string
 		set  func(string, *specs.LinuxResources) error
 	}{
-		{"cpuset", setCpusetV2},
-		{"memory", setMemoryV2},
-		{"cpu", setCPUV2},
-		{"pids", setPidsV2},
-		{"io", setIOV2},
-		{"hugetlb", setHugetlbV2},
-		{"rdma", setRdmaV2},
+		{"cpuset", m.setCpusetV2},
+		{"memory", m.setMemoryV2},
+		{"cpu", m.setCPUV2},
+		{"pids", m.setPidsV2},
+		{"io", m.setIOV2},
+		{"hugetlb", m.setHugetlbV2},
+		{"rdma", m.setRdmaV2},
 		{"devices", m.setDevicesV2},
-		{"unified", setUnified},
+		{"unified", m.setUnified},
 	}
 	for _, s := range steps {
 		if err := s.set(dir, r); err != nil {
@@ -35,41 +35,46 @@ func (m *Manager) setV2(r *specs.LinuxResources) error {
 	return nil
 }
 
-func setCpusetV2(dir string, r *specs.LinuxResources) error {
+func (m *Manager) setCpusetV2(dir string, r *specs.LinuxResources) error {
 	if r.CPU == nil {
 		return nil
 	}
 	if r.CPU.Cpus != "" {
-		if err := writeFile(dir, "cpuset.cpus", r.CPU.Cpus); err != nil {
+		if err := m.write(dir, "cpuset.cpus", r.CPU.Cpus); err != nil {
 			return err
 		}
 	}
 	if r.CPU.Mems != "" {
-		return writeFile(dir, "cpuset.mems", r.CPU.Mems)
+		return m.write(dir, "cpuset.mems", r.CPU.Mems)
 	}
 	return nil
 }
 
 // swapV2 converts the OCI memory+swap limit to a cgroup v2 swap-only limit
-// (memory.swap.max), as runc does: 0 means "not set" and -1 "max"; with an
-// unlimited memory limit and no swap limit, swap is unlimited too.
-func swapV2(swap, limit int64) (int64, error) {
+// (memory.swap.max), as runc does. set is false when nothing is to be
+// written. -1 means "max"; with an unlimited memory limit and no swap
+// limit, swap is unlimited too; a swap limit equal to the memory limit
+// gives 0, no swap at all.
+func swapV2(swap, limit int64) (v int64, set bool, err error) {
 	if limit == -1 && swap == 0 {
-		return -1, nil
+		return -1, true, nil
 	}
-	if swap == -1 || swap == 0 {
-		return swap, nil
+	if swap == 0 {
+		return 0, false, nil
+	}
+	if swap == -1 {
+		return -1, true, nil
 	}
 	if limit == 0 || limit == -1 {
-		return 0, errors.New("a memory+swap limit needs a memory limit")
+		return 0, false, errors.New("a memory+swap limit needs a memory limit")
 	}
-	if limit < 0 {
-		return 0, fmt.Errorf("invalid memory limit %d", limit)
+	if limit < 0 || swap < 0 {
+		return 0, false, fmt.Errorf("invalid memory limits: memory %d, memory+swap %d", limit, swap)
 	}
 	if swap < limit {
-		return 0, fmt.Errorf("memory+swap limit %d is below the memory limit %d", swap, limit)
+		return 0, false, fmt.Errorf("memory+swap limit %d is below the memory limit %d", swap, limit)
 	}
-	return swap - limit, nil
+	return swap - limit, true, nil
 }
 
 // maxOr formats a limit where -1 means unlimited.
@@ -83,33 +88,33 @@ func maxOr(v int64) string {
 // setMemoryV2 writes memory.swap.max, memory.max and memory.low.
 // Swappiness, the OOM-killer switch and kernel-memory limits have no v2
 // counterpart and are ignored, like runc does.
-func setMemoryV2(dir string, r *specs.LinuxResources) error {
+func (m *Manager) setMemoryV2(dir string, r *specs.LinuxResources) error {
 	mem := r.Memory
 	if mem == nil {
 		return nil
 	}
 	limit := deref(mem.Limit)
-	swap, err := swapV2(deref(mem.Swap), limit)
+	swap, setSwap, err := swapV2(deref(mem.Swap), limit)
 	if err != nil {
 		return err
 	}
-	if swap != 0 {
+	if setSwap {
 		const file = "memory.swap.max"
 		if !exists(dir, file) {
-			if swap != -1 {
+			if swap > 0 {
 				return fmt.Errorf("swap limit requested but %s is missing (swap accounting is off in this kernel)", file)
 			}
-		} else if err := writeFile(dir, file, maxOr(swap)); err != nil {
+		} else if err := m.write(dir, file, maxOr(swap)); err != nil {
 			return err
 		}
 	}
 	if limit != 0 {
-		if err := writeFile(dir, "memory.max", maxOr(limit)); err != nil {
+		if err := m.write(dir, "memory.max", maxOr(limit)); err != nil {
 			return err
 		}
 	}
 	if res := deref(mem.Reservation); res != 0 {
-		if err := writeFile(dir, "memory.low", maxOr(res)); err != nil {
+		if err := m.write(dir, "memory.low", maxOr(res)); err != nil {
 			return err
 		}
 	}
@@ -137,7 +142,7 @@ func blkioToIOWeight(w uint16) uint64 {
 }
 
 // setCPUV2 writes cpu.weight, cpu.max, cpu.max.burst and cpu.idle.
-func setCPUV2(dir string, r *specs.LinuxResources) error {
+func (m *Manager) setCPUV2(dir string, r *specs.LinuxResources) error {
 	c := r.CPU
 	if c == nil {
 		return nil
@@ -146,7 +151,7 @@ func setCPUV2(dir string, r *specs.LinuxResources) error {
 		return errors.New("realtime cpu limits need cgroup v1")
 	}
 	if w := sharesToWeight(deref(c.Shares)); w != 0 {
-		if err := writeFile(dir, "cpu.weight", utoa(w)); err != nil {
+		if err := m.write(dir, "cpu.weight", utoa(w)); err != nil {
 			return err
 		}
 	}
@@ -158,35 +163,35 @@ func setCPUV2(dir string, r *specs.LinuxResources) error {
 		if period != 0 {
 			v += " " + utoa(period)
 		}
-		if err := writeFile(dir, "cpu.max", v); err != nil {
+		if err := m.write(dir, "cpu.max", v); err != nil {
 			return err
 		}
 	}
 	if c.Burst != nil {
-		if err := writeFile(dir, "cpu.max.burst", utoa(*c.Burst)); err != nil {
+		if err := m.write(dir, "cpu.max.burst", utoa(*c.Burst)); err != nil {
 			return err
 		}
 	}
 	if c.Idle != nil {
-		if err := writeFile(dir, "cpu.idle", itoa(*c.Idle)); err != nil {
+		if err := m.write(dir, "cpu.idle", itoa(*c.Idle)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func setPidsV2(dir string, r *specs.LinuxResources) error {
+func (m *Manager) setPidsV2(dir string, r *specs.LinuxResources) error {
 	if r.Pids == nil {
 		return nil
 	}
-	return writeFile(dir, "pids.max", pidsMax(r.Pids.Limit))
+	return m.write(dir, "pids.max", pidsMax(r.Pids.Limit))
 }
 
 // setIOV2 writes the io weight (BFQ's io.bfq.weight when the kernel has
 // it, taking v1 weights as they are; else io.weight, converted) and io.max
 // throttling, one line per device with every limit for it. Leaf weights
 // were a CFQ feature and are ignored.
-func setIOV2(dir string, r *specs.LinuxResources) error {
+func (m *Manager) setIOV2(dir string, r *specs.LinuxResources) error {
 	b := r.BlockIO
 	if b == nil {
 		return nil
@@ -200,7 +205,7 @@ func setIOV2(dir string, r *specs.LinuxResources) error {
 	}
 	if b.Weight != nil && *b.Weight != 0 {
 		file, line := weightLine("", *b.Weight)
-		if err := writeFile(dir, file, line); err != nil {
+		if err := m.write(dir, file, line); err != nil {
 			return err
 		}
 	}
@@ -209,7 +214,7 @@ func setIOV2(dir string, r *specs.LinuxResources) error {
 			continue
 		}
 		file, line := weightLine(devNum(wd.LinuxBlockIODevice)+" ", *wd.Weight)
-		if err := writeFile(dir, file, line); err != nil {
+		if err := m.write(dir, file, line); err != nil {
 			return err
 		}
 	}
@@ -237,23 +242,23 @@ func setIOV2(dir string, r *specs.LinuxResources) error {
 		}
 	}
 	for _, dev := range order {
-		if err := writeFile(dir, "io.max", dev+" "+strings.Join(limits[dev], " ")); err != nil {
+		if err := m.write(dir, "io.max", dev+" "+strings.Join(limits[dev], " ")); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func setHugetlbV2(dir string, r *specs.LinuxResources) error {
+func (m *Manager) setHugetlbV2(dir string, r *specs.LinuxResources) error {
 	for _, l := range r.HugepageLimits {
 		if !pageSizeRE.MatchString(l.Pagesize) {
 			return fmt.Errorf("invalid hugepage size %q", l.Pagesize)
 		}
-		if err := writeFile(dir, "hugetlb."+l.Pagesize+".max", utoa(l.Limit)); err != nil {
+		if err := m.write(dir, "hugetlb."+l.Pagesize+".max", utoa(l.Limit)); err != nil {
 			return err
 		}
 		if rsvd := "hugetlb." + l.Pagesize + ".rsvd.max"; exists(dir, rsvd) {
-			if err := writeFile(dir, rsvd, utoa(l.Limit)); err != nil {
+			if err := m.write(dir, rsvd, utoa(l.Limit)); err != nil {
 				return err
 			}
 		}
@@ -261,11 +266,11 @@ func setHugetlbV2(dir string, r *specs.LinuxResources) error {
 	return nil
 }
 
-func setRdmaV2(dir string, r *specs.LinuxResources) error {
+func (m *Manager) setRdmaV2(dir string, r *specs.LinuxResources) error {
 	if len(r.Rdma) == 0 {
 		return nil
 	}
-	return writeRdma(dir, r.Rdma)
+	return m.writeRdma(dir, r.Rdma)
 }
 
 // setDevicesV2 installs an eBPF device filter built from r.Devices.
@@ -288,7 +293,7 @@ func validUnifiedKey(k string) bool {
 
 // setUnified writes the OCI "unified" map verbatim, after the typed
 // resources so that it can refine them. Keys are written in sorted order.
-func setUnified(dir string, r *specs.LinuxResources) error {
+func (m *Manager) setUnified(dir string, r *specs.LinuxResources) error {
 	keys := make([]string, 0, len(r.Unified))
 	for k := range r.Unified {
 		if !validUnifiedKey(k) {
@@ -298,7 +303,7 @@ func setUnified(dir string, r *specs.LinuxResources) error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if err := writeFile(dir, k, r.Unified[k]); err != nil {
+		if err := m.write(dir, k, r.Unified[k]); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				ctrl, _, _ := strings.Cut(k, ".")
 				return fmt.Errorf("unified key %q: no such file; is the %s controller enabled? %w", k, ctrl, err)
