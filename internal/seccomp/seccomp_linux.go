@@ -150,9 +150,10 @@ func checkRule(rule specs.LinuxSyscall) error {
 		if strings.IndexByte(name, 0) >= 0 {
 			return fmt.Errorf("invalid syscall name %q", name)
 		}
-		if rule.Action == specs.ActNotify && name == "write" {
-			// As in runc: the listener fd is reported to the parent
-			// with write after Load, which would then wait forever.
+		if rule.Action == specs.ActNotify && (name == "write" || name == "sendmsg") {
+			// The listener fd is handed to the agent with sendmsg right
+			// after Load (runc uses write); notifying on it would wait
+			// forever for an agent that has no fd yet.
 			return fmt.Errorf("%s cannot be used for %q", specs.ActNotify, name)
 		}
 	}
