@@ -213,3 +213,27 @@ func TestMain(m *testing.M) {
 	RemoveBerth()
 	os.Exit(code)
 }
+
+// TestBundleRuns runs a Bundle under runc, the reference runtime, to check
+// that the fixture itself is a bundle a runtime accepts, and that what the
+// container writes can be read from the host.
+func TestBundleRuns(t *testing.T) {
+	RequireRoot(t)
+	RequireFeature(t, "busybox-static", HaveBusybox)
+	runc, err := exec.LookPath("runc")
+	RequireFeature(t, "runc", func() error { return err })
+
+	dir := t.TempDir()
+	if _, err := Bundle(dir, "sh", "-c", "hostname >/root/out; echo done"); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(runc, "--root", t.TempDir(), "run", "--bundle", dir, "testfixture-bundle")
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != "done\n" {
+		t.Fatalf("runc run: %v\n%s", err, out)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "rootfs/root/out"))
+	if err != nil || string(got) != "berth\n" {
+		t.Errorf("rootfs/root/out: %q, %v; want the container's hostname, berth", got, err)
+	}
+}
