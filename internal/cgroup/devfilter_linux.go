@@ -22,12 +22,14 @@ const (
 )
 
 // deviceFilter compiles OCI device rules into a BPF_PROG_TYPE_CGROUP_DEVICE
-// program for cgroup v2. The rules are first reduced with the same model
-// of the v1 devices controller that Set uses on v1 (devState), so both
-// versions enforce the same policy: the last matching rule wins, the
-// default is deny, access granted by separate rules for one device adds
-// up, and a deny that would punch a hole in an earlier wildcard allow is
-// refused with an error.
+// program for cgroup v2. The rules are first reduced to a default and a
+// list of exceptions by the model Set also uses on v1 (devState), so both
+// versions enforce the same policy: the default is deny, the last rule
+// that matches a device decides for the access bits it names, and a rule
+// that would punch a hole in an earlier, broader one is refused. As in
+// the v1 kernel, access asked for at once (read and write) must be granted
+// by a single exception in deny-by-default mode, and is refused if any
+// exception denies part of it in allow-by-default mode.
 //
 // The program reads struct bpf_cgroup_dev_ctx { u32 access_type; u32
 // major; u32 minor; } where access_type is (access << 16) | type, and
@@ -80,12 +82,17 @@ func compileDevState(st *devState) asm.Instructions {
 		}
 		b := asm.Instructions{asm.JNE.Imm(asm.R2, typ, next)}
 		if acc := st.exc[k]; acc != accAll {
-			// skip unless every requested bit is granted: (R3 & acc) == R3
 			b = append(b,
 				asm.Mov.Reg32(asm.R1, asm.R3),
 				asm.And.Imm32(asm.R1, int32(acc)),
-				asm.JNE.Reg(asm.R1, asm.R3, next),
 			)
+			if st.allowAll {
+				// a deny exception matches if it names any requested bit
+				b = append(b, asm.JEq.Imm(asm.R1, 0, next))
+			} else {
+				// an allow exception matches if it grants every requested bit
+				b = append(b, asm.JNE.Reg(asm.R1, asm.R3, next))
+			}
 		}
 		if k.major != wildcard {
 			b = append(b, asm.JNE.Imm(asm.R4, int32(k.major), next))

@@ -142,12 +142,15 @@ func newDevState(allowAll bool) *devState {
 	return &devState{allowAll: allowAll, exc: map[devKey]access{}}
 }
 
-// apply changes the state as writing rule r to devices.allow or
-// devices.deny would. A rule of type 'a' that is not a full reset is
-// applied to both 'b' and 'c', because the kernel would read any "a" line
-// as a full reset. Removing access that a partially matching wildcard
-// exception still grants is refused: the kernel ignores such requests
-// silently, which would leave a device open that the rules close.
+// apply changes the state as the OCI semantics of one more rule demand:
+// the last rule that matches a device decides for the access bits it
+// names. Granting or revoking a device pattern also covers the more
+// specific patterns below it ("c 1:*" covers "c 1:3"). Revoking access
+// that a broader or crossing exception would still grant ("c 1:3" under
+// "c *:*", or "c 1:*" against "c *:3") cannot be expressed as a list of
+// exceptions, neither by the v1 kernel nor by this model, and is refused.
+// A rule of type 'a' that is not a full reset is applied to both 'b' and
+// 'c', because the kernel would read any "a" line as a full reset.
 func (s *devState) apply(r deviceRule) error {
 	if r.resetsAll() {
 		*s = *newDevState(r.allow)
@@ -171,18 +174,35 @@ func (s *devState) apply(r deviceRule) error {
 		s.exc[k] |= r.acc
 		return nil
 	}
-	for _, w := range []devKey{{k.typ, wildcard, k.minor}, {k.typ, k.major, wildcard}, {k.typ, wildcard, wildcard}} {
-		if w != k && s.exc[w]&r.acc != 0 {
-			return fmt.Errorf("device rule %q cannot be expressed in cgroup v1: it would punch a hole in the wildcard rule %q",
-				r.line(), w.rule(s.exc[w]).line())
+	keys := s.keys()
+	for _, e := range keys {
+		if !k.covers(e) && k.overlaps(e) && s.exc[e]&r.acc != 0 {
+			return fmt.Errorf("device rule %q cannot be enforced: it would punch a hole in the earlier rule %q",
+				r.line(), e.rule(s.exc[e]).line())
 		}
 	}
-	if left := s.exc[k] &^ r.acc; left != 0 {
-		s.exc[k] = left
-	} else {
-		delete(s.exc, k)
+	for _, e := range keys {
+		if !k.covers(e) {
+			continue
+		}
+		if left := s.exc[e] &^ r.acc; left != 0 {
+			s.exc[e] = left
+		} else {
+			delete(s.exc, e)
+		}
 	}
 	return nil
+}
+
+// covers reports whether every device that e names is also named by k.
+func (k devKey) covers(e devKey) bool {
+	return k.typ == e.typ && (k.major == wildcard || k.major == e.major) && (k.minor == wildcard || k.minor == e.minor)
+}
+
+// overlaps reports whether some device is named by both k and e.
+func (k devKey) overlaps(e devKey) bool {
+	match := func(a, b int64) bool { return a == wildcard || b == wildcard || a == b }
+	return k.typ == e.typ && match(k.major, e.major) && match(k.minor, e.minor)
 }
 
 // keys returns the current exception keys in insertion order.
