@@ -21,6 +21,8 @@ var scenarios = map[string]func(c *checker, e env){
 	"cgroupns":       scenarioCgroupNS,
 	"cgroup2-bind":   scenarioCgroup2Bind,
 	"errors":         scenarioErrors,
+	"userns":         scenarioUserNS,
+	"userns-inner":   scenarioUserNSInner,
 }
 
 // The default spec's mounts, masked and read-only paths (as
