@@ -14,10 +14,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mountInfo is one line of /proc/self/mountinfo.
+// mountInfo is one line of /proc/thread-self/mountinfo.
 type mountInfo struct {
 	root       string   // path of the mount's root within its filesystem
 	mountPoint string   // where it is mounted, in this process's view
+	opts       []string // per-mount options: ro, nosuid...
 	optional   []string // propagation tags: shared:N, master:N...
 	fstype     string
 	source     string
@@ -33,9 +34,10 @@ func (mi mountInfo) shared() bool {
 	return false
 }
 
-// readMountInfo reads this process's mount table.
+// readMountInfo reads the mount table of this thread's mount namespace
+// (which, for a thread that unshared its own, is not the process's).
 func readMountInfo() ([]mountInfo, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	data, err := os.ReadFile("/proc/thread-self/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("read mount table: %w", err)
 	}
@@ -57,6 +59,7 @@ func parseMountInfo(data string) ([]mountInfo, error) {
 		infos = append(infos, mountInfo{
 			root:       unescapeOctal(fields[3]),
 			mountPoint: unescapeOctal(fields[4]),
+			opts:       strings.Split(fields[5], ","),
 			optional:   fields[6:sep],
 			fstype:     fields[sep+1],
 			source:     unescapeOctal(fields[sep+2]),

@@ -30,7 +30,7 @@ func TestParseMountInfo(t *testing.T) {
 	if infos[8].mountPoint != "/mnt/with space" {
 		t.Errorf("unescape: %q", infos[8].mountPoint)
 	}
-	want := mountInfo{root: "/sub", mountPoint: "/srv/mem", optional: []string{}, fstype: "cgroup", source: "cgroup", superOpts: []string{"rw", "memory"}}
+	want := mountInfo{root: "/sub", mountPoint: "/srv/mem", opts: []string{"rw", "relatime"}, optional: []string{}, fstype: "cgroup", source: "cgroup", superOpts: []string{"rw", "memory"}}
 	if !reflect.DeepEqual(infos[5], want) {
 		t.Errorf("got %+v\nwant %+v", infos[5], want)
 	}

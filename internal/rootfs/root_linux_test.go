@@ -224,30 +224,6 @@ func mountTable(c *checker) map[string]mountInfo {
 	return t
 }
 
-// hasOpt reports whether a comma-separated option list holds want.
-func hasOpt(opts string, want string) bool {
-	for _, o := range strings.Split(opts, ",") {
-		if o == want {
-			return true
-		}
-	}
-	return false
-}
-
-// mountOpts returns the per-mount options of mount point p from
-// /proc/self/mountinfo, which mountInfo does not keep.
-func mountOpts(p string) string {
-	data, _ := os.ReadFile("/proc/self/mountinfo")
-	opts := ""
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 5 && unescapeOctal(f[4]) == p {
-			opts = f[5]
-		}
-	}
-	return opts
-}
-
 // checkCharDev checks that p is a character device with the given number,
 // permissions and owner.
 func checkCharDev(c *checker, p string, major, minor uint32, perm uint32, uid, gid uint32) {
