@@ -62,13 +62,15 @@ cleanup() {
 trap cleanup EXIT
 
 # Two bundles over the same busybox tree, from `runc spec` (the reference
-# every runc-compatible runtime must accept) with no terminal: one runs
-# /bin/true, one sleeps for exec to join.
+# every runc-compatible runtime must accept; berth's when runc is missing)
+# with no terminal: one runs /bin/true, one sleeps for exec to join.
+spec_tool=runc
+[ -z "${skip[runc]:-}" ] || spec_tool=$berth_runc
 for b in "$BENCH_TRUE:/bin/true" "$BENCH_SLEEP:/bin/sleep 1000"; do
 	dir=${b%%:*}
 	args=${b#*:}
 	scripts/busybox-rootfs.sh "$dir/rootfs"
-	runc spec --bundle "$dir" 2>/dev/null || (cd "$dir" && runc spec)
+	"$spec_tool" spec --bundle "$dir"
 	jq --arg args "$args" '.process.terminal = false | .process.args = ($args | split(" "))' \
 		"$dir/config.json" >"$dir/config.json.new"
 	mv "$dir/config.json.new" "$dir/config.json"
@@ -384,7 +386,7 @@ tmp_report=$(mktemp "$work/report.XXXXXX")
 	echo "## How it was measured"
 	echo
 	echo "Both bundles hold the same busybox root filesystem"
-	echo "(scripts/busybox-rootfs.sh) and a config.json from \`runc spec\` with"
+	echo "(scripts/busybox-rootfs.sh) and a config.json from \`${spec_tool##*/} spec\` with"
 	echo "\`terminal\` false; one runs /bin/true, the other \`/bin/sleep 1000\`."
 	echo "No network is set up. hyperfine runs each command through \`sh -c\`, whose"
 	echo "own start-up it measures and subtracts, the same for every runtime; \`\$\$\`,"
