@@ -34,6 +34,8 @@ STATICCHECK_VERSION ?= v0.7.0
 TESTFLAGS ?=
 
 .DEFAULT_GOAL := help
+# Targets run one after another: test-root must not overlap test-unit.
+.NOTPARALLEL:
 .PHONY: help setup setup-docker build test test-unit test-root bench lint demo clean
 
 help: ## show the targets
