@@ -56,27 +56,27 @@ func Prepare(s *specs.Spec, rootfs string, opts Options) error {
 	if !filepath.IsAbs(rootfs) {
 		return fmt.Errorf("prepare rootfs %s: path is not absolute", rootfs)
 	}
-	real, err := filepath.EvalSymlinks(rootfs)
+	dir, err := filepath.EvalSymlinks(rootfs)
 	if err != nil {
 		return fmt.Errorf("prepare rootfs: %w", err)
 	}
 	if err := checkProcfs(); err != nil {
-		return fmt.Errorf("prepare rootfs %s: %w", real, err)
+		return fmt.Errorf("prepare rootfs %s: %w", dir, err)
 	}
 	prop, err := parsePropagation(rootfsPropagation(s), unix.MS_SLAVE|unix.MS_REC)
 	if err != nil {
-		return fmt.Errorf("prepare rootfs %s: %w", real, err)
+		return fmt.Errorf("prepare rootfs %s: %w", dir, err)
 	}
 	if err := unix.Mount("", "/", "", prop, ""); err != nil {
 		return fmt.Errorf("set propagation of /: %w", err)
 	}
-	if err := makeParentPrivate(real); err != nil {
+	if err := makeParentPrivate(dir); err != nil {
 		return err
 	}
-	if err := unix.Mount(real, real, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind mount rootfs %s onto itself: %w", real, err)
+	if err := unix.Mount(dir, dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind mount rootfs %s onto itself: %w", dir, err)
 	}
-	r, err := openRoot(real)
+	r, err := openRoot(dir)
 	if err != nil {
 		return fmt.Errorf("prepare rootfs: %w", err)
 	}

@@ -19,14 +19,14 @@ import (
 // (an initramfs), rootfs is moved onto "/" and chrooted into instead; the
 // old root's mounts then stay in the namespace, under the new root.
 func Pivot(rootfs string, noPivot bool) error {
-	real, err := filepath.EvalSymlinks(rootfs)
+	dir, err := filepath.EvalSymlinks(rootfs)
 	if err != nil {
 		return fmt.Errorf("pivot to %s: %w", rootfs, err)
 	}
 	if noPivot {
-		return moveRoot(real)
+		return moveRoot(dir)
 	}
-	return pivotRoot(real)
+	return pivotRoot(dir)
 }
 
 func pivotRoot(rootfs string) error {
