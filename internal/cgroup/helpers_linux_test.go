@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // fakeTree creates files (path relative to root -> content) and their
@@ -82,4 +84,12 @@ func equalLines(t *testing.T, what string, got, want []string) {
 	if !slices.Equal(got, want) {
 		t.Errorf("%s:\n got  %q\n want %q", what, got, want)
 	}
+}
+
+// withKernelLimit sets the deprecated kernel-memory limit, which Set must
+// ignore.
+func withKernelLimit(m *specs.LinuxMemory) *specs.LinuxMemory {
+	//lint:ignore SA1019 the point is to check that the field is ignored
+	m.Kernel = ptr[int64](1 << 20)
+	return m
 }

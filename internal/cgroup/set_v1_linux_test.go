@@ -90,10 +90,10 @@ func TestSetV1(t *testing.T) {
 		},
 		{
 			name: "memory extras",
-			r: specs.LinuxResources{Memory: &specs.LinuxMemory{
-				Reservation: ptr[int64](1 << 20), KernelTCP: ptr[int64](2 << 20), Kernel: ptr[int64](3 << 20),
+			r: specs.LinuxResources{Memory: withKernelLimit(&specs.LinuxMemory{
+				Reservation: ptr[int64](1 << 20), KernelTCP: ptr[int64](2 << 20),
 				Swappiness: ptr[uint64](0), DisableOOMKiller: ptr(true), UseHierarchy: ptr(true),
-			}},
+			})},
 			want: []string{
 				"memory/c/memory.soft_limit_in_bytes=1048576", "memory/c/memory.kmem.tcp.limit_in_bytes=2097152",
 				"memory/c/memory.swappiness=0", "memory/c/memory.use_hierarchy=1", "memory/c/memory.oom_control=1",

@@ -43,10 +43,10 @@ func TestSetV2(t *testing.T) {
 		{name: "empty", r: specs.LinuxResources{}},
 		{
 			name: "memory limit swap reservation",
-			r: specs.LinuxResources{Memory: &specs.LinuxMemory{
+			r: specs.LinuxResources{Memory: withKernelLimit(&specs.LinuxMemory{
 				Limit: ptr[int64](100 << 20), Swap: ptr[int64](300 << 20), Reservation: ptr[int64](50 << 20),
-				Swappiness: ptr[uint64](10), DisableOOMKiller: ptr(true), Kernel: ptr[int64](1 << 20),
-			}},
+				Swappiness: ptr[uint64](10), DisableOOMKiller: ptr(true),
+			})},
 			want: []string{"c/memory.swap.max=209715200", "c/memory.max=104857600", "c/memory.low=52428800"},
 		},
 		{
