@@ -3,7 +3,7 @@ package rootfs
 // Root tests. Each scenario runs in a child process re-executed from the
 // test binary: the child unshares a mount namespace on a locked thread,
 // makes every mount private, then runs Prepare, Pivot and Finalize on a
-// busybox root filesystem and checks the result from inside. Nothing it
+// busybox root filesystem (testfixture.BusyboxRootfs) and checks the result from inside. Nothing it
 // mounts can reach the host, and the namespace dies with it.
 
 import (
@@ -13,7 +13,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +22,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"berth/internal/testfixture"
 )
 
 const (
@@ -117,15 +118,9 @@ func runChild(name string) int {
 // passes. setup lays out the rootfs and sources before.
 func runScenario(t *testing.T, name string, setup func(t *testing.T, e env)) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: mounts in a new mount namespace")
-	}
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Skipf("needs a static /bin/busybox for the test rootfs: %v", err)
-	}
-	if err := checkProcfs(); err != nil {
-		t.Skipf("needs procfs: %v", err)
-	}
+	testfixture.RequireRoot(t)
+	testfixture.RequireFeature(t, "busybox-static", testfixture.HaveBusybox)
+	testfixture.RequireFeature(t, "procfs on /proc", checkProcfs)
 	e := envFrom(t.TempDir(), "")
 	var rnd [6]byte
 	rand.Read(rnd[:])
@@ -134,7 +129,9 @@ func runScenario(t *testing.T, name string, setup func(t *testing.T, e env)) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(e.escape) })
-	makeBusyboxRootfs(t, e.rootfs)
+	if err := testfixture.BusyboxRootfs(e.rootfs); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.MkdirAll(e.src, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -152,44 +149,6 @@ func runScenario(t *testing.T, name string, setup func(t *testing.T, e env)) {
 	}
 	if testing.Verbose() {
 		t.Logf("%s", out)
-	}
-}
-
-var busyboxApplets = []string{
-	"sh", "cat", "ls", "mount", "wc", "touch", "test", "readlink", "echo", "stat", "mkdir",
-}
-
-// makeBusyboxRootfs lays out a minimal root filesystem: busybox and its
-// applets, /etc, /tmp.
-func makeBusyboxRootfs(t *testing.T, dir string) {
-	t.Helper()
-	for _, d := range []string{"bin", "etc", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	in, err := os.Open("/bin/busybox")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(filepath.Join(dir, "bin", "busybox"), os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range busyboxApplets {
-		if err := os.Symlink("busybox", filepath.Join(dir, "bin", a)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "etc", "passwd"), []byte("root:x:0:0:root:/:/bin/sh\n"), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

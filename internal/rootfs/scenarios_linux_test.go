@@ -10,6 +10,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"berth/internal/spec"
 )
 
 // scenarios run in the child; see runChild.
@@ -26,44 +28,24 @@ var scenarios = map[string]func(c *checker, e env){
 	"userns-inner":   scenarioUserNSInner,
 }
 
-// The default spec's mounts, masked and read-only paths (as
-// internal/spec has them; a sibling package, so not imported).
-func defaultMounts() []specs.Mount {
-	return []specs.Mount{
-		{Destination: "/proc", Type: "proc", Source: "proc"},
-		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs",
-			Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
-		{Destination: "/dev/pts", Type: "devpts", Source: "devpts",
-			Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
-		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm",
-			Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
-		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue",
-			Options: []string{"nosuid", "noexec", "nodev"}},
-		{Destination: "/sys", Type: "sysfs", Source: "sysfs",
-			Options: []string{"nosuid", "noexec", "nodev", "ro"}},
-		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup",
-			Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
-	}
+// defaultSpec is berth's default spec, as the engine hands it over.
+func defaultSpec(rootless bool) *specs.Spec {
+	s := spec.Default(rootless, 0, 0)
+	s.Process = nil
+	return s
 }
 
-var (
-	testMaskedPaths = []string{
-		"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-		"/sys/firmware", "/sys/devices/virtual/powercap",
+// defaultMounts returns the default spec's mounts at dests, in that order.
+func defaultMounts(rootless bool, dests ...string) []specs.Mount {
+	var out []specs.Mount
+	for _, d := range dests {
+		for _, m := range defaultSpec(rootless).Mounts {
+			if m.Destination == d {
+				out = append(out, m)
+			}
+		}
 	}
-	testReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
-)
-
-func defaultSpec() *specs.Spec {
-	return &specs.Spec{
-		Root:   &specs.Root{Path: "rootfs", Readonly: true},
-		Mounts: defaultMounts(),
-		Linux: &specs.Linux{
-			MaskedPaths:   append([]string(nil), testMaskedPaths...),
-			ReadonlyPaths: append([]string(nil), testReadonlyPaths...),
-		},
-	}
+	return out
 }
 
 func writeFiles(t *testing.T, files map[string]string) {
@@ -105,7 +87,7 @@ func scenarioFull(c *checker, e env) {
 	if !c.noErr(unix.Mount("tmpfs", e.src+"/rec/sub", "tmpfs", 0, ""), "mount tmpfs in bind source") {
 		return
 	}
-	s := defaultSpec()
+	s := defaultSpec(false)
 	ovl := e.base + "/ovl"
 	s.Mounts = append(s.Mounts,
 		specs.Mount{Destination: "/data/hello.txt", Type: "bind", Source: e.src + "/hello.txt", Options: []string{"bind", "ro"}},
@@ -241,6 +223,9 @@ func TestRootSymlinkEscape(t *testing.T) {
 	runScenario(t, "escape", func(t *testing.T, e env) {
 		writeFiles(t, map[string]string{e.src + "/hostfile": "secret"})
 		for name, target := range map[string]string{"proc": e.escape, "evil": "../../.."} {
+			if err := os.RemoveAll(filepath.Join(e.rootfs, name)); err != nil {
+				t.Fatal(err)
+			}
 			if err := os.Symlink(target, filepath.Join(e.rootfs, name)); err != nil {
 				t.Fatal(err)
 			}
@@ -298,7 +283,7 @@ func scenarioDevices(c *checker, e env) {
 	mode := func(m os.FileMode) *os.FileMode { return &m }
 	id := func(i uint32) *uint32 { return &i }
 	s := &specs.Spec{
-		Mounts: defaultMounts()[:3],
+		Mounts: defaultMounts(false, "/proc", "/dev", "/dev/pts"),
 		Linux: &specs.Linux{
 			RootfsPropagation: "rshared",
 			UIDMappings:       []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}},
@@ -331,7 +316,7 @@ func TestRootUserNSDevices(t *testing.T) { runScenario(t, "userns-devices", nil)
 
 func scenarioUserNSDevices(c *checker, e env) {
 	s := &specs.Spec{
-		Mounts: defaultMounts()[:3],
+		Mounts: defaultMounts(false, "/proc", "/dev", "/dev/pts"),
 		Linux:  &specs.Linux{Devices: []specs.LinuxDevice{{Path: "/dev/myfifo", Type: "p"}}},
 	}
 	if !prepare(c, s, e.rootfs, Options{InUserNS: true}) || !pivotAndFinalize(c, s, e.rootfs, false) {
@@ -355,7 +340,7 @@ func scenarioUserNSDevices(c *checker, e env) {
 func TestRootNoPivot(t *testing.T) { runScenario(t, "nopivot", nil) }
 
 func scenarioNoPivot(c *checker, e env) {
-	s := &specs.Spec{Root: &specs.Root{Readonly: true}, Mounts: defaultMounts()[:3]}
+	s := &specs.Spec{Root: &specs.Root{Readonly: true}, Mounts: defaultMounts(false, "/proc", "/dev", "/dev/pts")}
 	if !prepare(c, s, e.rootfs, Options{}) || !pivotAndFinalize(c, s, e.rootfs, true) {
 		return
 	}
@@ -377,7 +362,7 @@ func scenarioCgroupNS(c *checker, e env) {
 	opts.CgroupNS = true
 	infos, _ := readMountInfo()
 	hs := v1Hierarchies(infos, opts.CgroupPaths)
-	s := &specs.Spec{Mounts: []specs.Mount{defaultMounts()[0], defaultMounts()[5], defaultMounts()[6]}}
+	s := &specs.Spec{Mounts: defaultMounts(false, "/proc", "/sys", "/sys/fs/cgroup")}
 	if !prepare(c, s, e.rootfs, opts) || !pivotAndFinalize(c, s, e.rootfs, false) {
 		return
 	}
@@ -421,7 +406,7 @@ func scenarioCgroup2Bind(c *checker, e env) {
 		return
 	}
 	opts.Unified = true
-	s := &specs.Spec{Mounts: []specs.Mount{defaultMounts()[0], defaultMounts()[5], defaultMounts()[6]}}
+	s := &specs.Spec{Mounts: defaultMounts(false, "/proc", "/sys", "/sys/fs/cgroup")}
 	if !prepare(c, s, e.rootfs, opts) || !pivotAndFinalize(c, s, e.rootfs, false) {
 		return
 	}

@@ -62,21 +62,17 @@ func scenarioUserNSInner(c *checker, e env) {
 	want := "mount bind " + locked + " on /locked: remount with flags: operation not permitted"
 	c.check(err != nil && err.Error() == want, "clearing a locked flag: %v (want %q)", err, want)
 
-	mounts := defaultMounts()[:5]
-	mounts[2].Options = []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}
-	mounts = append(mounts,
-		specs.Mount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}},
-		specs.Mount{Destination: "/locked", Type: "bind", Source: locked, Options: []string{"bind", "noexec"}},
-	)
-	s := &specs.Spec{
-		Root:   &specs.Root{Readonly: true},
-		Mounts: mounts,
-		Linux: &specs.Linux{
-			MaskedPaths:   append([]string{"/proc/version"}, testMaskedPaths...),
-			ReadonlyPaths: testReadonlyPaths,
-		},
+	// The rootless default: /sys bound from the host, devpts without gid=5.
+	s := defaultSpec(true)
+	s.Mounts = append(s.Mounts,
+		specs.Mount{Destination: "/locked", Type: "bind", Source: locked, Options: []string{"bind", "noexec"}})
+	s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/proc/version")
+	opts, err := cgroupOptions()
+	if !c.noErr(err, "read /proc/self/cgroup") {
+		return
 	}
-	if !prepare(c, s, e.rootfs, Options{InUserNS: true}) || !pivotAndFinalize(c, s, e.rootfs, false) {
+	opts.InUserNS = true
+	if !prepare(c, s, e.rootfs, opts) || !pivotAndFinalize(c, s, e.rootfs, false) {
 		return
 	}
 	table := mountTable(c)
@@ -95,11 +91,12 @@ func scenarioUserNSInner(c *checker, e env) {
 	checkMaskedFile(c, "/proc/version")
 	writeFails(c, "/proc/sys/kernel/hostname")
 	checkReadOnly(c, "/sys/kernel")
+	checkReadOnly(c, "/sys/fs/cgroup")
 	_, err = os.Create("/newfile")
 	c.errIs(err, unix.EROFS, "create /newfile")
-	opts := table["/locked"].opts
+	lockedOpts := table["/locked"].opts
 	for _, o := range []string{"ro", "nosuid", "nodev", "noexec"} {
-		c.check(slices.Contains(opts, o), "/locked keeps locked flags and adds noexec: %s has %s", opts, o)
+		c.check(slices.Contains(lockedOpts, o), "/locked keeps locked flags and adds noexec: %s has %s", lockedOpts, o)
 	}
 	got, err := os.ReadFile("/locked/file")
 	c.check(err == nil && string(got) == "locked", "read /locked/file: %q %v", got, err)
