@@ -167,6 +167,8 @@ func (m *Manager) setMemoryV1(r *specs.LinuxResources) error {
 }
 
 // setCPUV1 writes cpu shares, CFS bandwidth, burst, realtime and idle.
+// Burst and idle are newer kernel features: asking for their default (0)
+// on a kernel without them is not an error.
 func (m *Manager) setCPUV1(r *specs.LinuxResources) error {
 	c := r.CPU
 	if c == nil || (c.Shares == nil && c.Quota == nil && c.Period == nil && c.Burst == nil &&
@@ -208,7 +210,7 @@ func (m *Manager) setCPUV1(r *specs.LinuxResources) error {
 			}
 		}
 	}
-	if c.Burst != nil {
+	if c.Burst != nil && (*c.Burst != 0 || exists(dir, "cpu.cfs_burst_us")) {
 		if err := m.write(dir, "cpu.cfs_burst_us", utoa(*c.Burst)); err != nil {
 			return err
 		}
@@ -223,7 +225,7 @@ func (m *Manager) setCPUV1(r *specs.LinuxResources) error {
 			return err
 		}
 	}
-	if c.Idle != nil {
+	if c.Idle != nil && (*c.Idle != 0 || exists(dir, "cpu.idle")) {
 		if err := m.write(dir, "cpu.idle", itoa(*c.Idle)); err != nil {
 			return err
 		}

@@ -141,7 +141,8 @@ func blkioToIOWeight(w uint16) uint64 {
 	return 1 + (v-10)*9999/990
 }
 
-// setCPUV2 writes cpu.weight, cpu.max, cpu.max.burst and cpu.idle.
+// setCPUV2 writes cpu.weight, cpu.max, cpu.max.burst and cpu.idle. Burst
+// and idle at their default (0) are skipped on kernels without them.
 func (m *Manager) setCPUV2(dir string, r *specs.LinuxResources) error {
 	c := r.CPU
 	if c == nil {
@@ -167,12 +168,12 @@ func (m *Manager) setCPUV2(dir string, r *specs.LinuxResources) error {
 			return err
 		}
 	}
-	if c.Burst != nil {
+	if c.Burst != nil && (*c.Burst != 0 || exists(dir, "cpu.max.burst")) {
 		if err := m.write(dir, "cpu.max.burst", utoa(*c.Burst)); err != nil {
 			return err
 		}
 	}
-	if c.Idle != nil {
+	if c.Idle != nil && (*c.Idle != 0 || exists(dir, "cpu.idle")) {
 		if err := m.write(dir, "cpu.idle", itoa(*c.Idle)); err != nil {
 			return err
 		}

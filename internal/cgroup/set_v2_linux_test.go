@@ -80,6 +80,11 @@ func TestSetV2(t *testing.T) {
 			want: []string{"c/cpu.max=max 20000"},
 		},
 		{
+			name: "default idle and burst on an older kernel",
+			r:    specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: ptr[int64](0), Burst: ptr[uint64](0)}},
+			skip: []string{"cpu.idle", "cpu.max.burst"},
+		},
+		{
 			name: "cpu quota alone",
 			r:    specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: ptr[int64](25000)}},
 			want: []string{"c/cpu.max=25000"},
@@ -154,6 +159,7 @@ func TestSetV2Errors(t *testing.T) {
 		{"swap below limit", specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](100), Swap: ptr[int64](50)}}, nil, "below the memory limit"},
 		{"swap without limit", specs.LinuxResources{Memory: &specs.LinuxMemory{Swap: ptr[int64](50)}}, nil, "needs a memory limit"},
 		{"swap without accounting", specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](100), Swap: ptr[int64](200)}}, []string{"memory.swap.max"}, "memory.swap.max is missing"},
+		{"idle on an older kernel", specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: ptr[int64](1)}}, []string{"cpu.idle"}, "cpu.idle"},
 		{"realtime", specs.LinuxResources{CPU: &specs.LinuxCPU{RealtimeRuntime: ptr[int64](100)}}, nil, "realtime"},
 		{"bad unified key", specs.LinuxResources{Unified: map[string]string{"../cgroup.procs": "1"}}, nil, "plain file name"},
 		{"dot unified key", specs.LinuxResources{Unified: map[string]string{"..": "1"}}, nil, "plain file name"},
