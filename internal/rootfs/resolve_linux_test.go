@@ -11,7 +11,7 @@ import (
 
 // newTestRoot makes a directory with symlinks that would escape it if
 // followed by the host, and returns it opened as a root.
-func newTestRoot(t *testing.T) (*root, string, string) {
+func newTestRoot(t testing.TB) (*root, string, string) {
 	t.Helper()
 	base := t.TempDir()
 	dir := filepath.Join(base, "a", "b", "rootfs")
