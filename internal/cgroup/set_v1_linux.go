@@ -259,12 +259,13 @@ func (m *Manager) setBlkioV1(r *specs.LinuxResources) error {
 	if !exists(dir, weightFile) && exists(dir, "blkio.bfq.weight") {
 		weightFile, weightDevFile = "blkio.bfq.weight", "blkio.bfq.weight_device"
 	}
-	if b.Weight != nil {
+	// A weight of 0 means "not set": Docker always sends one.
+	if b.Weight != nil && *b.Weight != 0 {
 		if err := m.write(dir, weightFile, strconv.Itoa(int(*b.Weight))); err != nil {
 			return err
 		}
 	}
-	if b.LeafWeight != nil {
+	if b.LeafWeight != nil && *b.LeafWeight != 0 {
 		if err := m.write(dir, "blkio.leaf_weight", strconv.Itoa(int(*b.LeafWeight))); err != nil {
 			return err
 		}

@@ -145,10 +145,8 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 	if err := cg.Apply(pid); err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
-	if s.Linux.Resources != nil {
-		if err := cg.Set(s.Linux.Resources); err != nil {
-			return nil, fmt.Errorf("cgroup: %w", err)
-		}
+	if err := cg.Set(cgroupResources(s)); err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
 	}
 	if s.Process.OOMScoreAdj != nil {
 		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj",

@@ -1,0 +1,455 @@
+package container_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"berth/internal/testfixture"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testfixture.RemoveBerth()
+	os.Exit(code)
+}
+
+// rt drives berth-runc with a state root of its own, as a user would.
+type rt struct {
+	t     *testing.T
+	runc  string
+	stateDir string
+}
+
+func newRT(t *testing.T) *rt {
+	t.Helper()
+	testfixture.RequireRoot(t)
+	testfixture.RequireFeature(t, "busybox-static", testfixture.HaveBusybox)
+	berth := testfixture.BuildBerth(t)
+	r := &rt{t: t, runc: filepath.Join(filepath.Dir(berth), "berth-runc"), stateDir: t.TempDir()}
+	t.Cleanup(func() {
+		out, _ := exec.Command(r.runc, "--root", r.stateDir, "list", "-q").Output()
+		for _, id := range strings.Fields(string(out)) {
+			exec.Command(r.runc, "--root", r.stateDir, "delete", "-f", id).Run()
+		}
+	})
+	return r
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r *rt) run(args ...string) result {
+	r.t.Helper()
+	cmd := exec.Command(r.runc, append([]string{"--root", r.stateDir}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	res := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		res.code = ee.ExitCode()
+	case err != nil:
+		r.t.Fatalf("berth-runc %v: %v", args, err)
+	}
+	return res
+}
+
+func (r *rt) must(args ...string) string {
+	r.t.Helper()
+	res := r.run(args...)
+	if res.code != 0 {
+		r.t.Fatalf("berth-runc %v: exit %d\nstdout: %s\nstderr: %s", args, res.code, res.stdout, res.stderr)
+	}
+	return res.stdout
+}
+
+func (r *rt) state(id string) map[string]any {
+	r.t.Helper()
+	var st map[string]any
+	if err := json.Unmarshal([]byte(r.must("state", id)), &st); err != nil {
+		r.t.Fatalf("state %s: %v", id, err)
+	}
+	return st
+}
+
+func (r *rt) waitStatus(id, want string) {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := r.state(id)["status"]
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("container %s is %v, want %s", id, got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// bundle makes a busybox bundle running args; edit changes its spec.
+func bundle(t *testing.T, edit func(*specs.Spec), args ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := testfixture.Bundle(dir, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(s)
+		if err := testfixture.WriteSpec(dir, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func id(t *testing.T) string {
+	return strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()) + "-" + strconv.Itoa(os.Getpid())
+}
+
+func TestRunIsolation(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, func(s *specs.Spec) { s.Hostname = "box1" },
+		"sh", "-c", "hostname; ps -o pid,comm; exit 7")
+	res := r.run("run", "--bundle", b, id(t))
+	if res.code != 7 {
+		t.Fatalf("run: exit %d, want 7; stderr: %s", res.code, res.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+	if lines[0] != "box1" {
+		t.Errorf("hostname = %q, want box1", lines[0])
+	}
+	// Only the container's own processes: sh as PID 1 and ps itself.
+	if len(lines) != 4 || !strings.HasPrefix(strings.TrimSpace(lines[2]), "1 ") {
+		t.Errorf("ps inside the container shows other processes:\n%s", res.stdout)
+	}
+	if out := r.must("list", "-q"); out != "" {
+		t.Errorf("run left containers behind: %q", out)
+	}
+}
+
+func TestMemoryLimitEnforced(t *testing.T) {
+	r := newRT(t)
+	limit := int64(16 << 20)
+	b := bundle(t, func(s *specs.Spec) {
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &limit}
+	}, "sh", "-c", "head -c 64m /dev/zero | tail; echo rc=$?")
+	out := r.must("run", "--bundle", b, id(t))
+	if !strings.Contains(out, "rc=137") {
+		t.Errorf("a 64 MiB allocation under a 16 MiB limit was not killed: %q", out)
+	}
+}
+
+func TestMissingExecutable(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, nil, "no-such-program")
+	res := r.run("run", "--bundle", b, id(t))
+	if res.code != 127 || !strings.Contains(res.stderr, `"no-such-program"`) {
+		t.Errorf("run of a missing program: exit %d, stderr %q; want 127 naming it", res.code, res.stderr)
+	}
+	assertNothingLeft(t, r, id(t))
+}
+
+func assertNothingLeft(t *testing.T, r *rt, id string) {
+	t.Helper()
+	if out := r.must("list", "-q"); out != "" {
+		t.Errorf("failed create left containers: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(r.stateDir, id)); !os.IsNotExist(err) {
+		t.Errorf("failed create left its state dir: %v", err)
+	}
+	for _, c := range []string{"memory", "pids", "unified"} {
+		for _, p := range []string{"/sys/fs/cgroup/" + c + "/berth/" + id, "/sys/fs/cgroup/berth/" + id} {
+			if _, err := os.Stat(p); err == nil {
+				t.Errorf("failed create left cgroup %s", p)
+			}
+		}
+	}
+}
+
+func TestInitErrorsNameTheCause(t *testing.T) {
+	r := newRT(t)
+	cases := []struct {
+		name string
+		edit func(*specs.Spec)
+		want string
+	}{
+		{"bad cwd", func(s *specs.Spec) { s.Process.Cwd = "/no/such/dir" }, `cwd ("/no/such/dir")`},
+		{"not executable", func(s *specs.Spec) { s.Process.Args = []string{"/etc/passwd"} }, `"/etc/passwd"`},
+		{"bad mount", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "nosuchfs", Source: "x"})
+		}, "/mnt"},
+		{"unknown capability", func(s *specs.Spec) {
+			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_NOPE")
+		}, "CAP_NOPE"},
+		{"host sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} }, "vm.swappiness"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := bundle(t, c.edit, "true")
+			res := r.run("create", "--bundle", b, id(t))
+			if res.code == 0 || !strings.Contains(res.stderr, c.want) {
+				t.Errorf("create: exit %d, stderr %q; want a failure naming %q", res.code, res.stderr, c.want)
+			}
+			assertNothingLeft(t, r, id(t))
+		})
+	}
+}
+
+func TestLifecycleAndHooks(t *testing.T) {
+	r := newRT(t)
+	log := filepath.Join(t.TempDir(), "hooks.log")
+	hook := func(name string) specs.Hook {
+		// A hook reads the state from stdin; it records its name and the
+		// status it was given.
+		return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c",
+			`st=$(cat); s=${st#*\"status\":\"}; echo "` + name + ` ${s%%\"*}" >> ` + log}}
+	}
+	b := bundle(t, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{
+			Prestart:      []specs.Hook{hook("prestart")},
+			CreateRuntime: []specs.Hook{hook("createRuntime")},
+			Poststart:     []specs.Hook{hook("poststart")},
+			Poststop:      []specs.Hook{hook("poststop")},
+		}
+	}, "sleep", "1000")
+	c := id(t)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	r.must("create", "--bundle", b, "--pid-file", pidFile, c)
+	st := r.state(c)
+	if st["status"] != "created" || st["bundle"] != b {
+		t.Errorf("after create: state %v", st)
+	}
+	pid, _ := os.ReadFile(pidFile)
+	if fmt.Sprint(st["pid"]) != string(pid) {
+		t.Errorf("pid file %q, state pid %v", pid, st["pid"])
+	}
+	if res := r.run("create", "--bundle", b, c); res.code == 0 || !strings.Contains(res.stderr, "already exists") {
+		t.Errorf("second create with the same id: exit %d, %q", res.code, res.stderr)
+	}
+	r.must("start", c)
+	r.waitStatus(c, "running")
+	if res := r.run("delete", c); res.code == 0 || !strings.Contains(res.stderr, "not stopped") {
+		t.Errorf("delete of a running container: exit %d, %q", res.code, res.stderr)
+	}
+	r.must("kill", c, "KILL")
+	r.waitStatus(c, "stopped")
+	r.must("delete", c)
+	if res := r.run("state", c); res.code == 0 || !strings.Contains(res.stderr, "does not exist") {
+		t.Errorf("state after delete: exit %d, %q", res.code, res.stderr)
+	}
+	got, _ := os.ReadFile(log)
+	want := "prestart creating\ncreateRuntime creating\npoststart running\npoststop stopped\n"
+	if string(got) != want {
+		t.Errorf("hooks ran as\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestExec(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, func(s *specs.Spec) { s.Hostname = "exec-box" }, "sleep", "1000")
+	c := id(t)
+	r.must("run", "-d", "--bundle", b, c)
+	out := r.must("exec", c, "sh", "-c", "hostname; ps -o pid,comm | grep -c sleep; cat /proc/1/comm")
+	if out != "exec-box\n1\nsleep\n" {
+		t.Errorf("exec sees %q; want the container's hostname and its PID 1", out)
+	}
+	if res := r.run("exec", c, "sh", "-c", "exit 5"); res.code != 5 {
+		t.Errorf("exec exit status %d, want 5", res.code)
+	}
+	if res := r.run("exec", c, "nope"); res.code != 127 {
+		t.Errorf("exec of a missing program: exit %d, want 127 (%s)", res.code, res.stderr)
+	}
+	out = r.must("exec", "--user", "1000:1000", "--cwd", "/tmp", "-e", "FOO=bar", c, "sh", "-c", "id -u; id -g; pwd; echo $FOO")
+	if out != "1000\n1000\n/tmp\nbar\n" {
+		t.Errorf("exec with user, cwd, env: %q", out)
+	}
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	r.must("exec", "-d", "--pid-file", pidFile, c, "sleep", "999")
+	if _, err := os.ReadFile(pidFile); err != nil {
+		t.Errorf("exec -d wrote no pid file: %v", err)
+	}
+	var pids []int
+	json.Unmarshal([]byte(r.must("ps", "--format", "json", c)), &pids)
+	if len(pids) != 2 {
+		t.Errorf("ps --format json lists %v, want the init and the detached exec", pids)
+	}
+}
+
+func TestPauseResumeUpdate(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, nil, "sleep", "1000")
+	c := id(t)
+	r.must("run", "-d", "--bundle", b, c)
+	r.must("pause", c)
+	if st := r.state(c)["status"]; st != "paused" {
+		t.Errorf("after pause: %v", st)
+	}
+	r.must("resume", c)
+	if st := r.state(c)["status"]; st != "running" {
+		t.Errorf("after resume: %v", st)
+	}
+	r.must("update", "--memory", "48m", "--pids-limit", "20", c)
+	var ev struct {
+		Data struct {
+			Memory struct {
+				Usage struct{ Limit uint64 } `json:"usage"`
+			} `json:"memory"`
+			Pids struct{ Limit uint64 } `json:"pids"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(r.must("events", "--stats", c)), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Data.Memory.Usage.Limit != 48<<20 || ev.Data.Pids.Limit != 20 {
+		t.Errorf("after update: memory limit %d, pids limit %d", ev.Data.Memory.Usage.Limit, ev.Data.Pids.Limit)
+	}
+}
+
+func TestCapabilitiesUserAndNoNewPrivs(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 20}}
+		caps := []string{"CAP_CHOWN", "CAP_KILL"}
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Permitted: caps, Effective: caps, Inheritable: caps, Ambient: caps}
+	}, "sh", "-c", "id; grep -E '^(Cap|NoNewPrivs)' /proc/self/status")
+	out := r.must("run", "--bundle", b, id(t))
+	for _, want := range []string{
+		"uid=1000 gid=1000 groups=10,20", "CapEff:\t0000000000000021", "CapBnd:\t0000000000000021",
+		"CapAmb:\t0000000000000021", "NoNewPrivs:\t1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+}
+
+func TestSeccompFilter(t *testing.T) {
+	r := newRT(t)
+	enosys := uint(38)
+	b := bundle(t, func(s *specs.Spec) {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{
+			DefaultAction: specs.ActAllow,
+			Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &enosys}},
+		}
+	}, "sh", "-c", "mkdir /tmp/x 2>&1; echo after")
+	out := r.must("run", "--bundle", b, id(t))
+	if !strings.Contains(out, "Function not implemented") || !strings.Contains(out, "after") {
+		t.Errorf("mkdir under a filter returning ENOSYS: %q", out)
+	}
+}
+
+func TestReadonlyRootMaskedPaths(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, func(s *specs.Spec) { s.Root.Readonly = true },
+		"sh", "-c", "touch /x 2>&1; wc -c < /proc/kcore; echo 1 > /proc/sys/kernel/domainname 2>&1; echo ok")
+	out := r.must("run", "--bundle", b, id(t))
+	for _, want := range []string{"Read-only file system", "\n0\n", "ok"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in %q", want, out)
+		}
+	}
+}
+
+func TestUserNamespace(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	}, "sh", "-c", "id -u; cat /proc/self/uid_map")
+	out := r.must("run", "--bundle", b, id(t))
+	f := strings.Fields(out)
+	if len(f) != 4 || f[0] != "0" || f[1] != "0" || f[2] != "100000" || f[3] != "65536" {
+		t.Errorf("in a user namespace: %q, want root mapped to 100000", out)
+	}
+}
+
+func TestJoinNamespaceByPath(t *testing.T) {
+	r := newRT(t)
+	a := id(t) + "-a"
+	r.must("run", "-d", "--bundle", bundle(t, func(s *specs.Spec) { s.Hostname = "shared-uts" }, "sleep", "1000"), a)
+	pid := fmt.Sprint(r.state(a)["pid"])
+	b := bundle(t, func(s *specs.Spec) {
+		s.Hostname = ""
+		for i, ns := range s.Linux.Namespaces {
+			switch ns.Type {
+			case specs.UTSNamespace, specs.PIDNamespace:
+				s.Linux.Namespaces[i].Path = "/proc/" + pid + "/ns/" + map[specs.LinuxNamespaceType]string{
+					specs.UTSNamespace: "uts", specs.PIDNamespace: "pid"}[ns.Type]
+			}
+		}
+	}, "sh", "-c", "hostname; cat /proc/1/comm")
+	// The joiner's /proc is its own mount of procfs, in the pid namespace
+	// it joined, so PID 1 there is the first container's sleep.
+	out := r.must("run", "--bundle", b, id(t)+"-b")
+	if out != "shared-uts\nsleep\n" {
+		t.Errorf("joined namespaces show %q", out)
+	}
+}
+
+func TestTimeNamespace(t *testing.T) {
+	r := newRT(t)
+	if _, err := os.Stat("/proc/self/ns/time"); err != nil {
+		t.Skip("needs time namespaces (Linux 5.6)")
+	}
+	b := bundle(t, func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 10 * 86400}}
+	}, "cat", "/proc/uptime")
+	out := r.must("run", "--bundle", b, id(t))
+	up, err := strconv.ParseFloat(strings.Fields(out)[0], 64)
+	if err != nil || up < 10*86400 {
+		t.Errorf("uptime in a time namespace 10 days ahead: %q", out)
+	}
+}
+
+func TestNoHostFDLeaks(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, nil, "ls", "/proc/self/fd")
+	leak, err := os.Open("/etc/hostname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leak.Close()
+	cmd := exec.Command(r.runc, "--root", r.stateDir, "run", "--bundle", b, id(t))
+	cmd.ExtraFiles = []*os.File{leak} // inherited without close-on-exec, as fd 3
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ls itself holds fd 3 for the directory it reads.
+	if got := strings.Fields(string(out)); strings.Join(got, " ") != "0 1 2 3" {
+		t.Errorf("container sees fds %v, want only stdio and ls's own", got)
+	}
+}
+
+func TestInitBinaryIsReadOnly(t *testing.T) {
+	r := newRT(t)
+	c := id(t)
+	r.must("create", "--bundle", bundle(t, nil, "true"), c)
+	pid := fmt.Sprint(r.state(c)["pid"])
+	f, err := os.OpenFile("/proc/"+pid+"/exe", os.O_WRONLY, 0)
+	if err == nil {
+		f.Close()
+		t.Fatal("the waiting init's binary could be opened for writing")
+	}
+	if !errors.Is(err, os.ErrPermission) && !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("open init's exe for writing: %v, want a read-only file system error", err)
+	}
+}
