@@ -80,3 +80,7 @@ demo: setup build ## run a busybox container: own hostname, own ps, a memory lim
 
 clean: ## remove bin/ and bench/out/
 	rm -rf bin bench/out
+
+.PHONY: conformance
+conformance: setup build ## OCI runtime-tools validation suite on runc and berth; writes docs/CONFORMANCE.md (root)
+	conformance/run.sh

@@ -1,0 +1,926 @@
+// Command report reads the raw results that conformance/run.sh leaves in a
+// directory and prints docs/CONFORMANCE.md: the run's host and versions, a
+// per-test table for every runtime, the totals, and every failure of a
+// runtime that the baseline (the first runtime) does not share, with the
+// failing assertion's diagnostic, trimmed.
+//
+//	report DIR
+//
+// DIR holds meta (key=value lines), tests (one name a line), and for each
+// runtime NAME: NAME/TEST.tap, NAME/TEST.err, NAME/TEST.rc, NAME/TEST.secs,
+// NAME/TEST.leftover and NAME/calls.log (one runtime call a line: test,
+// exit code, base64 stderr or "-", a note such as the status state
+// printed or "-", shell-quoted arguments).
+package main
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: report DIR")
+		os.Exit(2)
+	}
+	r, err := load(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+	var buf strings.Builder
+	r.write(&buf)
+	text := buf.String()
+	// Paths under the run's temp dir say nothing about the host: name it.
+	if r.work != "" {
+		text = strings.ReplaceAll(text, r.work, "$WORK")
+	}
+	if _, err := io.WriteString(os.Stdout, text); err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+}
+
+// result is one TAP test line and the diagnostic lines under it.
+type result struct {
+	num    int
+	ok     bool
+	skip   bool // "# SKIP", or "# TODO" (an expected failure, not counted as one)
+	orphan bool // an error block outside any result, counted as a failure
+	desc   string
+	diag   []string
+}
+
+// run is one validation test run against one runtime.
+type run struct {
+	results  []result
+	plan     int // the sum of the plan lines; -1 when there was none
+	rc       int
+	secs     string
+	errText  string
+	leftover []string
+}
+
+func (r *run) counts() (pass, fail, skip int) {
+	for _, x := range r.results {
+		switch {
+		case x.skip:
+			skip++
+		case x.ok:
+			pass++
+		default:
+			fail++
+		}
+	}
+	return
+}
+
+// problem says why a run that has no failing assertion still failed, or "".
+func (r *run) problem() string {
+	switch {
+	case r.rc == 124 || r.rc == 137:
+		return "timed out"
+	case r.rc != 0:
+		return fmt.Sprintf("exited with status %d", r.rc)
+	}
+	n := 0
+	for _, x := range r.results {
+		if !x.orphan {
+			n++
+		}
+	}
+	if r.plan >= 0 && r.plan != n {
+		return fmt.Sprintf("planned %d results, printed %d", r.plan, n)
+	}
+	return ""
+}
+
+func (r *run) status() string {
+	pass, fail, skip := r.counts()
+	switch {
+	case r.rc == 124 || r.rc == 137:
+		return "timeout"
+	case fail > 0 || r.problem() != "":
+		return "fail"
+	case pass == 0 && skip > 0:
+		return "skip"
+	}
+	return "pass"
+}
+
+// failures are the keys of the failing assertions: the description and
+// which occurrence of it this is, so that runs whose numbering differs
+// still match. A run that failed without a failing assertion adds one.
+func (r *run) failures() []string {
+	var keys []string
+	seen := map[string]int{}
+	for _, x := range r.results {
+		seen[x.desc]++
+		if !x.ok && !x.skip {
+			keys = append(keys, fmt.Sprintf("%s#%d", x.desc, seen[x.desc]))
+		}
+	}
+	if p := r.problem(); p != "" {
+		keys = append(keys, "test "+p)
+	}
+	return keys
+}
+
+func (r *run) find(key string) *result {
+	seen := map[string]int{}
+	for i, x := range r.results {
+		seen[x.desc]++
+		if fmt.Sprintf("%s#%d", x.desc, seen[x.desc]) == key {
+			return &r.results[i]
+		}
+	}
+	return nil
+}
+
+type call struct {
+	test, stderr, note, args string
+	rc                       int
+}
+
+type report struct {
+	work     string // the run's temp dir
+	meta     [][2]string
+	runtimes []string
+	runtime  map[string][2]string // name -> path, version
+	tests    []string
+	runs     map[string]map[string]*run // runtime -> test -> run
+	calls    map[string][]call
+}
+
+func load(dir string) (*report, error) {
+	r := &report{runtime: map[string][2]string{}, runs: map[string]map[string]*run{}, calls: map[string][]call{}}
+	meta, err := os.ReadFile(filepath.Join(dir, "meta"))
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(meta)), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		if k == "work" {
+			r.work = v
+			continue
+		}
+		if k == "runtime" {
+			f := strings.SplitN(v, "\t", 3)
+			for len(f) < 3 {
+				f = append(f, "")
+			}
+			r.runtimes = append(r.runtimes, f[0])
+			r.runtime[f[0]] = [2]string{f[1], f[2]}
+			continue
+		}
+		r.meta = append(r.meta, [2]string{k, v})
+	}
+	tests, err := os.ReadFile(filepath.Join(dir, "tests"))
+	if err != nil {
+		return nil, err
+	}
+	r.tests = strings.Fields(string(tests))
+	for _, n := range r.runtimes {
+		r.runs[n] = map[string]*run{}
+		for _, t := range r.tests {
+			x, err := loadRun(filepath.Join(dir, n, t))
+			if err != nil {
+				return nil, err
+			}
+			r.runs[n][t] = x
+		}
+		r.calls[n], err = loadCalls(filepath.Join(dir, n, "calls.log"))
+		if err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+var resultLine = regexp.MustCompile(`^(not )?ok (\d+)(?: - (.*?)| # (SKIP|TODO)\b ?(.*?))?\s*$`)
+var planLine = regexp.MustCompile(`^1\.\.(\d+)`)
+
+// parseTAP reads the results of one test's output, which may hold several
+// TAP streams (some tests print a second, empty one). A diagnostic belongs
+// to the result before it, with two exceptions the suite relies on: the
+// YAML block of runtimetest's output ("stdout" and "stderr") comes before
+// the result it explains, and a YAML block with no result to belong to is
+// how several tests (the hook tests among them) report an error; that one
+// becomes a failing result of its own.
+func parseTAP(text string) (results []result, plan int) {
+	plan = -1
+	cur := -1          // the result that diagnostic lines belong to
+	var block []string // the YAML block being read
+	var pending []string
+	orphans := func() {
+		if len(pending) > 0 {
+			results = append(results, result{orphan: true, desc: "error outside any assertion: " + orphanError(pending), diag: pending})
+			pending = nil
+		}
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if block != nil {
+			block = append(block, line)
+			if line == "  ..." {
+				if cur >= 0 && !isInnerOutput(block) {
+					results[cur].diag = append(results[cur].diag, block...)
+				} else {
+					orphans()
+					pending = block
+				}
+				block = nil
+			}
+			continue
+		}
+		if line == "  ---" {
+			block = []string{line}
+			continue
+		}
+		if strings.HasPrefix(line, "TAP version") {
+			orphans()
+			cur = -1
+			continue
+		}
+		if m := resultLine.FindStringSubmatch(line); m != nil {
+			num, _ := strconv.Atoi(m[2])
+			x := result{num: num, ok: m[1] == "", desc: m[3], diag: pending}
+			pending = nil
+			switch m[4] {
+			case "SKIP":
+				x.skip, x.desc = true, "SKIP "+m[5]
+			case "TODO":
+				x.skip, x.desc = true, "TODO "+m[5]
+			}
+			results = append(results, x)
+			cur = len(results) - 1
+			continue
+		}
+		if m := planLine.FindStringSubmatch(line); m != nil {
+			orphans()
+			n, _ := strconv.Atoi(m[1])
+			plan = max(plan, 0) + n
+			continue
+		}
+		if cur >= 0 && (strings.HasPrefix(line, "# ") || strings.HasPrefix(line, "  ")) {
+			results[cur].diag = append(results[cur].diag, line)
+		}
+	}
+	if block != nil {
+		pending = append(pending, block...)
+	}
+	orphans()
+	return results, plan
+}
+
+// isInnerOutput says whether a YAML block is the one RuntimeInsideValidate
+// prints, runtimetest's stdout and stderr, before its result.
+func isInnerOutput(block []string) bool {
+	v := yamlMap(block)
+	_, out := v["stdout"]
+	_, errOut := v["stderr"]
+	return out && errOut
+}
+
+func yamlMap(block []string) map[string]any {
+	var text []string
+	for _, l := range block {
+		if t := strings.TrimPrefix(l, "  "); t != "---" && t != "..." {
+			text = append(text, t)
+		}
+	}
+	var v map[string]any
+	if json.Unmarshal([]byte(strings.Join(text, "\n")), &v) != nil {
+		return nil
+	}
+	return v
+}
+
+// orphanError is the first line of the "error" field of a YAML block, or
+// of the block itself.
+func orphanError(block []string) string {
+	if e, ok := yamlMap(block)["error"].(string); ok {
+		return firstLine(e)
+	}
+	for _, l := range block {
+		if t := strings.TrimSpace(l); t != "---" && t != "..." && t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
+func loadRun(base string) (*run, error) {
+	tap, err := os.ReadFile(base + ".tap")
+	if err != nil {
+		return nil, err
+	}
+	x := &run{}
+	x.results, x.plan = parseTAP(string(tap))
+	rc, err := os.ReadFile(base + ".rc")
+	if err != nil {
+		return nil, err
+	}
+	x.rc, _ = strconv.Atoi(strings.TrimSpace(string(rc)))
+	secs, _ := os.ReadFile(base + ".secs")
+	x.secs = strings.TrimSpace(string(secs))
+	errText, _ := os.ReadFile(base + ".err")
+	x.errText = string(errText)
+	left, _ := os.ReadFile(base + ".leftover")
+	for _, l := range strings.Split(string(left), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			x.leftover = append(x.leftover, l)
+		}
+	}
+	return x, nil
+}
+
+func loadCalls(path string) ([]call, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var calls []call
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		f := strings.SplitN(sc.Text(), "\t", 5)
+		if len(f) != 5 {
+			continue
+		}
+		c := call{test: f[0], args: strings.TrimSpace(f[4])}
+		if f[3] != "-" {
+			c.note = f[3]
+		}
+		c.rc, _ = strconv.Atoi(f[1])
+		if f[2] != "-" {
+			b, _ := base64.StdEncoding.DecodeString(f[2])
+			c.stderr = strings.TrimSpace(string(b))
+		}
+		calls = append(calls, c)
+	}
+	return calls, sc.Err()
+}
+
+func (r *report) write(w io.Writer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	base := r.runtimes[0]
+	others := r.runtimes[1:]
+
+	p("# OCI runtime conformance\n\n")
+	p("The OCI runtime-tools validation suite (`validation/` of\n")
+	p("github.com/opencontainers/runtime-tools, one program per test that drives\n")
+	p("a runtime through runc's command line and prints TAP), run against %s\n", strings.Join(quoteAll(r.runtimes), ", "))
+	p("side by side: each test runs for every runtime before the next test starts.\n")
+	p("`%s` is the baseline: the goal is that every other runtime passes every\n", base)
+	p("test it passes. This file is written by `conformance/run.sh` (`make\n")
+	p("conformance`, as root); see the end for how to read and rerun it.\n\n")
+
+	p("## The run\n\n| | |\n|---|---|\n")
+	for _, kv := range r.meta {
+		p("| %s | %s |\n", kv[0], mdCell(kv[1]))
+	}
+	for _, n := range r.runtimes {
+		p("| runtime `%s` | %s (`%s`) |\n", n, mdCell(r.runtime[n][1]), mdCell(r.runtime[n][0]))
+	}
+	p("\n")
+
+	// Totals.
+	p("## Totals\n\n")
+	p("A test passes when it ran to its plan with no failing assertion; it is\n")
+	p("skipped when every assertion was skipped. Assertions are TAP lines: `ok`,\n")
+	p("`not ok`, and skips (`# SKIP`, plus `# TODO`, the suite's expected\n")
+	p("failures). A test that exits non-zero, times out or stops short of its\n")
+	p("plan fails even with no `not ok` line. Some tests print no result line:\n")
+	p("the hook tests report an error as a bare YAML block (counted here as one\n")
+	p("`not ok`), and the `*_fail` tests print nothing and answer by their exit\n")
+	p("status, so exit status 0 with no error is a pass with no assertions.\n\n")
+	p("| runtime | tests passed | tests failed | tests skipped | assertions ok | not ok | skipped | time |\n")
+	p("|---|---|---|---|---|---|---|---|\n")
+	for _, n := range r.runtimes {
+		st := map[string]int{}
+		var pass, fail, skip int
+		var secs float64
+		for _, t := range r.tests {
+			x := r.runs[n][t]
+			s := x.status()
+			if s == "timeout" {
+				s = "fail"
+			}
+			st[s]++
+			a, b, c := x.counts()
+			pass, fail, skip = pass+a, fail+b, skip+c
+			f, _ := strconv.ParseFloat(x.secs, 64)
+			secs += f
+		}
+		p("| `%s` | %d | %d | %d | %d | %d | %d | %.0f s |\n", n, st["pass"], st["fail"], st["skip"], pass, fail, skip, secs)
+	}
+	p("\n")
+	for _, n := range others {
+		var worse, better []string
+		for _, t := range r.tests {
+			b, x := r.runs[base][t].status(), r.runs[n][t].status()
+			if b == "pass" && x != "pass" {
+				worse = append(worse, "`"+t+"`")
+			}
+			if x == "pass" && b != "pass" {
+				better = append(better, "`"+t+"`")
+			}
+		}
+		if len(worse) == 0 {
+			p("- `%s` passes every test that `%s` passes.\n", n, base)
+		} else {
+			p("- `%s` fails %d test(s) that `%s` passes: %s.\n", n, len(worse), base, strings.Join(worse, ", "))
+		}
+		if len(better) > 0 {
+			p("- `%s` passes %d test(s) that `%s` does not: %s.\n", n, len(better), base, strings.Join(better, ", "))
+		}
+	}
+	p("\n")
+
+	// Per-test table.
+	p("## Per test\n\n")
+	p("Each cell: the test's outcome, then ok / not ok / skipped assertions.\n\n")
+	p("| test |")
+	for _, n := range r.runtimes {
+		p(" `%s` |", n)
+	}
+	p(" notes |\n|---|")
+	for range r.runtimes {
+		p("---|")
+	}
+	p("---|\n")
+	for _, t := range r.tests {
+		p("| `%s` |", t)
+		var notes []string
+		for _, n := range r.runtimes {
+			x := r.runs[n][t]
+			a, b, c := x.counts()
+			cell := fmt.Sprintf("%s %d/%d/%d", x.status(), a, b, c)
+			if x.status() == "fail" || x.status() == "timeout" {
+				cell = "**" + cell + "**"
+			}
+			p(" %s |", cell)
+			if pr := x.problem(); pr != "" {
+				notes = append(notes, fmt.Sprintf("%s: %s", n, pr))
+			} else if len(x.results) == 0 {
+				notes = append(notes, fmt.Sprintf("%s: no TAP result, exit status 0", n))
+			}
+			if len(x.leftover) > 0 {
+				notes = append(notes, fmt.Sprintf("%s: left %s", n, summarizeLeftovers(x.leftover)))
+			}
+		}
+		p(" %s |\n", mdCell(strings.Join(notes, "; ")))
+	}
+	p("\n")
+
+	// What the others fail and the baseline does not.
+	for _, n := range others {
+		p("## `%s`: failures that `%s` does not have\n\n", n, base)
+		p("Each failing assertion of `%s` that `%s` passes (or does not reach),\n", n, base)
+		p("with the diagnostic the suite printed, trimmed: for a test that runs\n")
+		p("`runtimetest` inside the container, only the inner `not ok` lines are kept.\n\n")
+		any := false
+		for _, t := range r.tests {
+			b, x := r.runs[base][t], r.runs[n][t]
+			bf := map[string]bool{}
+			for _, k := range b.failures() {
+				bf[k] = true
+			}
+			var keys []string
+			for _, k := range x.failures() {
+				if !bf[k] {
+					keys = append(keys, k)
+				}
+			}
+			if len(keys) == 0 {
+				continue
+			}
+			any = true
+			bc := "passes"
+			if b.status() != "pass" {
+				bc = "is " + b.status() + " there too, with other failures"
+			}
+			p("### `%s` (`%s` %s)\n\n", t, base, bc)
+			const maxShown = 8
+			for i, k := range keys {
+				if i == maxShown {
+					p("... and %d more failing assertion(s) like these.\n\n", len(keys)-maxShown)
+					break
+				}
+				res := x.find(k)
+				if res == nil {
+					p("- the test %s\n\n", strings.TrimPrefix(k, "test "))
+					continue
+				}
+				if res.orphan {
+					p("- %s\n\n", oneLine(res.desc, 300))
+				} else {
+					p("- `not ok %d - %s`\n\n", res.num, oneLine(res.desc, 300))
+				}
+				if d := trimDiag(res.diag); d != "" {
+					p("```\n%s\n```\n\n", d)
+				}
+			}
+			if x.problem() != "" || len(x.results) == 0 {
+				if e := headTail(x.errText, 8, 6); e != "" {
+					p("stderr of the test:\n\n```\n%s\n```\n\n", e)
+				}
+				var hung []string
+				for _, l := range x.leftover {
+					if a, ok := strings.CutPrefix(l, "unfinished-call "); ok {
+						hung = append(hung, n+" "+a)
+					}
+				}
+				if len(hung) > 0 {
+					p("runtime calls that had not returned when the test ended:\n\n```\n%s\n```\n\n", strings.Join(hung, "\n"))
+				}
+			}
+			{
+				var last []string
+				for _, c := range r.calls[n] {
+					if c.test == t {
+						l := fmt.Sprintf("%s %s  => exit %d", n, c.args, c.rc)
+						if c.note != "" {
+							l += ", " + c.note
+						}
+						if c.stderr != "" {
+							l += ": " + oneLine(firstLine(c.stderr), 200)
+						}
+						last = append(last, l)
+					}
+				}
+				if len(last) > 6 {
+					last = last[len(last)-6:]
+				}
+				if len(last) > 0 {
+					p("the test's last runtime calls that returned:\n\n```\n%s\n```\n\n", strings.Join(last, "\n"))
+				}
+			}
+		}
+		if !any {
+			p("None.\n\n")
+		}
+	}
+
+	// Shared failures, briefly.
+	p("## Failures every runtime shares\n\n")
+	p("Tests that fail for `%s` too, with the first failing assertion each\n", base)
+	p("runtime shows (these say more about the host or the suite than the runtime).\n\n")
+	shared := false
+	for _, t := range r.tests {
+		if r.runs[base][t].status() == "pass" || r.runs[base][t].status() == "skip" {
+			continue
+		}
+		if !shared {
+			p("| test |")
+			for _, n := range r.runtimes {
+				p(" `%s` |", n)
+			}
+			p("\n|---|")
+			for range r.runtimes {
+				p("---|")
+			}
+			p("\n")
+			shared = true
+		}
+		p("| `%s` |", t)
+		for _, n := range r.runtimes {
+			x := r.runs[n][t]
+			f := x.failures()
+			cell := x.status()
+			if len(f) > 0 {
+				cell = fmt.Sprintf("%d failing: %s", len(f), oneLine(strings.TrimSuffix(f[0], "#1"), 160))
+			}
+			p(" %s |", mdCell(cell))
+		}
+		p("\n")
+	}
+	if !shared {
+		p("None.\n")
+	}
+	p("\n")
+
+	// Skips.
+	p("## Skips\n\n")
+	p("Every distinct skip reason (`# TODO` lines included), the tests that gave\n")
+	p("it, and how many assertions it covered for each runtime.\n\n")
+	p("| reason | tests |")
+	for _, n := range r.runtimes {
+		p(" `%s` |", n)
+	}
+	p("\n|---|---|")
+	for range r.runtimes {
+		p("---|")
+	}
+	p("\n")
+	type skipRow struct {
+		tests  []string
+		counts map[string]int
+	}
+	skips := map[string]*skipRow{}
+	var skipOrder []string
+	for _, t := range r.tests {
+		for _, n := range r.runtimes {
+			for _, x := range r.runs[n][t].results {
+				if !x.skip {
+					continue
+				}
+				row := skips[x.desc]
+				if row == nil {
+					row = &skipRow{counts: map[string]int{}}
+					skips[x.desc] = row
+					skipOrder = append(skipOrder, x.desc)
+				}
+				if len(row.tests) == 0 || row.tests[len(row.tests)-1] != "`"+t+"`" {
+					row.tests = append(row.tests, "`"+t+"`")
+				}
+				row.counts[n]++
+			}
+		}
+	}
+	if len(skipOrder) == 0 {
+		p("| none | |")
+		for range r.runtimes {
+			p(" |")
+		}
+		p("\n")
+	}
+	for _, why := range skipOrder {
+		row := skips[why]
+		p("| %s | %s |", mdCell(oneLine(why, 200)), strings.Join(row.tests, ", "))
+		for _, n := range r.runtimes {
+			p(" %d |", row.counts[n])
+		}
+		p("\n")
+	}
+	p("\n")
+
+	// Arguments a runtime refused.
+	p("## Command lines a runtime refused\n\n")
+	p("Every runtime call goes through a wrapper that logs it. These are the\n")
+	p("command line shapes (ids and paths as X) that some runtime refused with\n")
+	p("an error that reads like a refused command, flag or argument count, and\n")
+	p("what each runtime did with that shape. A shape every runtime refuses is\n")
+	p("one of the suite's own negative checks (such as `state` with no id).\n\n")
+	type seen struct {
+		example, err        string
+		ok, refused, failed int
+	}
+	shapes := map[string]map[string]*seen{} // shape -> runtime -> seen
+	var shapeOrder []string
+	for _, n := range r.runtimes {
+		for _, c := range r.calls[n] {
+			sh := shape(c.args)
+			if shapes[sh] == nil {
+				shapes[sh] = map[string]*seen{}
+				shapeOrder = append(shapeOrder, sh)
+			}
+			x := shapes[sh][n]
+			if x == nil {
+				x = &seen{example: c.test + ": " + n + " " + c.args}
+				shapes[sh][n] = x
+			}
+			switch {
+			case c.rc == 0:
+				x.ok++
+			case refusedArgs.MatchString(c.stderr):
+				if x.refused == 0 {
+					x.err = firstLine(c.stderr)
+				}
+				x.refused++
+			default:
+				x.failed++
+			}
+		}
+	}
+	refused := false
+	for _, sh := range shapeOrder {
+		any := false
+		for _, x := range shapes[sh] {
+			any = any || x.refused > 0
+		}
+		if !any {
+			continue
+		}
+		if !refused {
+			p("| command line |")
+			for _, n := range r.runtimes {
+				p(" `%s` |", n)
+			}
+			p("\n|---|")
+			for range r.runtimes {
+				p("---|")
+			}
+			p("\n")
+			refused = true
+		}
+		p("| `%s` |", mdCode(sh))
+		for _, n := range r.runtimes {
+			x := shapes[sh][n]
+			switch {
+			case x == nil:
+				p(" not called |")
+			case x.refused > 0:
+				p(" refused %d of %d: %s; e.g. `%s` |", x.refused, x.ok+x.refused+x.failed, mdCell(oneLine(x.err, 200)), mdCode(oneLine(x.example, 200)))
+			default:
+				p(" accepted: %d ok, %d failed with other errors |", x.ok, x.failed)
+			}
+		}
+		p("\n")
+	}
+	if !refused {
+		p("None: no runtime refused a command, flag or argument count the suite used.\n")
+	}
+	p("\n")
+
+	p("## How to rerun and read it\n\n")
+	p("`make conformance` (as root) builds berth, then runs `conformance/run.sh`,\n")
+	p("which builds the suite pinned in `conformance/go.mod` (test programs and\n")
+	p("the static `runtimetest` into `conformance/.build/`), runs every test for\n")
+	p("every runtime with a per-test timeout, each runtime under its own `--root`\n")
+	p("through a logging wrapper, cleans up after each test (containers still in\n")
+	p("the state root, bundles, the suite's fixed cgroups `cgrouptest` and\n")
+	p("`testdir`, and the test's process group), and writes this file. The\n")
+	p("suite unpacks `rootfs-amd64.tar.gz` (busybox, shipped in the module) for\n")
+	p("each container and copies `runtimetest` into it. `CONFORMANCE_TESTS`,\n")
+	p("`CONFORMANCE_RUNTIMES`, `CONFORMANCE_TIMEOUT` and `CONFORMANCE_OUT` (keep\n")
+	p("the raw TAP, stderr and call logs) are described at the top of the script;\n")
+	p("a run of one test: `CONFORMANCE_TESTS=pidfile CONFORMANCE_REPORT=- conformance/run.sh`.\n")
+}
+
+var refusedArgs = regexp.MustCompile(`(?i)unknown (shorthand )?flag|unknown command|flag needs an argument|invalid argument .* for .*flag|accepts \d+ arg|requires (at least|at most|exactly|between) \d+|needs (at least|at most|exactly) |incorrect usage|flag provided but not defined|no such option`)
+
+// logPrefix is the logrus prefix runc puts before its error messages.
+var logPrefix = regexp.MustCompile(`^time="[^"]*" level=\w+ msg=`)
+
+// shape is a command line with its variable parts (ids, paths, numbers)
+// blanked, so that one refused flag counts once however many ids it saw.
+func shape(args string) string {
+	var out []string
+	for _, f := range strings.Fields(args) {
+		if strings.HasPrefix(f, "-") || regexp.MustCompile(`^[a-z]+$`).MatchString(f) {
+			out = append(out, f)
+		} else {
+			out = append(out, "X")
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func summarizeLeftovers(l []string) string {
+	counts := map[string]int{}
+	for _, x := range l {
+		kind, _, _ := strings.Cut(x, " ")
+		counts[kind]++
+	}
+	var kinds []string
+	for k := range counts {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	var parts []string
+	for _, k := range kinds {
+		parts = append(parts, fmt.Sprintf("%d %s(s)", counts[k], k))
+	}
+	return strings.Join(parts, ", ") + " behind"
+}
+
+// trimDiag turns a result's diagnostic lines into a short text. JSON
+// blocks are decoded; a string in them that holds runtimetest's own TAP is
+// cut to its failing results.
+func trimDiag(lines []string) string {
+	var yaml, other []string
+	in := false
+	for _, l := range lines {
+		t := strings.TrimPrefix(l, "  ")
+		switch {
+		case t == "---":
+			in = true
+		case t == "...":
+			in = false
+		case in:
+			yaml = append(yaml, t)
+		default:
+			other = append(other, l)
+		}
+	}
+	var parts []string
+	if len(other) > 0 {
+		parts = append(parts, strings.Join(other, "\n"))
+	}
+	if len(yaml) > 0 {
+		text := strings.Join(yaml, "\n")
+		var v any
+		if err := json.Unmarshal([]byte(text), &v); err == nil {
+			v = trimValue(v)
+			b, _ := json.MarshalIndent(v, "", "  ")
+			text = string(b)
+		}
+		parts = append(parts, text)
+	}
+	return limit(strings.Join(parts, "\n"), 60, 6000)
+}
+
+func trimValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = trimValue(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = trimValue(e)
+		}
+		return x
+	case string:
+		if strings.Contains(x, "\nok ") || strings.Contains(x, "\nnot ok ") || strings.HasPrefix(x, "TAP version") {
+			return innerFailures(x)
+		}
+		return x
+	}
+	return v
+}
+
+// innerFailures keeps runtimetest's failing results and their diagnostics.
+func innerFailures(tap string) any {
+	results, _ := parseTAP(tap)
+	var out []string
+	pass, skip := 0, 0
+	for _, r := range results {
+		switch {
+		case r.skip:
+			skip++
+		case r.ok:
+			pass++
+		default:
+			out = append(out, fmt.Sprintf("not ok %d - %s", r.num, r.desc))
+			for _, d := range r.diag {
+				out = append(out, "  "+d)
+			}
+		}
+	}
+	out = append(out, fmt.Sprintf("(runtimetest: %d ok, %d skipped, %d not ok)", pass, skip, len(results)-pass-skip))
+	return out
+}
+
+func limit(s string, maxLines, maxChars int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > maxLines {
+		lines = append(lines[:maxLines], fmt.Sprintf("... (%d more lines)", len(lines)-maxLines))
+	}
+	s = strings.Join(lines, "\n")
+	if len(s) > maxChars {
+		s = s[:maxChars] + "\n... (cut)"
+	}
+	return s
+}
+
+// headTail keeps the first head and the last tail lines of s.
+func headTail(s string, head, tail int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > head+tail+1 {
+		cut := len(lines) - head - tail
+		lines = append(append(lines[:head:head], fmt.Sprintf("... (%d lines)", cut)), lines[len(lines)-tail:]...)
+	}
+	return limit(strings.Join(lines, "\n"), head+tail+1, 3000)
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return logPrefix.ReplaceAllString(l, "")
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return s
+}
+
+func mdCell(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ")
+}
+
+func mdCode(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "`", "'"), "|", `\|`)
+}
+
+func quoteAll(s []string) []string {
+	q := make([]string, len(s))
+	for i, x := range s {
+		q[i] = "`" + x + "`"
+	}
+	return q
+}
