@@ -84,6 +84,10 @@ else
 fi
 
 work=$(mktemp -d /tmp/berth-conformance.XXXXXX)
+# mktemp makes it 0700: open it, and the dirs made below, to every user,
+# so that a container whose root is mapped to another uid (the user
+# namespace tests) meets only the suite's own bundle permissions.
+chmod 0755 "$work"
 out=${CONFORMANCE_OUT:-$work/out}
 mkdir -p "$out"
 out=$(realpath "$out")
@@ -159,7 +163,8 @@ clean_runtime() {
 # container made by create inherits them), except for short commands, whose
 # stderr is copied through a file.
 for n in "${names[@]}"; do
-	mkdir -p "$work/run/$n/state" "$work/run/$n/tmp" "$out/$n"
+	mkdir -p -m 0755 "$work/run" "$work/run/$n" "$work/run/$n/state" "$work/run/$n/tmp"
+	mkdir -p "$out/$n"
 	cp "$rootfs_tar" "$work/run/$n/rootfs-$(go env GOARCH).tar.gz"
 	cp "$build/runtimetest" "$work/run/$n/runtimetest"
 	cat >"$work/run/$n/runtime" <<EOF
