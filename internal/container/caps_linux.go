@@ -61,29 +61,47 @@ func toSet(names []string) (capSet, error) {
 	return s, nil
 }
 
-// applyCaps sets all five capability sets. It runs after the switch to
-// the process's user, with PR_SET_KEEPCAPS having kept the permitted set.
-func applyCaps(c *specs.LinuxCapabilities) error {
-	if c == nil {
-		c = &specs.LinuxCapabilities{}
-	}
+func capSets(c *specs.LinuxCapabilities) ([5]capSet, error) {
 	var sets [5]capSet
+	if c == nil {
+		return sets, nil
+	}
 	for i, names := range [][]string{c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient} {
 		s, err := toSet(names)
 		if err != nil {
-			return err
+			return sets, err
 		}
 		sets[i] = s
 	}
-	bounding, effective, permitted, inheritable, ambient := sets[0], sets[1], sets[2], sets[3], sets[4]
-	last := lastCap()
-	for n := 0; n <= last; n++ {
-		if !bounding.has(n) {
+	return sets, nil
+}
+
+// dropBounding trims the bounding set. It needs CAP_SETPCAP, so it runs
+// before the switch to the process's user clears the effective set.
+func dropBounding(c *specs.LinuxCapabilities) error {
+	sets, err := capSets(c)
+	if err != nil {
+		return err
+	}
+	for n := 0; n <= lastCap(); n++ {
+		if !sets[0].has(n) {
 			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(n), 0, 0, 0); err != nil && err != unix.EINVAL {
 				return fmt.Errorf("drop capability %s from bounding set: %w", CapabilityNames()[n], err)
 			}
 		}
 	}
+	return nil
+}
+
+// applyCaps sets the effective, permitted, inheritable and ambient sets.
+// It runs after the switch to the process's user, with PR_SET_KEEPCAPS
+// having kept the permitted set.
+func applyCaps(c *specs.LinuxCapabilities) error {
+	sets, err := capSets(c)
+	if err != nil {
+		return err
+	}
+	effective, permitted, inheritable, ambient := sets[1], sets[2], sets[3], sets[4]
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	data := [2]unix.CapUserData{}
 	for i := 0; i < 2; i++ {
@@ -97,7 +115,7 @@ func applyCaps(c *specs.LinuxCapabilities) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
-	for n := 0; n <= last; n++ {
+	for n := 0; n <= lastCap(); n++ {
 		if ambient.has(n) {
 			// The kernel refuses an ambient cap that is not both permitted
 			// and inheritable; runc ignores that case too.

@@ -111,7 +111,13 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 		os.RemoveAll(dir)
 	}()
 
-	if err := unix.Mkfifo(filepath.Join(dir, execFifo), 0o622); err != nil {
+	// Whatever user the process runs as must be able to open the fifo for
+	// writing, so its mode is set past the umask.
+	fifoPath := filepath.Join(dir, execFifo)
+	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+	if err := os.Chmod(fifoPath, 0o622); err != nil {
 		return nil, fmt.Errorf("create exec fifo: %w", err)
 	}
 
@@ -271,6 +277,9 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 		attr.UidMappings = idMaps(s.Linux.UIDMappings)
 		attr.GidMappings = idMaps(s.Linux.GIDMappings)
 		attr.GidMappingsEnableSetgroups = true
+		// Become root of the new namespace before execve, or the kernel
+		// computes the init's capabilities for an unmapped uid: none.
+		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 
 	exe, err := selfExe()

@@ -35,7 +35,16 @@ func InitMain() {
 	if !errors.As(err, &ie) {
 		ie = &InitError{Msg: err.Error()}
 	}
-	ch.send(&message{Type: msgError, Error: ie.Msg, ExitCode: ie.ExitCode})
+	if ch.readySent {
+		// The caller of create is gone: the container's stderr is the
+		// only place left to tell.
+		fmt.Fprintf(os.Stderr, "berth: %s\n", ie.Msg)
+	} else {
+		ch.send(&message{Type: msgError, Error: ie.Msg, ExitCode: ie.ExitCode})
+	}
+	if ie.ExitCode != 0 {
+		os.Exit(ie.ExitCode)
+	}
 	os.Exit(1)
 }
 
@@ -57,7 +66,7 @@ func initRun(ch *channel) error {
 	s, p := cfg.Spec, cfg.Process
 	consoleFD := envFD(envConsoleFD)
 	fifoFD := envFD(envFifoFD)
-	if err := closeExtraFDs(envFD(envSyncFD), consoleFD, fifoFD); err != nil {
+	if err := closeExtraFDs(); err != nil {
 		return err
 	}
 
@@ -123,11 +132,21 @@ func initRun(ch *channel) error {
 			return err
 		}
 	}
+	if err := dropBounding(p.Capabilities); err != nil {
+		return err
+	}
 	if err := setUser(p); err != nil {
 		return err
 	}
 	if err := applyCaps(p.Capabilities); err != nil {
 		return err
+	}
+	// Changing uid made the process non-dumpable, which puts /proc/self
+	// out of its reach; waitStart opens the exec fifo through it. The
+	// process has nothing more than the one it becomes at execve, and
+	// execve sets the flag again from the new program.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set dumpable: %w", err)
 	}
 	if err := enterCwd(p.Cwd); err != nil {
 		return err
@@ -238,23 +257,18 @@ func ownCgroupPaths() (map[string]string, error) {
 	return cgroup.ParseProcCgroup(f)
 }
 
-// closeExtraFDs marks every descriptor but stdio and keep as close-on-exec,
-// so nothing the caller of berth left open reaches the container.
-func closeExtraFDs(keep ...int) error {
+// closeExtraFDs marks every descriptor but stdio as close-on-exec, so
+// nothing the caller of berth left open, and none of berth's own, reaches
+// the container's process or a hook.
+func closeExtraFDs() error {
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		return fmt.Errorf("list open files: %w", err)
 	}
-outer:
 	for _, e := range ents {
 		fd, err := strconv.Atoi(e.Name())
 		if err != nil || fd < 3 {
 			continue
-		}
-		for _, k := range keep {
-			if fd == k {
-				continue outer
-			}
 		}
 		unix.CloseOnExec(fd)
 	}

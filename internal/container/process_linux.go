@@ -72,6 +72,8 @@ func setIOPriority(p *specs.LinuxIOPriority) error {
 // unshare(CLONE_NEWTIME) only affects children and later execs, and its
 // offsets can be written until a process enters it (time_namespaces(7)).
 func newTimeNS(offsets map[string]specs.LinuxTimeOffset) error {
+	// /proc/self is the thread group leader's view: cmd/berth keeps the
+	// init on its main thread, so that is the thread unsharing here.
 	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
 		return fmt.Errorf("create time namespace: %w", err)
 	}
@@ -82,7 +84,7 @@ func newTimeNS(offsets map[string]specs.LinuxTimeOffset) error {
 	if b.Len() == 0 {
 		return nil
 	}
-	if err := os.WriteFile("/proc/thread-self/timens_offsets", []byte(b.String()), 0); err != nil {
+	if err := os.WriteFile("/proc/self/timens_offsets", []byte(b.String()), 0); err != nil {
 		return fmt.Errorf("set time namespace offsets: %w", err)
 	}
 	return nil

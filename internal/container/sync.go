@@ -79,13 +79,18 @@ type initConfig struct {
 type channel struct {
 	enc *json.Encoder
 	dec *json.Decoder
+	// readySent: the parent has stopped listening.
+	readySent bool
 }
 
 func newChannel(rw io.ReadWriter) *channel {
 	return &channel{enc: json.NewEncoder(rw), dec: json.NewDecoder(rw)}
 }
 
-func (c *channel) send(m *message) error { return c.enc.Encode(m) }
+func (c *channel) send(m *message) error {
+	c.readySent = c.readySent || m.Type == msgReady
+	return c.enc.Encode(m)
+}
 
 // recv reads the next message; an error message from the other side comes
 // back as an *InitError.
