@@ -167,8 +167,13 @@ func TestMemoryLimitEnforced(t *testing.T) {
 	limit := int64(16 << 20)
 	b := bundle(t, func(s *specs.Spec) {
 		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &limit}
-	}, "sh", "-c", "head -c 64m /dev/zero | tail; echo rc=$?")
+	}, "sh", "-c", "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "+
+		"head -c 64m /dev/zero | tail; echo rc=$?")
 	out := r.must("run", "--bundle", b, id(t))
+	// The container sees its own cgroup, through its cgroup namespace.
+	if !strings.HasPrefix(out, "16777216\n") {
+		t.Errorf("the container does not see its memory limit: %q", out)
+	}
 	if !strings.Contains(out, "rc=137") {
 		t.Errorf("a 64 MiB allocation under a 16 MiB limit was not killed: %q", out)
 	}

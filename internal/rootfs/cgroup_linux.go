@@ -116,8 +116,11 @@ func controllersOf(mi mountInfo) []string {
 
 // v1Hierarchies pairs the hierarchies the container should see with the
 // host mounts that show them. With cgroup paths, those name the
-// hierarchies; without, every v1 hierarchy the host mounts is used.
-func v1Hierarchies(infos []mountInfo, paths map[string]string) []cgroupHierarchy {
+// hierarchies; without, every v1 hierarchy the host mounts is used. In a
+// cgroup namespace, mountinfo shows host mount roots relative to the
+// namespace ("/../.."), so inNS skips matching paths against them: the
+// hierarchy is mounted fresh, not bound from a host directory.
+func v1Hierarchies(infos []mountInfo, paths map[string]string, inNS bool) []cgroupHierarchy {
 	var keys []string
 	for k := range paths {
 		if k != "" {
@@ -142,7 +145,7 @@ func v1Hierarchies(infos []mountInfo, paths map[string]string) []cgroupHierarchy
 			if mi.fstype != "cgroup" || !containsAll(controllersOf(mi), want) {
 				continue
 			}
-			if p, ok := paths[k]; ok && !underRoot(p, mi.root) {
+			if p, ok := paths[k]; ok && !inNS && !underRoot(p, mi.root) {
 				continue
 			}
 			if best == nil || (!strings.HasPrefix(best.mountPoint, "/sys/fs/cgroup/") && strings.HasPrefix(mi.mountPoint, "/sys/fs/cgroup/")) {
@@ -253,7 +256,7 @@ func (p *preparer) mountCgroup1(m specs.Mount, c mountConfig, dest string, infos
 		return fmt.Errorf("reopen after mount: %w", err)
 	}
 	defer unix.Close(top)
-	for _, h := range v1Hierarchies(infos, p.opts.CgroupPaths) {
+	for _, h := range v1Hierarchies(infos, p.opts.CgroupPaths, p.opts.CgroupNS) {
 		if err := p.mountHierarchy(h, c, dest, top); err != nil {
 			return fmt.Errorf("cgroup %s: %w", h.key, err)
 		}

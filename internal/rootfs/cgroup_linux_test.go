@@ -48,7 +48,7 @@ func TestV1Hierarchies(t *testing.T) {
 		t.Fatal(err)
 	}
 	paths := map[string]string{"": "/", "cpu,cpuacct": "/c1", "memory": "/c1", "name=systemd": "/c1", "rdma": "/c1"}
-	hs := v1Hierarchies(infos, paths)
+	hs := v1Hierarchies(infos, paths, false)
 	var got []string
 	for _, h := range hs {
 		dir, err := hostCgroupDir(h.mount, paths[h.key])
@@ -66,7 +66,7 @@ func TestV1Hierarchies(t *testing.T) {
 		t.Errorf("got %v\nwant %v", got, want)
 	}
 	// Without paths, every host hierarchy, once.
-	hs = v1Hierarchies(infos, nil)
+	hs = v1Hierarchies(infos, nil, false)
 	got = nil
 	for _, h := range hs {
 		got = append(got, h.key)

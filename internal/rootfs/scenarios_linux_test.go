@@ -116,7 +116,7 @@ func scenarioFull(c *checker, e env) {
 	_, sysrqErr := os.Stat("/proc/sysrq-trigger")
 	var cgroupDirs []string
 	if !opts.Unified {
-		for _, h := range v1Hierarchies(infos, opts.CgroupPaths) {
+		for _, h := range v1Hierarchies(infos, opts.CgroupPaths, opts.CgroupNS) {
 			cgroupDirs = append(cgroupDirs, "/sys/fs/cgroup/"+path.Base(h.mount.mountPoint))
 		}
 	}
@@ -361,7 +361,7 @@ func scenarioCgroupNS(c *checker, e env) {
 	}
 	opts.CgroupNS = true
 	infos, _ := readMountInfo()
-	hs := v1Hierarchies(infos, opts.CgroupPaths)
+	hs := v1Hierarchies(infos, opts.CgroupPaths, opts.CgroupNS)
 	s := &specs.Spec{Mounts: defaultMounts(false, "/proc", "/sys", "/sys/fs/cgroup")}
 	if !prepare(c, s, e.rootfs, opts) || !pivotAndFinalize(c, s, e.rootfs, false) {
 		return
