@@ -46,6 +46,8 @@ type CreateOptions struct {
 	// consoleConn replaces ConsoleSocket when berth itself takes the pty.
 	consoleConn *os.File
 	terminal    bool
+	// cgroupDir, on cgroup v2, is the cgroup the init is cloned into.
+	cgroupDir *os.File
 }
 
 // Create sets up container id from a bundle and leaves its init waiting
@@ -138,18 +140,33 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 		rec.CgroupsPath = s.Linux.CgroupsPath
 	}
 
-	p, err := r.startInit(rec.Spec.Linux.Namespaces, rec.Spec, filepath.Join(dir, execFifo), opts)
+	if cg, err = cgroup.New(rec.CgroupsPath, id); err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	if cg.Mode() == cgroup.Unified {
+		// On cgroup v2 the init is born in its cgroup (clone3's
+		// CLONE_INTO_CGROUP): moving a process between cgroups waits for
+		// an RCU grace period, which would be most of create's time.
+		if err := cg.Apply(0); err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+		f, err := os.Open(cg.Paths()[""])
+		if err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+		defer f.Close()
+		opts.cgroupDir = f
+	}
+	p, err := r.startInit(rec.Spec.Linux.Namespaces, rec.Spec, fifoPath, opts)
 	if err != nil {
 		return nil, err
 	}
 	pid = p.pid
 	rec.Pid = pid
-
-	if cg, err = cgroup.New(rec.CgroupsPath, id); err != nil {
-		return nil, fmt.Errorf("cgroup: %w", err)
-	}
-	if err := cg.Apply(pid); err != nil {
-		return nil, fmt.Errorf("cgroup: %w", err)
+	if opts.cgroupDir == nil {
+		if err := cg.Apply(pid); err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
 	}
 	if err := cg.Set(cgroupResources(s)); err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
@@ -349,7 +366,12 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 		addFile("_BERTH_SETNS_REPORT", w)
 		env = append(env, "_BERTH_SETNS="+strings.Join(fds, ","))
 	}
-	cmd.Env = env
+	// The init is short-lived and small: no garbage collection needed.
+	cmd.Env = append(env, "GOGC=off")
+	if opts.cgroupDir != nil {
+		attr.UseCgroupFD = true
+		attr.CgroupFD = int(opts.cgroupDir.Fd())
+	}
 
 	if err := cmd.Start(); err != nil {
 		parentSock.Close()

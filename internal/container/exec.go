@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"berth/internal/cgroup"
 	"berth/internal/errdefs"
 )
 
@@ -69,6 +70,20 @@ func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
 		defer tty.Close()
 		copts.consoleConn = tty.remote
 	}
+	cg, err := r.cgroupOf(rec)
+	if err != nil {
+		return -1, err
+	}
+	if cg.Mode() == cgroup.Unified {
+		// Born in the container's cgroup, as in create; a process forked
+		// into a joined pid namespace inherits it from its parent.
+		f, err := os.Open(cg.Paths()[""])
+		if err != nil {
+			return -1, fmt.Errorf("cgroup: %w", err)
+		}
+		defer f.Close()
+		copts.cgroupDir = f
+	}
 	proc, err := r.startInit(joins, rec.Spec, "", copts)
 	if err != nil {
 		return -1, err
@@ -80,12 +95,10 @@ func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
 		unix.Wait4(proc.pid, &ws, 0, nil)
 		return -1, err
 	}
-	cg, err := r.cgroupOf(rec)
-	if err != nil {
-		return fail(err)
-	}
-	if err := cg.Apply(proc.pid); err != nil {
-		return fail(fmt.Errorf("cgroup: %w", err))
+	if copts.cgroupDir == nil {
+		if err := cg.Apply(proc.pid); err != nil {
+			return fail(fmt.Errorf("cgroup: %w", err))
+		}
 	}
 	cfg := &initConfig{
 		Exec:     true,
