@@ -191,8 +191,9 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 		NewMount:  p.newNS[specs.MountNamespace],
 		NewUTS:    p.newNS[specs.UTSNamespace],
 		InUserNS:  hasNamespace(s, specs.UserNamespace),
-		HasHooks:  s.Hooks != nil && (len(s.Hooks.Prestart) > 0 || len(s.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still honoured
+		HasHooks:  hasRuntimeHooks(s),
 		WaitStart: true,
+		NoPivot:   opts.NoPivot,
 	}
 	if err := p.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
 		return nil, fmt.Errorf("send config to container init: %w", err)
@@ -202,7 +203,8 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 			return nil, err
 		}
 		st := rec.specState(specs.StateCreating)
-		if err := runHooks(s.Hooks.Prestart, st); err != nil { //nolint:staticcheck
+		//lint:ignore SA1019 prestart is deprecated, and configs still use it
+		if err := runHooks(s.Hooks.Prestart, st); err != nil {
 			return nil, fmt.Errorf("prestart hook: %w", err)
 		}
 		if err := runHooks(s.Hooks.CreateRuntime, st); err != nil {
@@ -226,6 +228,16 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 		}
 	}
 	return rec, nil
+}
+
+// hasRuntimeHooks: the config has hooks that run in the runtime's
+// namespaces while the init waits.
+func hasRuntimeHooks(s *specs.Spec) bool {
+	if s.Hooks == nil {
+		return false
+	}
+	//lint:ignore SA1019 prestart is deprecated, and configs still use it
+	return len(s.Hooks.Prestart) > 0 || len(s.Hooks.CreateRuntime) > 0
 }
 
 func writePidFile(path string, pid int) error {
@@ -321,7 +333,7 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 		Stderr:      orStd(opts.Stderr, os.Stderr),
 		SysProcAttr: attr,
 	}
-	cmd.ExtraFiles = []*os.File{exe} // exeFD
+	cmd.ExtraFiles = []*os.File{exe} // fd 3: exeInChild
 	env := []string{}
 	addFile := func(name string, f *os.File) {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, f)

@@ -66,9 +66,7 @@ func sealedCopy() (*os.File, error) {
 	return f, nil
 }
 
-// exeFD is where the child finds berth's binary: the first of its extra
-// files. Executing "/proc/self/fd/3" needs no path on the host, and the
+// exeInChild is where the child finds berth's binary: the first of its
+// extra files, fd 3. Executing it needs no path on the host, and the
 // descriptor cannot be clobbered by the other extra files.
-const exeFD = 3
-
 const exeInChild = "/proc/self/fd/3"
