@@ -490,3 +490,47 @@ func TestInitBinaryIsReadOnly(t *testing.T) {
 		t.Errorf("the init's binary is on a writable mount (flags %#x)", st.Flags)
 	}
 }
+
+func TestProcessSettings(t *testing.T) {
+	r := newRT(t)
+	adj := 500
+	umask := uint32(0o077)
+	b := bundle(t, func(s *specs.Spec) {
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 512, Hard: 1024}}
+		s.Process.OOMScoreAdj = &adj
+		s.Process.User.Umask = &umask
+		s.Linux.Sysctl = map[string]string{"kernel.shmmax": "123456789", "net.ipv4.ip_forward": "1"}
+		s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
+		s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 3}
+	}, "sh", "-c", "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; umask; "+
+		"cat /proc/sys/kernel/shmmax /proc/sys/net/ipv4/ip_forward; uname -m")
+	out := r.must("run", "--bundle", b, id(t))
+	want := "512\n1024\n500\n0077\n123456789\n1\ni686\n"
+	if out != want {
+		t.Errorf("process settings:\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestContainerHooksAndNoPivot(t *testing.T) {
+	r := newRT(t)
+	b := t.TempDir()
+	// The createContainer hook runs before pivot_root, in the container's
+	// mount namespace, so it reaches the rootfs by its host path; the
+	// startContainer hook runs after, with the container's paths.
+	s, err := testfixture.Bundle(b, "sh", "-c", "cat /tmp/started; grep -o '\"status\":\"[a-z]*\"' /created")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootfs := filepath.Join(b, "rootfs")
+	s.Hooks = &specs.Hooks{
+		CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + rootfs + "/created"}}},
+		StartContainer:  []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo started > /tmp/started"}}},
+	}
+	if err := testfixture.WriteSpec(b, s); err != nil {
+		t.Fatal(err)
+	}
+	out := r.must("run", "--no-pivot", "--bundle", b, id(t))
+	if out != "started\n\"status\":\"creating\"\n" {
+		t.Errorf("hooks in the container's namespaces, with --no-pivot: %q", out)
+	}
+}
