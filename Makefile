@@ -52,7 +52,7 @@ build: ## build bin/berth and the bin/berth-runc link
 	$(GO) build -o bin/berth ./cmd/berth
 	ln -sfn berth bin/berth-runc
 
-test: setup test-unit test-root ## setup, then unit and root tests (what CI runs)
+test: setup-docker test-unit test-root ## setup (Docker too, for its tests), then unit and root tests (what CI runs)
 
 test-unit: ## unit tests: any user, fast; root tests skip
 	env -u BERTH_TEST_ROOT $(GO) test -short $(TESTFLAGS) ./...
