@@ -214,6 +214,11 @@ func updateCmd(g *globals) *cobra.Command {
 			return g.runtime().Update(args[0], res)
 		},
 	}
+	u.register(cmd)
+	return cmd
+}
+
+func (u *updateFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVarP(&u.resources, "resources", "r", "", `path to a JSON file of linux.resources ("-" for stdin)`)
 	f.StringVar(&u.memory, "memory", "", "memory limit (bytes, or with k, m, g suffix; -1 for none)")
@@ -232,7 +237,6 @@ func updateCmd(g *globals) *cobra.Command {
 	f.Uint16Var(&u.blkioWeight, "blkio-weight", 0, "block IO weight, 10 to 1000")
 	f.StringVar(&u.l3CacheSchema, "l3-cache-schema", "", "Intel RDT (not supported)")
 	f.StringVar(&u.memBwSchema, "mem-bw-schema", "", "Intel RDT (not supported)")
-	return cmd
 }
 
 func (u *updateFlags) build(cmd *cobra.Command) (*specs.LinuxResources, error) {

@@ -57,7 +57,7 @@ var ReadonlyPaths = []string{
 // With rootless set, it adds a user namespace mapping the caller's uid and
 // gid to root, and drops what an unprivileged user cannot do.
 func Default(rootless bool, uid, gid uint32) *specs.Spec {
-	caps := append([]string(nil), DefaultCapabilities...)
+	caps := func() []string { return append([]string(nil), DefaultCapabilities...) }
 	s := &specs.Spec{
 		Version: specs.Version,
 		Root:    &specs.Root{Path: "rootfs", Readonly: true},
@@ -71,9 +71,9 @@ func Default(rootless bool, uid, gid uint32) *specs.Spec {
 			},
 			Cwd: "/",
 			Capabilities: &specs.LinuxCapabilities{
-				Bounding:  caps,
-				Effective: caps,
-				Permitted: caps,
+				Bounding:  caps(),
+				Effective: caps(),
+				Permitted: caps(),
 			},
 			Rlimits: []specs.POSIXRlimit{
 				{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024},
