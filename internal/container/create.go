@@ -140,9 +140,16 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 		rec.CgroupsPath = s.Linux.CgroupsPath
 	}
 
-	if cg, err = cgroup.New(rec.CgroupsPath, id); err != nil {
+	newCg, err := cgroup.New(rec.CgroupsPath, id)
+	if err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
+	if pids, _ := newCg.Pids(); len(pids) > 0 {
+		// Joining it would mix the container with strangers: their
+		// limits, their freezing, and their killing on delete.
+		return nil, errdefs.Conflictf("the cgroup of container %s (%s) already holds %d processes of another container; give it a cgroupsPath of its own", id, anyPath(newCg.Paths()), len(pids))
+	}
+	cg = newCg // from here on, a failed create removes it
 	if cg.Mode() == cgroup.Unified {
 		// On cgroup v2 the init is born in its cgroup (clone3's
 		// CLONE_INTO_CGROUP): moving a process between cgroups waits for
@@ -238,6 +245,19 @@ func hasRuntimeHooks(s *specs.Spec) bool {
 	}
 	//lint:ignore SA1019 prestart is deprecated, and configs still use it
 	return len(s.Hooks.Prestart) > 0 || len(s.Hooks.CreateRuntime) > 0
+}
+
+// anyPath names a cgroup by one of its directories, for messages.
+func anyPath(paths map[string]string) string {
+	for _, k := range []string{"", "memory", "pids"} {
+		if p, ok := paths[k]; ok {
+			return p
+		}
+	}
+	for _, p := range paths {
+		return p
+	}
+	return "?"
 }
 
 func writePidFile(path string, pid int) error {

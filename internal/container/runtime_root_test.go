@@ -534,3 +534,20 @@ func TestContainerHooksAndNoPivot(t *testing.T) {
 		t.Errorf("hooks in the container's namespaces, with --no-pivot: %q", out)
 	}
 }
+
+func TestCgroupOfAnotherContainerRefused(t *testing.T) {
+	r1, r2 := newRT(t), newRT(t)
+	c := id(t)
+	b := bundle(t, nil, "sleep", "1000")
+	r1.must("run", "-d", "--bundle", b, c)
+	// Same id under another state root: same default cgroup path.
+	res := r2.run("run", "-d", "--bundle", b, c)
+	if res.code == 0 || !strings.Contains(res.stderr, "already holds") {
+		t.Fatalf("second container in a busy cgroup: exit %d, %q", res.code, res.stderr)
+	}
+	// The refusal left the first container's cgroup alone.
+	if st := r1.state(c)["status"]; st != "running" {
+		t.Errorf("first container is %v after the refused create", st)
+	}
+	r1.must("delete", "-f", c)
+}
