@@ -222,6 +222,16 @@ done
 	else
 		echo "cgroup=v1 (controllers: $(find /sys/fs/cgroup -mindepth 1 -maxdepth 1 -type d -printf '%f ' | xargs -n1 | sort | xargs))"
 	fi
+	# A capability missing from root's bounding set makes every runtime
+	# fail a container that asks for it.
+	bnd=$((16#$(awk '/^CapBnd:/ {print $2}' /proc/self/status)))
+	missing=
+	for ((i = 0; i <= $(cat /proc/sys/kernel/cap_last_cap); i++)); do
+		if (((bnd >> i) & 1)); then continue; fi
+		c=$(capsh --decode="$(printf '%x' $((1 << i)))" 2>/dev/null | sed 's/^.*=//') || true
+		missing="$missing ${c:-capability $i}"
+	done
+	echo "capabilities=${missing:+missing from the bounding set:}${missing:- all in the bounding set}"
 	echo "go=$(go env GOVERSION)"
 	echo "suite=$module $suite_version (runtime-spec $(cd conformance && go list -m -f '{{.Version}}' github.com/opencontainers/runtime-spec))"
 	echo "timeout=${timeout_s}s per test and runtime"

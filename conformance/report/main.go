@@ -573,9 +573,10 @@ func (r *report) write(w io.Writer) {
 	}
 
 	// Shared failures, briefly.
-	p("## Failures every runtime shares\n\n")
-	p("Tests that fail for `%s` too, with the first failing assertion each\n", base)
-	p("runtime shows (these say more about the host or the suite than the runtime).\n\n")
+	p("## Tests that `%s` fails\n\n", base)
+	p("Each runtime's outcome and first failure (for a test that exits early,\n")
+	p("the last error it printed). Where all fail alike, the cause is usually\n")
+	p("the host (a controller or LSM it lacks) or the suite's own expectations.\n\n")
 	shared := false
 	for _, t := range r.tests {
 		if r.runs[base][t].status() == "pass" || r.runs[base][t].status() == "skip" {
@@ -599,7 +600,13 @@ func (r *report) write(w io.Writer) {
 			f := x.failures()
 			cell := x.status()
 			if len(f) > 0 {
-				cell = fmt.Sprintf("%d failing: %s", len(f), oneLine(strings.TrimSuffix(f[0], "#1"), 160))
+				first := strings.TrimSuffix(f[0], "#1")
+				if strings.HasPrefix(first, "test ") {
+					if e := lastError(x.errText); e != "" {
+						first += ": " + e
+					}
+				}
+				cell = fmt.Sprintf("%d failing: %s", len(f), oneLine(first, 240))
 			}
 			p(" %s |", mdCell(cell))
 		}
@@ -613,7 +620,8 @@ func (r *report) write(w io.Writer) {
 	// Skips.
 	p("## Skips\n\n")
 	p("Every distinct skip reason (`# TODO` lines included), the tests that gave\n")
-	p("it, and how many assertions it covered for each runtime.\n\n")
+	p("it, and how many assertions it covered for each runtime (per reason, when\n")
+	p("a row holds several).\n\n")
 	p("| reason | tests |")
 	for _, n := range r.runtimes {
 		p(" `%s` |", n)
@@ -655,11 +663,31 @@ func (r *report) write(w io.Writer) {
 		}
 		p("\n")
 	}
+	// Reasons given by the same tests, as often by each runtime, share a row.
+	type group struct {
+		reasons []string
+		row     *skipRow
+	}
+	var groups []*group
+	bySig := map[string]*group{}
 	for _, why := range skipOrder {
 		row := skips[why]
-		p("| %s | %s |", mdCell(oneLine(why, 200)), strings.Join(row.tests, ", "))
+		sig := strings.Join(row.tests, ",")
 		for _, n := range r.runtimes {
-			p(" %d |", row.counts[n])
+			sig += fmt.Sprintf(" %d", row.counts[n])
+		}
+		g := bySig[sig]
+		if g == nil {
+			g = &group{row: row}
+			bySig[sig] = g
+			groups = append(groups, g)
+		}
+		g.reasons = append(g.reasons, oneLine(why, 200))
+	}
+	for _, g := range groups {
+		p("| %s | %s |", mdCell(strings.Join(g.reasons, "<br>")), strings.Join(g.row.tests, ", "))
+		for _, n := range r.runtimes {
+			p(" %d |", g.row.counts[n])
 		}
 		p("\n")
 	}
@@ -894,6 +922,20 @@ func headTail(s string, head, tail int) string {
 		lines = append(append(lines[:head:head], fmt.Sprintf("... (%d lines)", cut)), lines[len(lines)-tail:]...)
 	}
 	return limit(strings.Join(lines, "\n"), head+tail+1, 3000)
+}
+
+// lastError is the last line of a test's stderr that says more than
+// "exit status N" or "failed to create the container".
+func lastError(s string) string {
+	lines := strings.Split(s, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(logPrefix.ReplaceAllString(strings.TrimSpace(lines[i]), ""))
+		if l == "" || strings.HasPrefix(l, "exit status ") || strings.HasPrefix(l, "failed to ") {
+			continue
+		}
+		return l
+	}
+	return ""
 }
 
 func firstLine(s string) string {
