@@ -10,6 +10,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/spf13/cobra"
 
@@ -43,6 +46,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	} else {
 		cmd, g = newRootCommand()
 	}
+	cmd.Version = Version
+	cmd.SetVersionTemplate(versionText(cmd.Name()))
 	cmd.SetArgs(args[1:])
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
@@ -81,6 +86,16 @@ func newRootCommand() (*cobra.Command, *globals) {
 	}
 	cmd.AddCommand(rt)
 	return cmd, g
+}
+
+// Version is berth's version; release builds set it with -ldflags
+// "-X berth/internal/cli.Version=...".
+var Version = "0.1.0-dev"
+
+// versionText is the --version output, in runc's shape, which tools that
+// probe a runtime parse.
+func versionText(name string) string {
+	return fmt.Sprintf("%s version %s\nspec: %s\ngo: %s\n", name, Version, specs.Version, goruntime.Version())
 }
 
 func envOr(name, def string) string {
