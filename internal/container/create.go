@@ -279,6 +279,19 @@ type initProc struct {
 	newNS map[specs.LinuxNamespaceType]bool
 }
 
+// nsCloneFlag is each namespace type's CLONE_NEW* flag, which is also what
+// NS_GET_NSTYPE returns for it.
+var nsCloneFlag = map[specs.LinuxNamespaceType]uintptr{
+	specs.PIDNamespace:     unix.CLONE_NEWPID,
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace:   unix.CLONE_NEWNS,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.UserNamespace:    unix.CLONE_NEWUSER,
+	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+	specs.TimeNamespace:    unix.CLONE_NEWTIME,
+}
+
 var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.PIDNamespace:     unix.CLONE_NEWPID,
 	specs.NetworkNamespace: unix.CLONE_NEWNET,
@@ -315,9 +328,9 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 				attr.Cloneflags |= cloneFlags[ns.Type]
 				continue
 			}
-			f, err := os.Open(ns.Path)
+			f, err := openNamespace(ns)
 			if err != nil {
-				return nil, fmt.Errorf("open %s namespace %s: %w", ns.Type, ns.Path, err)
+				return nil, err
 			}
 			joins = append(joins, f)
 		}
@@ -421,7 +434,7 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 			parentSock.Close()
 			return nil, err
 		}
-		if pid != p.pid {
+		if pid > 0 {
 			// The constructor forked into a joined pid namespace: the
 			// real init is a sibling, and the intermediate exits.
 			cmd.Wait()
@@ -434,11 +447,28 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 	return p, nil
 }
 
+// openNamespace opens a namespace to join and checks that it is of the
+// type the config says: setns(2) with no type would join whatever it is.
+func openNamespace(ns specs.LinuxNamespace) (*os.File, error) {
+	f, err := os.Open(ns.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s namespace %s: %w", ns.Type, ns.Path, err)
+	}
+	t, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE)
+	if err != nil || uintptr(t) != nsCloneFlag[ns.Type] {
+		f.Close()
+		return nil, errdefs.Invalidf("%s namespace path %s is not a %s namespace", ns.Type, ns.Path, ns.Type)
+	}
+	return f, nil
+}
+
 func readReport(f *os.File) (int, error) {
 	buf := make([]byte, 512)
 	n, _ := f.Read(buf)
 	line := strings.TrimSpace(string(buf[:n]))
 	switch {
+	case line == "ok":
+		return 0, nil
 	case strings.HasPrefix(line, "pid "):
 		return strconv.Atoi(strings.TrimPrefix(line, "pid "))
 	case strings.HasPrefix(line, "error "):

@@ -7,13 +7,13 @@
 // start. No policy lives here: the Go side decides what to join and why.
 //
 //   _BERTH_SETNS=fd,fd,...  namespace fds to join, in order (user first)
-//   _BERTH_SETNS_REPORT=fd  where to write "pid N\n" or "error MSG\n"
+//   _BERTH_SETNS_REPORT=fd  where to write "ok\n", "pid N\n" or "error MSG\n"
 //
 // Joining a pid namespace only affects children, so when one was joined
 // the constructor forks once with CLONE_PARENT: the child, already inside
 // every namespace, becomes a sibling of this process and so a direct child
 // of the berth process that started it; this process reports the child's
-// pid and exits.
+// pid (in berth's pid namespace) and exits. Otherwise it reports "ok".
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
@@ -80,8 +80,7 @@ __attribute__((constructor)) static void berth_nsenter(void)
 			_exit(0);
 		}
 	} else {
-		snprintf(msg, sizeof(msg), "%d", getpid());
-		report(rfd, "pid", msg);
+		report(rfd, "ok", "");
 	}
 	close(rfd);
 }

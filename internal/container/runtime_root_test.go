@@ -222,6 +222,13 @@ func TestInitErrorsNameTheCause(t *testing.T) {
 			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_NOPE")
 		}, "CAP_NOPE"},
 		{"host sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} }, "vm.swappiness"},
+		{"namespace path of another type", func(s *specs.Spec) {
+			for i, ns := range s.Linux.Namespaces {
+				if ns.Type == specs.CgroupNamespace {
+					s.Linux.Namespaces[i].Path = "/proc/self/ns/ipc"
+				}
+			}
+		}, "is not a cgroup namespace"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -431,6 +438,18 @@ func TestJoinNamespaceByPath(t *testing.T) {
 	out := r.must("run", "--bundle", b, id(t)+"-b")
 	if out != "shared-uts\nsleep\n" {
 		t.Errorf("joined namespaces show %q", out)
+	}
+	// Joining only the UTS namespace, with a new pid namespace.
+	b = bundle(t, func(s *specs.Spec) {
+		s.Hostname = ""
+		for i, ns := range s.Linux.Namespaces {
+			if ns.Type == specs.UTSNamespace {
+				s.Linux.Namespaces[i].Path = "/proc/" + pid + "/ns/uts"
+			}
+		}
+	}, "sh", "-c", "hostname; cat /proc/1/comm")
+	if out := r.must("run", "--bundle", b, id(t)+"-c"); out != "shared-uts\ncat\n" { // sh execs its last command: cat is PID 1
+		t.Errorf("joined UTS namespace with a pid namespace of its own shows %q", out)
 	}
 }
 
