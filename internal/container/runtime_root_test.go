@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -569,4 +570,70 @@ func TestCgroupOfAnotherContainerRefused(t *testing.T) {
 		t.Errorf("first container is %v after the refused create", st)
 	}
 	r1.must("delete", "-f", c)
+}
+
+func TestSeccompNotifyListener(t *testing.T) {
+	r := newRT(t)
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan string, 1)
+	go func() {
+		// The agent: take the listener fd and the state, then close the
+		// fd, after which notified syscalls fail with ENOSYS.
+		c, err := l.Accept()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer c.Close()
+		f, err := c.(*net.UnixConn).File()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer f.Close()
+		buf, oob := make([]byte, 64<<10), make([]byte, unix.CmsgSpace(4))
+		n, oobn, _, _, err := unix.Recvmsg(int(f.Fd()), buf, oob, 0)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		if len(msgs) == 1 {
+			if fds, err := unix.ParseUnixRights(&msgs[0]); err == nil {
+				for _, fd := range fds {
+					unix.Close(fd)
+				}
+			}
+		}
+		got <- string(buf[:n])
+	}()
+	b := bundle(t, func(s *specs.Spec) {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{
+			DefaultAction:    specs.ActAllow,
+			ListenerPath:     sock,
+			ListenerMetadata: "from-test",
+			Syscalls:         []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActNotify}},
+		}
+	}, "sh", "-c", "mkdir /tmp/x 2>&1; echo after")
+	out := r.must("run", "--bundle", b, id(t))
+	if !strings.Contains(out, "Function not implemented") || !strings.Contains(out, "after") {
+		t.Errorf("mkdir after the agent closed the listener: %q", out)
+	}
+	select {
+	case state := <-got:
+		var cps specs.ContainerProcessState
+		if err := json.Unmarshal([]byte(state), &cps); err != nil {
+			t.Fatalf("agent got %q: %v", state, err)
+		}
+		if len(cps.Fds) != 1 || cps.Fds[0] != specs.SeccompFdName || cps.Metadata != "from-test" || cps.State.ID != id(t) {
+			t.Errorf("agent got state %+v", cps)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the seccomp agent got nothing")
+	}
 }
