@@ -507,8 +507,13 @@ func (r *report) write(w io.Writer) {
 			}
 			any = true
 			bc := "passes"
-			if b.status() != "pass" {
-				bc = "is " + b.status() + " there too, with other failures"
+			switch b.status() {
+			case "fail":
+				bc = "fails there too, with other failures"
+			case "timeout":
+				bc = "times out there too"
+			case "skip":
+				bc = "skips it"
 			}
 			p("### `%s` (`%s` %s)\n\n", t, base, bc)
 			const maxShown = 8
