@@ -178,6 +178,9 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 	if err := cg.Set(cgroupResources(s)); err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
+	if err := raiseHardLimits(pid, s.Process.Rlimits); err != nil {
+		return nil, err
+	}
 	if s.Process.OOMScoreAdj != nil {
 		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj",
 			[]byte(strconv.Itoa(*s.Process.OOMScoreAdj)), 0); err != nil {

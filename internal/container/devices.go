@@ -48,8 +48,15 @@ func cgroupResources(s *specs.Spec) *specs.LinuxResources {
 	}
 	devs := append([]specs.LinuxDeviceCgroup(nil), res.Devices...)
 	for _, d := range s.Linux.Devices {
+		typ := d.Type
+		switch typ {
+		case "p":
+			continue // a fifo is no device: the device cgroup has no say
+		case "u":
+			typ = "c" // unbuffered character device
+		}
 		major, minor := d.Major, d.Minor
-		devs = append(devs, specs.LinuxDeviceCgroup{Allow: true, Type: d.Type, Major: &major, Minor: &minor, Access: "rwm"})
+		devs = append(devs, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
 	}
 	res.Devices = append(devs, defaultAllowedDevices()...)
 	return &res

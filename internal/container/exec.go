@@ -100,6 +100,9 @@ func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
 			return fail(fmt.Errorf("cgroup: %w", err))
 		}
 	}
+	if err := raiseHardLimits(proc.pid, p.Rlimits); err != nil {
+		return fail(err)
+	}
 	cfg := &initConfig{
 		Exec:     true,
 		Spec:     rec.Spec,

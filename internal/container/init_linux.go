@@ -99,9 +99,6 @@ func initRun(ch *channel) error {
 			return err
 		}
 	}
-	if err := setRlimits(p.Rlimits); err != nil {
-		return err
-	}
 	if s.Linux != nil && s.Linux.Personality != nil {
 		if err := setPersonality(s.Linux.Personality); err != nil {
 			return err
@@ -116,9 +113,15 @@ func initRun(ch *channel) error {
 		return err
 	}
 
-	name, err := lookPath(p)
-	if err != nil {
-		return err
+	// Without a mount namespace there is no /proc of the container's to
+	// reopen the exec fifo through, so the chroot into its root waits
+	// until after the fifo, and so do the checks made inside that root.
+	lateRoot := !cfg.Exec && !cfg.NewMount
+	var name string
+	if !lateRoot {
+		if name, err = lookPath(p); err != nil {
+			return err
+		}
 	}
 
 	var sc *specs.LinuxSeccomp
@@ -148,8 +151,10 @@ func initRun(ch *channel) error {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("set dumpable: %w", err)
 	}
-	if err := enterCwd(p.Cwd); err != nil {
-		return err
+	if !lateRoot {
+		if err := enterCwd(p.Cwd); err != nil {
+			return err
+		}
 	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -165,6 +170,17 @@ func initRun(ch *channel) error {
 			return err
 		}
 	}
+	if lateRoot {
+		if err := unix.Chroot(cfg.Rootfs); err != nil {
+			return fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
+		}
+		if name, err = lookPath(p); err != nil {
+			return err
+		}
+		if err := enterCwd(p.Cwd); err != nil {
+			return err
+		}
+	}
 	if sc != nil && p.NoNewPrivileges {
 		if err := loadSeccomp(sc, cfg.State, listener); err != nil {
 			return err
@@ -176,6 +192,12 @@ func initRun(ch *channel) error {
 		if err := runHooks(s.Hooks.StartContainer, &st); err != nil {
 			return fmt.Errorf("startContainer hook: %w", err)
 		}
+	}
+	// Limits come last: an RLIMIT_AS below what the Go runtime has mapped
+	// would make every later allocation of the init fail. The parent has
+	// already raised hard limits that a user namespace could not.
+	if err := setRlimits(p.Rlimits); err != nil {
+		return err
 	}
 	unix.Umask(umaskOf(p))
 	err = unix.Exec(name, p.Args, p.Env)
@@ -216,11 +238,9 @@ func setupRootfs(ch *channel, cfg *initConfig) error {
 		if err := rootfs.Pivot(cfg.Rootfs, cfg.NoPivot); err != nil {
 			return err
 		}
-	} else if err := unix.Chroot(cfg.Rootfs); err != nil {
-		return fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
-	}
-	if err := unix.Chdir("/"); err != nil {
-		return err
+		if err := unix.Chdir("/"); err != nil {
+			return err
+		}
 	}
 	if cfg.NewUTS {
 		if s.Hostname != "" {

@@ -33,6 +33,30 @@ func setRlimits(rl []specs.POSIXRlimit) error {
 	return nil
 }
 
+// raiseHardLimits lifts, from the parent, the hard limits of pid that the
+// config sets above their current values: inside a user namespace the init
+// could only lower them. Soft limits and lowering are left to the init.
+func raiseHardLimits(pid int, rl []specs.POSIXRlimit) error {
+	for _, r := range rl {
+		n, ok := rlimitNames[r.Type]
+		if !ok {
+			return fmt.Errorf("unknown rlimit %q", r.Type)
+		}
+		var cur unix.Rlimit
+		if err := unix.Prlimit(pid, n, nil, &cur); err != nil {
+			return fmt.Errorf("read rlimit %s: %w", r.Type, err)
+		}
+		if r.Hard <= cur.Max {
+			continue
+		}
+		lim := unix.Rlimit{Cur: cur.Cur, Max: r.Hard}
+		if err := unix.Prlimit(pid, n, &lim, nil); err != nil {
+			return fmt.Errorf("raise hard rlimit %s to %d: %w", r.Type, r.Hard, err)
+		}
+	}
+	return nil
+}
+
 var personalityDomains = map[specs.LinuxPersonalityDomain]uintptr{
 	specs.PerLinux:   0x0000,
 	specs.PerLinux32: 0x0008,

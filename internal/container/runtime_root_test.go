@@ -637,3 +637,34 @@ func TestSeccompNotifyListener(t *testing.T) {
 		t.Fatal("the seccomp agent got nothing")
 	}
 }
+
+func TestHostNamespaces(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, func(s *specs.Spec) {
+		// No namespace of its own: it shares every one of the host's.
+		s.Linux.Namespaces = nil
+		s.Hostname = ""
+		s.Mounts = nil
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	}, "sh", "-c", "echo in-root > /marker")
+	c := id(t)
+	r.must("create", "--bundle", b, c)
+	st := r.state(c)
+	if st["status"] != "created" {
+		t.Fatalf("after create: %v", st)
+	}
+	pid := fmt.Sprint(st["pid"])
+	for _, ns := range []string{"mnt", "pid", "net", "uts", "ipc"} {
+		host, _ := os.Readlink("/proc/self/ns/" + ns)
+		got, err := os.Readlink("/proc/" + pid + "/ns/" + ns)
+		if err != nil || got != host {
+			t.Errorf("%s namespace %q, host's %q (%v)", ns, got, host, err)
+		}
+	}
+	r.must("start", c)
+	r.waitStatus(c, "stopped")
+	// The process ran chrooted into the bundle's root.
+	if b, err := os.ReadFile(filepath.Join(b, "rootfs", "marker")); err != nil || string(b) != "in-root\n" {
+		t.Errorf("marker in the rootfs: %q, %v", b, err)
+	}
+}
