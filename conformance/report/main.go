@@ -880,9 +880,25 @@ func trimValue(v any) any {
 		if strings.Contains(x, "\nok ") || strings.Contains(x, "\nnot ok ") || strings.HasPrefix(x, "TAP version") {
 			return innerFailures(x)
 		}
-		return x
+		return byteList.ReplaceAllStringFunc(x, decodeBytes)
 	}
 	return v
+}
+
+// byteList is a []byte as %v prints it, which some tests put in their
+// diagnostics (command output); decodeBytes turns it back into text.
+var byteList = regexp.MustCompile(`\[\d{1,3}(?: \d{1,3}){3,}\]`)
+
+func decodeBytes(s string) string {
+	var b []byte
+	for _, f := range strings.Fields(strings.Trim(s, "[]")) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n > 255 || (n < 32 && n != '\n' && n != '\t') {
+			return s
+		}
+		b = append(b, byte(n))
+	}
+	return strconv.Quote(strings.TrimRight(string(b), "\n"))
 }
 
 // innerFailures keeps runtimetest's failing results and their diagnostics.
