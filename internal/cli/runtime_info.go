@@ -127,10 +127,10 @@ func eventsCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rt := g.runtime()
 			enc := json.NewEncoder(cmd.OutOrStdout())
-			for {
+			for first := true; ; first = false {
 				st, err := rt.Stats(args[0])
 				if err != nil {
-					if stats {
+					if stats || first {
 						return err
 					}
 					return nil // the container is gone: the stream ends

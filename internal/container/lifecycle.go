@@ -105,6 +105,11 @@ func (r *Runtime) Delete(id string, opts DeleteOptions) error {
 	rec, err := r.load(id)
 	if err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) && opts.Force {
+			// A create killed part-way leaves a directory without
+			// state.json; nothing in it runs.
+			if ValidateID(id) == nil {
+				os.RemoveAll(r.dir(id))
+			}
 			return nil
 		}
 		return err
@@ -196,6 +201,12 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 	rec, cg, err := r.running(id)
 	if err != nil {
 		return err
+	}
+	if res.Devices != nil {
+		// A new device policy gets the same defaults as at create.
+		res.Devices = cgroupResources(&specs.Spec{Linux: &specs.Linux{
+			Resources: &specs.LinuxResources{Devices: res.Devices}, Devices: rec.Spec.Linux.Devices,
+		}}).Devices
 	}
 	if err := cg.Set(res); err != nil {
 		return fmt.Errorf("update %s: %w", id, err)

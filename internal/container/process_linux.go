@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -116,9 +117,17 @@ func newTimeNS(offsets map[string]specs.LinuxTimeOffset) error {
 
 func readSmallFile(path string) ([]byte, error) { return os.ReadFile(path) }
 
+// hostPid is the init's pid as the runtime sees it.
+var hostPid = os.Getpid()
+
 // dialListener connects to a seccomp agent's socket while its host path is
 // still reachable, before pivot_root.
 func dialListener(path string) (int, error) {
+	// Before pivot_root, /proc is the host's: its "self" is the host pid,
+	// which is what the agent is told.
+	if self, err := os.Readlink("/proc/self"); err == nil {
+		hostPid, _ = strconv.Atoi(self)
+	}
 	conn, err := net.Dial("unix", path)
 	if err != nil {
 		return -1, fmt.Errorf("connect to seccomp listener %s: %w", path, err)
@@ -137,7 +146,7 @@ func sendListener(conn int, sc *specs.LinuxSeccomp, st *specs.State, fd int) err
 	cps := specs.ContainerProcessState{
 		Version:  specs.Version,
 		Fds:      []string{specs.SeccompFdName},
-		Pid:      os.Getpid(),
+		Pid:      hostPid,
 		Metadata: sc.ListenerMetadata,
 	}
 	if st != nil {

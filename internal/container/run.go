@@ -146,6 +146,7 @@ func (t *ptyProxy) receive() error {
 		return fmt.Errorf("receive pty master: %w", err)
 	}
 	t.master = m
+	t.resize() // before the process runs, so its first look sees the size
 	return nil
 }
 

@@ -223,6 +223,14 @@ func TestInitErrorsNameTheCause(t *testing.T) {
 			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_NOPE")
 		}, "CAP_NOPE"},
 		{"host sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} }, "vm.swappiness"},
+		{"net sysctl in the host network namespace", func(s *specs.Spec) {
+			for i, ns := range s.Linux.Namespaces {
+				if ns.Type == specs.NetworkNamespace {
+					s.Linux.Namespaces[i].Path = "/proc/self/ns/net"
+				}
+			}
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+		}, "net.ipv4.ip_forward"},
 		{"namespace path of another type", func(s *specs.Spec) {
 			for i, ns := range s.Linux.Namespaces {
 				if ns.Type == specs.CgroupNamespace {

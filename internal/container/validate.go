@@ -109,8 +109,12 @@ func validate(s *specs.Spec) error {
 			return fmt.Errorf("unknown clock %q in timeOffsets", clock)
 		}
 	}
+	own := map[specs.LinuxNamespaceType]bool{}
+	for t := range seen {
+		own[t] = !isHostNamespace(t, nsPath(s, t))
+	}
 	for k := range s.Linux.Sysctl {
-		if err := validateSysctl(k, seen); err != nil {
+		if err := validateSysctl(k, own); err != nil {
 			return err
 		}
 	}
@@ -170,6 +174,17 @@ func ValidateProcess(p *specs.Process) error {
 		}
 	}
 	return nil
+}
+
+// isHostNamespace: path (empty for a new namespace) is berth's own
+// namespace of type t, so writing its sysctls would change the host.
+func isHostNamespace(t specs.LinuxNamespaceType, path string) bool {
+	if path == "" {
+		return false
+	}
+	a, err1 := os.Stat(path)
+	b, err2 := os.Stat("/proc/self/ns/" + nsFiles[t])
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
 func nsPath(s *specs.Spec, t specs.LinuxNamespaceType) string {
