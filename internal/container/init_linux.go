@@ -296,12 +296,14 @@ func closeExtraFDs() error {
 }
 
 // waitStart blocks until `berth start` opens the exec fifo for reading.
+// The fifo stays open, close-on-exec, so that start reads EOF only once
+// the process has been executed (or the init has died): poststart hooks
+// run after the process starts, as the spec says.
 func waitStart(fifoFD int) error {
 	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
-	defer unix.Close(fd)
 	unix.Close(fifoFD)
 	if _, err := unix.Write(fd, []byte("0")); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)

@@ -44,7 +44,8 @@ func (r *Runtime) Start(id string) error {
 	}
 	os.Remove(fifo)
 	if len(b) == 0 {
-		return fmt.Errorf("container %s: init exited before start", id)
+		// The init reports on the container's stderr why it stopped.
+		return fmt.Errorf("container %s: its init exited before start", id)
 	}
 	if rec.Spec.Hooks != nil && len(rec.Spec.Hooks.Poststart) > 0 {
 		if err := runHooks(rec.Spec.Hooks.Poststart, rec.specState(specs.StateRunning)); err != nil {
