@@ -40,9 +40,8 @@ func validateDevice(d specs.LinuxDevice) error {
 			return fmt.Errorf("device %s: number %d:%d out of range", d.Path, d.Major, d.Minor)
 		}
 	case "p":
-		if d.Major != 0 || d.Minor != 0 {
-			return fmt.Errorf("device %s: a fifo has no device number", d.Path)
-		}
+		// A fifo has no device number; the spec lets configs give one,
+		// and it is ignored.
 	default:
 		return fmt.Errorf("device %s: unknown type %q (want c, b, u or p)", d.Path, d.Type)
 	}
@@ -147,7 +146,11 @@ func (p *preparer) createDevice(d specs.LinuxDevice) error {
 	}
 	defer unix.Close(parent)
 	perm := devicePerm(d)
-	err = unix.Mknodat(parent, name, typ|perm, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor))))
+	dev := 0
+	if typ != unix.S_IFIFO {
+		dev = int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))
+	}
+	err = unix.Mknodat(parent, name, typ|perm, dev)
 	switch {
 	case errors.Is(err, unix.EEXIST):
 		// Already there, as in an image without a tmpfs on /dev; keep
