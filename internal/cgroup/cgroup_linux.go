@@ -106,6 +106,17 @@ type Manager struct {
 // cgroup of the calling process, and an empty one means "/berth/<id>". The
 // systemd form "slice:prefix:name" fails with ErrSystemdUnsupported.
 func New(cgroupsPath, id string) (*Manager, error) {
+	return NewRelativeTo(cgroupsPath, id, nil)
+}
+
+// OwnCgroups returns the cgroups of the calling process, hierarchy by
+// hierarchy, as /proc/self/cgroup names them.
+func OwnCgroups() (map[string]string, error) { return ownCgroups() }
+
+// NewRelativeTo is New with a relative cgroupsPath taken relative to the
+// cgroups own (from OwnCgroups, perhaps of another process and time)
+// rather than those of the calling process. A nil own means the caller's.
+func NewRelativeTo(cgroupsPath, id string, own map[string]string) (*Manager, error) {
 	mode := Detect()
 	mi, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
@@ -120,9 +131,10 @@ func New(cgroupsPath, id string) (*Manager, error) {
 	if len(hs) == 0 {
 		return nil, fmt.Errorf("find cgroup mounts: no cgroup %s hierarchy is mounted", mode)
 	}
-	own, err := ownCgroups()
-	if err != nil {
-		return nil, err
+	if own == nil {
+		if own, err = ownCgroups(); err != nil {
+			return nil, err
+		}
 	}
 	return newManager(mode, hs, cgroupsPath, id, own)
 }

@@ -140,7 +140,12 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 		rec.CgroupsPath = s.Linux.CgroupsPath
 	}
 
-	newCg, err := cgroup.New(rec.CgroupsPath, id)
+	if rec.CgroupsPath != "" && !filepath.IsAbs(rec.CgroupsPath) {
+		if rec.CreatorCgroups, err = cgroup.OwnCgroups(); err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+	}
+	newCg, err := r.cgroupOf(rec)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}

@@ -16,7 +16,7 @@ import (
 )
 
 func (r *Runtime) cgroupOf(rec *record) (*cgroup.Manager, error) {
-	return cgroup.New(rec.CgroupsPath, rec.ID)
+	return cgroup.NewRelativeTo(rec.CgroupsPath, rec.ID, rec.CreatorCgroups)
 }
 
 // Start lets a created container's init execute the process, then runs

@@ -676,3 +676,51 @@ func TestHostNamespaces(t *testing.T) {
 		t.Errorf("marker in the rootfs: %q, %v", b, err)
 	}
 }
+
+func TestRelativeCgroupsPathFromAnotherCgroup(t *testing.T) {
+	r := newRT(t)
+	if _, err := os.Stat("/sys/fs/cgroup/memory/cgroup.procs"); err != nil {
+		t.Skip("needs the cgroup v1 memory controller")
+	}
+	c := id(t)
+	t.Cleanup(func() {
+		// delete removes the container's cgroup, not the parent the
+		// relative path made (runc leaves it too).
+		own, _ := os.ReadFile("/proc/self/cgroup")
+		for _, l := range strings.Split(string(own), "\n") {
+			if f := strings.SplitN(l, ":", 3); len(f) == 3 {
+				name := strings.TrimPrefix(strings.Split(f[1], ",")[0], "name=")
+				if name == "" {
+					name = "unified"
+				}
+				os.Remove(filepath.Join("/sys/fs/cgroup", name, f[2], "berth-test-rel"))
+			}
+		}
+	})
+	b := bundle(t, func(s *specs.Spec) { s.Linux.CgroupsPath = "berth-test-rel/" + c }, "sleep", "1000")
+	r.must("run", "-d", "--bundle", b, c)
+	pid := fmt.Sprint(r.state(c)["pid"])
+	cg, err := os.ReadFile("/proc/" + pid + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var memDir string
+	for _, l := range strings.Split(string(cg), "\n") {
+		if f := strings.SplitN(l, ":", 3); len(f) == 3 && f[1] == "memory" {
+			memDir = "/sys/fs/cgroup/memory" + f[2]
+		}
+	}
+	// Update from a shell in the root memory cgroup: the relative path
+	// must still mean what it meant at create.
+	script := "echo $$ > /sys/fs/cgroup/memory/cgroup.procs && exec " + r.runc + " --root " + r.stateDir + " update --memory 100m " + c
+	if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("update from another cgroup: %v: %s", err, out)
+	}
+	if got, _ := os.ReadFile(memDir + "/memory.limit_in_bytes"); strings.TrimSpace(string(got)) != "104857600" {
+		t.Errorf("memory limit in %s is %q after update", memDir, got)
+	}
+	r.must("delete", "-f", c)
+	if _, err := os.Stat(memDir); !os.IsNotExist(err) {
+		t.Errorf("delete left %s behind (%v)", memDir, err)
+	}
+}

@@ -29,10 +29,11 @@ type record struct {
 	Owner       string            `json:"owner"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Spec        *specs.Spec       `json:"spec"`
-	// CgroupsPath is the container's cgroup, resolved to an absolute path
-	// at create time: a relative cgroupsPath depends on the cgroup of
-	// whoever ran create, and later commands run elsewhere.
-	CgroupsPath string `json:"cgroupsPath"`
+	// CgroupsPath is the config's cgroupsPath. A relative one is taken
+	// relative to CreatorCgroups, the cgroups of the process that ran
+	// create: later commands may run in other cgroups.
+	CgroupsPath    string            `json:"cgroupsPath"`
+	CreatorCgroups map[string]string `json:"creatorCgroups,omitempty"`
 }
 
 // State is the runtime state of a container as the OCI spec defines it,
