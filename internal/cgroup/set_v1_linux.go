@@ -313,14 +313,20 @@ func (m *Manager) setHugetlbV1(r *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
-	for _, l := range r.HugepageLimits {
+	return m.writeHugetlb(dir, r.HugepageLimits, "limit_in_bytes")
+}
+
+// writeHugetlb writes each limit to hugetlb.SIZE.SUFFIX, and to the
+// reservation limit hugetlb.SIZE.rsvd.SUFFIX where the kernel has it.
+func (m *Manager) writeHugetlb(dir string, limits []specs.LinuxHugepageLimit, suffix string) error {
+	for _, l := range limits {
 		if !pageSizeRE.MatchString(l.Pagesize) {
 			return fmt.Errorf("invalid hugepage size %q", l.Pagesize)
 		}
-		if err := m.write(dir, "hugetlb."+l.Pagesize+".limit_in_bytes", utoa(l.Limit)); err != nil {
+		if err := m.write(dir, "hugetlb."+l.Pagesize+"."+suffix, utoa(l.Limit)); err != nil {
 			return err
 		}
-		if rsvd := "hugetlb." + l.Pagesize + ".rsvd.limit_in_bytes"; exists(dir, rsvd) {
+		if rsvd := "hugetlb." + l.Pagesize + ".rsvd." + suffix; exists(dir, rsvd) {
 			if err := m.write(dir, rsvd, utoa(l.Limit)); err != nil {
 				return err
 			}

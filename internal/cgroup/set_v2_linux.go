@@ -251,20 +251,7 @@ func (m *Manager) setIOV2(dir string, r *specs.LinuxResources) error {
 }
 
 func (m *Manager) setHugetlbV2(dir string, r *specs.LinuxResources) error {
-	for _, l := range r.HugepageLimits {
-		if !pageSizeRE.MatchString(l.Pagesize) {
-			return fmt.Errorf("invalid hugepage size %q", l.Pagesize)
-		}
-		if err := m.write(dir, "hugetlb."+l.Pagesize+".max", utoa(l.Limit)); err != nil {
-			return err
-		}
-		if rsvd := "hugetlb." + l.Pagesize + ".rsvd.max"; exists(dir, rsvd) {
-			if err := m.write(dir, rsvd, utoa(l.Limit)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return m.writeHugetlb(dir, r.HugepageLimits, "max")
 }
 
 func (m *Manager) setRdmaV2(dir string, r *specs.LinuxResources) error {
