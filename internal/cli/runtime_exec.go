@@ -99,11 +99,14 @@ func (x *execFlags) process(s *specs.Spec, args []string) (*specs.Process, error
 		p.Cwd = x.cwd
 	}
 	if x.user != "" {
-		uid, gid, err := parseUser(x.user)
+		uid, gid, hasGid, err := parseUser(x.user)
 		if err != nil {
 			return nil, err
 		}
-		p.User.UID, p.User.GID = uid, gid
+		p.User.UID = uid
+		if hasGid {
+			p.User.GID = gid // without one, the process keeps its group, as with runc
+		}
 	}
 	for _, g := range x.additionalGids {
 		n, err := strconv.ParseUint(g, 10, 32)
@@ -136,18 +139,18 @@ func (x *execFlags) process(s *specs.Spec, args []string) (*specs.Process, error
 	return &p, nil
 }
 
-func parseUser(s string) (uid, gid uint32, err error) {
+func parseUser(s string) (uid, gid uint32, hasGid bool, err error) {
 	us, gs, hasGid := strings.Cut(s, ":")
 	u, err := strconv.ParseUint(us, 10, 32)
 	if err != nil {
-		return 0, 0, errdefs.Invalidf("--user %q: want UID[:GID] with numbers", s)
+		return 0, 0, false, errdefs.Invalidf("--user %q: want UID[:GID] with numbers", s)
 	}
 	if !hasGid {
-		return uint32(u), 0, nil
+		return uint32(u), 0, false, nil
 	}
 	g, err := strconv.ParseUint(gs, 10, 32)
 	if err != nil {
-		return 0, 0, errdefs.Invalidf("--user %q: want UID[:GID] with numbers", s)
+		return 0, 0, false, errdefs.Invalidf("--user %q: want UID[:GID] with numbers", s)
 	}
-	return uint32(u), uint32(g), nil
+	return uint32(u), uint32(g), true, nil
 }

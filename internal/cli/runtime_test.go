@@ -71,6 +71,10 @@ func TestExecProcessFromFlags(t *testing.T) {
 			t.Errorf("process(%+v) accepted bad flags", bad)
 		}
 	}
+	s.Process.User.GID = 42
+	if p, err := (&execFlags{user: "7"}).process(s, []string{"id"}); err != nil || p.User.UID != 7 || p.User.GID != 42 {
+		t.Errorf("--user 7 gave %+v (%v); want uid 7 and the process's gid 42", p.User, err)
+	}
 	if _, err := (&execFlags{}).process(s, nil); err == nil {
 		t.Error("exec without a command or --process was accepted")
 	}
