@@ -161,7 +161,7 @@ func runCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			code, err := g.runtime().Run(args[0], opts, detach)
+			code, err := g.runtime().Run(args[0], opts, detach, keep)
 			if err != nil {
 				return err
 			}
@@ -173,7 +173,7 @@ func runCmd(g *globals) *cobra.Command {
 	}
 	c.register(cmd)
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "return once the container runs")
-	cmd.Flags().BoolVar(&keep, "keep", false, "accepted for runc compatibility")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the stopped container (for state and delete) instead of deleting it")
 	return cmd
 }
 

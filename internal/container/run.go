@@ -12,9 +12,10 @@ import (
 )
 
 // Run creates and starts container id. Unless detach is set, it then
-// forwards signals to the container, waits for it to exit, deletes it, and
-// returns its exit code (128+N for a death by signal N, as shells do).
-func (r *Runtime) Run(id string, opts CreateOptions, detach bool) (int, error) {
+// forwards signals to the container, waits for it to exit, deletes it
+// (unless keep is set), and returns its exit code (128+N for a death by
+// signal N, as shells do).
+func (r *Runtime) Run(id string, opts CreateOptions, detach, keep bool) (int, error) {
 	var tty *ptyProxy
 	if !detach && opts.ConsoleSocket == "" {
 		s, err := LoadSpec(opts.Bundle)
@@ -60,6 +61,9 @@ func (r *Runtime) Run(id string, opts CreateOptions, detach bool) (int, error) {
 		return 0, nil
 	}
 	code, err := waitSignals(rec.Pid, tty, sigs)
+	if keep {
+		return code, err
+	}
 	if derr := r.Delete(id, DeleteOptions{Force: true}); err == nil && derr != nil {
 		err = derr
 	}

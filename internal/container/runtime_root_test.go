@@ -161,6 +161,11 @@ func TestRunIsolation(t *testing.T) {
 	if out := r.must("list", "-q"); out != "" {
 		t.Errorf("run left containers behind: %q", out)
 	}
+	r.run("run", "--keep", "--bundle", b, id(t))
+	if st := r.state(id(t))["status"]; st != "stopped" {
+		t.Errorf("run --keep: container is %v, want stopped and kept", st)
+	}
+	r.must("delete", id(t))
 }
 
 func TestMemoryLimitEnforced(t *testing.T) {
