@@ -16,10 +16,16 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"berth/internal/container"
 	"berth/internal/testfixture"
 )
 
 func TestMain(m *testing.M) {
+	// Tests of the package's internals start the test binary itself as
+	// a container's init.
+	if container.IsInit() {
+		container.InitMain()
+	}
 	code := m.Run()
 	testfixture.RemoveBerth()
 	os.Exit(code)
