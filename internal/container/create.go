@@ -175,43 +175,34 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 	}
 	pid = p.pid
 	rec.Pid = pid
-	if opts.cgroupDir == nil {
-		if err := cg.Apply(pid); err != nil {
-			return nil, fmt.Errorf("cgroup: %w", err)
-		}
-	}
-	if err := cg.Set(cgroupResources(s)); err != nil {
-		return nil, fmt.Errorf("cgroup: %w", err)
-	}
-	if err := raiseHardLimits(pid, s.Process.Rlimits); err != nil {
-		return nil, err
-	}
-	if s.Process.OOMScoreAdj != nil {
-		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj",
-			[]byte(strconv.Itoa(*s.Process.OOMScoreAdj)), 0); err != nil {
-			return nil, fmt.Errorf("set oom_score_adj: %w", err)
-		}
-	}
 	if rec.PidStart, _, err = procStart(pid); err != nil {
 		return nil, fmt.Errorf("container init exited early: %w", err)
 	}
 
 	cfg := &initConfig{
-		Spec:      s,
-		Process:   s.Process,
-		Rootfs:    rootfs,
-		State:     rec.specState(specs.StateCreating),
-		CgroupNS:  p.newNS[specs.CgroupNamespace],
-		TimeNS:    p.newNS[specs.TimeNamespace],
-		NewMount:  p.newNS[specs.MountNamespace],
-		NewUTS:    p.newNS[specs.UTSNamespace],
-		InUserNS:  hasNamespace(s, specs.UserNamespace),
-		HasHooks:  hasRuntimeHooks(s),
-		WaitStart: true,
-		NoPivot:   opts.NoPivot,
+		Spec:        s,
+		Process:     s.Process,
+		Rootfs:      rootfs,
+		State:       rec.specState(specs.StateCreating),
+		CgroupNS:    p.newNS[specs.CgroupNamespace],
+		TimeNS:      p.newNS[specs.TimeNamespace],
+		NewMount:    p.newNS[specs.MountNamespace],
+		NewUTS:      p.newNS[specs.UTSNamespace],
+		InUserNS:    hasNamespace(s, specs.UserNamespace),
+		HasHooks:    hasRuntimeHooks(s),
+		WaitStart:   true,
+		NoPivot:     opts.NoPivot,
+		CgroupLater: true,
 	}
 	if err := p.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
 		return nil, fmt.Errorf("send config to container init: %w", err)
+	}
+	// The init mounts its rootfs while it is moved into its cgroup.
+	if err := setupCgroup(cg, pid, s, opts.cgroupDir != nil); err != nil {
+		return nil, p.failure(err)
+	}
+	if err := p.ch.send(&message{Type: msgCgroup}); err != nil {
+		return nil, p.failure(fmt.Errorf("tell container init its cgroup is ready: %w", err))
 	}
 	if cfg.HasHooks {
 		if _, err := p.ch.recv(msgHooks); err != nil {
@@ -243,6 +234,30 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 		}
 	}
 	return rec, nil
+}
+
+// setupCgroup puts the init in its cgroup (unless it was born there),
+// sets the container's limits, and the process settings that the parent
+// makes for it.
+func setupCgroup(cg *cgroup.Manager, pid int, s *specs.Spec, bornInCgroup bool) error {
+	if !bornInCgroup {
+		if err := cg.Apply(pid); err != nil {
+			return fmt.Errorf("cgroup: %w", err)
+		}
+	}
+	if err := cg.Set(cgroupResources(s)); err != nil {
+		return fmt.Errorf("cgroup: %w", err)
+	}
+	if err := raiseHardLimits(pid, s.Process.Rlimits); err != nil {
+		return err
+	}
+	if s.Process.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj",
+			[]byte(strconv.Itoa(*s.Process.OOMScoreAdj)), 0); err != nil {
+			return fmt.Errorf("set oom_score_adj: %w", err)
+		}
+	}
+	return nil
 }
 
 // hasRuntimeHooks: the config has hooks that run in the runtime's
@@ -453,6 +468,20 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 	p.sock = parentSock
 	p.ch = newChannel(parentSock)
 	return p, nil
+}
+
+// failure returns the init's own error when the init has already failed
+// (its message waits in the socket), and err otherwise: a mount that
+// failed explains more than the cgroup move that then found no process.
+func (p *initProc) failure(err error) error {
+	if _, zombie, serr := procStart(p.pid); serr == nil && !zombie {
+		return err
+	}
+	var ie *InitError
+	if _, rerr := p.ch.recv(msgReady); errors.As(rerr, &ie) {
+		return ie
+	}
+	return err
 }
 
 // openNamespace opens a namespace to join and checks that it is of the

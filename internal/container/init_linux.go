@@ -70,9 +70,33 @@ func initRun(ch *channel) error {
 		return err
 	}
 
-	if cfg.CgroupNS {
-		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-			return fmt.Errorf("create cgroup namespace: %w", err)
+	// joinCgroup waits, if need be, until the parent has moved the init
+	// into its cgroup, then makes the cgroup namespace. Only the first
+	// call does anything.
+	joined := false
+	var cgPaths map[string]string
+	joinCgroup := func() (map[string]string, error) {
+		if joined {
+			return cgPaths, nil
+		}
+		joined = true
+		if cfg.CgroupLater {
+			if _, err := ch.recv(msgCgroup); err != nil {
+				return nil, err
+			}
+		}
+		if cfg.CgroupNS {
+			if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+				return nil, fmt.Errorf("create cgroup namespace: %w", err)
+			}
+		}
+		var err error
+		cgPaths, err = ownCgroupPaths()
+		return cgPaths, err
+	}
+	if !cfg.NewMount {
+		if _, err := joinCgroup(); err != nil {
+			return err
 		}
 	}
 	if cfg.TimeNS {
@@ -89,7 +113,7 @@ func initRun(ch *channel) error {
 	}
 
 	if !cfg.Exec {
-		if err := setupRootfs(ch, cfg); err != nil {
+		if err := setupRootfs(ch, cfg, joinCgroup); err != nil {
 			return err
 		}
 	}
@@ -204,22 +228,23 @@ func initRun(ch *channel) error {
 	return execError(p.Args[0], err)
 }
 
-func setupRootfs(ch *channel, cfg *initConfig) error {
+func setupRootfs(ch *channel, cfg *initConfig, joinCgroup func() (map[string]string, error)) error {
 	s := cfg.Spec
 	if cfg.NewMount {
-		paths, err := ownCgroupPaths()
-		if err != nil {
-			return err
-		}
 		opts := rootfs.Options{
-			InUserNS:    cfg.InUserNS,
-			CgroupPaths: paths,
-			CgroupNS:    cfg.CgroupNS,
-			Unified:     cgroup.Detect() == cgroup.Unified,
+			InUserNS:   cfg.InUserNS,
+			CgroupNS:   cfg.CgroupNS,
+			Unified:    cgroup.Detect() == cgroup.Unified,
+			JoinCgroup: joinCgroup,
 		}
 		if err := rootfs.Prepare(s, cfg.Rootfs, opts); err != nil {
 			return err
 		}
+	}
+	// With no cgroup mount in the spec, the cgroup is joined here, before
+	// hooks or anything of the container's runs.
+	if _, err := joinCgroup(); err != nil {
+		return err
 	}
 	if cfg.HasHooks {
 		if err := ch.send(&message{Type: msgHooks}); err != nil {

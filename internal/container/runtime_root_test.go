@@ -230,6 +230,11 @@ func TestInitErrorsNameTheCause(t *testing.T) {
 		{"bad mount", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "nosuchfs", Source: "x"})
 		}, "/mnt"},
+		{"bad first mount", func(s *specs.Spec) {
+			// It fails while the parent is still moving the init into
+			// its cgroup.
+			s.Mounts = append([]specs.Mount{{Destination: "/mnt", Type: "nosuchfs", Source: "x"}}, s.Mounts...)
+		}, "mount nosuchfs"},
 		{"unknown capability", func(s *specs.Spec) {
 			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_NOPE")
 		}, "CAP_NOPE"},

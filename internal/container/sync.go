@@ -15,10 +15,12 @@ import (
 //	parent                                   child (init)
 //	  |  start child with clone flags            |
 //	  |  (user ns: Go writes uid/gid maps)       |
-//	  |  move child into cgroup, set limits      |
 //	  |------------- msgConfig ----------------->|
-//	  |                                          | unshare cgroup/time ns
-//	  |                                          | mount rootfs (new mount ns)
+//	  |  move child into cgroup, set limits      | unshare time ns
+//	  |------------- msgCgroup ----------------->| mount rootfs (new mount ns);
+//	  |                                          | before the first cgroup
+//	  |                                          | mount, wait for msgCgroup,
+//	  |                                          | then unshare cgroup ns
 //	  |<------------ msgHooks -------------------| (only if prestart/createRuntime hooks)
 //	  |  run prestart, createRuntime hooks       |
 //	  |------------- msgHooksDone -------------->|
@@ -38,6 +40,7 @@ type msgType string
 
 const (
 	msgConfig    msgType = "config"
+	msgCgroup    msgType = "cgroup"
 	msgHooks     msgType = "hooks"
 	msgHooksDone msgType = "hooks-done"
 	msgReady     msgType = "ready"
@@ -70,6 +73,10 @@ type initConfig struct {
 	NoPivot  bool `json:"noPivot,omitempty"`
 	NewUTS   bool `json:"newUTS,omitempty"`
 	InUserNS bool `json:"inUserNS,omitempty"`
+	// CgroupLater: the parent moves the init into its cgroup while the
+	// init mounts, and says msgCgroup when it is done. Moving a process
+	// between cgroups waits for an RCU grace period on cgroup v1.
+	CgroupLater bool `json:"cgroupLater,omitempty"`
 	// HasHooks: ask the parent to run prestart/createRuntime hooks.
 	HasHooks bool `json:"hasHooks,omitempty"`
 	// WaitStart: block on the exec fifo before running the process.

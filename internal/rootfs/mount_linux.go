@@ -28,6 +28,11 @@ type Options struct {
 	CgroupNS bool
 	// Unified is set when the host uses cgroup v2 only.
 	Unified bool
+	// JoinCgroup, when set, is called once, just before the first cgroup
+	// mount, and returns the CgroupPaths to use. It lets the caller finish
+	// joining its cgroup (and make its cgroup namespace) while the mounts
+	// before that one are made.
+	JoinCgroup func() (map[string]string, error)
 }
 
 // preparer carries the state of one Prepare call.
@@ -163,6 +168,13 @@ func (p *preparer) mount(m specs.Mount) error {
 	case c.bind:
 		err = p.bindMount(m, c, dest)
 	case m.Type == "cgroup":
+		if p.opts.JoinCgroup != nil {
+			join := p.opts.JoinCgroup
+			p.opts.JoinCgroup = nil
+			if p.opts.CgroupPaths, err = join(); err != nil {
+				return err
+			}
+		}
 		err = p.mountCgroup(m, c, dest)
 	default:
 		err = p.mountFS(m, c, dest)
