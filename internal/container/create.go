@@ -238,7 +238,7 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 
 // setupCgroup puts the init in its cgroup (unless it was born there),
 // sets the container's limits, and the process settings that the parent
-// makes for it.
+// makes for it. The init waits for it before it changes its uid.
 func setupCgroup(cg *cgroup.Manager, pid int, s *specs.Spec, bornInCgroup bool) error {
 	if !bornInCgroup {
 		if err := cg.Apply(pid); err != nil {

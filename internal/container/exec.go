@@ -95,23 +95,29 @@ func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
 		unix.Wait4(proc.pid, &ws, 0, nil)
 		return -1, err
 	}
-	if copts.cgroupDir == nil {
-		if err := cg.Apply(proc.pid); err != nil {
-			return fail(fmt.Errorf("cgroup: %w", err))
-		}
-	}
+	// Before the config: once it has it, the process may change its uid,
+	// and then its limits are no longer ours to raise.
 	if err := raiseHardLimits(proc.pid, p.Rlimits); err != nil {
 		return fail(err)
 	}
 	cfg := &initConfig{
-		Exec:     true,
-		Spec:     rec.Spec,
-		Process:  p,
-		State:    rec.specState(specs.StateRunning),
-		InUserNS: hasNamespace(rec.Spec, specs.UserNamespace),
+		Exec:        true,
+		Spec:        rec.Spec,
+		Process:     p,
+		State:       rec.specState(specs.StateRunning),
+		InUserNS:    hasNamespace(rec.Spec, specs.UserNamespace),
+		CgroupLater: true,
 	}
 	if err := proc.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
 		return fail(fmt.Errorf("send config to exec init: %w", err))
+	}
+	if copts.cgroupDir == nil {
+		if err := cg.Apply(proc.pid); err != nil {
+			return fail(proc.failure(fmt.Errorf("cgroup: %w", err)))
+		}
+	}
+	if err := proc.ch.send(&message{Type: msgCgroup}); err != nil {
+		return fail(proc.failure(err))
 	}
 	if tty != nil {
 		if err := tty.receive(); err != nil {

@@ -94,7 +94,7 @@ func initRun(ch *channel) error {
 		cgPaths, err = ownCgroupPaths()
 		return cgPaths, err
 	}
-	if !cfg.NewMount {
+	if !cfg.NewMount && !cfg.Exec {
 		if _, err := joinCgroup(); err != nil {
 			return err
 		}
@@ -186,6 +186,11 @@ func initRun(ch *channel) error {
 		}
 	}
 
+	// An exec'd process is moved into the container's cgroup while it
+	// sets itself up; it runs nothing of its own before this.
+	if _, err := joinCgroup(); err != nil {
+		return err
+	}
 	if err := ch.send(&message{Type: msgReady}); err != nil {
 		return err
 	}
