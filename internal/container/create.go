@@ -65,6 +65,7 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 	if err != nil {
 		return nil, err
 	}
+	opts.Bundle = bundle
 	s, err := LoadSpec(bundle)
 	if err != nil {
 		return nil, err
@@ -388,6 +389,9 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 		Stdout:      orStd(opts.Stdout, os.Stdout),
 		Stderr:      orStd(opts.Stderr, os.Stderr),
 		SysProcAttr: attr,
+		// Relative paths in the config (bind sources) are the bundle's,
+		// as with runc.
+		Dir: opts.Bundle,
 	}
 	cmd.ExtraFiles = []*os.File{exe} // fd 3: exeInChild
 	env := []string{}

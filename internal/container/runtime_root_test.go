@@ -740,3 +740,23 @@ func TestRelativeCgroupsPathFromAnotherCgroup(t *testing.T) {
 		t.Errorf("delete left %s behind (%v)", memDir, err)
 	}
 }
+
+func TestRelativeBindSourceIsTheBundles(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "data", Options: []string{"rbind", "ro"}})
+	}, "cat", "/data/hello")
+	if err := os.MkdirAll(filepath.Join(b, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b, "data", "hello"), []byte("from the bundle\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// berth runs elsewhere: the source is still the bundle's.
+	cmd := exec.Command(r.runc, "--root", r.stateDir, "run", "--bundle", b, id(t))
+	cmd.Dir = "/"
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != "from the bundle\n" {
+		t.Errorf("relative bind source: %q, %v", out, err)
+	}
+}
