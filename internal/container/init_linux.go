@@ -411,7 +411,7 @@ func enterCwd(cwd string) error {
 		cwd = "/"
 	}
 	if err := unix.Chdir(cwd); err != nil {
-		return fmt.Errorf("chdir to cwd (%q) set in config.json failed: %w", cwd, err)
+		return fmt.Errorf("chdir to the process's cwd (%q): %w", cwd, err)
 	}
 	wd, err := os.Getwd()
 	if err != nil || !strings.HasPrefix(wd, "/") {
