@@ -45,13 +45,19 @@ func (m *Manager) setCpusetV1(r *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
-	if r.CPU.Cpus != "" {
-		if err := m.write(dir, "cpuset.cpus", r.CPU.Cpus); err != nil {
+	return m.writeCpuset(dir, r.CPU)
+}
+
+// writeCpuset writes the CPUs and memory nodes that are set; the files
+// have the same names on v1 and v2.
+func (m *Manager) writeCpuset(dir string, c *specs.LinuxCPU) error {
+	if c.Cpus != "" {
+		if err := m.write(dir, "cpuset.cpus", c.Cpus); err != nil {
 			return err
 		}
 	}
-	if r.CPU.Mems != "" {
-		return m.write(dir, "cpuset.mems", r.CPU.Mems)
+	if c.Mems != "" {
+		return m.write(dir, "cpuset.mems", c.Mems)
 	}
 	return nil
 }

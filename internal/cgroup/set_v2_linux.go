@@ -39,15 +39,7 @@ func (m *Manager) setCpusetV2(dir string, r *specs.LinuxResources) error {
 	if r.CPU == nil {
 		return nil
 	}
-	if r.CPU.Cpus != "" {
-		if err := m.write(dir, "cpuset.cpus", r.CPU.Cpus); err != nil {
-			return err
-		}
-	}
-	if r.CPU.Mems != "" {
-		return m.write(dir, "cpuset.mems", r.CPU.Mems)
-	}
-	return nil
+	return m.writeCpuset(dir, r.CPU)
 }
 
 // swapV2 converts the OCI memory+swap limit to a cgroup v2 swap-only limit
