@@ -10,6 +10,19 @@ import (
 	"strings"
 )
 
+// tableHeader writes a Markdown table header: the lead columns, one
+// column per runtime, then the trail column if it is not empty.
+func (r *report) tableHeader(w io.Writer, lead []string, trail string) {
+	cols := append([]string(nil), lead...)
+	for _, n := range r.runtimes {
+		cols = append(cols, "`"+n+"`")
+	}
+	if trail != "" {
+		cols = append(cols, trail)
+	}
+	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(cols, " | "), strings.Repeat("---|", len(cols)))
+}
+
 // write renders the report as the Markdown of docs/CONFORMANCE.md.
 func (r *report) write(w io.Writer) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
@@ -90,15 +103,7 @@ func (r *report) write(w io.Writer) {
 	// Per-test table.
 	p("## Per test\n\n")
 	p("Each cell: the test's outcome, then ok / not ok / skipped assertions.\n\n")
-	p("| test |")
-	for _, n := range r.runtimes {
-		p(" `%s` |", n)
-	}
-	p(" notes |\n|---|")
-	for range r.runtimes {
-		p("---|")
-	}
-	p("---|\n")
+	r.tableHeader(w, []string{"test"}, "notes")
 	for _, t := range r.tests {
 		p("| `%s` |", t)
 		var notes []string
@@ -228,15 +233,7 @@ func (r *report) write(w io.Writer) {
 			continue
 		}
 		if !shared {
-			p("| test |")
-			for _, n := range r.runtimes {
-				p(" `%s` |", n)
-			}
-			p("\n|---|")
-			for range r.runtimes {
-				p("---|")
-			}
-			p("\n")
+			r.tableHeader(w, []string{"test"}, "")
 			shared = true
 		}
 		p("| `%s` |", t)
@@ -267,15 +264,7 @@ func (r *report) write(w io.Writer) {
 	p("Every distinct skip reason (`# TODO` lines included), the tests that gave\n")
 	p("it, and how many assertions it covered for each runtime (per reason, when\n")
 	p("a row holds several).\n\n")
-	p("| reason | tests |")
-	for _, n := range r.runtimes {
-		p(" `%s` |", n)
-	}
-	p("\n|---|---|")
-	for range r.runtimes {
-		p("---|")
-	}
-	p("\n")
+	r.tableHeader(w, []string{"reason", "tests"}, "")
 	type skipRow struct {
 		tests  []string
 		counts map[string]int
@@ -386,15 +375,7 @@ func (r *report) write(w io.Writer) {
 			continue
 		}
 		if !refused {
-			p("| command line |")
-			for _, n := range r.runtimes {
-				p(" `%s` |", n)
-			}
-			p("\n|---|")
-			for range r.runtimes {
-				p("---|")
-			}
-			p("\n")
+			r.tableHeader(w, []string{"command line"}, "")
 			refused = true
 		}
 		p("| `%s` |", mdCode(sh))
