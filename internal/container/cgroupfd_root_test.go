@@ -2,43 +2,41 @@ package container
 
 import (
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"berth/internal/cgroup"
 	"berth/internal/testfixture"
 )
 
-// TestInitBornInCgroup checks the cgroup v2 path of startInit: the init
-// is cloned straight into its cgroup. Any cgroup2 hierarchy will do, so
-// it runs on the hybrid one of a v1 host too.
-func TestInitBornInCgroup(t *testing.T) {
+// TestInitJoinsCgroup checks how startInit puts the init in its cgroup:
+// cloned into the cgroup2 directory, and moved by itself, before its Go
+// runtime starts, into every v1 hierarchy's.
+func TestInitJoinsCgroup(t *testing.T) {
 	testfixture.RequireRoot(t)
-	mount := "/sys/fs/cgroup"
-	if !isCgroup2(mount) {
-		mount = "/sys/fs/cgroup/unified"
-		if !isCgroup2(mount) {
-			t.Skip("needs a cgroup2 hierarchy")
-		}
-	}
-	dir := filepath.Join(mount, "berth-test-born-"+strconv.Itoa(os.Getpid()))
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	defer os.Remove(dir)
-	f, err := os.Open(dir)
+	path := "/berth-test-join-" + strconv.Itoa(os.Getpid())
+	cg, err := cgroup.New(path, "x")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	if err := cg.Apply(0); err != nil {
+		t.Fatal(err)
+	}
+	defer cg.Destroy()
+	join, err := cg.OpenJoin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer join.Close()
 
 	r := &Runtime{Root: t.TempDir()}
 	s := &specs.Spec{Linux: &specs.Linux{}, Process: &specs.Process{}}
-	p, err := r.startInit(nil, s, "", CreateOptions{cgroupDir: f})
+	p, err := r.startInit(nil, s, "", CreateOptions{cgroup: join})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,17 +46,27 @@ func TestInitBornInCgroup(t *testing.T) {
 		unix.Wait4(p.pid, &ws, 0, nil)
 		p.sock.Close()
 	}()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/cgroup")
-	if err != nil {
-		t.Fatal(err)
+	// The v1 moves happen in the init, so wait for them.
+	var lines []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/cgroup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = strings.Split(strings.TrimSpace(string(b)), "\n")
+		if allIn(lines, path) {
+			return
+		}
 	}
-	want := "0::/" + filepath.Base(dir)
-	if !strings.Contains(string(b), want+"\n") {
-		t.Errorf("init's cgroups:\n%s\nwant %q", b, want)
-	}
+	t.Errorf("init's cgroups:\n%s\nwant %s in each", strings.Join(lines, "\n"), path)
 }
 
-func isCgroup2(path string) bool {
-	var st unix.Statfs_t
-	return unix.Statfs(path, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+// allIn reports whether every line of /proc/PID/cgroup names path.
+func allIn(lines []string, path string) bool {
+	for _, l := range lines {
+		if !strings.HasSuffix(l, ":"+path) {
+			return false
+		}
+	}
+	return len(lines) > 0
 }

@@ -46,8 +46,9 @@ type CreateOptions struct {
 	// consoleConn replaces ConsoleSocket when berth itself takes the pty.
 	consoleConn *os.File
 	terminal    bool
-	// cgroupDir, on cgroup v2, is the cgroup the init is cloned into.
-	cgroupDir *os.File
+	// cgroup is the container's cgroup, which the init is born in or
+	// moves itself into before anything else.
+	cgroup *cgroup.Join
 }
 
 // Create sets up container id from a bundle and leaves its init waiting
@@ -156,20 +157,15 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 		return nil, errdefs.Conflictf("the cgroup of container %s (%s) already holds %d processes of another container; give it a cgroupsPath of its own", id, anyPath(newCg.Paths()), len(pids))
 	}
 	cg = newCg // from here on, a failed create removes it
-	if cg.Mode() == cgroup.Unified {
-		// On cgroup v2 the init is born in its cgroup (clone3's
-		// CLONE_INTO_CGROUP): moving a process between cgroups waits for
-		// an RCU grace period, which would be most of create's time.
-		if err := cg.Apply(0); err != nil {
-			return nil, fmt.Errorf("cgroup: %w", err)
-		}
-		f, err := os.Open(cg.Paths()[""])
-		if err != nil {
-			return nil, fmt.Errorf("cgroup: %w", err)
-		}
-		defer f.Close()
-		opts.cgroupDir = f
+	if err := cg.Apply(0); err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
 	}
+	join, err := cg.OpenJoin()
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	defer join.Close()
+	opts.cgroup = join
 	p, err := r.startInit(rec.Spec.Linux.Namespaces, rec.Spec, fifoPath, opts)
 	if err != nil {
 		return nil, err
@@ -193,13 +189,12 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 		HasHooks:    hasRuntimeHooks(s),
 		WaitStart:   true,
 		NoPivot:     opts.NoPivot,
-		CgroupLater: true,
 	}
 	if err := p.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
 		return nil, fmt.Errorf("send config to container init: %w", err)
 	}
-	// The init mounts its rootfs while it is moved into its cgroup.
-	if err := setupCgroup(cg, pid, s, opts.cgroupDir != nil); err != nil {
+	// The init mounts its rootfs while its limits are set.
+	if err := setupCgroup(cg, pid, s); err != nil {
 		return nil, p.failure(err)
 	}
 	if err := p.ch.send(&message{Type: msgCgroup}); err != nil {
@@ -237,15 +232,10 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 	return rec, nil
 }
 
-// setupCgroup puts the init in its cgroup (unless it was born there),
-// sets the container's limits, and the process settings that the parent
-// makes for it. The init waits for it before it changes its uid.
-func setupCgroup(cg *cgroup.Manager, pid int, s *specs.Spec, bornInCgroup bool) error {
-	if !bornInCgroup {
-		if err := cg.Apply(pid); err != nil {
-			return fmt.Errorf("cgroup: %w", err)
-		}
-	}
+// setupCgroup sets the container's limits and the process settings that
+// the parent makes for the init. The init waits for it before it changes
+// its uid.
+func setupCgroup(cg *cgroup.Manager, pid int, s *specs.Spec) error {
 	if err := cg.Set(cgroupResources(s)); err != nil {
 		return fmt.Errorf("cgroup: %w", err)
 	}
@@ -395,11 +385,16 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 	}
 	cmd.ExtraFiles = []*os.File{exe} // fd 3: exeInChild
 	env := []string{}
-	addFile := func(name string, f *os.File) {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-		env = append(env, fmt.Sprintf("%s=%d", name, 2+len(cmd.ExtraFiles)))
+	// addFiles passes files to the init and names their fds in env.
+	addFiles := func(name string, files ...*os.File) {
+		var fds []string
+		for _, f := range files {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+			fds = append(fds, strconv.Itoa(2+len(cmd.ExtraFiles)))
+		}
+		env = append(env, name+"="+strings.Join(fds, ","))
 	}
-	addFile(envSyncFD, childSock)
+	addFiles(envSyncFD, childSock)
 
 	if fifoPath != "" {
 		fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
@@ -407,7 +402,7 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 			return nil, fmt.Errorf("open exec fifo: %w", err)
 		}
 		defer fifo.Close()
-		addFile(envFifoFD, fifo)
+		addFiles(envFifoFD, fifo)
 	}
 
 	if opts.terminal {
@@ -418,16 +413,22 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 			}
 			defer conn.Close()
 		}
-		addFile(envConsoleFD, conn)
+		addFiles(envConsoleFD, conn)
+	}
+
+	if j := opts.cgroup; j != nil {
+		if j.Dir != nil {
+			attr.UseCgroupFD = true
+			attr.CgroupFD = int(j.Dir.Fd())
+		}
+		if len(j.Tasks) > 0 {
+			addFiles(envCgroupTasks, j.Tasks...)
+		}
 	}
 
 	var report *os.File
 	if len(joins) > 0 {
-		var fds []string
-		for _, f := range joins {
-			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-			fds = append(fds, strconv.Itoa(2+len(cmd.ExtraFiles)))
-		}
+		addFiles("_BERTH_SETNS", joins...)
 		var w *os.File
 		report, w, err = os.Pipe()
 		if err != nil {
@@ -435,16 +436,10 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 		}
 		defer report.Close()
 		defer w.Close()
-		addFile("_BERTH_SETNS_REPORT", w)
-		env = append(env, "_BERTH_SETNS="+strings.Join(fds, ","))
+		addFiles("_BERTH_SETNS_REPORT", w)
 	}
 	// The init is short-lived and small: no garbage collection needed.
 	cmd.Env = append(env, "GOGC=off")
-	if opts.cgroupDir != nil {
-		attr.UseCgroupFD = true
-		attr.CgroupFD = int(opts.cgroupDir.Fd())
-	}
-
 	if err := cmd.Start(); err != nil {
 		parentSock.Close()
 		return nil, fmt.Errorf("start container init: %w", err)

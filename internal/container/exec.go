@@ -8,7 +8,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"berth/internal/cgroup"
 	"berth/internal/errdefs"
 )
 
@@ -74,16 +73,14 @@ func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	if cg.Mode() == cgroup.Unified {
-		// Born in the container's cgroup, as in create; a process forked
-		// into a joined pid namespace inherits it from its parent.
-		f, err := os.Open(cg.Paths()[""])
-		if err != nil {
-			return -1, fmt.Errorf("cgroup: %w", err)
-		}
-		defer f.Close()
-		copts.cgroupDir = f
+	// Born in the container's cgroup, or moved there by itself, as in
+	// create; a process forked into a joined pid namespace inherits it.
+	join, err := cg.OpenJoin()
+	if err != nil {
+		return -1, fmt.Errorf("cgroup: %w", err)
 	}
+	defer join.Close()
+	copts.cgroup = join
 	proc, err := r.startInit(joins, rec.Spec, "", copts)
 	if err != nil {
 		return -1, err
@@ -106,15 +103,9 @@ func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
 		Process:     p,
 		State:       rec.specState(specs.StateRunning),
 		InUserNS:    hasNamespace(rec.Spec, specs.UserNamespace),
-		CgroupLater: true,
 	}
 	if err := proc.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
 		return fail(fmt.Errorf("send config to exec init: %w", err))
-	}
-	if copts.cgroupDir == nil {
-		if err := cg.Apply(proc.pid); err != nil {
-			return fail(proc.failure(fmt.Errorf("cgroup: %w", err)))
-		}
 	}
 	if err := proc.ch.send(&message{Type: msgCgroup}); err != nil {
 		return fail(proc.failure(err))

@@ -70,9 +70,22 @@ func initRun(ch *channel) error {
 		return err
 	}
 
-	// joinCgroup waits, if need be, until the parent has moved the init
-	// into its cgroup, then makes the cgroup namespace. Only the first
-	// call does anything.
+	// The init has been in its cgroup since before its Go runtime started
+	// (nsenter.c); the parent sets the limits meanwhile and says
+	// msgCgroup when they are set. waitLimits waits for that, once, before
+	// anything of the container's runs and before the uid changes.
+	limitsSet := false
+	waitLimits := func() error {
+		if limitsSet {
+			return nil
+		}
+		limitsSet = true
+		_, err := ch.recv(msgCgroup)
+		return err
+	}
+	// joinCgroup makes the cgroup namespace, if the config asks for one,
+	// and returns the init's cgroups as the container sees them. Only the
+	// first call does anything.
 	joined := false
 	var cgPaths map[string]string
 	joinCgroup := func() (map[string]string, error) {
@@ -80,11 +93,6 @@ func initRun(ch *channel) error {
 			return cgPaths, nil
 		}
 		joined = true
-		if cfg.CgroupLater {
-			if _, err := ch.recv(msgCgroup); err != nil {
-				return nil, err
-			}
-		}
 		if cfg.CgroupNS {
 			if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 				return nil, fmt.Errorf("create cgroup namespace: %w", err)
@@ -113,7 +121,7 @@ func initRun(ch *channel) error {
 	}
 
 	if !cfg.Exec {
-		if err := setupRootfs(ch, cfg, joinCgroup); err != nil {
+		if err := setupRootfs(ch, cfg, joinCgroup, waitLimits); err != nil {
 			return err
 		}
 	}
@@ -159,6 +167,9 @@ func initRun(ch *channel) error {
 			return err
 		}
 	}
+	if err := waitLimits(); err != nil {
+		return err
+	}
 	if err := dropBounding(p.Capabilities); err != nil {
 		return err
 	}
@@ -186,11 +197,6 @@ func initRun(ch *channel) error {
 		}
 	}
 
-	// An exec'd process is moved into the container's cgroup while it
-	// sets itself up; it runs nothing of its own before this.
-	if _, err := joinCgroup(); err != nil {
-		return err
-	}
 	if err := ch.send(&message{Type: msgReady}); err != nil {
 		return err
 	}
@@ -233,7 +239,7 @@ func initRun(ch *channel) error {
 	return execError(p.Args[0], err)
 }
 
-func setupRootfs(ch *channel, cfg *initConfig, joinCgroup func() (map[string]string, error)) error {
+func setupRootfs(ch *channel, cfg *initConfig, joinCgroup func() (map[string]string, error), waitLimits func() error) error {
 	s := cfg.Spec
 	if cfg.NewMount {
 		opts := rootfs.Options{
@@ -246,9 +252,12 @@ func setupRootfs(ch *channel, cfg *initConfig, joinCgroup func() (map[string]str
 			return err
 		}
 	}
-	// With no cgroup mount in the spec, the cgroup is joined here, before
-	// hooks or anything of the container's runs.
+	// With no cgroup mount in the spec, the cgroup namespace is made
+	// here, before hooks or anything of the container's runs.
 	if _, err := joinCgroup(); err != nil {
+		return err
+	}
+	if err := waitLimits(); err != nil {
 		return err
 	}
 	if cfg.HasHooks {

@@ -1,4 +1,13 @@
-// Joining namespaces before the Go runtime starts.
+// Joining cgroups and namespaces before the Go runtime starts.
+//
+// A thread that moves only itself into a cgroup v1 hierarchy (writing "0"
+// to its tasks file) spares the kernel the global lock, and the RCU grace
+// period, that moving a whole process costs. Before the Go runtime starts,
+// the init has a single thread, so moving it moves the whole init:
+//
+//   _BERTH_CGROUP_TASKS=fd,fd,...  tasks files to write "0" to
+//   _BERTH_SYNC_FD=fd              where a failure is reported, as the
+//                                  init's own JSON error message
 //
 // setns(2) into a mount or user namespace needs a single-threaded caller,
 // and a Go program has threads before main() runs. So berth's init, when
@@ -38,8 +47,41 @@ static void report(int fd, const char *what, const char *detail)
 	}
 }
 
+/* The strings written are strerror's and fixed text: nothing to escape. */
+static void fail_sync(const char *what)
+{
+	char buf[256];
+	const char *sync = getenv("_BERTH_SYNC_FD");
+	int n = snprintf(buf, sizeof(buf), "{\"type\":\"error\",\"error\":\"%s: %s\"}\n",
+			 what, strerror(errno));
+	if (sync != NULL && n > 0 && write(atoi(sync), buf, (size_t)n) < 0) {
+		/* the parent reads EOF and reports a generic failure */
+	}
+	_exit(1);
+}
+
+static void join_cgroups(const char *list)
+{
+	for (const char *p = list; *p;) {
+		char *end;
+		long fd = strtol(p, &end, 10);
+		if (end == p) {
+			errno = EINVAL;
+			fail_sync("malformed _BERTH_CGROUP_TASKS");
+		}
+		if (write((int)fd, "0", 1) != 1)
+			fail_sync("join the container's cgroup");
+		close((int)fd);
+		p = *end == ',' ? end + 1 : end;
+	}
+}
+
 __attribute__((constructor)) static void berth_nsenter(void)
 {
+	const char *tasks = getenv("_BERTH_CGROUP_TASKS");
+	if (tasks != NULL)
+		join_cgroups(tasks);
+
 	const char *list = getenv("_BERTH_SETNS");
 	const char *rep = getenv("_BERTH_SETNS_REPORT");
 	if (list == NULL || rep == NULL)

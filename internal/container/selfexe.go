@@ -16,6 +16,9 @@ const (
 	envSyncFD    = "_BERTH_SYNC_FD"
 	envFifoFD    = "_BERTH_FIFO_FD"
 	envConsoleFD = "_BERTH_CONSOLE_FD"
+	// envCgroupTasks lists cgroup v1 tasks files for nsenter.c to write
+	// "0" to, before the init has a second thread.
+	envCgroupTasks = "_BERTH_CGROUP_TASKS"
 )
 
 // IsInit reports whether this process was started as a container's init;

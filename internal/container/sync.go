@@ -13,14 +13,15 @@ import (
 // newline-delimited JSON messages:
 //
 //	parent                                   child (init)
-//	  |  start child with clone flags            |
+//	  |  start child with clone flags, in its    | (nsenter.c: join the v1
+//	  |  cgroup (v2) or moving itself there (v1) |  cgroups, single-threaded)
 //	  |  (user ns: Go writes uid/gid maps)       |
 //	  |------------- msgConfig ----------------->|
-//	  |  move child into cgroup, set limits      | unshare time ns
-//	  |------------- msgCgroup ----------------->| mount rootfs (new mount ns);
-//	  |                                          | before the first cgroup
-//	  |                                          | mount, wait for msgCgroup,
-//	  |                                          | then unshare cgroup ns
+//	  |  set limits, oom_score_adj               | unshare time ns, mount
+//	  |------------- msgCgroup ----------------->| rootfs (new mount ns),
+//	  |                                          | unshare cgroup ns at the
+//	  |                                          | first cgroup mount; wait
+//	  |                                          | for msgCgroup
 //	  |<------------ msgHooks -------------------| (only if prestart/createRuntime hooks)
 //	  |  run prestart, createRuntime hooks       |
 //	  |------------- msgHooksDone -------------->|
@@ -56,8 +57,7 @@ type message struct {
 	ExitCode int `json:"exitCode,omitempty"`
 }
 
-// initConfig is everything the init needs, sent once the parent has put
-// the child in its cgroup.
+// initConfig is everything the init needs, sent as soon as it has started.
 type initConfig struct {
 	// Exec is true for a process joining a running container.
 	Exec    bool           `json:"exec,omitempty"`
@@ -73,10 +73,6 @@ type initConfig struct {
 	NoPivot  bool `json:"noPivot,omitempty"`
 	NewUTS   bool `json:"newUTS,omitempty"`
 	InUserNS bool `json:"inUserNS,omitempty"`
-	// CgroupLater: the parent moves the init into its cgroup while the
-	// init mounts, and says msgCgroup when it is done. Moving a process
-	// between cgroups waits for an RCU grace period on cgroup v1.
-	CgroupLater bool `json:"cgroupLater,omitempty"`
 	// HasHooks: ask the parent to run prestart/createRuntime hooks.
 	HasHooks bool `json:"hasHooks,omitempty"`
 	// WaitStart: block on the exec fifo before running the process.
