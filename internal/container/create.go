@@ -177,18 +177,18 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 	}
 
 	cfg := &initConfig{
-		Spec:        s,
-		Process:     s.Process,
-		Rootfs:      rootfs,
-		State:       rec.specState(specs.StateCreating),
-		CgroupNS:    p.newNS[specs.CgroupNamespace],
-		TimeNS:      p.newNS[specs.TimeNamespace],
-		NewMount:    p.newNS[specs.MountNamespace],
-		NewUTS:      p.newNS[specs.UTSNamespace],
-		InUserNS:    hasNamespace(s, specs.UserNamespace),
-		HasHooks:    hasRuntimeHooks(s),
-		WaitStart:   true,
-		NoPivot:     opts.NoPivot,
+		Spec:      s,
+		Process:   s.Process,
+		Rootfs:    rootfs,
+		State:     rec.specState(specs.StateCreating),
+		CgroupNS:  p.newNS[specs.CgroupNamespace],
+		TimeNS:    p.newNS[specs.TimeNamespace],
+		NewMount:  p.newNS[specs.MountNamespace],
+		NewUTS:    p.newNS[specs.UTSNamespace],
+		InUserNS:  hasNamespace(s, specs.UserNamespace),
+		HasHooks:  hasRuntimeHooks(s),
+		WaitStart: true,
+		NoPivot:   opts.NoPivot,
 	}
 	if err := p.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
 		return nil, fmt.Errorf("send config to container init: %w", err)

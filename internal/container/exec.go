@@ -98,11 +98,11 @@ func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
 		return fail(err)
 	}
 	cfg := &initConfig{
-		Exec:        true,
-		Spec:        rec.Spec,
-		Process:     p,
-		State:       rec.specState(specs.StateRunning),
-		InUserNS:    hasNamespace(rec.Spec, specs.UserNamespace),
+		Exec:     true,
+		Spec:     rec.Spec,
+		Process:  p,
+		State:    rec.specState(specs.StateRunning),
+		InUserNS: hasNamespace(rec.Spec, specs.UserNamespace),
 	}
 	if err := proc.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
 		return fail(fmt.Errorf("send config to exec init: %w", err))
