@@ -1,0 +1,193 @@
+// Package snapshot keeps image layers unpacked, each once, in directories
+// that overlayfs stacks into a container's root filesystem.
+//
+// A layer is unpacked into a temporary directory and committed under its
+// chain ID (the digest of it and every layer below it), so every image
+// whose layers up to this one are the same shares the directory. Commit
+// is one metadata transaction: a layer another process committed first is
+// kept, and the newcomer's copy is discarded. Directories have short
+// numeric names, so that an overlay mount of many layers fits within the
+// one page the kernel allows for mount options.
+package snapshot
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"berth/internal/errdefs"
+	"berth/internal/metadata"
+)
+
+// Store is the directory of snapshots and their records.
+type Store struct {
+	root string
+	db   *metadata.DB
+}
+
+const tmpPrefix = "tmp-"
+
+// New opens the snapshot directory root, whose records live in db.
+func New(root string, db *metadata.DB) (*Store, error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("snapshot store: %w", err)
+	}
+	return &Store{root: root, db: db}, nil
+}
+
+// Chain returns the chain IDs of layers with the given diff IDs, bottom
+// first, as the image spec defines them.
+func Chain(diffIDs []digest.Digest) []digest.Digest {
+	out := make([]digest.Digest, len(diffIDs))
+	for i, d := range diffIDs {
+		if i == 0 {
+			out[i] = d
+			continue
+		}
+		out[i] = digest.FromString(out[i-1].String() + " " + d.String())
+	}
+	return out
+}
+
+// Temp makes a directory to unpack one layer into; its fs/ subdirectory
+// is the layer's root. Commit it, or remove it with Discard.
+func (s *Store) Temp() (string, error) {
+	dir, err := os.MkdirTemp(s.root, tmpPrefix)
+	if err != nil {
+		return "", fmt.Errorf("snapshot store: %w", err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "fs"), 0o755); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("snapshot store: %w", err)
+	}
+	return dir, nil
+}
+
+// Discard removes a temporary directory from Temp.
+func (s *Store) Discard(tmp string) {
+	if strings.HasPrefix(filepath.Base(tmp), tmpPrefix) {
+		os.RemoveAll(tmp)
+	}
+}
+
+// Commit records the layer unpacked in tmp as snapshot chain. When chain
+// is already there, tmp is discarded and the existing one returned.
+func (s *Store) Commit(tmp string, chain, parent, diffID digest.Digest, size int64) (*metadata.Snapshot, error) {
+	var snap *metadata.Snapshot
+	err := s.db.Update(func(tx *metadata.Tx) error {
+		if old, err := tx.Snapshot(chain); err == nil {
+			snap = old
+			return nil
+		}
+		n, err := tx.NextID("snapshot")
+		if err != nil {
+			return err
+		}
+		snap = &metadata.Snapshot{Chain: chain, Parent: parent, DiffID: diffID, Dir: strconv.FormatUint(n, 10), Size: size}
+		if err := os.Rename(tmp, filepath.Join(s.root, snap.Dir)); err != nil {
+			return fmt.Errorf("commit layer %s: %w", diffID, err)
+		}
+		return tx.PutSnapshot(snap)
+	})
+	s.Discard(tmp) // gone already unless another process had the layer
+	if err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+// Get returns snapshot chain, or an errdefs.ErrNotFound error.
+func (s *Store) Get(chain digest.Digest) (*metadata.Snapshot, error) {
+	var snap *metadata.Snapshot
+	err := s.db.View(func(tx *metadata.Tx) error {
+		var err error
+		snap, err = tx.Snapshot(chain)
+		return err
+	})
+	return snap, err
+}
+
+// Dir is the root directory of a snapshot's layer.
+func (s *Store) Dir(snap *metadata.Snapshot) string {
+	return filepath.Join(s.root, snap.Dir, "fs")
+}
+
+// LowerDirs returns the layer directories of chain, top first, as
+// overlayfs's lowerdir option lists them.
+func (s *Store) LowerDirs(chain []digest.Digest) ([]string, error) {
+	dirs := make([]string, 0, len(chain))
+	err := s.db.View(func(tx *metadata.Tx) error {
+		for i := len(chain) - 1; i >= 0; i-- {
+			snap, err := tx.Snapshot(chain[i])
+			if err != nil {
+				return err
+			}
+			dirs = append(dirs, s.Dir(snap))
+		}
+		return nil
+	})
+	return dirs, err
+}
+
+// Remove deletes snapshot chain, which nothing uses any more: the caller
+// has made sure of that, in the same transaction tx. Records go first, so a crash halfway
+// leaves only a directory that Sweep removes.
+func (s *Store) Remove(tx *metadata.Tx, chain digest.Digest) error {
+	snap, err := tx.Snapshot(chain)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := tx.DeleteSnapshot(chain); err != nil {
+		return err
+	}
+	return os.RemoveAll(filepath.Join(s.root, snap.Dir))
+}
+
+// Sweep removes directories that no record names: layers whose commit
+// or removal was cut short, and temporary directories older than age.
+// The caller must hold off every commit meanwhile (the image store's
+// garbage lock): a directory renamed into place after Sweep read the
+// records would look like garbage.
+func (s *Store) Sweep(age time.Duration) error {
+	known := map[string]bool{}
+	err := s.db.View(func(tx *metadata.Tx) error {
+		return tx.Snapshots(func(snap *metadata.Snapshot) error {
+			known[snap.Dir] = true
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(s.root)
+	if err != nil {
+		return err
+	}
+	cutoff := time.Now().Add(-age)
+	for _, e := range entries {
+		name := e.Name()
+		if known[name] {
+			continue
+		}
+		if strings.HasPrefix(name, tmpPrefix) {
+			fi, err := e.Info()
+			if err != nil || fi.ModTime().After(cutoff) {
+				continue
+			}
+		}
+		if err := os.RemoveAll(filepath.Join(s.root, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
