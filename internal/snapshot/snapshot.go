@@ -22,7 +22,6 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"berth/internal/errdefs"
 	"berth/internal/metadata"
 )
 
@@ -134,23 +133,6 @@ func (s *Store) LowerDirs(chain []digest.Digest) ([]string, error) {
 		return nil
 	})
 	return dirs, err
-}
-
-// Remove deletes snapshot chain, which nothing uses any more: the caller
-// has made sure of that, in the same transaction tx. Records go first, so a crash halfway
-// leaves only a directory that Sweep removes.
-func (s *Store) Remove(tx *metadata.Tx, chain digest.Digest) error {
-	snap, err := tx.Snapshot(chain)
-	if errors.Is(err, errdefs.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := tx.DeleteSnapshot(chain); err != nil {
-		return err
-	}
-	return os.RemoveAll(filepath.Join(s.root, snap.Dir))
 }
 
 // Sweep removes directories that no record names: layers whose commit
