@@ -195,7 +195,7 @@ func TestRealV1Lifecycle(t *testing.T) {
 	const mib = 1 << 20
 	r := &specs.LinuxResources{
 		Memory: &specs.LinuxMemory{Limit: ptr[int64](8 * mib), Swap: ptr[int64](8 * mib)},
-		Pids:   &specs.LinuxPids{Limit: 32},
+		Pids:   &specs.LinuxPids{Limit: ptr[int64](32)},
 		CPU:    &specs.LinuxCPU{Shares: ptr[uint64](512), Quota: ptr[int64](50000), Period: ptr[uint64](100000)},
 		Devices: []specs.LinuxDeviceCgroup{
 			{Allow: false, Access: "rwm"},

@@ -240,14 +240,14 @@ func (m *Manager) setCPUV1(r *specs.LinuxResources) error {
 }
 
 func (m *Manager) setPidsV1(r *specs.LinuxResources) error {
-	if r.Pids == nil {
+	if r.Pids == nil || r.Pids.Limit == nil {
 		return nil
 	}
 	dir, err := m.needDir("pids")
 	if err != nil {
 		return err
 	}
-	return m.write(dir, "pids.max", pidsMax(r.Pids.Limit))
+	return m.write(dir, "pids.max", pidsMax(*r.Pids.Limit))
 }
 
 // setBlkioV1 writes blkio weights (CFQ's blkio.weight or, on newer

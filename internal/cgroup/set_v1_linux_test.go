@@ -115,7 +115,7 @@ func TestSetV1(t *testing.T) {
 		},
 		{
 			name: "pids",
-			r:    specs.LinuxResources{Pids: &specs.LinuxPids{Limit: 64}},
+			r:    specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](64)}},
 			want: []string{"pids/c/pids.max=64"},
 		},
 		{
@@ -188,7 +188,7 @@ func TestSetV1Errors(t *testing.T) {
 		{"swappiness", specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: ptr[uint64](101)}}, nil, "swappiness"},
 		{"unified", specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}}, nil, "cgroup v2"},
 		{"hugetlb not mounted", specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB"}}}, []string{"hugetlb"}, `"hugetlb" is not mounted`},
-		{"pids not mounted", specs.LinuxResources{Pids: &specs.LinuxPids{Limit: 1}}, []string{"pids"}, `"pids" is not mounted`},
+		{"pids not mounted", specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](1)}}, []string{"pids"}, `"pids" is not mounted`},
 		{"leaf weight without cfq", specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{LeafWeight: ptr[uint16](10)}}, nil, "blkio.leaf_weight"},
 		{"hole punch", specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
 			{Allow: true, Type: "c", Access: "rwm"},

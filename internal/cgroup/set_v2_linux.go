@@ -174,10 +174,10 @@ func (m *Manager) setCPUV2(dir string, r *specs.LinuxResources) error {
 }
 
 func (m *Manager) setPidsV2(dir string, r *specs.LinuxResources) error {
-	if r.Pids == nil {
+	if r.Pids == nil || r.Pids.Limit == nil {
 		return nil
 	}
-	return m.write(dir, "pids.max", pidsMax(r.Pids.Limit))
+	return m.write(dir, "pids.max", pidsMax(*r.Pids.Limit))
 }
 
 // setIOV2 writes the io weight (BFQ's io.bfq.weight when the kernel has

@@ -89,9 +89,9 @@ func TestSetV2(t *testing.T) {
 			r:    specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: ptr[int64](25000)}},
 			want: []string{"c/cpu.max=25000"},
 		},
-		{name: "pids limit", r: specs.LinuxResources{Pids: &specs.LinuxPids{Limit: 42}}, want: []string{"c/pids.max=42"}},
-		{name: "pids zero is max", r: specs.LinuxResources{Pids: &specs.LinuxPids{Limit: 0}}, want: []string{"c/pids.max=max"}},
-		{name: "pids negative is max", r: specs.LinuxResources{Pids: &specs.LinuxPids{Limit: -1}}, want: []string{"c/pids.max=max"}},
+		{name: "pids limit", r: specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](42)}}, want: []string{"c/pids.max=42"}},
+		{name: "pids zero is max", r: specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](0)}}, want: []string{"c/pids.max=max"}},
+		{name: "pids negative is max", r: specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](-1)}}, want: []string{"c/pids.max=max"}},
 		{
 			name: "io weight and throttling",
 			r: specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{
@@ -120,7 +120,7 @@ func TestSetV2(t *testing.T) {
 		},
 		{
 			name: "unified after typed, sorted",
-			r:    specs.LinuxResources{Pids: &specs.LinuxPids{Limit: 5}, Unified: map[string]string{"memory.high": "1G", "cpu.weight": "7"}},
+			r:    specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](5)}, Unified: map[string]string{"memory.high": "1G", "cpu.weight": "7"}},
 			want: []string{"c/pids.max=5", "c/cpu.weight=7", "c/memory.high=1G"},
 		},
 		{
@@ -164,7 +164,7 @@ func TestSetV2Errors(t *testing.T) {
 		{"bad unified key", specs.LinuxResources{Unified: map[string]string{"../cgroup.procs": "1"}}, nil, "plain file name"},
 		{"dot unified key", specs.LinuxResources{Unified: map[string]string{"..": "1"}}, nil, "plain file name"},
 		{"unknown unified key", specs.LinuxResources{Unified: map[string]string{"nope.max": "1"}}, nil, "nope controller"},
-		{"missing controller file", specs.LinuxResources{Pids: &specs.LinuxPids{Limit: 3}}, []string{"pids.max"}, "pids.max"},
+		{"missing controller file", specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](3)}}, []string{"pids.max"}, "pids.max"},
 		{"bad hugepage size", specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB/../x"}}}, nil, "invalid hugepage size"},
 		{"bad device type", specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Type: "x"}}}, nil, "invalid type"},
 	} {
@@ -193,7 +193,7 @@ func TestSetV2DevicesAttachesFilter(t *testing.T) {
 		gotDir, gotInsts = dir, insts
 		return nil
 	}
-	if err := m.Set(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: 1}}); err != nil || gotInsts != nil {
+	if err := m.Set(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](1)}}); err != nil || gotInsts != nil {
 		t.Fatalf("Set without devices attached a filter (err %v)", err)
 	}
 	rules := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](3), Access: "rwm"}}

@@ -85,6 +85,15 @@ func newRootCommand() (*cobra.Command, *globals) {
 		return DefaultRuntimeState
 	}
 	cmd.AddCommand(rt)
+	a := &app{
+		root: func() string { return root },
+		in:   os.Stdin, out: cmd.OutOrStdout(), err: cmd.ErrOrStderr(),
+	}
+	cmd.PersistentPreRun = func(c *cobra.Command, _ []string) {
+		a.out, a.err = c.OutOrStdout(), c.ErrOrStderr()
+		a.isTerminal = isTerminal(a.out)
+	}
+	addImageCommands(cmd, a)
 	return cmd, g
 }
 

@@ -319,7 +319,7 @@ func (u *updateFlags) build(cmd *cobra.Command) (*specs.LinuxResources, error) {
 		cpu().Mems = u.cpusetMems
 	}
 	if changed("pids-limit") {
-		res.Pids = &specs.LinuxPids{Limit: u.pidsLimit}
+		res.Pids = &specs.LinuxPids{Limit: &u.pidsLimit}
 	}
 	if changed("blkio-weight") {
 		if u.blkioWeight < 10 || u.blkioWeight > 1000 {

@@ -91,7 +91,7 @@ func TestUpdateFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *res.Memory.Limit != 64<<20 || *res.CPU.Quota != 50000 || res.Pids.Limit != 10 || res.CPU.Cpus != "0" {
+	if *res.Memory.Limit != 64<<20 || *res.CPU.Quota != 50000 || *res.Pids.Limit != 10 || res.CPU.Cpus != "0" {
 		t.Errorf("update resources: %+v %+v %+v", res.Memory, res.CPU, res.Pids)
 	}
 	if res.BlockIO != nil || res.CPU.Shares != nil || res.Memory.Swap != nil {
