@@ -54,15 +54,15 @@ func applyChange(cfg *ContainerConfig, n *parser.Node) error {
 	case "entrypoint":
 		cfg.Entrypoint = command()
 	case "env":
-		for i := 0; i+1 < len(a); i += 2 {
-			cfg.Env = setEnv(cfg.Env, a[i], a[i+1])
+		for _, kv := range pairs(a) {
+			cfg.Env = setEnv(cfg.Env, kv[0], kv[1])
 		}
 	case "label":
 		if cfg.Labels == nil {
 			cfg.Labels = map[string]string{}
 		}
-		for i := 0; i+1 < len(a); i += 2 {
-			cfg.Labels[a[i]] = a[i+1]
+		for _, kv := range pairs(a) {
+			cfg.Labels[kv[0]] = kv[1]
 		}
 	case "expose":
 		if cfg.ExposedPorts == nil {
@@ -102,6 +102,16 @@ func applyChange(cfg *ContainerConfig, n *parser.Node) error {
 		return errdefs.Invalidf("%s is not an instruction --change takes (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)", strings.ToUpper(n.Value))
 	}
 	return nil
+}
+
+// pairs reads the parser's name/value nodes of ENV and LABEL, which come
+// as name, value, separator.
+func pairs(a []string) [][2]string {
+	var out [][2]string
+	for i := 0; i+1 < len(a); i += 3 {
+		out = append(out, [2]string{a[i], a[i+1]})
+	}
+	return out
 }
 
 func setEnv(env []string, k, v string) []string {

@@ -1,0 +1,5 @@
+package imagetest
+
+import "runtime"
+
+func hostArch() string { return runtime.GOARCH }
