@@ -76,6 +76,7 @@ func TestDocker(t *testing.T) {
 	t.Run("stop-term", e.testStopTerm)
 	t.Run("stop-kill", e.testStopKill)
 	t.Run("oom", e.testOOM)
+	t.Run("image-archives", e.testImageArchives)
 }
 
 // testImport imports the busybox root filesystem as image, which the
