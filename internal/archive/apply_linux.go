@@ -1,0 +1,491 @@
+package archive
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"berth/internal/errdefs"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// DefaultMaxBytes is the default bound on one layer's file content.
+	DefaultMaxBytes = 64 << 30
+	// DefaultMaxEntries is the default bound on one layer's tar entries.
+	DefaultMaxEntries = 4_000_000
+)
+
+// Limits bound what one layer may unpack to, so a decompression bomb fails
+// cleanly instead of filling the disk or the inode table.
+type Limits struct {
+	MaxBytes   int64 // total bytes of file content; 0 means DefaultMaxBytes
+	MaxEntries int64 // number of tar entries; 0 means DefaultMaxEntries
+}
+
+// Result is what Apply unpacked.
+type Result struct {
+	Bytes   int64 // bytes of file content, holes included
+	Entries int64 // tar entries, whiteouts and directories included
+}
+
+// copyBufferSize is the size of the buffer file content is copied through.
+// Large enough that a big file costs few syscalls.
+const copyBufferSize = 1 << 20
+
+// Apply unpacks the uncompressed tar stream r into dir, a fresh empty
+// directory that will be one overlayfs lower or upper layer. Whiteouts
+// become overlayfs whiteouts; see the package doc. Nothing is written
+// outside dir, whatever the stream holds.
+//
+// Apply reads r to its end, past the tar's end-of-archive marker, so that
+// a caller hashing the stream sees all of it. Nothing is synced to disk:
+// call Syncfs once the layer is complete. On error dir holds part of the
+// layer, and the caller removes it.
+func Apply(ctx context.Context, dir string, r io.Reader, lim Limits) (Result, error) {
+	if lim.MaxBytes <= 0 {
+		lim.MaxBytes = DefaultMaxBytes
+	}
+	if lim.MaxEntries <= 0 {
+		lim.MaxEntries = DefaultMaxEntries
+	}
+	rt, err := openRoot(dir)
+	if err != nil {
+		return Result{}, err
+	}
+	defer rt.close()
+	a := &applier{
+		root:     rt,
+		lim:      lim,
+		buf:      make([]byte, copyBufferSize),
+		umask:    currentUmask(),
+		euid:     os.Geteuid(),
+		egid:     os.Getegid(),
+		dirTimes: map[string][]unix.Timespec{},
+	}
+	br := bufio.NewReaderSize(r, 128<<10)
+	end := &endReader{r: br}
+	tr := tar.NewReader(end)
+	for {
+		if err := ctx.Err(); err != nil {
+			return a.res, err
+		}
+		end.watch()
+		hdr, err := tr.Next()
+		end.unwatch()
+		if errors.Is(err, io.EOF) {
+			if !end.sawMarker() {
+				return a.res, errdefs.Invalidf("layer is truncated: it ends without a tar end-of-archive marker")
+			}
+			break
+		}
+		// archive/tar reports names that leave the root, and may return
+		// such a header; cleanName deals with them.
+		if err != nil && !errors.Is(err, tar.ErrInsecurePath) {
+			return a.res, errdefs.Invalidf("layer: reading the entry after %d: %w", a.res.Entries, err)
+		}
+		a.res.Entries++
+		if a.res.Entries > lim.MaxEntries {
+			return a.res, errdefs.Invalidf("layer has more than %d entries, the limit for one layer", lim.MaxEntries)
+		}
+		if err := a.entry(ctx, tr, hdr); err != nil {
+			return a.res, entryError(hdr.Name, err)
+		}
+		// Read what the entry did not (a whiteout's content, say), so
+		// that only headers and padding are left for Next to read.
+		if _, err := io.Copy(io.Discard, tr); err != nil {
+			return a.res, entryError(hdr.Name, err)
+		}
+	}
+	if err := a.setDirTimes(); err != nil {
+		return a.res, err
+	}
+	// Whatever follows the marker is padding; bound it like content.
+	n, err := io.Copy(io.Discard, io.LimitReader(br, lim.MaxBytes-a.res.Bytes+1))
+	if err != nil {
+		return a.res, fmt.Errorf("layer: reading past the end of the tar: %w", err)
+	}
+	if a.res.Bytes+n > lim.MaxBytes {
+		return a.res, errdefs.Invalidf("layer expands past %d bytes, the limit for one layer", lim.MaxBytes)
+	}
+	return a.res, nil
+}
+
+// Syncfs flushes the filesystem that holds dir, with syncfs(2): one call
+// makes a whole unpacked layer durable, where an fsync per file would make
+// Apply several times slower.
+func Syncfs(dir string) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(fd)
+	if err := unix.Syncfs(fd); err != nil {
+		return &os.PathError{Op: "syncfs", Path: dir, Err: err}
+	}
+	return nil
+}
+
+// applier holds the state of one Apply.
+type applier struct {
+	root  *root
+	lim   Limits
+	res   Result
+	buf   []byte // file content passes through here, reused
+	umask uint32
+	euid  int
+	egid  int
+	// dirTimes holds each directory's atime and mtime, by clean path,
+	// until the end: creating the entries in a directory changes its mtime.
+	dirTimes map[string][]unix.Timespec
+}
+
+// entry applies one tar entry.
+func (a *applier) entry(ctx context.Context, tr *tar.Reader, hdr *tar.Header) error {
+	switch hdr.Typeflag {
+	case tar.TypeXGlobalHeader:
+		// Global PAX records (a comment, a tool's name) say nothing
+		// about any one file.
+		return nil
+	case tar.TypeReg, tar.TypeGNUSparse:
+		// Checked before a byte is written, so a bomb stops here.
+		if hdr.Size > a.lim.MaxBytes-a.res.Bytes {
+			return errdefs.Invalidf("layer expands past %d bytes, the limit for one layer", a.lim.MaxBytes)
+		}
+		a.res.Bytes += hdr.Size
+	}
+	name, err := cleanName(hdr.Name)
+	if err != nil {
+		return err
+	}
+	parentPath, base := path.Dir(name), path.Base(name)
+	if strings.HasPrefix(base, whiteoutPrefix) {
+		return a.whiteout(parentPath, base)
+	}
+	if name == "." && hdr.Typeflag != tar.TypeDir {
+		return errdefs.Invalidf("the layer's root can only be a directory, not type %q", hdr.Typeflag)
+	}
+	parent, err := a.root.dir(parentPath)
+	if err != nil {
+		return err
+	}
+	if hdr.Typeflag != tar.TypeDir {
+		// A directory that this entry replaces keeps no times.
+		delete(a.dirTimes, name)
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeGNUSparse:
+		return a.regular(ctx, parent, base, hdr, tr)
+	case tar.TypeDir:
+		return a.directory(parent, name, base, hdr)
+	case tar.TypeSymlink:
+		return a.symlink(parent, base, hdr)
+	case tar.TypeLink:
+		return a.hardlink(parent, name, base, hdr)
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		return a.node(parent, base, hdr)
+	default:
+		return errdefs.Invalidf("unsupported entry type %q", hdr.Typeflag)
+	}
+}
+
+// cleanName makes a tar entry name a clean path relative to the layer's
+// root, "." for the root itself. Absolute names are taken as relative to
+// the root, as tar does. Names that climb above the root with ".." come
+// from no honest tool and are refused. Symlinks are the kernel's business:
+// see root.
+func cleanName(name string) (string, error) {
+	p := path.Clean(strings.TrimLeft(name, "/"))
+	if p == ".." || strings.HasPrefix(p, "../") {
+		return "", errdefs.Invalidf("the name leaves the layer's root")
+	}
+	return p, nil
+}
+
+func (a *applier) regular(ctx context.Context, parent dirFD, base string, hdr *tar.Header, r io.Reader) error {
+	mode := uint32(hdr.Mode) & 0o7777
+	open := func() (int, error) {
+		return unix.Openat(parent.fd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+	}
+	fd, err := open()
+	if errors.Is(err, unix.EEXIST) {
+		if err = a.root.removeAll(parent.fd, base); err == nil {
+			fd, err = open()
+		}
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := writeFile(ctx, fd, r, hdr.Size, a.buf); err != nil {
+		return err
+	}
+	// Owner, then mode: chown clears setuid and setgid bits. Then xattrs:
+	// chown also clears security.capability.
+	if a.needChown(parent, hdr) {
+		if err := a.ignoreEPERM(unix.Fchown(fd, hdr.Uid, hdr.Gid)); err != nil {
+			return err
+		}
+	}
+	if a.needChmod(mode) {
+		if err := unix.Fchmod(fd, mode); err != nil {
+			return err
+		}
+	}
+	if err := setXattrs(hdr, func(k string, v []byte) error { return unix.Fsetxattr(fd, k, v, 0) }); err != nil {
+		return err
+	}
+	return unix.UtimesNanoAt(parent.fd, base, entryTimes(hdr), unix.AT_SYMLINK_NOFOLLOW)
+}
+
+func (a *applier) directory(parent dirFD, name, base string, hdr *tar.Header) error {
+	mode := uint32(hdr.Mode) & 0o7777
+	created := true
+	err := unix.Mkdirat(parent.fd, base, mode)
+	if errors.Is(err, unix.EEXIST) {
+		// An existing directory stays, with what is in it: layers list a
+		// directory again to change its metadata. Anything else goes.
+		var st unix.Stat_t
+		if err = unix.Fstatat(parent.fd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+			if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+				created = false
+			} else if err = a.root.removeAll(parent.fd, base); err == nil {
+				err = unix.Mkdirat(parent.fd, base, mode)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !created || a.needChown(parent, hdr) {
+		if err := a.ignoreEPERM(unix.Fchownat(parent.fd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW)); err != nil {
+			return err
+		}
+	}
+	// A new directory in a setgid one inherits the setgid bit.
+	if !created || parent.gid >= 0 || a.needChmod(mode) {
+		if err := unix.Fchmodat(parent.fd, base, mode, 0); err != nil {
+			return err
+		}
+	}
+	if err := a.setPathXattrs(parent, base, hdr); err != nil {
+		return err
+	}
+	a.dirTimes[name] = entryTimes(hdr)
+	return nil
+}
+
+func (a *applier) symlink(parent dirFD, base string, hdr *tar.Header) error {
+	err := unix.Symlinkat(hdr.Linkname, parent.fd, base)
+	if errors.Is(err, unix.EEXIST) {
+		if err = a.root.removeAll(parent.fd, base); err == nil {
+			err = unix.Symlinkat(hdr.Linkname, parent.fd, base)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return a.finish(parent, base, hdr, false)
+}
+
+// hardlink links base to an entry already in the layer. The target is
+// resolved inside the root like any entry, and its last component is not
+// followed, so a link can neither reach outside the layer nor through a
+// symlink.
+func (a *applier) hardlink(parent dirFD, name, base string, hdr *tar.Header) error {
+	target, err := cleanName(hdr.Linkname)
+	if err != nil {
+		return errdefs.Invalidf("hardlink target %q: %w", hdr.Linkname, err)
+	}
+	switch target {
+	case ".":
+		return errdefs.Invalidf("hardlink to the layer's root")
+	case name:
+		return errdefs.Invalidf("hardlink to itself")
+	}
+	tdir, err := a.root.resolve(path.Dir(target))
+	if err != nil {
+		return errdefs.Invalidf("hardlink target %q is not in the layer: %w", hdr.Linkname, err)
+	}
+	defer unix.Close(tdir)
+	tbase := path.Base(target)
+	err = unix.Linkat(tdir, tbase, parent.fd, base, 0)
+	if errors.Is(err, unix.EEXIST) {
+		if err = a.root.removeAll(parent.fd, base); err == nil {
+			err = unix.Linkat(tdir, tbase, parent.fd, base, 0)
+		}
+	}
+	if errors.Is(err, unix.ENOENT) {
+		return errdefs.Invalidf("hardlink target %q is not in the layer", hdr.Linkname)
+	}
+	// The link shares the target's inode, and so its metadata.
+	return err
+}
+
+// node makes a device or a fifo.
+func (a *applier) node(parent dirFD, base string, hdr *tar.Header) error {
+	mode := uint32(hdr.Mode) & 0o7777
+	switch hdr.Typeflag {
+	case tar.TypeChar:
+		mode |= unix.S_IFCHR
+	case tar.TypeBlock:
+		mode |= unix.S_IFBLK
+	default:
+		mode |= unix.S_IFIFO
+	}
+	dev := int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))
+	err := unix.Mknodat(parent.fd, base, mode, dev)
+	if errors.Is(err, unix.EEXIST) {
+		if err = a.root.removeAll(parent.fd, base); err == nil {
+			err = unix.Mknodat(parent.fd, base, mode, dev)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return a.finish(parent, base, hdr, true)
+}
+
+// finish sets the owner, mode (when chmod is set), xattrs and times of the
+// new entry base, which is not a regular file or a directory.
+func (a *applier) finish(parent dirFD, base string, hdr *tar.Header, chmod bool) error {
+	if a.needChown(parent, hdr) {
+		if err := a.ignoreEPERM(unix.Fchownat(parent.fd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW)); err != nil {
+			return err
+		}
+	}
+	if mode := uint32(hdr.Mode) & 0o7777; chmod && a.needChmod(mode) {
+		if err := unix.Fchmodat(parent.fd, base, mode, 0); err != nil {
+			return err
+		}
+	}
+	if err := a.setPathXattrs(parent, base, hdr); err != nil {
+		return err
+	}
+	return unix.UtimesNanoAt(parent.fd, base, entryTimes(hdr), unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// needChown says whether an entry just created in parent is owned by
+// someone else than the header says: it belongs to us, in the group of a
+// setgid parent or else our own.
+func (a *applier) needChown(parent dirFD, hdr *tar.Header) bool {
+	gid := a.egid
+	if parent.gid >= 0 {
+		gid = parent.gid
+	}
+	return hdr.Uid != a.euid || hdr.Gid != gid
+}
+
+// needChmod says whether an entry just created with mode may lack bits of
+// it: the umask took some, or it has setuid, setgid or sticky bits, which
+// chown and the setgid rules can take away.
+func (a *applier) needChmod(mode uint32) bool {
+	return mode&a.umask != 0 || mode&0o7000 != 0
+}
+
+// ignoreEPERM drops the EPERM of a chown when not running as root: unit
+// tests and unprivileged callers can still unpack a layer, owned by them.
+func (a *applier) ignoreEPERM(err error) error {
+	if a.euid != 0 && errors.Is(err, unix.EPERM) {
+		return nil
+	}
+	return err
+}
+
+// setDirTimes gives every directory the times its entry had, now that
+// nothing more is created in them.
+func (a *applier) setDirTimes() error {
+	for name, ts := range a.dirTimes {
+		parent, err := a.root.dir(path.Dir(name))
+		if err != nil {
+			return entryError(name, err)
+		}
+		if err := unix.UtimesNanoAt(parent.fd, path.Base(name), ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return entryError(name, err)
+		}
+	}
+	return nil
+}
+
+// entryTimes is the atime and mtime that an entry's file gets.
+func entryTimes(hdr *tar.Header) []unix.Timespec {
+	atime := hdr.AccessTime
+	if atime.IsZero() {
+		atime = hdr.ModTime
+	}
+	return []unix.Timespec{
+		{Sec: atime.Unix(), Nsec: int64(atime.Nanosecond())},
+		{Sec: hdr.ModTime.Unix(), Nsec: int64(hdr.ModTime.Nanosecond())},
+	}
+}
+
+// entryError names the entry in err, and classifies as invalid the errors
+// that the layer's content causes rather than the host.
+func entryError(name string, err error) error {
+	for _, bad := range []error{errdefs.ErrInvalid, io.ErrUnexpectedEOF, tar.ErrHeader,
+		unix.ENOENT, unix.ENOTDIR, unix.ELOOP, unix.ENAMETOOLONG, unix.EMLINK, unix.EINVAL} {
+		if errors.Is(err, bad) {
+			return errdefs.Invalidf("layer entry %q: %w", name, err)
+		}
+	}
+	return fmt.Errorf("layer entry %q: %w", name, err)
+}
+
+// currentUmask reads the process's umask without changing it (umask(2)
+// can only be read by setting it, which would race with other threads).
+// When it cannot be read, every bit counts as masked, so every mode is set
+// explicitly.
+func currentUmask() uint32 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0o777
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			var m uint32
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%o", &m); err == nil {
+				return m
+			}
+		}
+	}
+	return 0o777
+}
+
+// endReader tells a tar stream that ends with the end-of-archive marker
+// from one cut off between two entries, which archive/tar both report as
+// io.EOF: it counts the zero bytes that end what was read while watching,
+// that is while tar.Reader.Next read headers.
+type endReader struct {
+	r        io.Reader
+	watching bool
+	zeros    int
+}
+
+func (e *endReader) watch()   { e.watching, e.zeros = true, 0 }
+func (e *endReader) unwatch() { e.watching = false }
+
+// sawMarker says whether the last header read was a zero block: the
+// marker, or at least its first half.
+func (e *endReader) sawMarker() bool { return e.zeros >= 512 }
+
+func (e *endReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if e.watching && n > 0 {
+		i := n - 1
+		for i >= 0 && p[i] == 0 {
+			i--
+		}
+		if i < 0 {
+			e.zeros += n
+		} else {
+			e.zeros = n - 1 - i
+		}
+	}
+	return n, err
+}
