@@ -2,7 +2,6 @@ package image
 
 import (
 	"encoding/json"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -16,10 +15,6 @@ import (
 type Pinner interface {
 	PinnedChains(tx *metadata.Tx) ([]digest.Digest, error)
 }
-
-// strayAge is how old a temporary file or directory must be before
-// collection takes it for the leftover of a killed command.
-const strayAge = time.Hour
 
 // Collect frees every blob and snapshot that no image (and no container,
 // through Pinner) uses, and returns the bytes freed. It takes the
@@ -98,10 +93,13 @@ func (s *Store) Collect(wait bool) (int64, error) {
 	if err != nil {
 		return freed, err
 	}
-	if err := s.Snaps.Sweep(strayAge); err != nil {
+	// Every command that writes holds the lock shared, so holding it
+	// exclusively means that temporary files and directories are all
+	// leftovers of killed commands, however young.
+	if err := s.Snaps.Sweep(0); err != nil {
 		return freed, err
 	}
-	return freed, s.Content.CleanIngest(strayAge)
+	return freed, s.Content.CleanIngest(0)
 }
 
 // markManifest marks the layer blobs of a stored manifest. A manifest
