@@ -402,15 +402,25 @@ func (a *applier) ignoreEPERM(err error) error {
 // nothing more is created in them.
 func (a *applier) setDirTimes() error {
 	for name, ts := range a.dirTimes {
-		parent, err := a.root.dir(path.Dir(name))
-		if err != nil {
-			return entryError(name, err)
+		err := a.setTimes(name, ts)
+		// Gone: a later entry replaced a directory it was in.
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			continue
 		}
-		if err := unix.UtimesNanoAt(parent.fd, path.Base(name), ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err != nil {
 			return entryError(name, err)
 		}
 	}
 	return nil
+}
+
+func (a *applier) setTimes(name string, ts []unix.Timespec) error {
+	parent, err := a.root.resolve(path.Dir(name))
+	if err != nil {
+		return err
+	}
+	defer unix.Close(parent)
+	return unix.UtimesNanoAt(parent, path.Base(name), ts, unix.AT_SYMLINK_NOFOLLOW)
 }
 
 // entryTimes is the atime and mtime that an entry's file gets.
