@@ -61,13 +61,13 @@ func Apply(ctx context.Context, dir string, r io.Reader, lim Limits) (Result, er
 	}
 	defer rt.close()
 	a := &applier{
-		root:     rt,
-		lim:      lim,
-		buf:      make([]byte, copyBufferSize),
-		umask:    currentUmask(),
-		euid:     os.Geteuid(),
-		egid:     os.Getegid(),
-		dirTimes: map[string][]unix.Timespec{},
+		root:  rt,
+		lim:   lim,
+		buf:   make([]byte, copyBufferSize),
+		umask: currentUmask(),
+		euid:  os.Geteuid(),
+		egid:  os.Getegid(),
+		dirs:  map[string]dirMeta{},
 	}
 	br := bufio.NewReaderSize(r, 128<<10)
 	end := &endReader{r: br}
@@ -103,7 +103,7 @@ func Apply(ctx context.Context, dir string, r io.Reader, lim Limits) (Result, er
 			return a.res, entryError(hdr.Name, err)
 		}
 	}
-	if err := a.setDirTimes(); err != nil {
+	if err := a.finishDirs(); err != nil {
 		return a.res, err
 	}
 	// Whatever follows the marker is padding; bound it like content.
@@ -141,9 +141,16 @@ type applier struct {
 	umask uint32
 	euid  int
 	egid  int
-	// dirTimes holds each directory's atime and mtime, by clean path,
-	// until the end: creating the entries in a directory changes its mtime.
-	dirTimes map[string][]unix.Timespec
+	// dirs holds what is set on each directory at the end, by clean path:
+	// creating entries in a directory changes its mtime.
+	dirs map[string]dirMeta
+}
+
+type dirMeta struct {
+	times []unix.Timespec
+	// mode, when set, is the directory's mode, kept from it until the
+	// end because it would keep us from writing in it.
+	mode *uint32
 }
 
 // entry applies one tar entry.
@@ -176,8 +183,8 @@ func (a *applier) entry(ctx context.Context, tr *tar.Reader, hdr *tar.Header) er
 		return err
 	}
 	if hdr.Typeflag != tar.TypeDir {
-		// A directory that this entry replaces keeps no times.
-		delete(a.dirTimes, name)
+		// A directory that this entry replaces is done with.
+		delete(a.dirs, name)
 	}
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeGNUSparse:
@@ -246,6 +253,13 @@ func (a *applier) regular(ctx context.Context, parent dirFD, base string, hdr *t
 
 func (a *applier) directory(parent dirFD, name, base string, hdr *tar.Header) error {
 	mode := uint32(hdr.Mode) & 0o7777
+	meta := dirMeta{times: entryTimes(hdr)}
+	// Root may write in any directory; anyone else gets to write in this
+	// one until the end.
+	if a.euid != 0 && mode&0o700 != 0o700 {
+		meta.mode = &mode
+		mode |= 0o700
+	}
 	created := true
 	err := unix.Mkdirat(parent.fd, base, mode)
 	if errors.Is(err, unix.EEXIST) {
@@ -277,7 +291,7 @@ func (a *applier) directory(parent dirFD, name, base string, hdr *tar.Header) er
 	if err := a.setPathXattrs(parent, base, hdr); err != nil {
 		return err
 	}
-	a.dirTimes[name] = entryTimes(hdr)
+	a.dirs[name] = meta
 	return nil
 }
 
@@ -398,11 +412,12 @@ func (a *applier) ignoreEPERM(err error) error {
 	return err
 }
 
-// setDirTimes gives every directory the times its entry had, now that
-// nothing more is created in them.
-func (a *applier) setDirTimes() error {
-	for name, ts := range a.dirTimes {
-		err := a.setTimes(name, ts)
+// finishDirs gives every directory the times, and where it was kept from
+// it the mode, that its entry had, now that nothing more is created in
+// them.
+func (a *applier) finishDirs() error {
+	for name, meta := range a.dirs {
+		err := a.finishDir(name, meta)
 		// Gone: a later entry replaced a directory it was in.
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 			continue
@@ -414,13 +429,19 @@ func (a *applier) setDirTimes() error {
 	return nil
 }
 
-func (a *applier) setTimes(name string, ts []unix.Timespec) error {
+func (a *applier) finishDir(name string, meta dirMeta) error {
 	parent, err := a.root.resolve(path.Dir(name))
 	if err != nil {
 		return err
 	}
 	defer unix.Close(parent)
-	return unix.UtimesNanoAt(parent, path.Base(name), ts, unix.AT_SYMLINK_NOFOLLOW)
+	base := path.Base(name)
+	if meta.mode != nil {
+		if err := unix.Fchmodat(parent, base, *meta.mode, 0); err != nil {
+			return err
+		}
+	}
+	return unix.UtimesNanoAt(parent, base, meta.times, unix.AT_SYMLINK_NOFOLLOW)
 }
 
 // entryTimes is the atime and mtime that an entry's file gets.

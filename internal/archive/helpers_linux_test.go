@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -139,7 +140,7 @@ func describe(t testing.TB, p string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s += fmt.Sprintf(" %q", data)
+		s += fmt.Sprintf(" %d bytes, sha256 %.16x", len(data), sha256.Sum256(data))
 	case unix.S_IFLNK:
 		target, err := os.Readlink(p)
 		if err != nil {

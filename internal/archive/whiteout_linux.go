@@ -47,7 +47,7 @@ func (a *applier) whiteout(parentPath, base string) error {
 	if err != nil {
 		return err
 	}
-	delete(a.dirTimes, path.Join(parentPath, name))
+	delete(a.dirs, path.Join(parentPath, name))
 	// Mode 0 and owned by root, as overlayfs makes its own whiteouts.
 	err = unix.Mknodat(parent.fd, name, unix.S_IFCHR, 0)
 	if errors.Is(err, unix.EEXIST) {
