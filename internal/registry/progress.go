@@ -17,7 +17,7 @@ type Update struct {
 	// Descriptor is the blob's: digest, size and media type.
 	Descriptor ocispec.Descriptor
 	// Done is how many bytes have been transferred so far.
-	Done int64
+	Done  int64
 	State State
 }
 

@@ -3,7 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/json"
-		"fmt"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -114,8 +114,9 @@ func (c *Client) resolveAt(ctx context.Context, host string, ref reference.Ref, 
 	}
 	mt := m.Descriptor.MediaType
 	if isIndex(mt) {
-		r.Index = &m
-		if m, err = r.pick(ctx, m, platform); err != nil {
+		index := m
+		r.Index = &index
+		if m, err = r.pick(ctx, index, platform); err != nil {
 			return nil, describe("pull", what, err)
 		}
 		mt = m.Descriptor.MediaType

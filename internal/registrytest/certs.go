@@ -20,7 +20,8 @@ type certificates struct {
 }
 
 // writeCertificates makes a CA and a server certificate it signs for
-// 127.0.0.1, ::1 and localhost, and writes them as PEM files into dir.
+// 127.0.0.1, ::1, localhost and Hostname, and writes them as PEM files
+// into dir.
 func writeCertificates(dir string) (*certificates, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -57,7 +58,7 @@ func writeCertificates(dir string) (*certificates, error) {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:     []string{"localhost"},
+		DNSNames:     []string{"localhost", Hostname},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, template, ca, &key.PublicKey, caKey)
 	if err != nil {

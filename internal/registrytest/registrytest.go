@@ -28,6 +28,12 @@ import (
 // Binary is where Debian's docker-registry package installs the registry.
 const Binary = "/usr/bin/docker-registry"
 
+// Hostname is a name that the TLS certificate of a registry covers besides
+// 127.0.0.1, ::1 and localhost, for tests that reach the registry by a
+// name that is not this machine's, with a dialer that sends it to
+// 127.0.0.1. The .test top-level domain is reserved for testing.
+const Hostname = "registry.test"
+
 // Registry is a running registry. It stops when the test ends.
 type Registry struct {
 	// Host is the registry's host:port, "127.0.0.1:NNNNN".
@@ -173,7 +179,7 @@ func configYAML(cfg settings) string {
 	lines := []string{
 		"version: 0.1",
 		"log:",
-		"  level: info",
+		"  level: warn",
 		"storage:",
 		"  filesystem:",
 		"    rootdirectory: " + cfg.storage,

@@ -56,3 +56,27 @@ func TestStartTLSAuth(t *testing.T) {
 		t.Errorf("GET /v2/ with credentials = %d, want 200", got)
 	}
 }
+
+func TestPutManifestSchema1(t *testing.T) {
+	r := Start(t)
+	dgst := r.PutManifest(t, "old/image", "v1", Schema1Manifest("old/image", "v1"))
+	req, err := http.NewRequest("GET", r.URL+"/v2/old/image/manifests/v1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v1+prettyjws")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET the stored schema 1 manifest: %s", resp.Status)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/vnd.docker.distribution.manifest.v1+prettyjws" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	if got := resp.Header.Get("Docker-Content-Digest"); got != dgst {
+		t.Errorf("Docker-Content-Digest = %q, want %q", got, dgst)
+	}
+}
