@@ -157,6 +157,10 @@ func describe(t testing.TB, p string) string {
 	for _, k := range slices.Sorted(maps.Keys(recs)) {
 		s += fmt.Sprintf(" %s=%q", k, recs[k])
 	}
+	// listXattrs leaves out overlayfs's xattrs; root sees the opaque one.
+	if v := getXattr(p, opaqueXattr); v != nil {
+		s += fmt.Sprintf(" %s=%q", opaqueXattr, v)
+	}
 	return s
 }
 
