@@ -65,6 +65,9 @@ func describe(op, target string, err error) error {
 	if connectionClosed(err) {
 		return fmt.Errorf("%s %s: the registry closed the connection: %w", op, target, err)
 	}
+	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return fmt.Errorf("%s %s: %w (a registry that serves plain HTTP must be configured insecure)", op, target, err)
+	}
 	return fmt.Errorf("%s %s: %w", op, target, err)
 }
 

@@ -42,14 +42,15 @@ func newClient(t *testing.T, cfg *Config, opts ...Option) *Client {
 	return c
 }
 
-// loopbackDialer dials testHost and any *.test name on 127.0.0.1, and
+// loopbackDialer dials testHost, any other *.test name, localhost and
+// example.com (which httptest's certificate names) on 127.0.0.1, and
 // refuses every address that is not on this machine.
 func loopbackDialer(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
 	}
-	if strings.HasSuffix(host, ".test") || host == "localhost" {
+	if strings.HasSuffix(host, ".test") || host == "localhost" || host == "example.com" {
 		host = "127.0.0.1"
 	}
 	if !isLoopback(host) {
@@ -177,4 +178,13 @@ func withConfigMediaType(t *testing.T, img v1.Image, mt string) v1.Image {
 	t.Helper()
 	img = mutate.MediaType(img, types.OCIManifestSchema1)
 	return mutate.ConfigMediaType(img, types.MediaType(mt))
+}
+
+func mustLayers(t *testing.T, img v1.Image) []v1.Layer {
+	t.Helper()
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ls
 }
