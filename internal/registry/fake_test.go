@@ -103,12 +103,6 @@ func (f *fakeRegistry) count(part string) int {
 	return n
 }
 
-func (f *fakeRegistry) seen() []seenRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]seenRequest(nil), f.requests...)
-}
-
 func (f *fakeRegistry) setHandler(h func(w http.ResponseWriter, r *http.Request) bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
