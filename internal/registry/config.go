@@ -130,7 +130,17 @@ func (c *Config) host(host string) HostConfig {
 	if c == nil {
 		return HostConfig{}
 	}
-	return c.Registries[CanonicalHost(host)]
+	host = CanonicalHost(host)
+	if h, ok := c.Registries[host]; ok {
+		return h
+	}
+	// A Config made in Go may key hosts in another spelling.
+	for key, h := range c.Registries {
+		if CanonicalHost(key) == host {
+			return h
+		}
+	}
+	return HostConfig{}
 }
 
 // mirrors returns the mirrors of a registry host, in order.
