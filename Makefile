@@ -36,11 +36,11 @@ TESTFLAGS ?=
 .DEFAULT_GOAL := help
 # Targets run one after another: test-root must not overlap test-unit.
 .NOTPARALLEL:
-.PHONY: help setup setup-docker build test test-unit test-root bench lint demo clean
+.PHONY: help setup setup-docker build test test-unit test-root bench bench-runtime bench-images lint demo clean
 
 help: ## show the targets
 	@echo "usage: make TARGET"
-	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 setup: ## install missing build, test and benchmark packages (root), check Go
 	scripts/setup.sh
@@ -61,8 +61,17 @@ test-root: ## all tests, root ones included (as root)
 	@if [ "$$(id -u)" -ne 0 ]; then echo "make test-root: run it as root" >&2; exit 1; fi
 	BERTH_TEST_ROOT=1 $(GO) test -p 1 -count=1 $(TESTFLAGS) ./...
 
-bench: setup build ## compare berth with runc and crun; writes docs/BENCHMARKS.md (root)
+bench: setup-docker build ## bench-runtime, then bench-images: one docs/BENCHMARKS.md (root)
+	@status=0; \
+	bench/run.sh || status=1; \
+	bench/images.sh || status=1; \
+	exit $$status
+
+bench-runtime: setup build ## berth-runc vs runc and crun; its part of docs/BENCHMARKS.md (root)
 	bench/run.sh
+
+bench-images: setup-docker build ## pull, load, import, save vs docker, skopeo, tar; its part of docs/BENCHMARKS.md (root)
+	bench/images.sh
 
 lint: ## gofmt, go vet and staticcheck; runs all three, fails if any fails
 	@status=0; \

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Compare berth's runc-compatible face (bin/berth-runc) with runc and crun,
-# side by side in one run, and write docs/BENCHMARKS.md. Needs root,
-# hyperfine, jq, runc, crun and bin/berth (`make bench` builds and runs it).
+# side by side in one run, and write the runtime part of docs/BENCHMARKS.md
+# (bench/report.sh keeps the other parts). Needs root, hyperfine, jq, runc,
+# crun and bin/berth (`make bench-runtime` builds and runs it).
 #   bench/run.sh
 # Settings, from the environment:
 #   BERTH_RUNC=PATH     the berth-runc to measure (default bin/berth-runc)
 #   BENCH_RUNS=N        hyperfine runs for a single run and for exec (30)
 #   BENCH_LOOP=N        containers run one after another in the loop (100)
 #   BENCH_LOOP_RUNS=N   hyperfine runs of that loop (3)
-#   BENCH_REPORT=FILE   where the report goes (docs/BENCHMARKS.md)
+#   BENCH_REPORT=FILE   the report to write the runtime part into
+#                       (docs/BENCHMARKS.md)
 # Raw hyperfine JSON goes to bench/out/.
 set -euo pipefail
 
@@ -283,6 +285,125 @@ goal() { # goal SECTION: whether berth's median is at most half of runc's
 }
 
 cgroup_mode() {
+	if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+		echo "v2 (unified)"
+	elif [ -d /sys/fs/cgroup/unified ]; then
+		echo "v1, hybrid (v2 mounted at /sys/fs/cgroup/unified)"
+	else
+		echo "v1 (legacy)"
+	fi
+}
+
+version_of() { # version_of TOOL: its first --version line
+	if [ -n "${skip[$1]:-}" ]; then
+		echo "not installed"
+	else
+		"${bin[$1]}" --version 2>/dev/null | head -n 1 || echo unknown
+	fi
+}
+
+berth_rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+	berth_rev+=" with uncommitted changes"
+fi
+if [ -n "${left_n[berth]:-}" ]; then
+	if [ "${left_n[berth]}" = 0 ]; then mem_goal="met: none"; else mem_goal="not met: ${left_n[berth]}"; fi
+else
+	mem_goal="not measured"
+fi
+
+tmp_report=$(mktemp "$work/report.XXXXXX")
+{
+	echo "## Runtime"
+	echo
+	echo "berth is measured through its runc-compatible face, \`berth-runc\`,"
+	echo "against runc and crun (bench/run.sh, \`make bench-runtime\`)."
+	echo
+	echo "### Host"
+	echo
+	echo "| | |"
+	echo "|---|---|"
+	echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
+	echo "| kernel | $(uname -sr) |"
+	echo "| cgroups | $(cgroup_mode) |"
+	echo "| CPU | $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(nproc) cores |"
+	echo "| memory | $(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) |"
+	echo "| berth | commit $berth_rev |"
+	echo "| runc | $(version_of runc) |"
+	echo "| crun | $(version_of crun) |"
+	echo "| hyperfine | $(hyperfine --version) |"
+	echo
+	echo "### Goals"
+	echo
+	echo "| goal | result |"
+	echo "|---|---|"
+	echo "| \`run\` of a container takes at most 0.5× runc's time | $(goal run) |"
+	echo "| \`exec\` into a container takes at most 0.5× runc's time | $(goal exec) |"
+	echo "| no berth process stays beside a started container | $mem_goal |"
+	echo
+	echo "### Run one container"
+	echo
+	echo "\`run\` of a container whose process is /bin/true: create, start, wait, delete."
+	echo
+	section_table run "$out/run.json"
+	echo
+	echo "### Run $loop containers in a row"
+	echo
+	echo "One shell loop of $loop \`run\`s, timed as a whole."
+	echo
+	section_table loop "$out/loop.json"
+	echo
+	echo "### Exec into a running container"
+	echo
+	echo "\`exec\` of /bin/true into a container whose process is \`sleep 1000\`,"
+	echo "made with \`create\` and \`start\`."
+	echo
+	section_table exec "$out/exec.json"
+	echo
+	echo "### Processes left beside a running container"
+	echo
+	echo "Runtime processes (named berth, runc or crun) that were not there before"
+	echo "\`create\` and \`start\` of the sleeping container and are outside its PID"
+	echo "namespace, half a second after \`start\` returned. The container's own"
+	echo "process is not counted; its RSS is given for scale."
+	echo
+	echo "| runtime | processes left | their RSS | which | container process RSS |"
+	echo "|---|---:|---:|---|---:|"
+	for t in "${tools[@]}"; do
+		if [ -n "${left_n[$t]:-}" ]; then
+			echo "| $t | ${left_n[$t]} | ${left_rss[$t]} KiB | ${left_list[$t]} | ${init_rss[$t]} KiB |"
+		else
+			echo "| $t | not run | | | |"
+		fi
+	done
+	for t in "${tools[@]}"; do
+		if [ -z "${left_n[$t]:-}" ]; then
+			echo
+			echo "$t: not run: ${why[mem:$t]:-no result}"
+		fi
+	done
+	echo
+	echo "### How it was measured"
+	echo
+	echo "Both bundles hold the same busybox root filesystem"
+	echo "(scripts/busybox-rootfs.sh) and a config.json from \`${spec_tool##*/} spec\` with"
+	echo "\`terminal\` false; one runs /bin/true, the other \`/bin/sleep 1000\`."
+	echo "No network is set up. hyperfine runs each command through \`sh -c\`, whose"
+	echo "own start-up it measures and subtracts, the same for every runtime; \`\$\$\`,"
+	echo "that shell's pid, gives each run a fresh container id. The variables are"
+	echo "a fresh temp dir's \`true\` and \`sleep\` bundles and \`state\` directory,"
+	echo "with one state root per runtime. The commands, from the repository root:"
+	echo
+	echo '```sh'
+	for c in "${hyperfine_cmds[@]}"; do
+		echo "$c"
+	done
+	echo '```'
+	echo
+	echo "Raw results: bench/out/run.json, loop.json and exec.json (not committed)."
+	echo
+	echo "### Where the time goes"
+	echo
 	echo "A process moved into a cgroup by pid (a write to cgroup.procs) waits"
 	echo "for an RCU grace period (the kernel's cgroup_threadgroup_rwsem): 10 to"
 	echo "30 ms on this kind of host, in runc's \`run\` and \`exec\`. berth never"
@@ -295,8 +416,7 @@ cgroup_mode() {
 	echo "the ratios above the 0.5 goal on this host. crun, in C, starts one"
 	echo "process and no runtime."
 } >"$tmp_report"
-mkdir -p "$(dirname "$report")"
-cp "$tmp_report" "$report"
+bench/report.sh runtime "$tmp_report"
 echo
 echo "bench: wrote $report"
 

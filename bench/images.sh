@@ -1,0 +1,557 @@
+#!/usr/bin/env bash
+# Compare berth's image commands with Docker's, skopeo's and tar's on one
+# image of real files (bench/mkimage), side by side in one run, and write
+# the images part of docs/BENCHMARKS.md (bench/report.sh keeps the other
+# parts). Needs root, go, hyperfine, jq and bin/berth (`make bench-images`
+# builds and runs it); dockerd and docker, docker-registry and skopeo give
+# their columns, and a column whose tool is missing says so.
+#   bench/images.sh
+# Settings, from the environment:
+#   BERTH=PATH                the berth to measure (default bin/berth)
+#   BENCH_IMAGE_RUNS=N        hyperfine runs of each tool for load, import
+#                             and save (5)
+#   BENCH_PULL_RUNS=N         hyperfine runs of each tool for pull (3)
+#   BENCH_IMAGE_LAYERS="DIR:MB ..."
+#                             the image's layers: each the files of DIR, up to
+#                             MB megabytes (default about 400 MB from /usr)
+#   BENCH_REPORT=FILE         the report to write the images part into
+#                             (docs/BENCHMARKS.md)
+# Raw hyperfine JSON goes to bench/out/images/.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+berth=${BERTH:-bin/berth}
+runs=${BENCH_IMAGE_RUNS:-5}
+pull_runs=${BENCH_PULL_RUNS:-3}
+layers=${BENCH_IMAGE_LAYERS:-/usr/lib:160 /usr/share:100 /usr/bin:100 /usr/sbin:25 /usr/libexec:15}
+out=bench/out/images
+go=${GO:-go}
+name=bench/big:1
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+[ "$(id -u)" -eq 0 ] || die "run it as root: the image stores keep files of every owner, and dockerd needs root"
+if [ ! -x "$berth" ]; then
+	die "$berth is not built: run 'make build' first (or 'make bench-images', which does)"
+fi
+if ! command -v "$go" >/dev/null && [ -x /usr/local/go/bin/go ]; then
+	go=/usr/local/go/bin/go
+fi
+for cmd in hyperfine jq "$go"; do
+	command -v "$cmd" >/dev/null || die "$cmd is missing: run scripts/setup.sh"
+done
+# dockerd lives in sbin, which a sudo or cron environment may lack.
+export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
+
+rm -rf "$out"
+mkdir -p "$out"
+# A short temp dir: containerd's unix sockets go under it, and a socket
+# path has room for 107 bytes only.
+work=$(mktemp -d /tmp/berth-bench-images.XXXXXX)
+# The commands that hyperfine runs name these variables, so that the report
+# shows them exactly as they ran.
+export BENCH_IMAGE=$work/image BENCH_STATE=$work/state
+export BENCH_DOCKER=unix://$work/docker/docker.sock
+export BENCH_REGISTRY="" BENCH_REGISTRY_DATA=$work/registry/storage
+# The docker client reads no configuration of the host's.
+export DOCKER_CONFIG=$work/docker/client
+unset DOCKER_HOST DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
+
+registry_pid="" dockerd_pid=""
+
+# stop PID NAME SECONDS: SIGTERM, then SIGKILL after SECONDS.
+stop() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < $3 * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	echo "bench: $2 did not stop within $3 s of SIGTERM; killing it" >&2
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	local p pid line mp
+	[ -z "$registry_pid" ] || stop "$registry_pid" docker-registry 10
+	[ -z "$dockerd_pid" ] || stop "$dockerd_pid" dockerd 30
+	# What dockerd started and left behind (its containerd, when dockerd
+	# was killed) names dockerd's directory on its command line.
+	for p in /proc/[0-9]*/cmdline; do
+		pid=${p#/proc/}
+		pid=${pid%/cmdline}
+		line=$(tr '\0' ' ' <"$p" 2>/dev/null) || continue
+		if [[ $line == *"$work/docker/"* ]]; then
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
+	# dockerd bind-mounts its data root onto itself; unmount the deepest
+	# first.
+	awk -v w="$work" '$5 == w || index($5, w "/") == 1 {print $5}' /proc/self/mountinfo |
+		sort -r | while read -r mp; do umount -l "$mp" 2>/dev/null || true; done
+	rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$BENCH_STATE" "$work/registry" "$work/docker"
+
+# first_error FILE: the last non-empty line of FILE, cut to 200 characters.
+first_error() {
+	local line
+	line=$(grep -v '^[[:space:]]*$' "$1" 2>/dev/null | tail -n 1 | cut -c 1-200)
+	echo "${line:-no error message}"
+}
+
+# quote ARGS...: the command line as one would type it.
+quote() {
+	local a s=""
+	for a in "$@"; do
+		case $a in
+		*[!A-Za-z0-9_./=:-]* | "") a="'${a//\'/\'\\\'\'}'" ;;
+		esac
+		s+="${s:+ }$a"
+	done
+	printf '%s' "$s"
+}
+
+sections=(pull load import save)
+declare -A tools=([pull]="berth docker skopeo" [load]="berth docker tar tarsync" [import]="berth docker tar tarsync" [save]="berth docker tar")
+declare -A ref=([pull]=docker [load]=tar [import]=tar [save]=tar)
+declare -A goal_max=([pull]=0.5 [load]=1.2 [import]=1.2 [save]=2)
+declare -A label=([pull:skopeo]="skopeo copy" [load:tar]="tar -x" [import:tar]="tar -x" [save:tar]="tar -c"
+	[load:tarsync]="tar -x, sync" [import:tarsync]="tar -x, sync")
+declare -A cmd prep why  # "section:tool" -> command, its prepare command, why it was not measured
+declare -A hyperfine_cmds # section -> the hyperfine command lines, one a line
+berth_failed=0
+
+# --- the image ---------------------------------------------------------------
+echo "== making the image from$(printf ' %s' $layers)"
+"$go" build -o "$work/mkimage" ./bench/mkimage
+# shellcheck disable=SC2086 # the layers are words
+"$work/mkimage" -o "$BENCH_IMAGE" -name "$name" $layers
+summary=$BENCH_IMAGE/summary.json
+
+# --- the registry ------------------------------------------------------------
+# free_port: a port nothing listens on now, on 127.0.0.1.
+free_port() {
+	local port i
+	for ((i = 0; i < 50; i++)); do
+		port=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "$port"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# start_registry: starts docker-registry and pushes the image to it, or
+# says why not in registry_why.
+registry_why=""
+start_registry() {
+	local bin try port i
+	bin=$(command -v docker-registry) || {
+		registry_why="docker-registry is not installed (apt-get install docker-registry)"
+		return 1
+	}
+	command -v skopeo >/dev/null || {
+		registry_why="skopeo, which pushes the image, is not installed (apt-get install skopeo)"
+		return 1
+	}
+	# Another process may take the port between the check and the
+	# registry's bind; then the registry exits at once and we try another.
+	for try in 1 2 3; do
+		port=$(free_port) || break
+		cat >"$work/registry/config.yml" <<-EOF
+			version: 0.1
+			log:
+			  level: error
+			  accesslog:
+			    disabled: true
+			storage:
+			  filesystem:
+			    rootdirectory: $BENCH_REGISTRY_DATA
+			http:
+			  addr: 127.0.0.1:$port
+			  secret: berth-bench
+		EOF
+		"$bin" serve "$work/registry/config.yml" >"$work/registry/log" 2>&1 </dev/null &
+		registry_pid=$!
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$registry_pid" 2>/dev/null || break
+			if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+				BENCH_REGISTRY=127.0.0.1:$port
+				break 2
+			fi
+			sleep 0.1
+		done
+		stop "$registry_pid" docker-registry 5
+		registry_pid=""
+	done
+	if [ -z "$BENCH_REGISTRY" ]; then
+		registry_why="docker-registry did not start: $(first_error "$work/registry/log")"
+		return 1
+	fi
+	if ! skopeo copy --insecure-policy --dest-tls-verify=false \
+		"oci:$BENCH_IMAGE/oci" "docker://$BENCH_REGISTRY/$name" >"$work/registry/push.log" 2>&1 </dev/null; then
+		registry_why="skopeo could not push the image: $(first_error "$work/registry/push.log")"
+		return 1
+	fi
+}
+echo "== starting docker-registry"
+start_registry || echo "bench: pull is not measured: $registry_why" >&2
+
+# --- dockerd -----------------------------------------------------------------
+# A private dockerd, everything of its own under the temp dir. It starts
+# its own containerd. No network is needed: no bridge, no iptables.
+docker_why=""
+docker=(docker -H "$BENCH_DOCKER")
+start_dockerd() {
+	local dockerd major config=$work/docker/daemon.json i
+	dockerd=$(command -v dockerd) && command -v docker >/dev/null || {
+		docker_why="docker.io is not installed (scripts/setup.sh --docker)"
+		return 1
+	}
+	# Our own config, so that the host's daemon.json is not read. dockerd
+	# before 23 writes an identity key to /etc/docker unless told where.
+	major=$("$dockerd" --version | sed -n 's/^Docker version \([0-9]*\)\..*/\1/p')
+	if [ -n "$major" ] && [ "$major" -lt 23 ]; then
+		printf '{"deprecated-key-path": "%s"}\n' "$work/docker/key.json" >"$config"
+	else
+		echo '{}' >"$config"
+	fi
+	"$dockerd" --config-file "$config" \
+		--data-root "$work/docker/data" --exec-root "$work/docker/exec" \
+		--pidfile "$work/docker/docker.pid" -H "$BENCH_DOCKER" \
+		--bridge=none --iptables=false --ip6tables=false \
+		>"$work/docker/dockerd.log" 2>&1 </dev/null &
+	dockerd_pid=$!
+	for ((i = 0; i < 600; i++)); do
+		if ! kill -0 "$dockerd_pid" 2>/dev/null; then
+			docker_why="dockerd exited at start: $(first_error "$work/docker/dockerd.log")"
+			return 1
+		fi
+		"${docker[@]}" version >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	docker_why="dockerd did not answer within 60 s: $(first_error "$work/docker/dockerd.log")"
+	return 1
+}
+echo "== starting dockerd"
+start_dockerd || echo "bench: docker is not measured: $docker_why" >&2
+
+# --- the commands ------------------------------------------------------------
+# Every timed run starts from an empty store of its tool's, after `sync`
+# (no run pays for flushing the last one's writes) and with its input read
+# into the page cache, the same for every tool.
+warm_registry='find "$BENCH_REGISTRY_DATA" -type f -exec cat {} + >/dev/null'
+warm_archive='cat "$BENCH_IMAGE/image.tar" >/dev/null'
+warm_layers='cat "$BENCH_IMAGE"/layers/*.tar >/dev/null'
+warm_flat='cat "$BENCH_IMAGE/flat.tar" >/dev/null'
+docker_empty="docker -H \"\$BENCH_DOCKER\" image prune -af >/dev/null"
+fresh_tar='rm -rf "$BENCH_STATE/tar" && mkdir "$BENCH_STATE/tar"'
+
+cmd[pull:berth]="$berth --root \"\$BENCH_STATE/pull\" pull \"\$BENCH_REGISTRY/$name\""
+prep[pull:berth]="rm -rf \"\$BENCH_STATE/pull\" && sync && $warm_registry"
+cmd[pull:docker]="docker -H \"\$BENCH_DOCKER\" pull \"\$BENCH_REGISTRY/$name\""
+prep[pull:docker]="$docker_empty && sync && $warm_registry"
+cmd[pull:skopeo]="skopeo copy --insecure-policy --src-tls-verify=false \"docker://\$BENCH_REGISTRY/$name\" \"dir:\$BENCH_STATE/skopeo\""
+prep[pull:skopeo]="rm -rf \"\$BENCH_STATE/skopeo\" && sync && $warm_registry"
+
+cmd[load:berth]="$berth --root \"\$BENCH_STATE/load\" load -i \"\$BENCH_IMAGE/image.tar\""
+prep[load:berth]="rm -rf \"\$BENCH_STATE/load\" && sync && $warm_archive"
+cmd[load:docker]="docker -H \"\$BENCH_DOCKER\" load -i \"\$BENCH_IMAGE/image.tar\""
+prep[load:docker]="$docker_empty && sync && $warm_archive"
+cmd[load:tar]="for l in \"\$BENCH_IMAGE\"/layers/*.tar; do tar -xf \"\$l\" -C \"\$BENCH_STATE/tar\" || exit 1; done"
+prep[load:tar]="$fresh_tar && sync && $warm_layers"
+# Not a goal's reference: what tar costs when its files must reach the
+# disk, as berth's must (it syncs the blobs and the unpacked layers).
+cmd[load:tarsync]="${cmd[load:tar]} && sync"
+prep[load:tarsync]=${prep[load:tar]}
+
+cmd[import:berth]="$berth --root \"\$BENCH_STATE/import\" import \"\$BENCH_IMAGE/flat.tar\" bench/flat:1"
+prep[import:berth]="rm -rf \"\$BENCH_STATE/import\" && sync && $warm_flat"
+cmd[import:docker]="docker -H \"\$BENCH_DOCKER\" import \"\$BENCH_IMAGE/flat.tar\" bench/flat:1"
+prep[import:docker]="$docker_empty && sync && $warm_flat"
+cmd[import:tar]="tar -xf \"\$BENCH_IMAGE/flat.tar\" -C \"\$BENCH_STATE/tar\""
+prep[import:tar]="$fresh_tar && sync && $warm_flat"
+cmd[import:tarsync]="${cmd[import:tar]} && sync"
+prep[import:tarsync]=${prep[import:tar]}
+
+# save reads each tool's own store, which one untimed run of each warms.
+cmd[save:berth]="$berth --root \"\$BENCH_STATE/save\" save -o \"\$BENCH_STATE/saved.tar\" $name"
+cmd[save:docker]="docker -H \"\$BENCH_DOCKER\" save -o \"\$BENCH_STATE/saved.tar\" $name"
+cmd[save:tar]="tar -cf \"\$BENCH_STATE/saved.tar\" -C \"\$BENCH_STATE/tree\" ."
+for t in berth docker tar; do prep[save:$t]='rm -f "$BENCH_STATE/saved.tar" && sync'; done
+
+# Until a tool's section has run, why says that it has not.
+pending="the bench stopped before it"
+for s in "${sections[@]}"; do
+	for t in ${tools[$s]}; do why[$s:$t]=$pending; done
+done
+for s in "${sections[@]}"; do
+	[ -z "$docker_why" ] || why[$s:docker]=$docker_why
+done
+if [ -n "$registry_why" ]; then
+	for t in ${tools[pull]}; do why[pull:$t]=$registry_why; done
+fi
+if ! command -v skopeo >/dev/null; then
+	why[pull:skopeo]="skopeo is not installed (apt-get install skopeo)"
+fi
+if ! "$berth" pull --help >/dev/null 2>&1; then
+	why[pull:berth]="berth pull not available: $berth has no pull command"
+fi
+
+# measure SECTION RUNS WARMUP: runs hyperfine for each tool of SECTION that can
+# run, one tool at a time, so that a tool that fails loses only its own
+# column.
+measure() {
+	local s=$1 runs=$2 warmup=$3 t args
+	for t in ${tools[$s]}; do
+		[ "${why[$s:$t]:-}" = "$pending" ] || continue
+		args=(--runs "$runs")
+		[ "$warmup" = 0 ] || args+=(--warmup "$warmup")
+		args+=(--prepare "${prep[$s:$t]}" --export-json "$out/$s-$t.json" -n "$t" "${cmd[$s:$t]}")
+		hyperfine_cmds[$s]+="$(quote hyperfine "${args[@]}")"$'\n'
+		echo
+		echo "== $s: $t"
+		if hyperfine "${args[@]}" </dev/null; then
+			unset "why[$s:$t]"
+		else
+			rm -f "$out/$s-$t.json"
+			# hyperfine hides the command's stderr: run it once more to
+			# show why it failed.
+			sh -c "${prep[$s:$t]}" >/dev/null 2>&1 </dev/null || true
+			sh -c "${cmd[$s:$t]}" >/dev/null 2>"$work/err" </dev/null || true
+			why[$s:$t]="it failed: $(first_error "$work/err")"
+			[ "$t" != berth ] || berth_failed=1
+		fi
+	done
+}
+
+# --- the report --------------------------------------------------------------
+# median SECTION TOOL: the median in seconds, or nothing.
+median() {
+	local json=$out/$1-$2.json
+	[ -f "$json" ] || return 0
+	jq -r '.results[0].median' "$json"
+}
+ratio() { # ratio A B: A/B as "0.42×", or "n/a"
+	if [ -z "$1" ] || [ -z "$2" ]; then
+		echo "n/a"
+	else
+		awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f×", a / b}'
+	fi
+}
+name_of() { # name_of SECTION TOOL: the tool as the report names it
+	echo "${label[$1:$2]:-$2 $1}"
+}
+
+goal() { # goal SECTION: whether berth's median is within the goal's factor
+	local s=$1 b r
+	b=$(median "$s" berth)
+	r=$(median "$s" "${ref[$s]}")
+	if [ -z "$b" ]; then
+		echo "not measured: ${why[$s:berth]:-no result}"
+	elif [ -z "$r" ]; then
+		echo "not measured: $(name_of "$s" "${ref[$s]}"): ${why[$s:${ref[$s]}]:-no result}"
+	elif awk -v b="$b" -v r="$r" -v g="${goal_max[$s]}" 'BEGIN {exit !(b <= g * r)}'; then
+		echo "met: $(ratio "$b" "$r")"
+	else
+		echo "not met: $(ratio "$b" "$r")"
+	fi
+}
+
+section_table() { # section_table SECTION
+	local s=$1 t m r json
+	r=$(median "$s" "${ref[$s]}")
+	echo "| tool | median | mean ± σ | min | max | runs | ÷ $(name_of "$s" "${ref[$s]}") |"
+	echo "|---|---:|---:|---:|---:|---:|---:|"
+	for t in ${tools[$s]}; do
+		m=$(median "$s" "$t")
+		json=$out/$s-$t.json
+		if [ -n "$m" ]; then
+			jq -r '.results[0] | [.median, .mean, .stddev // 0, .min, .max, (.times | length)] | @tsv' "$json" |
+				awk -v t="$(name_of "$s" "$t")" -v q="$(ratio "$m" "$r")" -F '\t' \
+					'{printf "| %s | %.2f s | %.2f ± %.2f s | %.2f s | %.2f s | %d | %s |\n", t, $1, $2, $3, $4, $5, $6, q}'
+		else
+			echo "| $(name_of "$s" "$t") | not run | | | | | |"
+		fi
+	done
+	for t in ${tools[$s]}; do
+		if [ -z "$(median "$s" "$t")" ]; then
+			echo
+			echo "$(name_of "$s" "$t"): not run: ${why[$s:$t]:-no result}"
+		fi
+	done
+}
+
+version_line() { # version_line COMMAND...: its first line of output, or "not installed"
+	command -v "$1" >/dev/null || {
+		echo "not installed"
+		return 0
+	}
+	"$@" 2>/dev/null | head -n 1 || echo unknown
+}
+
+mib() { awk -v b="$1" 'BEGIN {printf "%.0f MB", b / 1e6}'; }
+
+berth_rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+	berth_rev+=" with uncommitted changes"
+fi
+if [ -z "$docker_why" ]; then
+	docker_version=$("${docker[@]}" version --format '{{.Server.Version}} (dockerd), {{.Client.Version}} (client)' 2>/dev/null || echo unknown)
+	docker_driver=$("${docker[@]}" info --format '{{.Driver}}' 2>/dev/null || echo unknown)
+else
+	docker_version="not run: $docker_why"
+	docker_driver=""
+fi
+
+# write_report: the images part of the report, from what is measured so
+# far; sections still to come say so.
+write_report() {
+	local tmp=$work/report.md s c
+	{
+		echo "## Images"
+		echo
+		echo "berth's image commands against Docker's (a private dockerd), skopeo"
+		echo "and plain tar, on one image of real files (bench/images.sh,"
+		echo "\`make bench-images\`)."
+		echo
+		echo "### Host"
+		echo
+		echo "| | |"
+		echo "|---|---|"
+		echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
+		echo "| kernel | $(uname -sr) |"
+		echo "| CPU | $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(nproc) cores |"
+		echo "| memory | $(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) |"
+		echo "| file system of the stores | $(df --output=fstype "$work" | tail -n 1) |"
+		echo "| berth | commit $berth_rev |"
+		echo "| docker | $docker_version${docker_driver:+, storage driver $docker_driver} |"
+		echo "| skopeo | $(version_line skopeo --version) |"
+		echo "| registry | $(version_line docker-registry --version) |"
+		echo "| tar | $(version_line tar --version) |"
+		echo "| hyperfine | $(hyperfine --version) |"
+		echo
+		echo "### Goals"
+		echo
+		echo "| goal | result |"
+		echo "|---|---|"
+		echo "| \`pull\` takes at most 0.5× \`docker pull\`'s time | $(goal pull) |"
+		echo "| \`load\` takes at most 1.2× \`tar -x\` of the same layers | $(goal load) |"
+		echo "| \`import\` takes at most 1.2× \`tar -x\` of the same tarball | $(goal import) |"
+		echo "| \`save\` takes at most 2× \`tar -c\` of the same files | $(goal save) |"
+		echo
+		echo "### The image"
+		echo
+		echo "bench/mkimage makes it from the host's files: each layer holds the"
+		echo "files of one directory, walked in order, up to a size. $(jq -r '.files' "$summary") files,"
+		echo "$(mib "$(jq -r '.bytes' "$summary")") of file contents, $(mib "$(jq -r '.tar_bytes' "$summary")") of layer tarballs, $(mib "$(jq -r '.gzip_bytes' "$summary")") gzip-compressed."
+		echo
+		echo "| layer | files | contents | tar | gzip |"
+		echo "|---|---:|---:|---:|---:|"
+		jq -r '.layers[] | [.dir, .files, .bytes, .tar_bytes, .gzip_bytes] | @tsv' "$summary" |
+			while IFS=$'\t' read -r d f b tb gb; do
+				echo "| $d | $f | $(mib "$b") | $(mib "$tb") | $(mib "$gb") |"
+			done
+		echo
+		echo "### Pull from a registry on 127.0.0.1"
+		echo
+		echo "The image, gzip layers, from docker-registry over plain HTTP on the"
+		echo "loopback: \`berth pull\`, \`docker pull\`, and \`skopeo copy\` to a"
+		echo "\`dir:\`, which only downloads and checks the blobs and unpacks nothing."
+		echo
+		section_table pull
+		echo
+		echo "### Load a docker-archive"
+		echo
+		echo "The image as \`docker save\` writes it, layers uncompressed:"
+		echo "\`berth load\`, \`docker load\`, and \`tar -x\` of the same layer tarballs,"
+		echo "one after another, into an empty directory. \`tar -x, sync\` adds a"
+		echo "\`sync\`: what tar takes when its files must be on disk, as berth's are."
+		echo
+		section_table load
+		echo
+		echo "### Import a tarball"
+		echo
+		echo "One tarball of all the image's files: \`berth import\`,"
+		echo "\`docker import\`, and \`tar -x\` of it into an empty directory, then"
+		echo "the same followed by \`sync\`."
+		echo
+		section_table import
+		echo
+		echo "### Save a docker-archive"
+		echo
+		echo "The loaded image saved to a file: \`berth save -o\`, \`docker save -o\`,"
+		echo "and \`tar -c\` of the same files, unpacked from the import tarball."
+		echo
+		section_table save
+		echo
+		echo "### How it was measured"
+		echo
+		echo "The page cache is warm, the same way for every tool: before each"
+		echo "timed run, hyperfine's prepare command empties that tool's store (a"
+		echo "fresh \`--root\` for berth, \`docker image prune -af\` for Docker, an"
+		echo "empty directory for skopeo and tar), runs \`sync\` so that no run pays"
+		echo "for flushing the previous one's writes, and reads the run's input (the"
+		echo "registry's files, the archive, the tarballs) with \`cat\`. Save has one"
+		echo "untimed warm-up run per tool instead, which reads that tool's store."
+		echo "Nothing flushes the writes at the end of a run: a tool that syncs"
+		echo "pays for it, one that does not (tar, docker) leaves its data in the"
+		echo "page cache, hence the \`tar -x, sync\` rows. All the stores and files"
+		echo "are on one file system. The variables name the"
+		echo "image's files (from bench/mkimage), a fresh state directory, the"
+		echo "private dockerd's socket, and the registry's address and storage."
+		echo "The commands, from the repository root:"
+		echo
+		echo '```sh'
+		for s in "${sections[@]}"; do
+			printf '%s' "${hyperfine_cmds[$s]:-}"
+		done
+		echo '```'
+		echo
+		echo "Raw results: bench/out/images/SECTION-TOOL.json (not committed)."
+	} >"$tmp"
+	bench/report.sh images "$tmp"
+}
+
+# --- the runs ----------------------------------------------------------------
+measure pull "$pull_runs" 0
+write_report
+measure load "$runs" 0
+write_report
+measure import "$runs" 0
+write_report
+
+# save needs the image in each store, and the files in a tree for tar.
+if [ "${why[save:berth]}" = "$pending" ]; then
+	if ! "$berth" --root "$BENCH_STATE/save" load -i "$BENCH_IMAGE/image.tar" >/dev/null 2>"$work/err" </dev/null; then
+		why[save:berth]="berth load, to have the image to save, failed: $(first_error "$work/err")"
+		berth_failed=1
+	fi
+fi
+if [ "${why[save:docker]}" = "$pending" ]; then
+	if ! { "${docker[@]}" image prune -af && "${docker[@]}" load -i "$BENCH_IMAGE/image.tar"; } >/dev/null 2>"$work/err" </dev/null; then
+		why[save:docker]="docker load, to have the image to save, failed: $(first_error "$work/err")"
+	fi
+fi
+mkdir "$BENCH_STATE/tree"
+tar -xf "$BENCH_IMAGE/flat.tar" -C "$BENCH_STATE/tree"
+measure save "$runs" 1
+write_report
+
+echo
+echo "bench: wrote ${BENCH_REPORT:-docs/BENCHMARKS.md}"
+for s in "${sections[@]}"; do
+	if [ -z "$(median "$s" berth)" ]; then
+		echo "bench: berth was not measured for $s: ${why[$s:berth]:-no result}" >&2
+	fi
+done
+exit $berth_failed
