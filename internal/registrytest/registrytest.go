@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,7 +20,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,9 +49,9 @@ type Registry struct {
 	// Dir holds the registry's config, certificates and storage.
 	Dir string
 
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when the process has exited
-	logs   syncBuffer
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the process has exited
+	logFile string        // the registry's stdout and stderr
 }
 
 // Option configures the registry that Start starts.
@@ -115,22 +115,24 @@ func Start(t testing.TB, opts ...Option) *Registry {
 	// it; then the registry exits at once, and we try another port.
 	var err error
 	for try := 0; try < 3; try++ {
-		if err = r.start(cfg); err == nil {
+		if err = r.start(cfg); err != nil {
+			break
+		}
+		r.URL = scheme + "://" + r.Host
+		if err = r.waitReady(10 * time.Second); !errors.Is(err, errExited) {
 			break
 		}
 	}
+	if r.cmd != nil {
+		t.Cleanup(func() {
+			r.stop()
+			if t.Failed() {
+				t.Logf("registry %s log:\n%s", r.Host, r.Logs())
+			}
+		})
+	}
 	if err != nil {
 		t.Fatalf("starting %s: %v\n%s", Binary, err, r.Logs())
-	}
-	r.URL = scheme + "://" + r.Host
-	t.Cleanup(func() {
-		r.stop()
-		if t.Failed() {
-			t.Logf("registry %s log:\n%s", r.Host, r.Logs())
-		}
-	})
-	if err := r.waitReady(10 * time.Second); err != nil {
-		t.Fatalf("registry %s: %v\n%s", r.Host, err, r.Logs())
 	}
 	return r
 }
@@ -140,8 +142,12 @@ func Start(t testing.TB, opts ...Option) *Registry {
 func (r *Registry) Ref(path string) string { return r.Host + "/" + path }
 
 // Logs returns what the registry has logged so far: its access log and
-// its own messages.
-func (r *Registry) Logs() string { return r.logs.String() }
+// its own warnings and errors. The registry writes the file itself, so a
+// request's line is there once the registry has finished the request.
+func (r *Registry) Logs() string {
+	data, _ := os.ReadFile(r.logFile)
+	return string(data)
+}
 
 // start writes a config for a free port and starts the registry on it.
 func (r *Registry) start(cfg settings) error {
@@ -155,21 +161,20 @@ func (r *Registry) start(cfg settings) error {
 	if err := os.WriteFile(config, []byte(configYAML(cfg)), 0o600); err != nil {
 		return err
 	}
-	r.logs.Reset()
+	r.logFile = filepath.Join(r.Dir, "registry.log")
+	log, err := os.Create(r.logFile)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
 	cmd := exec.Command(Binary, "serve", config)
-	cmd.Stdout, cmd.Stderr = &r.logs, &r.logs
+	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	// A registry that cannot bind its port exits at once; give it a moment.
-	select {
-	case <-exited:
-		return fmt.Errorf("the registry exited at start: %v", cmd.ProcessState)
-	case <-time.After(200 * time.Millisecond):
-	}
 	r.cmd, r.exited = cmd, exited
 	return nil
 }
@@ -198,6 +203,10 @@ func configYAML(cfg settings) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
+// errExited is waitReady's error when the registry has exited.
+var errExited = errors.New("the registry exited before it answered")
+
+// waitReady waits until the registry answers /v2/.
 func (r *Registry) waitReady(timeout time.Duration) error {
 	client := &http.Client{Timeout: time.Second}
 	if r.CAPool != nil {
@@ -216,7 +225,7 @@ func (r *Registry) waitReady(timeout time.Duration) error {
 		}
 		select {
 		case <-r.exited:
-			return fmt.Errorf("the registry exited before it answered: %v", err)
+			return fmt.Errorf("%w: %v", errExited, r.cmd.ProcessState)
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -254,28 +263,4 @@ func writeHtpasswd(dir, user, password string) (string, error) {
 	}
 	path := filepath.Join(dir, "htpasswd")
 	return path, os.WriteFile(path, bytes.TrimSpace(out), 0o600)
-}
-
-// syncBuffer collects the registry's output from its two pipes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Reset()
 }

@@ -16,9 +16,9 @@ type Request struct {
 var accessLine = regexp.MustCompile(`(?m)"([A-Z]+) (\S+) HTTP/[0-9.]+" ([0-9]{3}) `)
 
 // Requests returns the requests that the registry has logged so far, in
-// order. Paths keep their query strings. The registry logs a request as
-// it finishes it, so the line of the last response a client read may come
-// a moment later.
+// order. Paths keep their query strings. The registry logs a request when
+// it has finished it: a client may read the start of a large response
+// before its line is there, but not the end of a small one.
 func (r *Registry) Requests() []Request {
 	var reqs []Request
 	for _, m := range accessLine.FindAllStringSubmatch(r.Logs(), -1) {
