@@ -40,7 +40,7 @@ func (a *app) images() (*image.Store, error) {
 func addImageCommands(root *cobra.Command, a *app) {
 	img := &cobra.Command{Use: "image", Short: "Manage images"}
 	for _, mk := range []func(*app) *cobra.Command{
-		newImagesCommand, newRmiCommand, newTagCommand,
+		newPullCommand, newPushCommand, newImagesCommand, newRmiCommand, newTagCommand,
 		newHistoryCommand, newSaveCommand, newLoadCommand, newImportCommand,
 	} {
 		top := mk(a)
@@ -56,8 +56,8 @@ func addImageCommands(root *cobra.Command, a *app) {
 		}
 		img.AddCommand(sub)
 	}
-	img.AddCommand(newImageInspectCommand(a), newImagePruneCommand(a))
-	root.AddCommand(img)
+	img.AddCommand(newImageInspectCommand(a), newImagePruneCommand(a), newImageCopyCommand(a))
+	root.AddCommand(img, newLoginCommand(a), newLogoutCommand(a))
 	insp := newImageInspectCommand(a)
 	insp.Short = "Return low-level information on images"
 	root.AddCommand(insp)
