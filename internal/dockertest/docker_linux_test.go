@@ -77,6 +77,7 @@ func TestDocker(t *testing.T) {
 	t.Run("stop-kill", e.testStopKill)
 	t.Run("oom", e.testOOM)
 	t.Run("image-archives", e.testImageArchives)
+	t.Run("image-registry", e.testImageRegistry)
 }
 
 // testImport imports the busybox root filesystem as image, which the

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"berth/internal/registrytest"
 	"berth/internal/testfixture"
 )
 
@@ -56,4 +57,44 @@ func (e *env) testImageArchives(t *testing.T) {
 		t.Errorf("running the image berth saved: %s", r)
 	}
 	e.docker("rmi", "from-berth:1")
+}
+
+// testImageRegistry pushes with berth and pulls with Docker, and back:
+// both see the same manifest digest, and Docker runs what berth pushed.
+func (e *env) testImageRegistry(t *testing.T) {
+	e.d.watchLogs(t)
+	reg := registrytest.Start(t)
+	root := t.TempDir()
+	saved := e.mustDocker(t, "save", image).stdout
+	berthCmd(t, root, []byte(saved), "load")
+	pushed := reg.Ref("berth/busybox:1")
+	berthCmd(t, root, nil, "tag", image, pushed)
+	out := berthCmd(t, root, nil, "push", pushed)
+	i := strings.Index(out, "digest: ")
+	if i < 0 {
+		t.Fatalf("berth push said %q", out)
+	}
+	digest := strings.Fields(out[i+len("digest: "):])[0]
+	r := e.mustDocker(t, "pull", pushed)
+	if !strings.Contains(r.stdout, digest) {
+		t.Errorf("docker pull of what berth pushed: %q, want digest %s", r.stdout, digest)
+	}
+	if r := e.docker("run", "--runtime", "berth", "--rm", "--network", "none", pushed, "echo", "pulled"); !r.ok() || r.stdout != "pulled\n" {
+		t.Errorf("running what docker pulled: %s", r)
+	}
+
+	// Docker pushes; berth pulls the same digest.
+	fromDocker := reg.Ref("docker/busybox:1")
+	e.mustDocker(t, "tag", image, fromDocker)
+	r = e.mustDocker(t, "push", fromDocker)
+	i = strings.Index(r.stdout, "digest: ")
+	if i < 0 {
+		t.Fatalf("docker push said %q", r.stdout)
+	}
+	digest = strings.Fields(r.stdout[i+len("digest: "):])[0]
+	out = berthCmd(t, t.TempDir(), nil, "pull", fromDocker)
+	if !strings.Contains(out, "Digest: "+digest) {
+		t.Errorf("berth pull of what docker pushed: %q, want digest %s", out, digest)
+	}
+	e.docker("rmi", pushed, fromDocker)
 }

@@ -8,6 +8,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -168,4 +171,30 @@ func (img *Image) OCILayout(name string) []byte {
 	add("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
 	tw.Close()
 	return buf.Bytes()
+}
+
+// WriteOCIDir writes the image as an OCI image layout directory, which
+// skopeo copies from as oci:DIR.
+func (img *Image) WriteOCIDir(dir, name string) error {
+	tr := tar.NewReader(bytes.NewReader(img.OCILayout(name)))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(dir, h.Name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return err
+		}
+	}
 }
