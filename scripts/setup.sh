@@ -28,6 +28,8 @@ packages=(
 	busybox-static                     # test root filesystems
 	runc crun hyperfine                # benchmarks: the runtimes berth is compared with
 	iproute2 procps jq                 # tests, demo and benchmarks
+	docker-registry skopeo             # image tests: a real registry, another client
+	apache2-utils openssl              # registry tests: htpasswd users, TLS
 )
 if [ "$want_docker" = 1 ]; then
 	packages+=(docker.io)
