@@ -156,11 +156,11 @@ registry_why=""
 start_registry() {
 	local bin try port i
 	bin=$(command -v docker-registry) || {
-		registry_why="docker-registry is not installed (apt-get install docker-registry)"
+		registry_why="docker-registry is not installed (scripts/setup.sh installs it)"
 		return 1
 	}
 	command -v skopeo >/dev/null || {
-		registry_why="skopeo, which pushes the image, is not installed (apt-get install skopeo)"
+		registry_why="skopeo, which pushes the image, is not installed (scripts/setup.sh installs it)"
 		return 1
 	}
 	# Another process may take the port between the check and the
@@ -246,44 +246,56 @@ echo "== starting dockerd"
 start_dockerd || echo "bench: docker is not measured: $docker_why" >&2
 
 # --- the commands ------------------------------------------------------------
-# Every timed run starts from an empty store of its tool's, after `sync`
-# (no run pays for flushing the last one's writes) and with its input read
-# into the page cache, the same for every tool.
+# Every timed run starts from an empty store of its tool's, the same way for
+# every tool: its prepare command deletes the last run's store, runs `sync`
+# (no run pays for flushing the last one's writes), drops the page cache,
+# and reads back the run's input and the tool's program. The drop is for
+# ext4 without a journal, which skips inodes deleted in the last minute
+# whose inode table block is cached, at a cost per inode, when it
+# allocates new ones: without it, how fast a run creates files depends on
+# what the prepare just deleted.
+# prepare EMPTY INPUT PROGRAM: the prepare command of one tool's runs.
+prepare() {
+	printf '%s && sync && echo 3 >/proc/sys/vm/drop_caches && %s && cat %s >/dev/null' "$1" "$2" "$3"
+}
 warm_registry='find "$BENCH_REGISTRY_DATA" -type f -exec cat {} + >/dev/null'
 warm_archive='cat "$BENCH_IMAGE/image.tar" >/dev/null'
 warm_layers='cat "$BENCH_IMAGE"/layers/*.tar >/dev/null'
 warm_flat='cat "$BENCH_IMAGE/flat.tar" >/dev/null'
 docker_empty="docker -H \"\$BENCH_DOCKER\" image prune -af >/dev/null"
-fresh_tar='rm -rf "$BENCH_STATE/tar" && mkdir "$BENCH_STATE/tar"'
+tar_empty='rm -rf "$BENCH_STATE/tar" && mkdir "$BENCH_STATE/tar"'
+prog_docker='"$(command -v docker)"'
+prog_tar='"$(command -v tar)"'
 
 cmd[pull:berth]="$berth --root \"\$BENCH_STATE/pull\" pull \"\$BENCH_REGISTRY/$name\""
-prep[pull:berth]="rm -rf \"\$BENCH_STATE/pull\" && sync && $warm_registry"
+prep[pull:berth]=$(prepare 'rm -rf "$BENCH_STATE/pull"' "$warm_registry" "$berth")
 cmd[pull:docker]="docker -H \"\$BENCH_DOCKER\" pull \"\$BENCH_REGISTRY/$name\""
-prep[pull:docker]="$docker_empty && sync && $warm_registry"
+prep[pull:docker]=$(prepare "$docker_empty" "$warm_registry" "$prog_docker")
 cmd[pull:skopeo]="skopeo copy --insecure-policy --src-tls-verify=false \"docker://\$BENCH_REGISTRY/$name\" \"dir:\$BENCH_STATE/skopeo\""
-prep[pull:skopeo]="rm -rf \"\$BENCH_STATE/skopeo\" && sync && $warm_registry"
+prep[pull:skopeo]=$(prepare 'rm -rf "$BENCH_STATE/skopeo"' "$warm_registry" '"$(command -v skopeo)"')
 
 cmd[load:berth]="$berth --root \"\$BENCH_STATE/load\" load -i \"\$BENCH_IMAGE/image.tar\""
-prep[load:berth]="rm -rf \"\$BENCH_STATE/load\" && sync && $warm_archive"
+prep[load:berth]=$(prepare 'rm -rf "$BENCH_STATE/load"' "$warm_archive" "$berth")
 cmd[load:docker]="docker -H \"\$BENCH_DOCKER\" load -i \"\$BENCH_IMAGE/image.tar\""
-prep[load:docker]="$docker_empty && sync && $warm_archive"
+prep[load:docker]=$(prepare "$docker_empty" "$warm_archive" "$prog_docker")
 cmd[load:tar]="for l in \"\$BENCH_IMAGE\"/layers/*.tar; do tar -xf \"\$l\" -C \"\$BENCH_STATE/tar\" || exit 1; done"
-prep[load:tar]="$fresh_tar && sync && $warm_layers"
-# Not a goal's reference: what tar costs when its files must reach the
+prep[load:tar]=$(prepare "$tar_empty" "$warm_layers" "$prog_tar")
+# Not a goal's reference: what tar takes when its files must reach the
 # disk, as berth's must (it syncs the blobs and the unpacked layers).
 cmd[load:tarsync]="${cmd[load:tar]} && sync"
 prep[load:tarsync]=${prep[load:tar]}
 
 cmd[import:berth]="$berth --root \"\$BENCH_STATE/import\" import \"\$BENCH_IMAGE/flat.tar\" bench/flat:1"
-prep[import:berth]="rm -rf \"\$BENCH_STATE/import\" && sync && $warm_flat"
+prep[import:berth]=$(prepare 'rm -rf "$BENCH_STATE/import"' "$warm_flat" "$berth")
 cmd[import:docker]="docker -H \"\$BENCH_DOCKER\" import \"\$BENCH_IMAGE/flat.tar\" bench/flat:1"
-prep[import:docker]="$docker_empty && sync && $warm_flat"
+prep[import:docker]=$(prepare "$docker_empty" "$warm_flat" "$prog_docker")
 cmd[import:tar]="tar -xf \"\$BENCH_IMAGE/flat.tar\" -C \"\$BENCH_STATE/tar\""
-prep[import:tar]="$fresh_tar && sync && $warm_flat"
+prep[import:tar]=$(prepare "$tar_empty" "$warm_flat" "$prog_tar")
 cmd[import:tarsync]="${cmd[import:tar]} && sync"
 prep[import:tarsync]=${prep[import:tar]}
 
-# save reads each tool's own store, which one untimed run of each warms.
+# save reads each tool's own store, which one untimed run of each warms;
+# it deletes one file before each run, so nothing is dropped.
 cmd[save:berth]="$berth --root \"\$BENCH_STATE/save\" save -o \"\$BENCH_STATE/saved.tar\" $name"
 cmd[save:docker]="docker -H \"\$BENCH_DOCKER\" save -o \"\$BENCH_STATE/saved.tar\" $name"
 cmd[save:tar]="tar -cf \"\$BENCH_STATE/saved.tar\" -C \"\$BENCH_STATE/tree\" ."
@@ -301,7 +313,7 @@ if [ -n "$registry_why" ]; then
 	for t in ${tools[pull]}; do why[pull:$t]=$registry_why; done
 fi
 if ! command -v skopeo >/dev/null; then
-	why[pull:skopeo]="skopeo is not installed (apt-get install skopeo)"
+	why[pull:skopeo]="skopeo is not installed (scripts/setup.sh installs it)"
 fi
 if ! "$berth" pull --help >/dev/null 2>&1; then
 	why[pull:berth]="berth pull not available: $berth has no pull command"
@@ -401,6 +413,8 @@ version_line() { # version_line COMMAND...: its first line of output, or "not in
 
 mib() { awk -v b="$1" 'BEGIN {printf "%.0f MB", b / 1e6}'; }
 
+# Other work on the host skews the times: the report gives the load.
+load_start=$(cut -d ' ' -f 1-3 /proc/loadavg)
 berth_rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
 	berth_rev+=" with uncommitted changes"
@@ -433,6 +447,7 @@ write_report() {
 		echo "| CPU | $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(nproc) cores |"
 		echo "| memory | $(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) |"
 		echo "| file system of the stores | $(df --output=fstype "$work" | tail -n 1) |"
+		echo "| load average at the start | $load_start |"
 		echo "| berth | commit $berth_rev |"
 		echo "| docker | $docker_version${docker_driver:+, storage driver $docker_driver} |"
 		echo "| skopeo | $(version_line skopeo --version) |"
@@ -496,16 +511,22 @@ write_report() {
 		echo
 		echo "### How it was measured"
 		echo
-		echo "The page cache is warm, the same way for every tool: before each"
-		echo "timed run, hyperfine's prepare command empties that tool's store (a"
-		echo "fresh \`--root\` for berth, \`docker image prune -af\` for Docker, an"
-		echo "empty directory for skopeo and tar), runs \`sync\` so that no run pays"
-		echo "for flushing the previous one's writes, and reads the run's input (the"
-		echo "registry's files, the archive, the tarballs) with \`cat\`. Save has one"
-		echo "untimed warm-up run per tool instead, which reads that tool's store."
-		echo "Nothing flushes the writes at the end of a run: a tool that syncs"
-		echo "pays for it, one that does not (tar, docker) leaves its data in the"
-		echo "page cache, hence the \`tar -x, sync\` rows. All the stores and files"
+		echo "Each timed run starts from an empty store of its tool's, prepared the"
+		echo "same way for every tool by hyperfine's prepare command: it deletes the"
+		echo "last run's store (a fresh \`--root\` for berth, \`docker image prune -af\`"
+		echo "for Docker, an empty directory for skopeo and tar), runs \`sync\` so that"
+		echo "no run pays for flushing the last one's writes, drops the page cache,"
+		echo "and reads the run's input (the registry's files, the archive, the"
+		echo "tarball) and the tool's program back into it: inputs warm, file system"
+		echo "metadata cold. The drop is for ext4 without a journal, which skips"
+		echo "inodes deleted within the last minute when it allocates new ones, at a"
+		echo "cost per inode while their inode table block is cached: without it,"
+		echo "how fast a run creates files depends on what its prepare just deleted."
+		echo "Save instead has one untimed warm-up run per tool, which reads that"
+		echo "tool's store, and deletes only the last run's output."
+		echo "Nothing flushes the writes at the end of a run: a tool that syncs pays"
+		echo "for it, one that does not leaves its data in the page cache, hence the"
+		echo "\`tar -x, sync\` rows. All the stores and files"
 		echo "are on one file system. The variables name the"
 		echo "image's files (from bench/mkimage), a fresh state directory, the"
 		echo "private dockerd's socket, and the registry's address and storage."

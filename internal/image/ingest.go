@@ -204,8 +204,10 @@ func (s *Store) layer(ctx context.Context, src Source, l ocispec.Descriptor, dif
 func checkLayerType(l ocispec.Descriptor) error {
 	switch l.MediaType {
 	case ocispec.MediaTypeImageLayer, ocispec.MediaTypeImageLayerGzip, ocispec.MediaTypeImageLayerZstd,
-		ocispec.MediaTypeImageLayerNonDistributable, ocispec.MediaTypeImageLayerNonDistributableGzip, //nolint:staticcheck
-		ocispec.MediaTypeImageLayerNonDistributableZstd, //nolint:staticcheck
+		// Non-distributable layers are deprecated, but images have them.
+		"application/vnd.oci.image.layer.nondistributable.v1.tar",
+		"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+		"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
 		"application/vnd.docker.image.rootfs.diff.tar.gzip",
 		"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
 		"application/vnd.docker.image.rootfs.diff.tar", "":

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"berth/internal/errdefs"
 )
@@ -43,7 +44,7 @@ const lockWait = 30 * time.Second
 
 func (db *DB) open(readOnly bool) (*bolt.DB, error) {
 	b, err := bolt.Open(db.path, 0o600, &bolt.Options{Timeout: lockWait, ReadOnly: readOnly})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: another berth command has held it for %s", db.path, lockWait)
 	}
 	if err != nil {
