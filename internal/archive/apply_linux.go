@@ -148,9 +148,10 @@ type applier struct {
 
 type dirMeta struct {
 	times []unix.Timespec
-	// mode, when set, is the directory's mode, kept from it until the
-	// end because it would keep us from writing in it.
-	mode *uint32
+	// mode is the directory's mode when it was kept from it until the
+	// end, because it would keep us from writing in it.
+	mode    uint32
+	setMode bool
 }
 
 // entry applies one tar entry.
@@ -257,7 +258,7 @@ func (a *applier) directory(parent dirFD, name, base string, hdr *tar.Header) er
 	// Root may write in any directory; anyone else gets to write in this
 	// one until the end.
 	if a.euid != 0 && mode&0o700 != 0o700 {
-		meta.mode = &mode
+		meta.mode, meta.setMode = mode, true
 		mode |= 0o700
 	}
 	created := true
@@ -436,8 +437,8 @@ func (a *applier) finishDir(name string, meta dirMeta) error {
 	}
 	defer unix.Close(parent)
 	base := path.Base(name)
-	if meta.mode != nil {
-		if err := unix.Fchmodat(parent, base, *meta.mode, 0); err != nil {
+	if meta.setMode {
+		if err := unix.Fchmodat(parent, base, meta.mode, 0); err != nil {
 			return err
 		}
 	}

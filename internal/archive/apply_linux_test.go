@@ -37,6 +37,8 @@ func TestApplyTypes(t *testing.T) {
 	fifo := entry{Header: tar.Header{Typeflag: tar.TypeFifo, Name: "run/fifo", Mode: 0o620, ModTime: testTime}}
 	private := dir("private/")
 	private.Mode = 0o700
+	readOnly := dir("ro/")
+	readOnly.Mode = 0o555
 	older := reg("private/old", "old")
 	older.ModTime = testTime.Add(-time.Hour)
 	older.AccessTime = testTime.Add(-2 * time.Hour)
@@ -45,16 +47,17 @@ func TestApplyTypes(t *testing.T) {
 		dir("bin/"), exe,
 		dir("run/"), fifo,
 		private, older,
+		readOnly, reg("ro/f", "f"),
 		symlink("bin/sh", "tool"),
 		hardlink("bin/tool2", "bin/tool"),
 		reg("empty", ""),
 	)
-	dir := t.TempDir()
+	dir := newLayer(t)
 	res, err := applyBytes(dir, data, Limits{})
 	if err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
-	if want := (Result{Bytes: int64(len("#!/bin/sh\n") + len("old")), Entries: 9}); res != want {
+	if want := (Result{Bytes: int64(len("#!/bin/sh\n") + len("old") + len("f")), Entries: 11}); res != want {
 		t.Errorf("Apply = %+v, want %+v", res, want)
 	}
 	for _, c := range []struct {
@@ -67,6 +70,8 @@ func TestApplyTypes(t *testing.T) {
 		{"run/fifo", unix.S_IFIFO | 0o620},
 		{"private", unix.S_IFDIR | 0o700},
 		{"private/old", unix.S_IFREG | 0o644},
+		{"ro", unix.S_IFDIR | 0o555},
+		{"ro/f", unix.S_IFREG | 0o644},
 		{"empty", unix.S_IFREG | 0o644},
 	} {
 		st := lstat(t, filepath.Join(dir, c.name))

@@ -66,10 +66,18 @@ func applyBytes(dir string, data []byte, lim Limits) (Result, error) {
 	return Apply(context.Background(), dir, bytes.NewReader(data), lim)
 }
 
+// newLayer returns a new directory to apply a layer to, which the test's
+// cleanup can remove whatever modes the layer gives its directories.
+func newLayer(t testing.TB) string {
+	dir := t.TempDir()
+	t.Cleanup(func() { makeRemovable(dir) })
+	return dir
+}
+
 // mustApply applies entries to a new directory and returns it.
 func mustApply(t testing.TB, entries ...entry) string {
 	t.Helper()
-	dir := t.TempDir()
+	dir := newLayer(t)
 	if _, err := applyBytes(dir, makeTar(t, entries...), Limits{}); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
