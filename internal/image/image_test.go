@@ -119,6 +119,18 @@ func TestSharedBaseLayerStoredOnce(t *testing.T) {
 	if a.Chain[0] != b.Chain[0] {
 		t.Errorf("base chains differ: %s, %s", a.Chain[0], b.Chain[0])
 	}
+	// What du would count: the base layer's files once.
+	var total int64
+	filepath.Walk(filepath.Join(s.root, "snapshots"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			total += fi.Size()
+		}
+		return nil
+	})
+	want := int64(len("#!/bin/sh\necho hello\n") + len("test\n") + len("main\n") + len("data\n"))
+	if total != want {
+		t.Errorf("unpacked layers hold %d bytes of files, want %d (the base once)", total, want)
+	}
 }
 
 func TestRemoveFreesOnlyWhatIsUnused(t *testing.T) {
