@@ -380,7 +380,7 @@ goal() { # goal SECTION: whether berth's median is within the goal's factor
 }
 
 section_table() { # section_table SECTION
-	local s=$1 t m r json
+	local s=$1 t m r json b cmp=""
 	r=$(median "$s" "${ref[$s]}")
 	echo "| tool | median | mean ± σ | min | max | runs | ÷ $(name_of "$s" "${ref[$s]}") |"
 	echo "|---|---:|---:|---:|---:|---:|---:|"
@@ -395,6 +395,18 @@ section_table() { # section_table SECTION
 			echo "| $(name_of "$s" "$t") | not run | | | | | |"
 		fi
 	done
+	b=$(median "$s" berth)
+	if [ -n "$b" ]; then
+		for t in ${tools[$s]}; do
+			m=$(median "$s" "$t")
+			[ "$t" != berth ] && [ -n "$m" ] || continue
+			cmp+="${cmp:+, }$(ratio "$b" "$m") $(name_of "$s" "$t")"
+		done
+	fi
+	if [ -n "$cmp" ]; then
+		echo
+		echo "Medians: berth takes $cmp."
+	fi
 	for t in ${tools[$s]}; do
 		if [ -z "$(median "$s" "$t")" ]; then
 			echo
@@ -539,6 +551,39 @@ write_report() {
 		echo '```'
 		echo
 		echo "Raw results: bench/out/images/SECTION-TOOL.json (not committed)."
+		echo
+		echo "### Where the time goes"
+		echo
+		echo "- Pull: berth fetches up to four layers at once and unpacks each as it"
+		echo "  arrives: the blob streams into the content store and, in the same"
+		echo "  pass, through gzip decoding (pgzip, which reads ahead in a goroutine"
+		echo "  of its own) into the layer's directory. \`docker pull\` downloads the"
+		echo "  layers to temporary files, three at a time, and decompresses and"
+		echo "  unpacks them one after another, in order, each once it is fully"
+		echo "  downloaded and the one below it is in place. \`skopeo copy\` to a \`dir:\`"
+		echo "  only downloads and checks the blobs: about the floor for moving the"
+		echo "  bytes."
+		echo "- Load: berth reads the archive once, in order, and stores every file"
+		echo "  that is not metadata as a blob (fsynced), since only manifest.json,"
+		echo "  which \`docker save\` writes last, says which files are layers. Then"
+		echo "  it unpacks the layers from the store, four at a time, each followed"
+		echo "  by a syncfs. So every byte is written twice, the uncompressed layer"
+		echo "  blob (kept so that save and push give back the same bytes) and the"
+		echo "  unpacked files, hashed twice (blob digest and diff ID), and waited"
+		echo "  for until it is on the disk; tar -x writes each byte once into the"
+		echo "  page cache and returns. The unpack phase lasts as long as the"
+		echo "  largest layer takes, since one layer unpacks on one core. The"
+		echo "  \`tar -x, sync\` row is the durable floor for writing the files once."
+		echo "- Import: one pass: the tarball streams into the content store and"
+		echo "  through the unpacker together, so there is no copy phase first, but"
+		echo "  the bytes are still written twice, synced, and hashed twice (for an"
+		echo "  uncompressed tarball the blob digest and the diff ID are the same"
+		echo "  hash)."
+		echo "- Save: berth writes the stored blobs as they are; after a load they"
+		echo "  are the uncompressed layer tarballs, so save is a copy of a few large"
+		echo "  files, where tar -c opens and reads every one of the image's files."
+		echo "  \`docker save\` rebuilds each layer's tarball from its unpacked files"
+		echo "  and sends it through the daemon's API."
 	} >"$tmp"
 	bench/report.sh images "$tmp"
 }
