@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"berth/internal/engine"
 	"berth/internal/image"
 )
 
@@ -14,25 +15,41 @@ import (
 // the standard streams.
 type app struct {
 	root func() string
+	// runtimeDir is where the runtime keeps per-container state.
+	runtimeDir func() string
 	in   io.Reader
 	out  io.Writer
 	err  io.Writer
 	// isTerminal says whether out is a terminal, for progress bars.
 	isTerminal bool
 	store      *image.Store
+	eng        *engine.Engine
 }
 
-// images opens the image store under --root, once.
+// engine opens the engine under --root, once.
+func (a *app) engine() (*engine.Engine, error) {
+	if a.eng != nil {
+		return a.eng, nil
+	}
+	e, err := engine.Open(a.root(), a.runtimeDir())
+	if err != nil {
+		return nil, err
+	}
+	a.eng, a.store = e, e.Images
+	return e, nil
+}
+
+// images opens the image store under --root, once, through the engine,
+// which tells it which images containers use.
 func (a *app) images() (*image.Store, error) {
 	if a.store != nil {
 		return a.store, nil
 	}
-	st, err := image.Open(a.root())
+	e, err := a.engine()
 	if err != nil {
 		return nil, err
 	}
-	a.store = st
-	return st, nil
+	return e.Images, nil
 }
 
 // addImageCommands adds the image commands at the top level, as Docker

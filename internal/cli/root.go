@@ -60,6 +60,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return ee.Code
 	}
 	g.logError(stderr, err)
+	var ec *exitCoded
+	if errors.As(err, &ec) {
+		return ec.code
+	}
 	var ie *container.InitError
 	if errors.As(err, &ie) && ie.ExitCode != 0 {
 		return ie.ExitCode
@@ -86,7 +90,8 @@ func newRootCommand() (*cobra.Command, *globals) {
 	}
 	cmd.AddCommand(rt)
 	a := &app{
-		root: func() string { return root },
+		root:       func() string { return root },
+		runtimeDir: g.stateDir,
 		in:   os.Stdin, out: cmd.OutOrStdout(), err: cmd.ErrOrStderr(),
 	}
 	cmd.PersistentPreRun = func(c *cobra.Command, _ []string) {
@@ -94,6 +99,7 @@ func newRootCommand() (*cobra.Command, *globals) {
 		a.isTerminal = isTerminal(a.out)
 	}
 	addImageCommands(cmd, a)
+	addContainerCommands(cmd, a)
 	return cmd, g
 }
 

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth/internal/container"
+	"berth/internal/signals"
 	"berth/internal/errdefs"
 )
 
@@ -233,22 +232,7 @@ func killCmd(g *globals) *cobra.Command {
 }
 
 // ParseSignal accepts "KILL", "SIGKILL" and "9".
-func ParseSignal(s string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, errdefs.Invalidf("invalid signal %q", s)
-		}
-		return unix.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, errdefs.Invalidf("unknown signal %q", s)
-}
+func ParseSignal(s string) (unix.Signal, error) { return signals.Parse(s) }
 
 func deleteCmd(g *globals) *cobra.Command {
 	var force bool

@@ -41,3 +41,6 @@ func Conflictf(format string, args ...any) error { return classify(ErrConflict, 
 
 // Unsupportedf formats an ErrUnsupported error.
 func Unsupportedf(format string, args ...any) error { return classify(ErrUnsupported, format, args) }
+
+// IsNotFound reports whether err is of class ErrNotFound.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

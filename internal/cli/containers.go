@@ -1,0 +1,367 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"berth/internal/container"
+	"berth/internal/engine"
+	"berth/internal/errdefs"
+	"berth/internal/metadata"
+	"berth/internal/reference"
+)
+
+// addContainerCommands adds the container commands at the top level, as
+// Docker has them, and under `container`.
+func addContainerCommands(root *cobra.Command, a *app) {
+	ctr := &cobra.Command{Use: "container", Short: "Manage containers"}
+	for _, mk := range []func(*app) *cobra.Command{
+		newRunCommand, newCreateCommand, newStartCommand, newPsCommand, newStopCommand,
+		newKillCommand, newRmCommand,
+	} {
+		root.AddCommand(mk(a))
+		sub := mk(a)
+		switch sub.Name() {
+		case "ps":
+			sub.Use = "ls [OPTIONS]"
+			sub.Aliases = []string{"list", "ps"}
+		case "rm":
+			sub.Aliases = []string{"remove"}
+		}
+		ctr.AddCommand(sub)
+	}
+	root.AddCommand(ctr)
+}
+
+// exitCoded is an error with the exit code Docker gives it: 125 for
+// berth's own failure in run, create or start, 126 or 127 when the
+// container's command cannot run.
+type exitCoded struct {
+	code int
+	err  error
+}
+
+func (e *exitCoded) Error() string { return e.err.Error() }
+func (e *exitCoded) Unwrap() error { return e.err }
+
+// ownError marks err as berth's own (exit 125), unless it is the
+// container's failure to run its command (126, 127).
+func ownError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ie *container.InitError
+	if errors.As(err, &ie) && ie.ExitCode != 0 {
+		return &exitCoded{code: ie.ExitCode, err: err}
+	}
+	return &exitCoded{code: 125, err: err}
+}
+
+// runFlags are the flags run and create share.
+type runFlags struct {
+	name, workdir, user, hostname, entrypoint string
+	env, envFiles, labels                     []string
+	tty, interactive, rm, readOnly            bool
+	entrypointSet                             bool
+	pull, platform, stopSignal, restart       string
+	stopTimeout                               int
+	network                                   string
+}
+
+func (f *runFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.SetInterspersed(false) // flags after the image belong to the command
+	fl.StringVar(&f.name, "name", "", "assign a name to the container")
+	fl.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
+	fl.StringVarP(&f.user, "user", "u", "", "user name or uid, with an optional group: name|uid[:group|gid]")
+	fl.StringVarP(&f.hostname, "hostname", "h", "", "container host name")
+	fl.StringVar(&f.entrypoint, "entrypoint", "", "overwrite the image's entrypoint")
+	fl.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable (VAR=value, or VAR to pass berth's own)")
+	fl.StringArrayVar(&f.envFiles, "env-file", nil, "read environment variables from a file")
+	fl.StringArrayVarP(&f.labels, "label", "l", nil, "set a label (KEY=VALUE)")
+	fl.BoolVarP(&f.tty, "tty", "t", false, "allocate a terminal")
+	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open")
+	fl.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
+	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root filesystem read-only")
+	fl.StringVar(&f.pull, "pull", "missing", "pull the image before running: always, missing or never")
+	fl.StringVar(&f.platform, "platform", "", "platform of the image to pull (os/arch[/variant])")
+	fl.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container (default SIGTERM)")
+	fl.IntVar(&f.stopTimeout, "stop-timeout", -1, "seconds to wait for the container to stop before killing it (default 10)")
+	fl.StringVar(&f.network, "network", "none", "network: none (the container has only loopback); bridge networks are not available yet")
+	// -h is --hostname here, as in Docker; --help keeps no shorthand.
+	fl.Bool("help", false, "print usage")
+}
+
+// options checks the flags and makes the engine's create options;
+// nothing is created when one is wrong.
+func (f *runFlags) options(cmd *cobra.Command, a *app, args []string) (engine.CreateOptions, error) {
+	o := engine.CreateOptions{Image: args[0], Args: args[1:], Name: f.name, WorkingDir: f.workdir,
+		User: f.user, Hostname: f.hostname, Labels: map[string]string{}}
+	if cmd.Flags().Changed("entrypoint") {
+		o.Entrypoint = []string{f.entrypoint}
+	}
+	for _, file := range f.envFiles {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return o, errdefs.Invalidf("--env-file: %v", err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSpace(line)
+			if line != "" && !strings.HasPrefix(line, "#") {
+				o.Env = append(o.Env, line)
+			}
+		}
+	}
+	o.Env = append(o.Env, f.env...)
+	for _, kv := range o.Env {
+		if strings.HasPrefix(kv, "=") {
+			return o, errdefs.Invalidf("--env %q: the variable has no name", kv)
+		}
+	}
+	for _, l := range f.labels {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return o, errdefs.Invalidf("--label %q: the label has no key", l)
+		}
+		o.Labels[k] = v
+	}
+	switch f.pull {
+	case "always", "missing", "never":
+	default:
+		return o, errdefs.Invalidf("--pull %q: want always, missing or never", f.pull)
+	}
+	if f.network != "none" {
+		return o, errdefs.Unsupportedf("--network %q: only \"none\" is available until berth has networks", f.network)
+	}
+	if f.stopSignal != "" {
+		if _, err := ParseSignal(f.stopSignal); err != nil {
+			return o, errdefs.Invalidf("--stop-signal: %v", err)
+		}
+	}
+	o.Config = engine.Config{Tty: f.tty, OpenStdin: f.interactive, AutoRemove: f.rm, ReadOnly: f.readOnly, StopSignal: f.stopSignal}
+	if f.stopTimeout >= 0 {
+		t := f.stopTimeout
+		o.Config.StopTimeout = &t
+	}
+	return o, a.ensureImage(cmd, f.pull, f.platform, args[0])
+}
+
+// ensureImage pulls the image when --pull asks for it.
+func (a *app) ensureImage(cmd *cobra.Command, pull, platform, name string) error {
+	st, err := a.images()
+	if err != nil {
+		return err
+	}
+	_, lookErr := st.Lookup(name)
+	if pull == "never" || (pull == "missing" && lookErr == nil) {
+		return lookErr
+	}
+	ref, err := reference.Parse(name)
+	if err != nil {
+		return err
+	}
+	if ref.Tag() == "" && ref.Digest() == "" {
+		ref, _ = ref.WithTag("latest")
+	}
+	if lookErr != nil {
+		fmt.Fprintf(a.err, "Unable to find image '%s' locally\n", ref.Familiar())
+	}
+	saved := a.out
+	a.out = a.err // pull's progress goes to stderr, as Docker's does in run
+	defer func() { a.out = saved }()
+	_, err = a.pull(cmd, ref, platform, false)
+	return err
+}
+
+func newCreateCommand(a *app) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create a new container",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := f.options(cmd, a, args)
+			if err != nil {
+				return ownError(err)
+			}
+			e, err := a.engine()
+			if err != nil {
+				return ownError(err)
+			}
+			c, err := e.Create(o)
+			if err != nil {
+				return ownError(err)
+			}
+			fmt.Fprintln(a.out, c.ID)
+			return nil
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func newRunCommand(a *app) *cobra.Command {
+	var f runFlags
+	var detach bool
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create and run a new container from an image",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if detach {
+				return ownError(errdefs.Unsupportedf("-d: detached containers are not available yet"))
+			}
+			o, err := f.options(cmd, a, args)
+			if err != nil {
+				return ownError(err)
+			}
+			e, err := a.engine()
+			if err != nil {
+				return ownError(err)
+			}
+			c, err := e.Create(o)
+			if err != nil {
+				return ownError(err)
+			}
+			return a.runAttached(e, c, f.interactive)
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run the container in the background and print its ID")
+	return cmd
+}
+
+// runAttached runs c in the foreground and exits with its code.
+func (a *app) runAttached(e *engine.Engine, c *metadata.Container, interactive bool) error {
+	stdio := engine.Stdio{Out: os.Stdout, Err: os.Stderr}
+	if f, ok := a.out.(*os.File); ok {
+		stdio.Out = f
+	}
+	if f, ok := a.err.(*os.File); ok {
+		stdio.Err = f
+	}
+	if interactive {
+		stdio.In = os.Stdin
+	}
+	code, err := e.RunAttached(c, stdio)
+	cfg := e.ConfigOf(c)
+	if cfg != nil && cfg.AutoRemove {
+		if rc, lerr := e.Lookup(c.ID); lerr == nil {
+			e.Remove(rc, engine.RemoveOptions{Force: true})
+		}
+	}
+	if err != nil {
+		return ownError(err)
+	}
+	if code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+func newStartCommand(a *app) *cobra.Command {
+	var attach, interactive bool
+	cmd := &cobra.Command{
+		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Start one or more stopped containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			if !attach {
+				return errdefs.Unsupportedf("start without -a: detached containers are not available yet")
+			}
+			if len(args) != 1 {
+				return errdefs.Invalidf("you cannot start and attach multiple containers at once")
+			}
+			c, err := e.Lookup(args[0])
+			if err != nil {
+				return err
+			}
+			return a.runAttached(e, c, interactive)
+		},
+	}
+	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "attach STDOUT/STDERR and forward signals")
+	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach the container's STDIN")
+	return cmd
+}
+
+// eachContainer runs fn for every named container, printing each name
+// that succeeded, and joins the errors.
+func (a *app) eachContainer(args []string, fn func(e *engine.Engine, c *metadata.Container) error) error {
+	e, err := a.engine()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, arg := range args {
+		c, err := e.Lookup(arg)
+		if err == nil {
+			err = fn(e, c)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintln(a.out, arg)
+	}
+	return errors.Join(errs...)
+}
+
+func newStopCommand(a *app) *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{
+		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Stop one or more running containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var t *int
+			if cmd.Flags().Changed("time") {
+				t = &timeout
+			}
+			return a.eachContainer(args, func(e *engine.Engine, c *metadata.Container) error { return e.Stop(c, t) })
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing the container")
+	return cmd
+}
+
+func newKillCommand(a *app) *cobra.Command {
+	var sig string
+	cmd := &cobra.Command{
+		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Kill one or more running containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := ParseSignal(sig)
+			if err != nil {
+				return err
+			}
+			return a.eachContainer(args, func(e *engine.Engine, c *metadata.Container) error { return e.Kill(c, s) })
+		},
+	}
+	cmd.Flags().StringVarP(&sig, "signal", "s", "KILL", "signal to send")
+	return cmd
+}
+
+func newRmCommand(a *app) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Remove one or more containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.eachContainer(args, func(e *engine.Engine, c *metadata.Container) error {
+				return e.Remove(c, engine.RemoveOptions{Force: force})
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container, then remove it")
+	return cmd
+}

@@ -1,0 +1,166 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"berth/internal/errdefs"
+	"berth/internal/metadata"
+)
+
+// CreateOptions are what `create` and `run` ask for.
+type CreateOptions struct {
+	// Image is what the user named; it must be in the store.
+	Image string
+	Name  string
+	// Args replace the image's Cmd; Entrypoint, when non-nil, replaces
+	// its entrypoint (and then its Cmd unless Args are given).
+	Args       []string
+	Entrypoint []string
+	Env        []string
+	WorkingDir string
+	User       string
+	Hostname   string
+	Labels     map[string]string
+	Config     Config
+}
+
+// Create makes a container from an image: its record, its directory
+// (the bundle, the writable layer, the files it gets at /etc) and its
+// name, claimed in the same transaction as the record so that of many
+// creates with one name exactly one succeeds. Nothing runs yet.
+func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
+	img, err := e.Images.Lookup(opts.Image)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Name != "" {
+		if err := checkName(opts.Name); err != nil {
+			return nil, err
+		}
+	}
+	ic, err := e.Images.DockerConfig(img)
+	if err != nil {
+		return nil, err
+	}
+	cfg := opts.Config
+	cfg.Entrypoint, cfg.Cmd = ic.Config.Entrypoint, ic.Config.Cmd
+	if opts.Entrypoint != nil {
+		cfg.Entrypoint, cfg.Cmd = opts.Entrypoint, nil
+		if len(opts.Entrypoint) == 1 && opts.Entrypoint[0] == "" {
+			cfg.Entrypoint = nil
+		}
+	}
+	if len(opts.Args) > 0 {
+		cfg.Cmd = opts.Args
+	}
+	if len(cfg.Args()) == 0 {
+		return nil, errdefs.Invalidf("no command specified: the image has none and none was given")
+	}
+	cfg.Env = mergeEnv(ic.Config.Env, opts.Env)
+	cfg.WorkingDir = firstOf(opts.WorkingDir, ic.Config.WorkingDir)
+	cfg.User = firstOf(opts.User, ic.Config.User)
+	if cfg.StopSignal == "" {
+		cfg.StopSignal = ic.Config.StopSignal
+	}
+	cfg.Labels = map[string]string{}
+	for k, v := range ic.Config.Labels {
+		cfg.Labels[k] = v
+	}
+	for k, v := range opts.Labels {
+		cfg.Labels[k] = v
+	}
+
+	id, err := newID()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Hostname = firstOf(opts.Hostname, id[:12])
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &metadata.Container{
+		ID: id, Name: opts.Name, Image: img.ID, ImageName: opts.Image, Chain: img.Chain,
+		Created: time.Now().UTC(), Config: raw, State: metadata.ContainerState{Status: StatusCreated},
+	}
+	dir := e.dir(id)
+	if err := e.prepareDir(dir, &cfg); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	err = e.DB.Update(func(tx *metadata.Tx) error {
+		if c.Name == "" {
+			c.Name = randomName(func(n string) bool { _, ok, _ := tx.ContainerByName(n); return ok })
+		}
+		return tx.PutContainer(c)
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return c, nil
+}
+
+// prepareDir makes a container's directory: the overlay's upper, work
+// and mount point, and the files bound at /etc/hostname, /etc/hosts and
+// /etc/resolv.conf. They live on the host, outside the image's layers,
+// so a symlink that an image places at those paths is never followed by
+// berth's writes.
+func (e *Engine) prepareDir(dir string, cfg *Config) error {
+	for _, d := range []string{"", "upper", "work", "rootfs"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			return fmt.Errorf("create container directory: %w", err)
+		}
+	}
+	os.Chmod(filepath.Join(dir, "rootfs"), 0o755)
+	files := map[string]string{
+		"hostname": cfg.Hostname + "\n",
+		"hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
+			"127.0.1.1\t" + cfg.Hostname + "\n",
+		"resolv.conf": "",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// mergeEnv lays over on base by variable name.
+func mergeEnv(base, over []string) []string {
+	out := append([]string(nil), base...)
+	for _, kv := range over {
+		k, _, hasValue := strings.Cut(kv, "=")
+		if !hasValue {
+			// -e VAR takes VAR from berth's own environment, as Docker does.
+			v, ok := os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+			kv = k + "=" + v
+		}
+		replaced := false
+		for i, e := range out {
+			if ek, _, _ := strings.Cut(e, "="); ek == k {
+				out[i], replaced = kv, true
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
+}

@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"berth/internal/container"
+	"berth/internal/metadata"
+	"berth/internal/spec"
+)
+
+// bundle mounts the container's root filesystem and writes its OCI
+// spec, built from its record, as the bundle's config.json.
+func (e *Engine) bundle(c *metadata.Container) (string, error) {
+	cfg, err := configOf(c)
+	if err != nil {
+		return "", err
+	}
+	rootfs, err := e.mountRootfs(c)
+	if err != nil {
+		return "", err
+	}
+	user, err := resolveUser(rootfs, cfg.User)
+	if err != nil {
+		e.unmountRootfs(c.ID)
+		return "", err
+	}
+	dir := e.dir(c.ID)
+	env := spec.MergeEnv(cfg.Env, []string{"HOSTNAME=" + cfg.Hostname})
+	if cfg.Tty {
+		env = spec.MergeEnv(env, []string{"TERM=xterm"})
+	}
+	s := spec.ForContainer(spec.Options{
+		Args: cfg.Args(), Env: env, Cwd: cfg.WorkingDir, User: user, Hostname: cfg.Hostname,
+		Tty: cfg.Tty, ReadOnly: cfg.ReadOnly, ShmSize: cfg.ShmSize, Resources: cfg.Resources,
+		Mounts: []specs.Mount{
+			bindFile(dir, "hostname", "/etc/hostname"),
+			bindFile(dir, "hosts", "/etc/hosts"),
+			bindFile(dir, "resolv.conf", "/etc/resolv.conf"),
+		},
+	})
+	b, err := json.MarshalIndent(s, "", "\t")
+	if err != nil {
+		return "", err
+	}
+	if err := writeAtomic(filepath.Join(dir, "config.json"), b); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+func bindFile(dir, name, dest string) specs.Mount {
+	return specs.Mount{Destination: dest, Type: "bind", Source: filepath.Join(dir, name),
+		Options: []string{"rbind", "rprivate", "nosuid", "nodev", "noexec"}}
+}
+
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Stdio is where an attached container's streams go.
+type Stdio struct {
+	In       *os.File // nil: /dev/null
+	Out, Err *os.File
+}
+
+// RunAttached starts container c in the foreground, its process on the
+// caller's stdio (a terminal when the container has one), forwards
+// signals to it, waits for it and records its exit. It returns the
+// container's exit code.
+func (e *Engine) RunAttached(c *metadata.Container, stdio Stdio) (int, error) {
+	if st := e.status(c); st == StatusRunning || st == StatusPaused {
+		return -1, fmt.Errorf("container %s is already %s", c.Name, st)
+	}
+	e.Runtime.Delete(c.ID, deleteForce)
+	bundle, err := e.bundle(c)
+	if err != nil {
+		return -1, err
+	}
+	in := stdio.In
+	if in == nil {
+		if in, err = os.Open(os.DevNull); err != nil {
+			return -1, err
+		}
+		defer in.Close()
+	}
+	started := time.Now().UTC()
+	err = e.update(c.ID, func(c *metadata.Container) error {
+		c.State = metadata.ContainerState{Status: StatusRunning, StartedAt: started, Restarts: c.State.Restarts}
+		return nil
+	})
+	if err != nil {
+		return -1, err
+	}
+	code, runErr := e.Runtime.Run(c.ID, runOpts(bundle, in, stdio.Out, stdio.Err), false, true)
+	var ie *container.InitError
+	if errors.As(runErr, &ie) && ie.ExitCode != 0 {
+		code = ie.ExitCode
+	}
+	e.Runtime.Delete(c.ID, deleteForce)
+	e.unmountRootfs(c.ID)
+	err = e.update(c.ID, func(c *metadata.Container) error {
+		c.State.Status = StatusExited
+		c.State.ExitCode = code
+		c.State.FinishedAt = time.Now().UTC()
+		return nil
+	})
+	if runErr != nil {
+		return code, runErr
+	}
+	return code, err
+}

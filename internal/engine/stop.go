@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"berth/internal/errdefs"
+	"berth/internal/metadata"
+	"berth/internal/signals"
+)
+
+// Kill sends sig to container c's process.
+func (e *Engine) Kill(c *metadata.Container, sig unix.Signal) error {
+	if st := e.status(c); st != StatusRunning && st != StatusPaused {
+		return errdefs.Conflictf("cannot kill container: %s: container %s is not running", c.Name, shortID(c.ID))
+	}
+	return e.Runtime.Kill(c.ID, sig, false)
+}
+
+// Stop stops container c as Docker does: its stop signal (SIGTERM by
+// default), then SIGKILL to every process after timeout seconds (nil:
+// the container's own, else 10). A container that is not running is
+// already stopped.
+func (e *Engine) Stop(c *metadata.Container, timeout *int) error {
+	cfg, err := configOf(c)
+	if err != nil {
+		return err
+	}
+	e.stopMonitor(c)
+	if st := e.status(c); st != StatusRunning && st != StatusPaused {
+		return nil
+	}
+	wait := 10
+	if cfg.StopTimeout != nil {
+		wait = *cfg.StopTimeout
+	}
+	if timeout != nil {
+		wait = *timeout
+	}
+	sig := unix.SIGTERM
+	if cfg.StopSignal != "" {
+		if s, err := signals.Parse(cfg.StopSignal); err == nil {
+			sig = s
+		}
+	}
+	if e.status(c) == StatusPaused {
+		e.Runtime.Resume(c.ID)
+	}
+	if wait > 0 {
+		e.Runtime.Kill(c.ID, sig, false)
+		deadline := time.Now().Add(time.Duration(wait) * time.Second)
+		for time.Now().Before(deadline) && e.status(c) == StatusRunning {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if e.status(c) == StatusRunning {
+		e.Runtime.Kill(c.ID, unix.SIGKILL, true)
+		for i := 0; i < 250 && e.status(c) == StatusRunning; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return e.finish(c, 128+int(unix.SIGKILL))
+}
+
+// finish records a stopped container's end, unless its monitor did, and
+// releases what only a running container needs.
+func (e *Engine) finish(c *metadata.Container, code int) error {
+	e.Runtime.Delete(c.ID, deleteForce)
+	e.unmountRootfs(c.ID)
+	return e.update(c.ID, func(rec *metadata.Container) error {
+		if rec.State.Status == StatusRunning {
+			rec.State.Status = StatusExited
+			rec.State.ExitCode = code
+			rec.State.FinishedAt = time.Now().UTC()
+		}
+		return nil
+	})
+}
+
+// stopMonitor tells a detached container's monitor not to restart it.
+func (e *Engine) stopMonitor(c *metadata.Container) {
+	if c.State.Monitor > 0 {
+		if p, err := os.FindProcess(c.State.Monitor); err == nil {
+			p.Signal(unix.SIGTERM)
+		}
+	}
+}
+
+// RemoveOptions are rm's flags.
+type RemoveOptions struct {
+	Force bool
+}
+
+// Remove deletes container c: its record, name, writable layer and logs.
+// A running container needs Force, which kills it first.
+func (e *Engine) Remove(c *metadata.Container, opts RemoveOptions) error {
+	if st := e.status(c); st == StatusRunning || st == StatusPaused {
+		if !opts.Force {
+			return errdefs.Conflictf("you cannot remove a %s container %s. Stop the container before attempting removal or force remove", st, shortID(c.ID))
+		}
+		e.stopMonitor(c)
+		if st == StatusPaused {
+			e.Runtime.Resume(c.ID)
+		}
+		e.Runtime.Kill(c.ID, unix.SIGKILL, true)
+	}
+	if err := e.Runtime.Delete(c.ID, deleteForce); err != nil && !isNotFound(err) {
+		return err
+	}
+	if err := e.unmountRootfs(c.ID); err != nil {
+		return err
+	}
+	err := e.DB.Update(func(tx *metadata.Tx) error { return tx.DeleteContainer(c) })
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(e.dir(c.ID))
+}
+
+func isNotFound(err error) bool { return errdefs.IsNotFound(err) }

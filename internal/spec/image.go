@@ -1,0 +1,105 @@
+package spec
+
+import (
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// DefaultPath is the PATH a container gets when its image sets none.
+const DefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Options shape a container's spec beyond the defaults: what the image
+// config and the run flags ask for, already resolved by the engine.
+type Options struct {
+	Args     []string
+	Env      []string
+	Cwd      string
+	User     specs.User
+	Hostname string
+	Tty      bool
+	// ReadOnly makes the root filesystem read-only.
+	ReadOnly bool
+	// ShmSize is /dev/shm's size in bytes; 0 keeps the default 64 MiB.
+	ShmSize int64
+	// Mounts are added after the defaults (the engine's /etc/hosts,
+	// /etc/hostname, /etc/resolv.conf, tmpfs and volumes).
+	Mounts    []specs.Mount
+	Resources *specs.LinuxResources
+	// NetNS, when set, is the network namespace to join; otherwise the
+	// container gets a new one with only loopback.
+	NetNS string
+}
+
+// ForContainer returns the spec of a container whose root filesystem is
+// the directory "rootfs" beside config.json: Default with opts applied.
+func ForContainer(opts Options) *specs.Spec {
+	s := Default(false, 0, 0)
+	s.Root.Readonly = opts.ReadOnly
+	p := s.Process
+	p.Terminal = opts.Tty
+	p.Args = opts.Args
+	p.Env = opts.Env
+	p.Cwd = opts.Cwd
+	if p.Cwd == "" {
+		p.Cwd = "/"
+	}
+	p.User = opts.User
+	s.Hostname = opts.Hostname
+	if opts.ShmSize > 0 {
+		for i, m := range s.Mounts {
+			if m.Destination == "/dev/shm" {
+				s.Mounts[i].Options = replaceOption(m.Options, "size=", "size="+strconv.FormatInt(opts.ShmSize, 10))
+			}
+		}
+	}
+	s.Mounts = append(s.Mounts, opts.Mounts...)
+	if opts.Resources != nil {
+		devs := s.Linux.Resources.Devices
+		s.Linux.Resources = opts.Resources
+		s.Linux.Resources.Devices = append(devs, opts.Resources.Devices...)
+	}
+	if opts.NetNS != "" {
+		for i, ns := range s.Linux.Namespaces {
+			if ns.Type == specs.NetworkNamespace {
+				s.Linux.Namespaces[i].Path = opts.NetNS
+			}
+		}
+	}
+	return s
+}
+
+// MergeEnv returns base with every VAR=value of over replacing base's
+// VAR, in order, and PATH set when neither has it.
+func MergeEnv(base, over []string) []string {
+	out := append([]string(nil), base...)
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, e := range out {
+			if ek, _, _ := strings.Cut(e, "="); ek == k {
+				out[i], replaced = kv, true
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	for _, e := range out {
+		if strings.HasPrefix(e, "PATH=") {
+			return out
+		}
+	}
+	return append([]string{DefaultPath}, out...)
+}
+
+func replaceOption(opts []string, prefix, with string) []string {
+	out := make([]string, 0, len(opts))
+	for _, o := range opts {
+		if !strings.HasPrefix(o, prefix) {
+			out = append(out, o)
+		}
+	}
+	return append(out, with)
+}
