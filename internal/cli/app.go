@@ -17,9 +17,9 @@ type app struct {
 	root func() string
 	// runtimeDir is where the runtime keeps per-container state.
 	runtimeDir func() string
-	in   io.Reader
-	out  io.Writer
-	err  io.Writer
+	in         io.Reader
+	out        io.Writer
+	err        io.Writer
 	// isTerminal says whether out is a terminal, for progress bars.
 	isTerminal bool
 	store      *image.Store

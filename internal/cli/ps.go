@@ -15,7 +15,7 @@ import (
 // psRow is one line of ps, with the fields --format names.
 type psRow struct {
 	ID, Image, Command, CreatedAt, RunningFor, Status, State, Ports, Names, Labels, Size string
-	Mounts, Networks                                                                  string
+	Mounts, Networks                                                                     string
 }
 
 var psHeaders = map[string]string{

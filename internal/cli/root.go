@@ -92,7 +92,7 @@ func newRootCommand() (*cobra.Command, *globals) {
 	a := &app{
 		root:       func() string { return root },
 		runtimeDir: g.stateDir,
-		in:   os.Stdin, out: cmd.OutOrStdout(), err: cmd.ErrOrStderr(),
+		in:         os.Stdin, out: cmd.OutOrStdout(), err: cmd.ErrOrStderr(),
 	}
 	cmd.PersistentPreRun = func(c *cobra.Command, _ []string) {
 		a.out, a.err = c.OutOrStdout(), c.ErrOrStderr()

@@ -12,8 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth/internal/container"
-	"berth/internal/signals"
 	"berth/internal/errdefs"
+	"berth/internal/signals"
 )
 
 // globals are runc's global flags, which come before the verb.

@@ -18,9 +18,9 @@ var (
 // exit file are the truth about a running container; this is what
 // survives them.
 type Container struct {
-	ID      string        `json:"id"`
-	Name    string        `json:"name"`
-	Image   digest.Digest `json:"image"`
+	ID    string        `json:"id"`
+	Name  string        `json:"name"`
+	Image digest.Digest `json:"image"`
 	// ImageName is the name the user gave for the image.
 	ImageName string `json:"imageName"`
 	// Chain is the image's layer chain, which the container's root
