@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Run one busybox container with berth and show what makes it a container:
-# its own hostname, its own process tree, and a memory limit the kernel
-# enforces. Needs root and bin/berth (`make demo` builds it first).
+# Build a busybox image offline, run a container from it with berth, and
+# show what makes it a container: its own hostname, its own process tree,
+# and a memory limit the kernel enforces. Needs root and bin/berth
+# (`make demo` builds it first).
 #   scripts/demo.sh
 # BERTH=/path/to/berth scripts/demo.sh runs another build.
 set -euo pipefail
@@ -19,22 +20,17 @@ if [ ! -x "$berth" ]; then
 fi
 
 tmp=$(mktemp -d /tmp/berth-demo.XXXXXX)
-bundle=$tmp/bundle
 state=$tmp/root
-id=demo-$$
 cleanup() {
-	"$berth" --root "$state" runtime delete -f "$id" >/dev/null 2>&1 || true
+	"$berth" --root "$state" rm -f demo >/dev/null 2>&1 || true
 	rm -rf --one-file-system "$tmp"
 }
 trap cleanup EXIT
 
-limit=$((32 * 1024 * 1024))
-
-# The bundle: a busybox root filesystem and berth's default config, with
-# the hostname, the process and a 32 MiB memory limit (and no swap on top:
-# OCI's swap is memory plus swap) filled in.
-scripts/busybox-rootfs.sh "$bundle/rootfs"
-cat >"$bundle/rootfs/demo.sh" <<'SCRIPT'
+# The image: a busybox root filesystem from Debian's busybox-static, with
+# the demo's script, imported as demo/busybox. No network is needed.
+scripts/busybox-rootfs.sh "$tmp/rootfs"
+cat >"$tmp/rootfs/demo.sh" <<'SCRIPT'
 echo "hostname: $(hostname)"
 echo "processes:"
 ps -o pid,user,args
@@ -46,27 +42,29 @@ echo "reading 64 MiB into memory..."
 head -c 64m /dev/zero | tail >/dev/null
 echo "tail exit status: $?"
 SCRIPT
-"$berth" runtime spec --bundle "$bundle"
-jq --argjson limit "$limit" '
-	.hostname = "demo"
-	| .process.terminal = false
-	| .process.args = ["sh", "/demo.sh"]
-	| .linux.resources.memory = {limit: $limit, swap: $limit}
-' "$bundle/config.json" >"$bundle/config.json.new"
-mv "$bundle/config.json.new" "$bundle/config.json"
+tar -C "$tmp/rootfs" -c . | "$berth" --root "$state" import -c 'CMD ["sh"]' - demo/busybox >/dev/null
 
 cat <<INTRO
-berth demo: a busybox container with hostname "demo" and a 32 MiB memory
-limit. Its shell prints its hostname and processes, then reads 64 MiB
-into memory.
+berth demo: an image built here from busybox, and a container from it
+with hostname "demo" and a 32 MiB memory limit (no swap on top). Its
+shell prints its hostname and processes, then reads 64 MiB into memory.
 
-\$ $berth --root $state runtime run --bundle $bundle $id
+\$ berth images
+INTRO
+"$berth" --root "$state" images | sed 's/^/  | /'
+cat <<INTRO
+
+\$ berth run --name demo --hostname demo --memory 32m --memory-swap 32m demo/busybox sh /demo.sh
 INTRO
 
 set +e
-"$berth" --root "$state" runtime run --bundle "$bundle" "$id" </dev/null 2>&1 | tee "$tmp/out" | sed 's/^/  | /'
+"$berth" --root "$state" run --name demo --hostname demo --memory 32m --memory-swap 32m \
+	demo/busybox sh /demo.sh </dev/null 2>&1 | tee "$tmp/out" | sed 's/^/  | /'
 status=${PIPESTATUS[0]}
 set -e
+echo
+echo "\$ berth ps -a"
+"$berth" --root "$state" ps -a | sed 's/^/  | /'
 
 echo
 fail=0
@@ -103,7 +101,7 @@ check $rc "memory limit: the 64 MiB reader was killed (status 137: SIGKILL from 
 
 rc=0
 [ "$status" = 0 ] || rc=1
-check $rc "berth runtime run exited with the container's status ($status)"
+check $rc "berth run exited with the container's status ($status)"
 
 if [ "$fail" != 0 ]; then
 	echo "demo: some checks failed" >&2

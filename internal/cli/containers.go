@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 
 	"berth/internal/container"
@@ -70,6 +71,10 @@ type runFlags struct {
 	pull, platform, stopSignal, restart       string
 	stopTimeout                               int
 	network                                   string
+	memory, memorySwap, cpusetCpus            string
+	cpus                                      float64
+	cpuShares, pidsLimit                      int64
+	shmSize                                   string
 }
 
 func (f *runFlags) add(cmd *cobra.Command) {
@@ -92,6 +97,13 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container (default SIGTERM)")
 	fl.IntVar(&f.stopTimeout, "stop-timeout", -1, "seconds to wait for the container to stop before killing it (default 10)")
 	fl.StringVar(&f.network, "network", "none", "network: none (the container has only loopback); bridge networks are not available yet")
+	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit (such as 64m, 1g)")
+	fl.StringVar(&f.memorySwap, "memory-swap", "", "memory plus swap limit; -1 for unlimited swap (default: twice --memory)")
+	fl.Float64Var(&f.cpus, "cpus", 0, "number of CPUs (such as 1.5)")
+	fl.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	fl.StringVar(&f.cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	fl.Int64Var(&f.pidsLimit, "pids-limit", 0, "limit on the number of processes (-1 for unlimited)")
+	fl.StringVar(&f.shmSize, "shm-size", "", "size of /dev/shm (default 64m)")
 	// -h is --hostname here, as in Docker; --help keeps no shorthand.
 	fl.Bool("help", false, "print usage")
 }
@@ -143,6 +155,18 @@ func (f *runFlags) options(cmd *cobra.Command, a *app, args []string) (engine.Cr
 		}
 	}
 	o.Config = engine.Config{Tty: f.tty, OpenStdin: f.interactive, AutoRemove: f.rm, ReadOnly: f.readOnly, StopSignal: f.stopSignal}
+	res, err := f.resources(cmd)
+	if err != nil {
+		return o, err
+	}
+	o.Config.Resources = res
+	if f.shmSize != "" {
+		n, err := ParseBytes(f.shmSize)
+		if err != nil || n <= 0 {
+			return o, errdefs.Invalidf("--shm-size %q: want a size such as 64m", f.shmSize)
+		}
+		o.Config.ShmSize = n
+	}
 	if f.stopTimeout >= 0 {
 		t := f.stopTimeout
 		o.Config.StopTimeout = &t
@@ -364,4 +388,58 @@ func newRmCommand(a *app) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container, then remove it")
 	return cmd
+}
+
+// resources turns the quota flags into OCI resources, with Docker's
+// meanings: --memory-swap is memory plus swap, twice --memory unless set.
+func (f *runFlags) resources(cmd *cobra.Command) (*specs.LinuxResources, error) {
+	r := &specs.LinuxResources{}
+	set := false
+	if f.memory != "" {
+		n, err := ParseBytes(f.memory)
+		if err != nil || n < 6<<20 {
+			return nil, errdefs.Invalidf("--memory %q: want a size of at least 6m, such as 64m", f.memory)
+		}
+		swap := 2 * n
+		if f.memorySwap != "" {
+			if swap, err = ParseBytes(f.memorySwap); err != nil || (swap != -1 && swap < n) {
+				return nil, errdefs.Invalidf("--memory-swap %q: want -1 or a size no smaller than --memory", f.memorySwap)
+			}
+		}
+		r.Memory = &specs.LinuxMemory{Limit: &n, Swap: &swap}
+		set = true
+	} else if f.memorySwap != "" {
+		return nil, errdefs.Invalidf("--memory-swap needs --memory")
+	}
+	if cmd.Flags().Changed("cpus") || f.cpuShares != 0 || f.cpusetCpus != "" {
+		r.CPU = &specs.LinuxCPU{Cpus: f.cpusetCpus}
+		if cmd.Flags().Changed("cpus") {
+			if f.cpus <= 0 {
+				return nil, errdefs.Invalidf("--cpus %v: want a number above 0", f.cpus)
+			}
+			period := uint64(100000)
+			quota := int64(f.cpus * float64(period))
+			r.CPU.Period, r.CPU.Quota = &period, &quota
+		}
+		if f.cpuShares != 0 {
+			if f.cpuShares < 2 {
+				return nil, errdefs.Invalidf("--cpu-shares %d: want at least 2", f.cpuShares)
+			}
+			shares := uint64(f.cpuShares)
+			r.CPU.Shares = &shares
+		}
+		set = true
+	}
+	if cmd.Flags().Changed("pids-limit") {
+		n := f.pidsLimit
+		if n == 0 {
+			return nil, errdefs.Invalidf("--pids-limit 0: want a limit above 0, or -1 for none")
+		}
+		r.Pids = &specs.LinuxPids{Limit: &n}
+		set = true
+	}
+	if !set {
+		return nil, nil
+	}
+	return r, nil
 }
