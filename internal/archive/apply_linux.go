@@ -72,6 +72,7 @@ func Apply(ctx context.Context, dir string, r io.Reader, lim Limits) (Result, er
 	br := bufio.NewReaderSize(r, 128<<10)
 	end := &endReader{r: br}
 	tr := tar.NewReader(end)
+	last := "" // the name of the entry before, for errors about the next
 	for {
 		if err := ctx.Err(); err != nil {
 			return a.res, err
@@ -88,8 +89,12 @@ func Apply(ctx context.Context, dir string, r io.Reader, lim Limits) (Result, er
 		// archive/tar reports names that leave the root, and may return
 		// such a header; cleanName deals with them.
 		if err != nil && !errors.Is(err, tar.ErrInsecurePath) {
-			return a.res, errdefs.Invalidf("layer: reading the entry after %d: %w", a.res.Entries, err)
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return a.res, errdefs.Invalidf("layer is truncated after entry %q: %w", last, err)
+			}
+			return a.res, errdefs.Invalidf("layer: the entry after %q: %w", last, err)
 		}
+		last = hdr.Name
 		a.res.Entries++
 		if a.res.Entries > lim.MaxEntries {
 			return a.res, errdefs.Invalidf("layer has more than %d entries, the limit for one layer", lim.MaxEntries)

@@ -130,8 +130,8 @@ func TestApplyTruncated(t *testing.T) {
 		if c.ok && err != nil {
 			t.Errorf("Apply(%s) = %v", c.name, err)
 		}
-		if !c.ok && !errors.Is(err, errdefs.ErrInvalid) {
-			t.Errorf("Apply(%s) = %v, want an invalid-argument error", c.name, err)
+		if !c.ok && (!errors.Is(err, errdefs.ErrInvalid) || !strings.Contains(err.Error(), "truncated")) {
+			t.Errorf("Apply(%s) = %v, want an invalid-argument error that says truncated", c.name, err)
 		}
 	}
 }

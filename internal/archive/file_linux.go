@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"golang.org/x/sys/unix"
@@ -31,8 +32,8 @@ func writeFile(ctx context.Context, fd int, r io.Reader, size int64, buf []byte)
 		}
 		n := int(min(int64(len(buf)), size-off))
 		if _, err := io.ReadFull(r, buf[:n]); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("the layer is truncated in its content: %w", io.ErrUnexpectedEOF)
 			}
 			return err
 		}
