@@ -4,13 +4,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"berth/internal/container"
+	"berth/internal/logs"
 	"berth/internal/metadata"
 	"berth/internal/spec"
 )
@@ -102,7 +105,20 @@ func (e *Engine) RunAttached(c *metadata.Container, stdio Stdio) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	code, runErr := e.Runtime.Run(c.ID, runOpts(bundle, in, stdio.Out, stdio.Err), false, true)
+	out, errf := stdio.Out, stdio.Err
+	var wait func()
+	cfg, _ := configOf(c)
+	if cfg != nil && !cfg.Tty {
+		// The container writes into pipes; what comes out goes to the
+		// caller and, line by line, into the container's log.
+		if out, errf, wait, err = e.teeLogs(c, stdio); err != nil {
+			return -1, err
+		}
+	}
+	code, runErr := e.Runtime.Run(c.ID, runOpts(bundle, in, out, errf), false, true)
+	if wait != nil {
+		wait()
+	}
 	var ie *container.InitError
 	if errors.As(runErr, &ie) && ie.ExitCode != 0 {
 		code = ie.ExitCode
@@ -119,4 +135,50 @@ func (e *Engine) RunAttached(c *metadata.Container, stdio Stdio) (int, error) {
 		return code, runErr
 	}
 	return code, err
+}
+
+// LogPath is where container id's log lives.
+func (e *Engine) LogPath(id string) string { return filepath.Join(e.dir(id), "json.log") }
+
+// teeLogs returns pipes for the container's stdout and stderr whose
+// contents go to the caller's and into the log; wait, called after the
+// container exits, closes berth's ends and waits for the copies.
+func (e *Engine) teeLogs(c *metadata.Container, stdio Stdio) (out, errf *os.File, wait func(), err error) {
+	lw, err := logs.NewWriter(e.LogPath(c.ID), 0, 0)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var wg sync.WaitGroup
+	var writeEnds []*os.File
+	pipe := func(stream string, mirror *os.File) (*os.File, error) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		writeEnds = append(writeEnds, w)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.Close()
+			line := lw.Stream(stream, mirror)
+			io.Copy(line, r)
+			line.Flush()
+		}()
+		return w, nil
+	}
+	if out, err = pipe("stdout", stdio.Out); err != nil {
+		return nil, nil, nil, err
+	}
+	if errf, err = pipe("stderr", stdio.Err); err != nil {
+		out.Close()
+		return nil, nil, nil, err
+	}
+	wait = func() {
+		for _, w := range writeEnds {
+			w.Close()
+		}
+		wg.Wait()
+		lw.Close()
+	}
+	return out, errf, wait, nil
 }
