@@ -75,9 +75,7 @@ func addImageCommands(root *cobra.Command, a *app) {
 	}
 	img.AddCommand(newImageInspectCommand(a), newImagePruneCommand(a), newImageCopyCommand(a))
 	root.AddCommand(img, newLoginCommand(a), newLogoutCommand(a))
-	insp := newImageInspectCommand(a)
-	insp.Short = "Return low-level information on images"
-	root.AddCommand(insp)
+	root.AddCommand(newInspectCommand(a))
 }
 
 // isTerminal says whether w is a terminal.

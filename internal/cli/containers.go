@@ -22,7 +22,9 @@ func addContainerCommands(root *cobra.Command, a *app) {
 	ctr := &cobra.Command{Use: "container", Short: "Manage containers"}
 	for _, mk := range []func(*app) *cobra.Command{
 		newRunCommand, newCreateCommand, newStartCommand, newPsCommand, newStopCommand,
-		newKillCommand, newRmCommand,
+		newKillCommand, newRmCommand, newExecCommand, newLogsCommand, newWaitCommand, newRenameCommand,
+		newTopCommand, func(a *app) *cobra.Command { return newPauseCommand(a, true) },
+		func(a *app) *cobra.Command { return newPauseCommand(a, false) },
 	} {
 		root.AddCommand(mk(a))
 		sub := mk(a)
@@ -35,6 +37,7 @@ func addContainerCommands(root *cobra.Command, a *app) {
 		}
 		ctr.AddCommand(sub)
 	}
+	ctr.AddCommand(newContainerInspectCommand(a))
 	root.AddCommand(ctr)
 }
 
