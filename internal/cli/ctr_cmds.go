@@ -65,7 +65,7 @@ func newExecCommand(a *app) *cobra.Command {
 
 func newLogsCommand(a *app) *cobra.Command {
 	var (
-		follow, timestamps bool
+		follow, timestamps  bool
 		tail, sinceS, until string
 	)
 	cmd := &cobra.Command{
