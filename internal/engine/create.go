@@ -117,7 +117,13 @@ func (e *Engine) prepareDir(dir string, cfg *Config) error {
 			return fmt.Errorf("create container directory: %w", err)
 		}
 	}
-	os.Chmod(filepath.Join(dir, "rootfs"), 0o755)
+	// The writable layer's top directory is the container's "/": its
+	// mode is the root directory's mode.
+	for _, d := range []string{"upper", "rootfs"} {
+		if err := os.Chmod(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
 	files := map[string]string{
 		"hostname": cfg.Hostname + "\n",
 		"hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
