@@ -227,8 +227,8 @@ func cleanName(name string) (string, error) {
 func (a *applier) finishDirs() error {
 	for name, meta := range a.dirs {
 		err := a.finishDir(name, meta)
-		// Gone: a later entry replaced a directory it was in.
-		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+		// Gone: a later entry replaced it or a directory it was in.
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
 			continue
 		}
 		if err != nil {
@@ -246,7 +246,15 @@ func (a *applier) finishDir(name string, meta dirMeta) error {
 	defer unix.Close(parent)
 	base := path.Base(name)
 	if meta.setMode {
-		if err := unix.Fchmodat(parent, base, meta.mode, 0); err != nil {
+		// Not fchmodat(2), which follows a symlink: the path may now lead
+		// through symlinks that later entries made, to one at base.
+		fd, err := unix.Openat(parent, base, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		err = unix.Chmod(procPath(fd, ""), meta.mode)
+		unix.Close(fd)
+		if err != nil {
 			return err
 		}
 	}

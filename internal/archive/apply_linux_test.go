@@ -220,6 +220,16 @@ func TestApplyPathSafety(t *testing.T) {
 		},
 		want: map[string]string{"sentinel": "overwritten"},
 	}, {
+		name: "a directory's path leads elsewhere by the end",
+		entries: func(*sandbox) []entry {
+			// Unprivileged, Apply sets d's mode 0555 at the end, when
+			// a/d leads through the symlink a to x/d, a symlink out.
+			readOnly := dir("a/d/")
+			readOnly.Mode = 0o555
+			return []entry{dir("x/"), symlink("x/d", "../../sentinel"), dir("a/"), readOnly, symlink("a", "x")}
+		},
+		want: map[string]string{},
+	}, {
 		name:    "hardlink to outside",
 		entries: func(*sandbox) []entry { return []entry{hardlink("h", "../sentinel")} },
 		wantErr: true,
@@ -286,5 +296,15 @@ func TestApplyPathSafety(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestSyncfs(t *testing.T) {
+	dir := mustApply(t, reg("f", "f"))
+	if err := Syncfs(dir); err != nil {
+		t.Errorf("Syncfs(%s) = %v", dir, err)
+	}
+	if err := Syncfs(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Syncfs(missing) = %v, want not exist", err)
 	}
 }

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"strings"
@@ -24,6 +25,7 @@ func FuzzApply(f *testing.F) {
 		{symlink("a", "b"), symlink("b", "a"), reg("a/f", "loop")},
 		{dir("./"), reg(".", "root"), symlink(".", "..")},
 		{reg(strings.Repeat("x/", 200)+"f", "x"), reg("big", string(make([]byte, 2<<20)))},
+		{dir("x/"), symlink("x/d", "../../sentinel"), dir("a/"), entry{Header: tar.Header{Typeflag: tar.TypeDir, Name: "a/d/", Mode: 0o555}}, symlink("a", "x")},
 	} {
 		f.Add(makeTar(f, entries...))
 	}
