@@ -180,7 +180,9 @@ start_registry() {
 			  addr: 127.0.0.1:$port
 			  secret: berth-bench
 		EOF
-		"$bin" serve "$work/registry/config.yml" >"$work/registry/log" 2>&1 </dev/null &
+		# In a session of its own, as dockerd below: a ^C at the terminal
+		# reaches the bench, whose cleanup stops them in order.
+		setsid "$bin" serve "$work/registry/config.yml" >"$work/registry/log" 2>&1 </dev/null &
 		registry_pid=$!
 		for ((i = 0; i < 100; i++)); do
 			kill -0 "$registry_pid" 2>/dev/null || break
@@ -225,7 +227,7 @@ start_dockerd() {
 	else
 		echo '{}' >"$config"
 	fi
-	"$dockerd" --config-file "$config" \
+	setsid "$dockerd" --config-file "$config" \
 		--data-root "$work/docker/data" --exec-root "$work/docker/exec" \
 		--pidfile "$work/docker/docker.pid" -H "$BENCH_DOCKER" \
 		--bridge=none --iptables=false --ip6tables=false \
@@ -323,7 +325,7 @@ fi
 # run, one tool at a time, so that a tool that fails loses only its own
 # column.
 measure() {
-	local s=$1 runs=$2 warmup=$3 t args
+	local s=$1 runs=$2 warmup=$3 t args rc
 	for t in ${tools[$s]}; do
 		[ "${why[$s:$t]:-}" = "$pending" ] || continue
 		args=(--runs "$runs")
@@ -332,7 +334,12 @@ measure() {
 		hyperfine_cmds[$s]+="$(quote hyperfine "${args[@]}")"$'\n'
 		echo
 		echo "== $s: $t"
-		if hyperfine "${args[@]}" </dev/null; then
+		rc=0
+		hyperfine "${args[@]}" </dev/null || rc=$?
+		# hyperfine catches ^C and exits 130, and bash then takes the
+		# interrupt as handled: stop here, as ^C means.
+		[ "$rc" -lt 128 ] || exit "$rc"
+		if [ "$rc" = 0 ]; then
 			unset "why[$s:$t]"
 		else
 			rm -f "$out/$s-$t.json"
