@@ -100,8 +100,9 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$BENCH_STATE" "$work/registry" "$work/docker"
 
-# first_error FILE: the last non-empty line of FILE, cut to 200 characters.
-first_error() {
+# last_line FILE: the last non-empty line of FILE, cut to 200 characters:
+# where a failed command says why.
+last_line() {
 	local line
 	line=$(grep -v '^[[:space:]]*$' "$1" 2>/dev/null | tail -n 1 | cut -c 1-200)
 	echo "${line:-no error message}"
@@ -196,12 +197,12 @@ start_registry() {
 		registry_pid=""
 	done
 	if [ -z "$BENCH_REGISTRY" ]; then
-		registry_why="docker-registry did not start: $(first_error "$work/registry/log")"
+		registry_why="docker-registry did not start: $(last_line "$work/registry/log")"
 		return 1
 	fi
 	if ! skopeo copy --insecure-policy --dest-tls-verify=false \
 		"oci:$BENCH_IMAGE/oci" "docker://$BENCH_REGISTRY/$name" >"$work/registry/push.log" 2>&1 </dev/null; then
-		registry_why="skopeo could not push the image: $(first_error "$work/registry/push.log")"
+		registry_why="skopeo could not push the image: $(last_line "$work/registry/push.log")"
 		return 1
 	fi
 }
@@ -235,13 +236,13 @@ start_dockerd() {
 	dockerd_pid=$!
 	for ((i = 0; i < 600; i++)); do
 		if ! kill -0 "$dockerd_pid" 2>/dev/null; then
-			docker_why="dockerd exited at start: $(first_error "$work/docker/dockerd.log")"
+			docker_why="dockerd exited at start: $(last_line "$work/docker/dockerd.log")"
 			return 1
 		fi
 		"${docker[@]}" version >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
-	docker_why="dockerd did not answer within 60 s: $(first_error "$work/docker/dockerd.log")"
+	docker_why="dockerd did not answer within 60 s: $(last_line "$work/docker/dockerd.log")"
 	return 1
 }
 echo "== starting dockerd"
@@ -343,11 +344,14 @@ measure() {
 			unset "why[$s:$t]"
 		else
 			rm -f "$out/$s-$t.json"
-			# hyperfine hides the command's stderr: run it once more to
-			# show why it failed.
-			sh -c "${prep[$s:$t]}" >/dev/null 2>&1 </dev/null || true
-			sh -c "${cmd[$s:$t]}" >/dev/null 2>"$work/err" </dev/null || true
-			why[$s:$t]="it failed: $(first_error "$work/err")"
+			# hyperfine hides the commands' stderr: run them once more to
+			# show why they failed.
+			if ! sh -c "${prep[$s:$t]}" >/dev/null 2>"$work/err" </dev/null; then
+				why[$s:$t]="its prepare command failed: $(last_line "$work/err")"
+			else
+				sh -c "${cmd[$s:$t]}" >/dev/null 2>"$work/err" </dev/null || true
+				why[$s:$t]="it failed: $(last_line "$work/err")"
+			fi
 			[ "$t" != berth ] || berth_failed=1
 		fi
 	done
@@ -412,7 +416,7 @@ section_table() { # section_table SECTION
 	fi
 	if [ -n "$cmp" ]; then
 		echo
-		echo "Medians: berth takes $cmp."
+		echo "berth's median over the others': $cmp."
 	fi
 	for t in ${tools[$s]}; do
 		if [ -z "$(median "$s" "$t")" ]; then
@@ -606,13 +610,13 @@ write_report
 # save needs the image in each store, and the files in a tree for tar.
 if [ "${why[save:berth]}" = "$pending" ]; then
 	if ! "$berth" --root "$BENCH_STATE/save" load -i "$BENCH_IMAGE/image.tar" >/dev/null 2>"$work/err" </dev/null; then
-		why[save:berth]="berth load, to have the image to save, failed: $(first_error "$work/err")"
+		why[save:berth]="berth load, to have the image to save, failed: $(last_line "$work/err")"
 		berth_failed=1
 	fi
 fi
 if [ "${why[save:docker]}" = "$pending" ]; then
 	if ! { "${docker[@]}" image prune -af && "${docker[@]}" load -i "$BENCH_IMAGE/image.tar"; } >/dev/null 2>"$work/err" </dev/null; then
-		why[save:docker]="docker load, to have the image to save, failed: $(first_error "$work/err")"
+		why[save:docker]="docker load, to have the image to save, failed: $(last_line "$work/err")"
 	fi
 fi
 mkdir "$BENCH_STATE/tree"

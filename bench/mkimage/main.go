@@ -311,9 +311,14 @@ func writeEntry(tw *tar.Writer, p string, fi fs.FileInfo, links map[[2]uint64]st
 				info.Entries++
 				return tw.WriteHeader(h)
 			}
-			links[key] = h.Name
+			written, err := writeFile(tw, p, h, info)
+			if written {
+				links[key] = h.Name
+			}
+			return err
 		}
-		return writeFile(tw, p, h, info)
+		_, err := writeFile(tw, p, h, info)
+		return err
 	default:
 		return nil // devices, sockets and fifos: not what images are made of
 	}
@@ -321,29 +326,31 @@ func writeEntry(tw *tar.Writer, p string, fi fs.FileInfo, links map[[2]uint64]st
 	return tw.WriteHeader(h)
 }
 
-func writeFile(tw *tar.Writer, p string, h *tar.Header, info *layerInfo) error {
+// writeFile writes the regular file p with header h, and says whether it
+// did: a file that cannot be opened is left out.
+func writeFile(tw *tar.Writer, p string, h *tar.Header, info *layerInfo) (bool, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mkimage: skipping %s: %v\n", p, err)
-		return nil
+		return false, nil
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return err
+		return false, err
 	}
 	h.Typeflag, h.Size = tar.TypeReg, fi.Size()
 	if err := tw.WriteHeader(h); err != nil {
-		return err
+		return false, err
 	}
 	n, err := io.CopyN(tw, f, h.Size)
 	if err != nil {
-		return fmt.Errorf("%s: %d of %d bytes read (did it change?): %w", p, n, h.Size, err)
+		return false, fmt.Errorf("%s: %d of %d bytes read (did it change?): %w", p, n, h.Size, err)
 	}
 	info.Files++
 	info.Entries++
 	info.Bytes += n
-	return nil
+	return true, nil
 }
 
 // writeFlat writes flat.tar: every layer's entries, in order, with the
