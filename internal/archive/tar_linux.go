@@ -168,18 +168,26 @@ func (t *tarWriter) directory(dirfd int, name string, hdr *tar.Header) error {
 }
 
 func (t *tarWriter) regular(dirfd int, name string, hdr *tar.Header, size int64) error {
-	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	// O_NONBLOCK: should a running container have put a fifo there since
+	// the stat, opening it must not wait for a writer.
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open %q: %w", hdr.Name, err)
 	}
-	f := os.NewFile(uintptr(fd), hdr.Name)
-	defer f.Close()
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat %q: %w", hdr.Name, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("%q stopped being a regular file while it was archived", hdr.Name)
+	}
 	hdr.Typeflag = tar.TypeReg
 	hdr.Size = size
 	if err := t.write(hdr); err != nil {
 		return err
 	}
-	n, err := io.CopyBuffer(t.tw, io.LimitReader(f, size), t.buf)
+	n, err := io.CopyBuffer(t.tw, io.LimitReader(fdReader(fd), size), t.buf)
 	if err != nil {
 		return fmt.Errorf("%q: %w", hdr.Name, err)
 	}
@@ -204,4 +212,24 @@ func readlinkat(dirfd int, name string) (string, error) {
 		return "", err
 	}
 	return string(buf[:n]), nil
+}
+
+// fdReader reads a file descriptor that os.File would try, and fail, to
+// add to the poller, since it was opened O_NONBLOCK.
+type fdReader int
+
+func (fd fdReader) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(fd), p)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 && len(p) > 0 {
+			return 0, io.EOF
+		}
+		return n, nil
+	}
 }
