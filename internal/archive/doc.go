@@ -7,7 +7,8 @@
 // be a decompression bomb. Apply therefore resolves every entry's parent
 // inside the layer directory with openat2(2) and RESOLVE_IN_ROOT, never
 // follows an entry's own name, and stops when the layer outgrows its
-// Limits.
+// Limits. It needs openat2(2) (Linux 5.6) and a mounted /proc: xattrs are
+// set through /proc/self/fd, since lsetxattr(2) has no *at form.
 //
 // Layers speak OCI whiteouts (".wh.NAME" files, ".wh..wh..opq" markers);
 // overlayfs speaks character devices 0/0 and the trusted.overlay.opaque
