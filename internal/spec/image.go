@@ -26,15 +26,28 @@ type Options struct {
 	ShmSize int64
 	// Mounts are added after the defaults (the engine's /etc/hosts,
 	// /etc/hostname, /etc/resolv.conf, tmpfs and volumes).
-	Mounts    []specs.Mount
+	Mounts []specs.Mount
+	// Resources are the cgroup limits. Without a pids limit the
+	// container gets DefaultPidsLimit; a limit of -1 means none.
 	Resources *specs.LinuxResources
 	// NetNS, when set, is the network namespace to join; otherwise the
 	// container gets a new one with only loopback.
 	NetNS string
+	// Seccomp is the container's seccomp profile, from a profile file
+	// (--security-opt seccomp=FILE) read by ParseSeccomp. Nil gives the
+	// default profile for the container's capabilities (SeccompFor).
+	Seccomp *specs.LinuxSeccomp
+	// SeccompUnconfined runs the container without a seccomp filter
+	// (--security-opt seccomp=unconfined). It overrides Seccomp.
+	SeccompUnconfined bool
 }
 
 // ForContainer returns the spec of a container whose root filesystem is
-// the directory "rootfs" beside config.json: Default with opts applied.
+// the directory "rootfs" beside config.json: Default with opts applied,
+// a pids limit, more masked paths, and a seccomp profile (see
+// docs/SECURITY.md). The profile follows the capabilities in the spec it
+// returns; a caller that changes them afterwards sets
+// Linux.Seccomp = SeccompFor(the new bounding set) as well.
 func ForContainer(opts Options) *specs.Spec {
 	s := Default(false, 0, 0)
 	s.Root.Readonly = opts.ReadOnly
@@ -56,10 +69,21 @@ func ForContainer(opts Options) *specs.Spec {
 		}
 	}
 	s.Mounts = append(s.Mounts, opts.Mounts...)
+	s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, thermalMaskedPaths()...)
 	if opts.Resources != nil {
-		devs := s.Linux.Resources.Devices
-		s.Linux.Resources = opts.Resources
-		s.Linux.Resources.Devices = append(devs, opts.Resources.Devices...)
+		r := *opts.Resources
+		r.Devices = append(s.Linux.Resources.Devices, opts.Resources.Devices...)
+		s.Linux.Resources = &r
+	}
+	if s.Linux.Resources.Pids == nil {
+		limit := int64(DefaultPidsLimit)
+		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &limit}
+	}
+	if !opts.SeccompUnconfined {
+		s.Linux.Seccomp = opts.Seccomp
+		if s.Linux.Seccomp == nil {
+			s.Linux.Seccomp = SeccompFor(p.Capabilities.Bounding)
+		}
 	}
 	if opts.NetNS != "" {
 		for i, ns := range s.Linux.Namespaces {
