@@ -82,7 +82,7 @@ struct stream {
 };
 
 static char cfgbuf[MON_CONFIG_MAX + 1];
-static struct stream streams[2] = {{.name = "stdout", .fd = -1}, {.name = "stderr", .fd = -1}};
+static struct stream streams[2]; /* .bss, not 32 KB of zeros in the binary */
 static char report[MON_REPORT_MAX + 1];
 static size_t report_len;
 static char out[MON_OUT_MAX];
@@ -298,6 +298,7 @@ static const char *parse_config(size_t len, int *lineno)
 			return "repeats a key";
 		seen |= bit;
 	}
+	*lineno = 0; /* what follows is about the whole config */
 	if (!ended)
 		return "is truncated";
 	if (seen != K_ALL)
@@ -332,7 +333,10 @@ static void read_config(void)
 	const char *bad = parse_config(len, &lineno);
 	if (bad != NULL) {
 		char buf[128];
-		snprintf(buf, sizeof(buf), "config line %d %s", lineno, bad);
+		if (lineno > 0)
+			snprintf(buf, sizeof(buf), "config line %d %s", lineno, bad);
+		else
+			snprintf(buf, sizeof(buf), "config %s", bad);
 		fail_early(buf, 0);
 	}
 }
@@ -1038,6 +1042,9 @@ static void monitor_main(void)
 	long long backoff = 0;
 	const char *error = NULL;
 
+	streams[0].name = "stdout";
+	streams[1].name = "stderr";
+	streams[0].fd = streams[1].fd = -1;
 	if (setsid() < 0)
 		fail_early("setsid", errno);
 	if (chdir("/") < 0)
