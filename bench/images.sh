@@ -14,6 +14,7 @@
 #   BENCH_IMAGE_LAYERS="DIR:MB ..."
 #                             the image's layers: each the files of DIR, up to
 #                             MB megabytes (default about 400 MB from /usr)
+#   BENCH_TMPDIR=DIR          where the stores and the image go (/var/tmp)
 #   BENCH_REPORT=FILE         the report to write the images part into
 #                             (docs/BENCHMARKS.md)
 # Raw hyperfine JSON goes to bench/out/images/.
@@ -49,9 +50,10 @@ export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
 rm -rf "$out"
 mkdir -p "$out"
-# A short temp dir: containerd's unix sockets go under it, and a socket
-# path has room for 107 bytes only.
-work=$(mktemp -d /tmp/berth-bench-images.XXXXXX)
+# The stores go on a disk, not in memory: under /var/tmp, since /tmp is a
+# tmpfs on many hosts. A short path: containerd's unix sockets go under
+# it, and a socket path has room for 107 bytes only.
+work=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/berth-bench-images.XXXXXX")
 # The commands that hyperfine runs name these variables, so that the report
 # shows them exactly as they ran.
 export BENCH_IMAGE=$work/image BENCH_STATE=$work/state
