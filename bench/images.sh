@@ -551,11 +551,10 @@ write_report() {
 		echo "tool's store, and deletes only the last run's output."
 		echo "Nothing flushes the writes at the end of a run: a tool that syncs pays"
 		echo "for it, one that does not leaves its data in the page cache, hence the"
-		echo "\`tar -x, sync\` rows. All the stores and files"
-		echo "are on one file system. The variables name the"
-		echo "image's files (from bench/mkimage), a fresh state directory, the"
-		echo "private dockerd's socket, and the registry's address and storage."
-		echo "The commands, from the repository root:"
+		echo "\`tar -x, sync\` rows. All the stores and files are on one file system."
+		echo "The variables name the image's files (from bench/mkimage), a fresh"
+		echo "state directory, the private dockerd's socket, and the registry's"
+		echo "address and storage. The commands, from the repository root:"
 		echo
 		echo '```sh'
 		for s in "${sections[@]}"; do
