@@ -47,7 +47,7 @@
 #define MON_ARGS_MAX 256       /* arguments of each command */
 #define MON_LINE_MAX 16384     /* Docker's: longer lines become partial entries */
 #define MON_REPORT_MAX 4096    /* bytes kept of the start command's report */
-#define MON_OUT_MAX 8192       /* output buffer for log entries and the exit file */
+#define MON_LOG_BUF 16384      /* log entries are written in batches of this size */
 #define MON_ID_MAX 128
 #define MON_FILES_MAX 100
 #define MON_PATH_MAX (PATH_MAX - 16) /* room for ".tmp" and ".NNN" */
@@ -76,8 +76,9 @@ struct stream {
 	const char *name;
 	int fd;
 	size_t len;
-	int partial;             /* a partial entry was written; more of the line follows */
+	int partial;                  /* a partial entry was written; more of the line follows */
 	struct timespec partial_time; /* Docker stamps every part with the first part's time */
+	struct timespec read_time;    /* when the data in buf was last read */
 	char buf[MON_LINE_MAX];
 };
 
@@ -85,15 +86,23 @@ static char cfgbuf[MON_CONFIG_MAX + 1];
 static struct stream streams[2]; /* .bss, not 32 KB of zeros in the binary */
 static char report[MON_REPORT_MAX + 1];
 static size_t report_len;
-static char out[MON_OUT_MAX];
-static size_t out_len;
-static int out_fd = -1, out_err;
+/* A buffered writer. The log's flushes fall between entries (see
+ * log_entry), so a failed write can be cut back to whole entries. */
+struct out {
+	int fd, err;
+	size_t len, cap;
+	char *buf;
+};
+static char logbuf[MON_LOG_BUF], filebuf[512];
+static struct out logout = {.fd = -1, .buf = logbuf, .cap = sizeof(logbuf)};
+static struct out fileout = {.fd = -1, .buf = filebuf, .cap = sizeof(filebuf)};
 static char errmsg[MON_REPORT_MAX + 256];
 
 static int status_fd = -1, sig_fd = -1, devnull = -1, report_fd = -1;
 static int stdin_r = -1, stdin_w = -1;
 static int log_fd = -1;
-static long long log_size;
+static long long log_size;      /* the log's size, counting the buffered entries */
+static long long log_committed; /* its size after the last flush */
 static sigset_t empty_set;
 
 static int starting, stop_requested;
@@ -343,50 +352,43 @@ static void read_config(void)
 
 /* ---- output: log entries and the exit file ---- */
 
-static void out_begin(int fd)
-{
-	out_fd = fd;
-	out_len = 0;
-	out_err = 0;
-}
-
-static void out_flush(void)
+static void out_flush(struct out *o)
 {
 	size_t off = 0;
-	while (off < out_len && !out_err) {
-		ssize_t w = write(out_fd, out + off, out_len - off);
+	while (off < o->len && !o->err) {
+		ssize_t w = write(o->fd, o->buf + off, o->len - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			out_err = w < 0 ? errno : EIO;
+			o->err = w < 0 ? errno : EIO;
 		else
 			off += (size_t)w;
 	}
-	out_len = 0;
+	o->len = 0;
 }
 
-static void out_bytes(const char *p, size_t n)
+static void out_bytes(struct out *o, const char *p, size_t n)
 {
 	while (n > 0) {
-		size_t k = sizeof(out) - out_len;
+		size_t k = o->cap - o->len;
 		if (k > n)
 			k = n;
-		memcpy(out + out_len, p, k);
-		out_len += k;
+		memcpy(o->buf + o->len, p, k);
+		o->len += k;
 		p += k;
 		n -= k;
-		if (out_len == sizeof(out))
-			out_flush();
+		if (o->len == o->cap)
+			out_flush(o);
 	}
 }
 
-static void out_str(const char *s) { out_bytes(s, strlen(s)); }
+static void out_str(struct out *o, const char *s) { out_bytes(o, s, strlen(s)); }
 
-static void out_num(long long v)
+static void out_num(struct out *o, long long v)
 {
 	char buf[24];
 	int n = snprintf(buf, sizeof(buf), "%lld", v);
-	out_bytes(buf, (size_t)n);
+	out_bytes(o, buf, (size_t)n);
 }
 
 /* Returns the length of the UTF-8 sequence at p, or 0 where Go's
@@ -435,8 +437,8 @@ static size_t utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
  * json-file driver does (and so as Go's encoding/json does): \" \\ \n \r,
  * \u00XX for other control characters and for < > &, \ufffd for each byte
  * that is not valid UTF-8, \u2028 and \u2029. Returns the encoded length;
- * with emit 0 it only counts. */
-static size_t json_chars(const char *str, size_t n, int emit)
+ * with o NULL it only counts. */
+static size_t json_chars(struct out *o, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
@@ -478,16 +480,16 @@ static size_t json_chars(const char *str, size_t n, int emit)
 			}
 			elen = 6;
 		}
-		if (emit) {
-			out_bytes(str + start, i - start);
-			out_bytes(esc, elen);
+		if (o != NULL) {
+			out_bytes(o, str + start, i - start);
+			out_bytes(o, esc, elen);
 		}
 		len += i - start + elen;
 		i += adv;
 		start = i;
 	}
-	if (emit)
-		out_bytes(str + start, n - start);
+	if (o != NULL)
+		out_bytes(o, str + start, n - start);
 	return len + n - start;
 }
 
@@ -531,8 +533,23 @@ static void open_log(void)
 	}
 	if (log_fd >= 0)
 		close(log_fd);
-	log_fd = fd;
-	log_size = st.st_size;
+	log_fd = logout.fd = fd;
+	log_size = log_committed = st.st_size;
+}
+
+/* Writes the entries buffered; on an error, cuts the file back to the
+ * last flush, dropping the batch, so that no entry is left torn. */
+static void log_flush(void)
+{
+	out_flush(&logout);
+	if (logout.err != 0) {
+		if (ftruncate(log_fd, log_committed) < 0) {
+			/* the size is unknown now; rotation goes by the count */
+		}
+		logout.err = 0;
+		log_size = log_committed;
+	}
+	log_committed = log_size;
 }
 
 /* Renames log.N-1 to log.N, ..., log to log.1, as Docker does, and opens a
@@ -540,9 +557,10 @@ static void open_log(void)
 static void rotate_log(void)
 {
 	char from[PATH_MAX], to[PATH_MAX];
+	log_flush();
 	if (cfg.log_max_files == 1) {
 		if (ftruncate(log_fd, 0) == 0)
-			log_size = 0;
+			log_size = log_committed = 0;
 		return;
 	}
 	for (long long i = cfg.log_max_files - 1; i >= 1; i--) {
@@ -551,15 +569,15 @@ static void rotate_log(void)
 		else
 			snprintf(from, sizeof(from), "%s.%lld", cfg.log, i - 1);
 		snprintf(to, sizeof(to), "%s.%lld", cfg.log, i);
-		if (rename(from, to) < 0 && i == 1) {
-			log_size = 0; /* cannot rotate: go on in this file */
+		if (rename(from, to) < 0 && i == 1 && errno != ENOENT) {
+			log_size = log_committed = 0; /* cannot rotate: go on in this file */
 			return;
 		}
 	}
 	int old = log_fd;
 	open_log();
 	if (log_fd == old)
-		log_size = 0; /* no new file: go on in the renamed one */
+		log_size = log_committed = 0; /* no new file: go on in the renamed one */
 }
 
 /* Appends one entry: {"log":"...","stream":"...","time":"..."}. A line cut
@@ -567,41 +585,38 @@ static void rotate_log(void)
  * entry, whose "log" does not end in "\n", as in Docker's json-file. */
 static void log_entry(struct stream *s, const char *p, size_t n, int complete)
 {
-	struct timespec now;
-	char when[48];
-	if (s->partial) {
-		now = s->partial_time;
-	} else if (clock_gettime(CLOCK_REALTIME, &now) < 0) {
-		now.tv_sec = 0;
-		now.tv_nsec = 0;
-	}
+	/* every line of one read gets the read's time, formatted once */
+	static struct timespec formatted = {-1, 0};
+	static char when[48];
+	static size_t tlen;
+	struct timespec now = s->partial ? s->partial_time : s->read_time;
 	s->partial = !complete;
 	s->partial_time = now;
 	if (log_fd < 0)
 		return;
-	size_t tlen = format_time(&now, when);
-	long long len = (long long)(json_chars(p, n, 0) + (complete ? 2 : 0) + strlen(s->name) + tlen) +
-			(long long)strlen("{\"log\":\"\",\"stream\":\"\",\"time\":\"\"}\n");
-	if (cfg.log_max_size > 0 && log_size > 0 && log_size + len > cfg.log_max_size)
-		rotate_log();
-	out_begin(log_fd);
-	out_str("{\"log\":\"");
-	json_chars(p, n, 1);
-	if (complete)
-		out_str("\\n");
-	out_str("\",\"stream\":\"");
-	out_str(s->name);
-	out_str("\",\"time\":\"");
-	out_bytes(when, tlen);
-	out_str("\"}\n");
-	out_flush();
-	if (out_err) {
-		/* a disk full mid-entry: drop the entry, not the file's shape */
-		if (ftruncate(log_fd, log_size) < 0)
-			log_size += len;
-		return;
+	if (now.tv_sec != formatted.tv_sec || now.tv_nsec != formatted.tv_nsec) {
+		tlen = format_time(&now, when);
+		formatted = now;
 	}
-	log_size += len;
+	size_t len = json_chars(NULL, p, n) + (complete ? 2 : 0) + strlen(s->name) + tlen +
+		     strlen("{\"log\":\"\",\"stream\":\"\",\"time\":\"\"}\n");
+	if (cfg.log_max_size > 0 && log_size > 0 && log_size + (long long)len > cfg.log_max_size)
+		rotate_log();
+	else if (logout.len + len > logout.cap)
+		log_flush(); /* flushes fall between entries */
+	struct out *o = &logout;
+	out_str(o, "{\"log\":\"");
+	json_chars(o, p, n);
+	if (complete)
+		out_str(o, "\\n");
+	out_str(o, "\",\"stream\":\"");
+	out_str(o, s->name);
+	out_str(o, "\",\"time\":\"");
+	out_bytes(o, when, tlen);
+	out_str(o, "\"}\n");
+	log_size += (long long)len;
+	if (len > logout.cap)
+		log_flush(); /* an entry larger than the buffer went out in parts */
 }
 
 /* Logs the complete lines in s's buffer; then, when the buffer is full
@@ -630,15 +645,16 @@ static void split_lines(struct stream *s, int eof)
 static void close_stream(struct stream *s)
 {
 	split_lines(s, 1);
+	log_flush();
 	close(s->fd);
 	s->fd = -1;
 	s->len = 0;
 	s->partial = 0;
 }
 
-/* Reads once from s. Returns 1 when it read something, 0 when the pipe is
- * empty, -1 when it has closed. */
-static int read_stream(struct stream *s)
+/* Reads once from s. Returns the bytes read, 0 when the pipe is empty,
+ * -1 when it has closed. */
+static ssize_t read_stream(struct stream *s)
 {
 	ssize_t n = read(s->fd, s->buf + s->len, sizeof(s->buf) - s->len);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -648,17 +664,28 @@ static int read_stream(struct stream *s)
 		return -1;
 	}
 	s->len += (size_t)n;
+	if (clock_gettime(CLOCK_REALTIME, &s->read_time) < 0)
+		memset(&s->read_time, 0, sizeof(s->read_time));
 	split_lines(s, 0);
-	return 1;
+	log_flush();
+	return n;
 }
 
 /* After the container exited: logs what is left in the pipes, without
- * waiting for writers that outlive it, and closes them. */
+ * waiting for writers that outlive it, and closes them. Reading no more
+ * than the pipe held keeps a writer that outlives the container (one of a
+ * container without a pid namespace of its own) from holding the monitor
+ * here. */
 static void drain_streams(void)
 {
 	for (int i = 0; i < 2; i++) {
-		while (streams[i].fd >= 0 && read_stream(&streams[i]) > 0)
-			;
+		if (streams[i].fd < 0)
+			continue;
+		int size = fcntl(streams[i].fd, F_GETPIPE_SZ);
+		long long budget = (size > 0 ? size : 1 << 20) + MON_LINE_MAX;
+		ssize_t n;
+		while (budget > 0 && streams[i].fd >= 0 && (n = read_stream(&streams[i])) > 0)
+			budget -= n;
 		if (streams[i].fd >= 0)
 			close_stream(&streams[i]);
 	}
@@ -674,27 +701,30 @@ static void write_exit_file(int code, int restarts, int restarting, const char *
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return; /* the cleanup command may have removed the directory */
-	out_begin(fd);
-	out_str("{\"code\":");
-	out_num(code);
-	out_str(",\"finished\":\"");
-	out_bytes(when, tlen);
-	out_str("\",\"restarts\":");
-	out_num(restarts);
-	out_str(restarting ? ",\"restarting\":true" : ",\"restarting\":false");
-	out_str(stop_requested ? ",\"stopped\":true" : ",\"stopped\":false");
+	struct out *o = &fileout;
+	o->fd = fd;
+	o->err = 0;
+	o->len = 0;
+	out_str(o, "{\"code\":");
+	out_num(o, code);
+	out_str(o, ",\"finished\":\"");
+	out_bytes(o, when, tlen);
+	out_str(o, "\",\"restarts\":");
+	out_num(o, restarts);
+	out_str(o, restarting ? ",\"restarting\":true" : ",\"restarting\":false");
+	out_str(o, stop_requested ? ",\"stopped\":true" : ",\"stopped\":false");
 	if (error != NULL && *error) {
-		out_str(",\"error\":\"");
-		json_chars(error, strlen(error), 1);
-		out_str("\"");
+		out_str(o, ",\"error\":\"");
+		json_chars(o, error, strlen(error));
+		out_str(o, "\"");
 	}
-	out_str("}\n");
-	out_flush();
-	if (out_err == 0 && fsync(fd) < 0)
-		out_err = errno;
-	if (close(fd) < 0 && out_err == 0)
-		out_err = errno;
-	if (out_err != 0 || rename(tmp, cfg.exit_file) < 0)
+	out_str(o, "}\n");
+	out_flush(o);
+	if (o->err == 0 && fsync(fd) < 0)
+		o->err = errno;
+	if (close(fd) < 0 && o->err == 0)
+		o->err = errno;
+	if (o->err != 0 || rename(tmp, cfg.exit_file) < 0)
 		unlink(tmp);
 }
 
@@ -710,7 +740,7 @@ static pid_t spawn(char *const argv[], int in, int outfd, int errfd, int rep)
 		return pid;
 	int fds[4] = {in, outfd, errfd, rep};
 	int n = rep >= 0 ? 4 : 3;
-	const char *what = "dup";
+	const char *what = "set up the start command's descriptors";
 	/* first above every target, so that no dup2 below clobbers a source */
 	for (int i = 0; i < n; i++) {
 		fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
@@ -730,12 +760,17 @@ static pid_t spawn(char *const argv[], int in, int outfd, int errfd, int rep)
 		goto fail;
 	}
 	execve(argv[0], argv, environ);
-	what = argv[0];
+	int err = errno;
+	char buf[PATH_MAX + 128];
+	snprintf(buf, sizeof(buf), "exec %s", argv[0]);
+	what = buf;
+	errno = err;
 fail:
 	if (rep >= 0) {
-		char buf[PATH_MAX + 128];
-		int len = snprintf(buf, sizeof(buf), "exec %s: %s\n", what, strerror(errno));
-		if (len > 0 && write(3, buf, (size_t)len) < 0) {
+		/* rep, not fd 3, which may still be the monitor's status socket */
+		char msg[PATH_MAX + 256];
+		int len = snprintf(msg, sizeof(msg), "%s: %s\n", what, strerror(errno));
+		if (len > 0 && write(rep, msg, (size_t)len) < 0) {
 			/* the monitor reports the exit status instead */
 		}
 	}
@@ -1055,18 +1090,20 @@ static void monitor_main(void)
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
 		fail_early("open /dev/null", errno);
-	if (cfg.stdin_pipe) {
-		int p[2];
-		if (make_pipe(p, 0) < 0)
-			fail_early("stdin pipe", errno);
+	int p[2];
+	if (cfg.stdin_pipe && make_pipe(p, 0) < 0) {
+		snprintf(errmsg, sizeof(errmsg), "stdin pipe: %s", strerror(errno));
+	} else if (cfg.stdin_pipe) {
 		stdin_r = p[0];
 		stdin_w = p[1]; /* held open so that the container never reads EOF */
 	}
-	open_log();
-	if (log_fd < 0)
-		fail_early("open log", errno);
+	if (errmsg[0] == '\0') {
+		open_log();
+		if (log_fd < 0)
+			snprintf(errmsg, sizeof(errmsg), "open log %s: %s", cfg.log, strerror(errno));
+	}
 
-	if (start_container() < 0) {
+	if (errmsg[0] != '\0' || start_container() < 0) {
 		char buf[sizeof(errmsg) + 16];
 		run_cleanup();
 		snprintf(buf, sizeof(buf), "error %s\n", errmsg);

@@ -635,3 +635,32 @@ func TestRunningAndStop(t *testing.T) {
 		t.Errorf("exit = %+v, want stopped with code 143", e)
 	}
 }
+
+func TestLogUnwritable(t *testing.T) {
+	t.Parallel()
+	o := opts(t, `gate true`)
+	dir := dirOf(o)
+	o.LogPath = filepath.Join(dir, "missing", "log")
+	o.Cleanup = []string{"/bin/sh", "-c", `echo x >> "$0/cleanup"`, dir}
+	_, err := Start(o)
+	if want := "open log " + o.LogPath + ": No such file or directory"; err == nil || err.Error() != want {
+		t.Errorf("Start error = %v, want %q", err, want)
+	}
+	if n := countLines(t, filepath.Join(dir, "cleanup")); n != 1 {
+		t.Errorf("cleanup ran %d times, want 1", n)
+	}
+}
+
+// TestWriterOutlivesContainer: a process that keeps the container's
+// stdout open and writes without end (possible without a pid namespace)
+// must not keep the monitor from finishing.
+func TestWriterOutlivesContainer(t *testing.T) {
+	t.Parallel()
+	o := opts(t, `yes & gate true`)
+	o.LogMaxSize, o.LogMaxFiles = 1<<20, 2
+	p := start(t, o)
+	finish(t, o, p)
+	if es := readLog(t, o.LogPath); len(es) == 0 || es[len(es)-1].Log != "y\n" {
+		t.Errorf("the writer's output was not logged")
+	}
+}
