@@ -38,7 +38,67 @@ func addContainerCommands(root *cobra.Command, a *app) {
 		ctr.AddCommand(sub)
 	}
 	ctr.AddCommand(newContainerInspectCommand(a))
-	root.AddCommand(ctr)
+	root.AddCommand(ctr, newRestartCommand(a))
+	root.AddCommand(monitorCommands(a)...)
+}
+
+// monitorCommands are the hidden commands a detached container's monitor
+// runs: `__start ID` creates and starts the container on the monitor's
+// pipes and reports its pid on fd 3; `__cleanup ID` records its end.
+func monitorCommands(a *app) []*cobra.Command {
+	start := &cobra.Command{
+		Use: "__start ID", Hidden: true, Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			report := os.NewFile(3, "report")
+			if err := e.StartChild(args[0], report); err != nil {
+				fmt.Fprintf(report, "%v\n", err)
+				return err
+			}
+			return nil
+		},
+	}
+	cleanup := &cobra.Command{
+		Use: "__cleanup ID", Hidden: true, Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			return e.Cleanup(args[0])
+		},
+	}
+	return []*cobra.Command{start, cleanup}
+}
+
+func newRestartCommand(a *app) *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{
+		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Restart one or more containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var t *int
+			if cmd.Flags().Changed("time") {
+				t = &timeout
+			}
+			return a.eachContainer(args, func(e *engine.Engine, c *metadata.Container) error {
+				if err := e.Stop(c, t); err != nil {
+					return err
+				}
+				c, err := e.Lookup(c.ID)
+				if err != nil {
+					return err
+				}
+				return e.StartDetached(c)
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait for the container to stop before killing it")
+	return cmd
 }
 
 // exitCoded is an error with the exit code Docker gives it: 125 for
@@ -98,6 +158,7 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.pull, "pull", "missing", "pull the image before running: always, missing or never")
 	fl.StringVar(&f.platform, "platform", "", "platform of the image to pull (os/arch[/variant])")
 	fl.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container (default SIGTERM)")
+	fl.StringVar(&f.restart, "restart", "no", "restart policy: no, on-failure[:N], always, unless-stopped")
 	fl.IntVar(&f.stopTimeout, "stop-timeout", -1, "seconds to wait for the container to stop before killing it (default 10)")
 	fl.StringVar(&f.network, "network", "none", "network: none (the container has only loopback); bridge networks are not available yet")
 	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit (such as 64m, 1g)")
@@ -157,7 +218,11 @@ func (f *runFlags) options(cmd *cobra.Command, a *app, args []string) (engine.Cr
 			return o, errdefs.Invalidf("--stop-signal: %v", err)
 		}
 	}
-	o.Config = engine.Config{Tty: f.tty, OpenStdin: f.interactive, AutoRemove: f.rm, ReadOnly: f.readOnly, StopSignal: f.stopSignal}
+	if _, err := engine.ParseRestart(f.restart); err != nil {
+		return o, err
+	}
+	o.Config = engine.Config{Tty: f.tty, OpenStdin: f.interactive, AutoRemove: f.rm, ReadOnly: f.readOnly,
+		StopSignal: f.stopSignal, Restart: f.restart}
 	res, err := f.resources(cmd)
 	if err != nil {
 		return o, err
@@ -239,9 +304,6 @@ func newRunCommand(a *app) *cobra.Command {
 		Short: "Create and run a new container from an image",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if detach {
-				return ownError(errdefs.Unsupportedf("-d: detached containers are not available yet"))
-			}
 			o, err := f.options(cmd, a, args)
 			if err != nil {
 				return ownError(err)
@@ -250,11 +312,24 @@ func newRunCommand(a *app) *cobra.Command {
 			if err != nil {
 				return ownError(err)
 			}
+			if detach && f.rm && o.Config.Restart != "" && o.Config.Restart != "no" {
+				return ownError(errdefs.Invalidf("conflicting options: --restart and --rm"))
+			}
 			c, err := e.Create(o)
 			if err != nil {
 				return ownError(err)
 			}
-			return a.runAttached(e, c, f.interactive)
+			if !detach {
+				return a.runAttached(e, c, f.interactive)
+			}
+			if err := e.StartDetached(c); err != nil {
+				if rc, lerr := e.Lookup(c.ID); lerr == nil && o.Config.AutoRemove {
+					e.Remove(rc, engine.RemoveOptions{Force: true})
+				}
+				return ownError(err)
+			}
+			fmt.Fprintln(a.out, c.ID)
+			return nil
 		},
 	}
 	f.add(cmd)
@@ -302,7 +377,9 @@ func newStartCommand(a *app) *cobra.Command {
 				return err
 			}
 			if !attach {
-				return errdefs.Unsupportedf("start without -a: detached containers are not available yet")
+				return a.eachContainer(args, func(e *engine.Engine, c *metadata.Container) error {
+					return e.StartDetached(c)
+				})
 			}
 			if len(args) != 1 {
 				return errdefs.Invalidf("you cannot start and attach multiple containers at once")

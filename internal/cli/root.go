@@ -83,6 +83,9 @@ func newRootCommand() (*cobra.Command, *globals) {
 		"directory for all of berth's state (also $BERTH_ROOT)")
 	rt, g := newRuntimeCommand(false)
 	g.stateDir = func() string {
+		if d := os.Getenv("BERTH_RUNTIME_DIR"); d != "" {
+			return d
+		}
 		if cmd.PersistentFlags().Changed("root") || os.Getenv("BERTH_ROOT") != "" {
 			return filepath.Join(root, "runtime")
 		}

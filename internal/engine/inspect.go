@@ -124,7 +124,7 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 		Mounts: []any{},
 		State: StateJSON{
 			Status: st, Running: st == StatusRunning || st == StatusPaused, Paused: st == StatusPaused,
-			ExitCode: c.State.ExitCode, StartedAt: timeOrZero(c.State.StartedAt), FinishedAt: timeOrZero(c.State.FinishedAt),
+			ExitCode: e.exitCode(c), StartedAt: timeOrZero(c.State.StartedAt), FinishedAt: timeOrZero(c.State.FinishedAt),
 		},
 		Config: ConfigJSON{
 			Hostname: cfg.Hostname, User: cfg.User, Tty: cfg.Tty, OpenStdin: cfg.OpenStdin,

@@ -28,7 +28,9 @@ func (e *Engine) List() ([]Summary, error) {
 			if err != nil {
 				return err
 			}
-			out = append(out, Summary{Container: c, Config: cfg, Status: e.status(c), Command: quoteCommand(cfg.Args())})
+			sum := Summary{Container: c, Config: cfg, Status: e.status(c), Command: quoteCommand(cfg.Args())}
+			sum.State.ExitCode = e.exitCode(c)
+			out = append(out, sum)
 			return nil
 		})
 	})

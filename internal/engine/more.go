@@ -20,7 +20,7 @@ func (e *Engine) Wait(arg string) (int, error) {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		return c.State.ExitCode, nil
+		return e.exitCode(c), nil
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"berth/internal/metadata"
+	"berth/internal/monitor"
 )
 
 // Container statuses, as Docker names them.
@@ -20,6 +21,12 @@ const (
 func (e *Engine) status(c *metadata.Container) string {
 	st, err := e.Runtime.State(c.ID)
 	if err != nil {
+		if c.State.Monitor > 0 && monitor.Running(c.State.Monitor, c.ID) {
+			if ex, err := monitor.ReadExit(e.ExitPath(c.ID)); err == nil && ex.Restarting {
+				// Between an exit and the restart after it.
+				return StatusRestarting
+			}
+		}
 		if c.State.Status == StatusRunning {
 			// The record says running, but the runtime has no
 			// state: the host rebooted, or the state was removed.
@@ -43,3 +50,14 @@ func (e *Engine) status(c *metadata.Container) string {
 
 // Status returns container c's status now.
 func (e *Engine) Status(c *metadata.Container) string { return e.status(c) }
+
+// exitCode is c's last exit code: the monitor's record of it when that
+// is newer than berth's.
+func (e *Engine) exitCode(c *metadata.Container) int {
+	if c.State.Monitor > 0 {
+		if ex, err := monitor.ReadExit(e.ExitPath(c.ID)); err == nil && !ex.FinishedAt.Before(c.State.StartedAt) {
+			return ex.Code
+		}
+	}
+	return c.State.ExitCode
+}

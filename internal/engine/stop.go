@@ -8,6 +8,7 @@ import (
 
 	"berth/internal/errdefs"
 	"berth/internal/metadata"
+	"berth/internal/monitor"
 	"berth/internal/signals"
 )
 
@@ -48,6 +49,7 @@ func (e *Engine) Stop(c *metadata.Container, timeout *int) error {
 	if e.status(c) == StatusPaused {
 		e.Runtime.Resume(c.ID)
 	}
+	code := 128 + int(sig)
 	if wait > 0 {
 		e.Runtime.Kill(c.ID, sig, false)
 		deadline := time.Now().Add(time.Duration(wait) * time.Second)
@@ -56,12 +58,21 @@ func (e *Engine) Stop(c *metadata.Container, timeout *int) error {
 		}
 	}
 	if e.status(c) == StatusRunning {
+		code = 128 + int(unix.SIGKILL)
 		e.Runtime.Kill(c.ID, unix.SIGKILL, true)
 		for i := 0; i < 250 && e.status(c) == StatusRunning; i++ {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	return e.finish(c, 128+int(unix.SIGKILL))
+	// A detached container's monitor records the exit and cleans up;
+	// give it a moment, and do it here when there is no monitor.
+	for i := 0; i < 250 && monitor.Running(c.State.Monitor, c.ID); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ex, err := monitor.ReadExit(e.ExitPath(c.ID)); err == nil && !ex.FinishedAt.Before(c.State.StartedAt) {
+		code = ex.Code
+	}
+	return e.finish(c, code)
 }
 
 // finish records a stopped container's end, unless its monitor did, and
@@ -82,9 +93,7 @@ func (e *Engine) finish(c *metadata.Container, code int) error {
 // stopMonitor tells a detached container's monitor not to restart it.
 func (e *Engine) stopMonitor(c *metadata.Container) {
 	if c.State.Monitor > 0 {
-		if p, err := os.FindProcess(c.State.Monitor); err == nil {
-			p.Signal(unix.SIGTERM)
-		}
+		monitor.Stop(c.State.Monitor, c.ID)
 	}
 }
 

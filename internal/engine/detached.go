@@ -1,0 +1,155 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"berth/internal/errdefs"
+	"berth/internal/metadata"
+	"berth/internal/monitor"
+)
+
+// ExitPath is where a detached container's monitor records each exit.
+func (e *Engine) ExitPath(id string) string { return filepath.Join(e.dir(id), "exit") }
+
+// StartChild is the monitor's start command (`berth __start ID`): it
+// creates and starts container id with this process's stdio, which are
+// the monitor's pipes, writes the container's pid to report, and
+// returns; the container outlives it, reparented to the monitor.
+func (e *Engine) StartChild(id string, report *os.File) error {
+	c, err := e.Lookup(id)
+	if err != nil {
+		return err
+	}
+	e.Runtime.Delete(c.ID, deleteForce) // the previous run's state, on a restart
+	bundle, err := e.bundle(c)
+	if err != nil {
+		return err
+	}
+	if err := e.Runtime.Create(c.ID, runOpts(bundle, os.Stdin, os.Stdout, os.Stderr)); err != nil {
+		e.unmountRootfs(c.ID)
+		return err
+	}
+	st, err := e.Runtime.State(c.ID)
+	if err != nil {
+		return err
+	}
+	if err := e.Runtime.Start(c.ID); err != nil {
+		e.Runtime.Delete(c.ID, deleteForce)
+		return err
+	}
+	err = e.update(c.ID, func(rec *metadata.Container) error {
+		restarts := rec.State.Restarts
+		if ex, err := monitor.ReadExit(e.ExitPath(rec.ID)); err == nil && ex.Restarting {
+			restarts = ex.Restarts + 1
+		}
+		rec.State = metadata.ContainerState{Status: StatusRunning, Pid: st.Pid, StartedAt: time.Now().UTC(),
+			Monitor: os.Getppid(), Restarts: restarts}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(report, "%d\n", st.Pid)
+	return err
+}
+
+// Cleanup is the monitor's cleanup command (`berth __cleanup ID`), run
+// once the container has exited for the last time: it records the exit,
+// releases the runtime state and the root filesystem, and removes the
+// container when it was run with --rm.
+func (e *Engine) Cleanup(id string) error {
+	c, err := e.Lookup(id)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return nil // removed meanwhile
+		}
+		return err
+	}
+	code, finished, restarts := -1, time.Now().UTC(), c.State.Restarts
+	if ex, err := monitor.ReadExit(e.ExitPath(c.ID)); err == nil {
+		code, finished, restarts = ex.Code, ex.FinishedAt, ex.Restarts
+	}
+	e.Runtime.Delete(c.ID, deleteForce)
+	e.unmountRootfs(c.ID)
+	err = e.update(c.ID, func(rec *metadata.Container) error {
+		rec.State.Status = StatusExited
+		if code >= 0 {
+			rec.State.ExitCode = code
+		}
+		rec.State.FinishedAt = finished
+		rec.State.Restarts = restarts
+		rec.State.Pid = 0
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if cfg, err := configOf(c); err == nil && cfg.AutoRemove {
+		return e.Remove(c, RemoveOptions{Force: true})
+	}
+	return nil
+}
+
+// StartDetached starts container c in the background under a monitor,
+// which holds its output, writes its log, restarts it as its policy says
+// and records its exit. It returns once the container runs.
+func (e *Engine) StartDetached(c *metadata.Container) error {
+	switch st := e.status(c); st {
+	case StatusRunning, StatusPaused, StatusRestarting:
+		return nil // already started, as Docker's start of a running container
+	}
+	cfg, err := configOf(c)
+	if err != nil {
+		return err
+	}
+	if cfg.Tty {
+		return errdefs.Unsupportedf("a detached container with a terminal (-d with -t) is not supported yet; run it attached, or without -t")
+	}
+	policy, err := ParseRestart(cfg.Restart)
+	if err != nil {
+		return err
+	}
+	os.Remove(e.ExitPath(c.ID))
+	env := append(os.Environ(), "BERTH_ROOT="+e.root, "BERTH_RUNTIME_DIR="+e.Runtime.Root)
+	p, err := monitor.Start(monitor.Options{
+		ID: c.ID, LogPath: e.LogPath(c.ID), ExitFile: e.ExitPath(c.ID),
+		Start:     []string{"/proc/self/exe", "__start", c.ID},
+		Cleanup:   []string{"/proc/self/exe", "__cleanup", c.ID},
+		OpenStdin: cfg.OpenStdin, Restart: policy, Env: env,
+	})
+	if err != nil {
+		return err
+	}
+	return e.update(c.ID, func(rec *metadata.Container) error {
+		rec.State.Monitor = p.PID
+		return nil
+	})
+}
+
+// ParseRestart reads --restart: no, on-failure[:N], always, unless-stopped.
+func ParseRestart(s string) (monitor.RestartPolicy, error) {
+	name, count, hasCount := strings.Cut(s, ":")
+	p := monitor.RestartPolicy{Name: name}
+	switch name {
+	case "", monitor.RestartNo, monitor.RestartAlways, monitor.RestartUnlessStopped:
+		if hasCount {
+			return p, errdefs.Invalidf("--restart %q: only on-failure takes a maximum retry count", s)
+		}
+	case monitor.RestartOnFailure:
+		if hasCount {
+			n, err := strconv.Atoi(count)
+			if err != nil || n < 0 {
+				return p, errdefs.Invalidf("--restart %q: the maximum retry count must be a number of 0 or more", s)
+			}
+			p.MaximumRetryCount = n
+		}
+	default:
+		return p, errdefs.Invalidf("--restart %q: want no, on-failure[:N], always or unless-stopped", s)
+	}
+	return p, nil
+}
