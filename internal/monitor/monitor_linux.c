@@ -1144,13 +1144,15 @@ static void monitor_main(void)
 			break;
 		}
 	}
+	/* The cleanup command reads the exit file, so the final exit is
+	 * recorded before it runs, and again only if it fails. */
+	write_exit_file(code, restarts, 0, error);
 	run_cleanup();
 	char why[128];
 	if (error == NULL && cfg.ncleanup > 0 && cleanup_status != 0) {
 		describe_status("cleanup command", cleanup_status, why, sizeof(why));
-		error = why;
+		write_exit_file(code, restarts, 0, why);
 	}
-	write_exit_file(code, restarts, 0, error);
 	_exit(0);
 }
 
