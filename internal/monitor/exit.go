@@ -23,8 +23,8 @@ type Exit struct {
 	// before this exit.
 	Restarts int `json:"restarts"`
 	// Restarting says that the monitor will start the container again
-	// after its backoff. When false, the monitor has run the cleanup
-	// command and is exiting.
+	// after its backoff. When false, this was the last exit: the monitor
+	// runs the cleanup command, which reads this record, and exits.
 	Restarting bool `json:"restarting"`
 	// Stopped says that the monitor was asked not to restart the
 	// container (Stop, or SIGTERM). An unless-stopped container with a
