@@ -1,6 +1,6 @@
 // This file holds the defaults that ForContainer adds for engine
 // containers on top of Default, the runtime's starting point: a pids
-// limit, which Docker lacks, and the paths Docker masks since 28.0 to
+// limit, which Docker lacks, and the paths Docker masks since 2025 to
 // stop thermal side channels. docs/SECURITY.md compares them with
 // Docker's.
 

@@ -84,8 +84,8 @@ func DefaultSeccomp() *specs.LinuxSeccomp {
 
 // SeccompFor returns the default seccomp profile for a container whose
 // bounding capability set is caps, on this machine's architecture and
-// kernel. It allows what Docker's default profile allows, less io_uring,
-// and denies the rest with EPERM; see docs/SECURITY.md.
+// kernel. It allows what Docker's default profile allows, io_uring not
+// among it, and denies the rest with EPERM; see docs/SECURITY.md.
 //
 // Each syscall name is in at most one rule without arguments, and a name
 // allowed outright is in no other rule.
