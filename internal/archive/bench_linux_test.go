@@ -61,6 +61,9 @@ func BenchmarkApply(b *testing.B) {
 			if err := apply(dir, data); err != nil {
 				b.Fatal(err)
 			}
+			b.StopTimer()
+			os.RemoveAll(dir)
+			b.StartTimer()
 		}
 	}
 	berth := func(dir string, data []byte) error {
