@@ -20,31 +20,31 @@ const (
 // has one (the runtime sees the processes), else the record's.
 func (e *Engine) status(c *metadata.Container) string {
 	st, err := e.Runtime.State(c.ID)
-	if err != nil {
-		if c.State.Monitor > 0 && monitor.Running(c.State.Monitor, c.ID) {
-			if ex, err := monitor.ReadExit(e.ExitPath(c.ID)); err == nil && ex.Restarting {
-				// Between an exit and the restart after it.
-				return StatusRestarting
-			}
-		}
-		if c.State.Status == StatusRunning {
-			// The record says running, but the runtime has no
-			// state: the host rebooted, or the state was removed.
-			return StatusExited
-		}
-		return c.State.Status
-	}
-	switch st.Status {
-	case specs.StateRunning:
-		return StatusRunning
-	case "paused":
-		return StatusPaused
-	case specs.StateCreated, specs.StateCreating:
-		if c.State.Status == StatusRunning {
+	if err == nil {
+		switch st.Status {
+		case specs.StateRunning:
 			return StatusRunning
+		case "paused":
+			return StatusPaused
+		case specs.StateCreated, specs.StateCreating:
+			if c.State.Status == StatusRunning {
+				return StatusRunning
+			}
+			return StatusCreated
 		}
+	}
+	// Not running. Between an exit and the restart after it, the
+	// monitor says so in the exit file.
+	if c.State.Monitor > 0 && monitor.Running(c.State.Monitor, c.ID) {
+		if ex, err := monitor.ReadExit(e.ExitPath(c.ID)); err == nil && ex.Restarting {
+			return StatusRestarting
+		}
+	}
+	if c.State.Status == StatusCreated && err != nil {
 		return StatusCreated
 	}
+	// The record may still say running: the monitor has not cleaned up
+	// yet, or the host rebooted and the runtime state is gone.
 	return StatusExited
 }
 

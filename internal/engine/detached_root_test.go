@@ -1,0 +1,135 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"berth/internal/archive"
+	"berth/internal/testfixture"
+)
+
+// cli runs the berth binary under root; detached containers need it, as
+// their monitors run berth's hidden commands.
+type cli struct {
+	t    *testing.T
+	bin  string
+	root string
+}
+
+func newCLI(t *testing.T) *cli {
+	t.Helper()
+	testfixture.RequireRoot(t)
+	testfixture.RequireFeature(t, "busybox-static", testfixture.HaveBusybox)
+	c := &cli{t: t, bin: testfixture.BuildBerth(t), root: t.TempDir()}
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	if err := testfixture.BusyboxRootfs(rootfs); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(rootfs, 0o755)
+	var layer bytes.Buffer
+	if err := archive.Tar(context.Background(), &layer, rootfs); err != nil {
+		t.Fatal(err)
+	}
+	c.runIn(layer.Bytes(), "import", "-", "busybox:test")
+	t.Cleanup(func() {
+		ids := strings.Fields(c.run("ps", "-aq"))
+		if len(ids) > 0 {
+			c.runErr(nil, append([]string{"rm", "-f"}, ids...)...)
+		}
+	})
+	return c
+}
+
+func (c *cli) runErr(stdin []byte, args ...string) (string, error) {
+	cmd := exec.Command(c.bin, append([]string{"--root", c.root}, args...)...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err != nil {
+		return out.String() + errb.String(), err
+	}
+	return out.String(), nil
+}
+
+func (c *cli) runIn(stdin []byte, args ...string) string {
+	c.t.Helper()
+	out, err := c.runErr(stdin, args...)
+	if err != nil {
+		c.t.Fatalf("berth %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (c *cli) run(args ...string) string {
+	c.t.Helper()
+	return c.runIn(nil, args...)
+}
+
+// eventually polls cond for a few seconds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestDetached(t *testing.T) {
+	c := newCLI(t)
+	id := strings.TrimSpace(c.run("run", "-d", "--name", "bg", "busybox:test", "sh", "-c", "echo up; echo warn >&2; trap 'echo bye; exit 5' TERM; while true; do sleep 0.1; done"))
+	if len(id) != 64 {
+		t.Fatalf("run -d printed %q", id)
+	}
+	eventually(t, "the log", func() bool { return strings.Contains(c.run("logs", "bg"), "up") })
+	if got := c.run("ps", "--format", "{{.Names}} {{.State}}"); got != "bg running\n" {
+		t.Errorf("ps = %q", got)
+	}
+	if got := c.run("exec", "bg", "echo", "inside"); got != "inside\n" {
+		t.Errorf("exec = %q", got)
+	}
+	c.run("stop", "bg")
+	if got := strings.TrimSpace(c.run("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "bg")); got != "exited 5" {
+		t.Errorf("after stop: %q, want exited 5 (the trap's exit)", got)
+	}
+	logs := c.run("logs", "bg")
+	if !strings.Contains(logs, "up\n") || !strings.Contains(logs, "bye\n") {
+		t.Errorf("logs = %q", logs)
+	}
+	// A stopped container starts again.
+	c.run("start", "bg")
+	eventually(t, "the second start", func() bool {
+		return strings.Count(c.run("logs", "bg"), "up\n") == 2
+	})
+	c.run("rm", "-f", "bg")
+	if got := c.run("ps", "-aq"); got != "" {
+		t.Errorf("ps -aq after rm = %q", got)
+	}
+}
+
+func TestRestartPolicyAndAutoRemove(t *testing.T) {
+	c := newCLI(t)
+	c.run("run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox:test", "sh", "-c", "echo try; exit 3")
+	eventually(t, "the restarts to end", func() bool {
+		return strings.TrimSpace(c.run("inspect", "-f", "{{.State.Status}}", "flaky")) == "exited"
+	})
+	if got := strings.TrimSpace(c.run("inspect", "-f", "{{.RestartCount}} {{.State.ExitCode}}", "flaky")); got != "2 3" {
+		t.Errorf("restart count and code = %q, want 2 3", got)
+	}
+	if n := strings.Count(c.run("logs", "flaky"), "try"); n != 3 {
+		t.Errorf("%d runs logged, want 3", n)
+	}
+	c.run("run", "-d", "--rm", "--name", "gone", "busybox:test", "true")
+	eventually(t, "--rm", func() bool { return !strings.Contains(c.run("ps", "-a"), "gone") })
+	if _, err := c.runErr(nil, "run", "-d", "--restart", "sometimes", "busybox:test", "true"); err == nil {
+		t.Error("a bad --restart was accepted")
+	}
+}
