@@ -657,11 +657,12 @@ func TestLogUnwritable(t *testing.T) {
 // must not keep the monitor from finishing.
 func TestWriterOutlivesContainer(t *testing.T) {
 	t.Parallel()
-	o := opts(t, `yes & gate true`)
+	o := opts(t, `yes & sleep 0.1; gate true`)
 	o.LogMaxSize, o.LogMaxFiles = 1<<20, 2
 	p := start(t, o)
 	finish(t, o, p)
-	if es := readLog(t, o.LogPath); len(es) == 0 || es[len(es)-1].Log != "y\n" {
+	// the drain may stop inside a line, so the last entry may be partial
+	if es := readLog(t, o.LogPath); len(es) < 2 || es[0].Log != "y\n" {
 		t.Errorf("the writer's output was not logged")
 	}
 }
