@@ -130,7 +130,6 @@ type runFlags struct {
 	name, workdir, user, hostname, entrypoint string
 	env, envFiles, labels                     []string
 	tty, interactive, rm, readOnly            bool
-	entrypointSet                             bool
 	pull, platform, stopSignal, restart       string
 	stopTimeout                               int
 	network                                   string
