@@ -666,3 +666,32 @@ func TestWriterOutlivesContainer(t *testing.T) {
 		t.Errorf("the writer's output was not logged")
 	}
 }
+
+func TestOldExitFileRemoved(t *testing.T) {
+	t.Parallel()
+	o := opts(t, `sleep 10 & echo $! >&3`)
+	if err := os.WriteFile(o.ExitFile, []byte(`{"code":5}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, o)
+	if _, err := os.Stat(o.ExitFile); !os.IsNotExist(err) {
+		t.Errorf("an earlier exit file is still there while the container runs: %v", err)
+	}
+	syscall.Kill(p.ContainerPID, syscall.SIGKILL)
+	if e := finish(t, o, p); e.Code != 137 {
+		t.Errorf("exit = %+v", e)
+	}
+}
+
+// TestRestartFails: a restart whose start command fails ends the monitor,
+// and the exit file says why.
+func TestRestartFails(t *testing.T) {
+	t.Parallel()
+	o := opts(t, `if [ -e "$0/gate" ]; then echo 'image gone' >&3; exit 1; fi; gate sh -c 'exit 2'`)
+	o.Restart = RestartPolicy{Name: RestartAlways}
+	p := start(t, o)
+	e := finish(t, o, p)
+	if e.Code != 2 || e.Restarts != 0 || e.Error != "image gone" {
+		t.Errorf("exit = %+v, want code 2, no restarts, error \"image gone\"", e)
+	}
+}
