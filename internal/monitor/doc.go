@@ -56,17 +56,21 @@
 // restarts it, the monitor writes the exit file (Restarting true), waits
 // Docker's backoff (100 ms, doubling up to a minute, back to 100 ms after a
 // run of 10 s or more) and runs the start command again, with fresh
-// pipes. Otherwise it runs the cleanup command, waits for it, then writes
-// the exit file (Restarting false) and exits; so a final exit file means
-// that the cleanup is done. The exit file is JSON (see Exit), written to
-// a temporary file, synced and renamed into place. A monitor removes the
-// exit file of an earlier one before it starts the container, so while
-// the container runs for the first time there is none; when it runs again
-// after a restart, the file still describes the exit before (Restarting
-// true), and the runtime's state tells running from waiting. If the first
-// start fails there is no exit file, and the cleanup command runs before
-// Start returns the error: it runs once, at the end, whatever happened. If
-// a restart fails, the exit file's Error says why.
+// pipes. Otherwise it writes the exit file (Restarting false), runs the
+// cleanup command, which can read it, waits for it, and exits; while the
+// cleanup runs, Running still reports the monitor. If the cleanup command
+// fails, the exit file is written again with the failure as its Error,
+// where the cleanup left its directory.
+//
+// The exit file is JSON (see Exit), written to a temporary file, synced
+// and renamed into place. A monitor removes the exit file of an earlier
+// one before it starts the container, so while the container runs for the
+// first time there is none; when it runs again after a restart, the file
+// still describes the exit before (Restarting true), and the runtime's
+// state tells running from waiting. If the first start fails there is no
+// exit file, and the cleanup command runs before Start returns the error:
+// it runs once, at the end, whatever happened. If a restart fails, the
+// exit file's Error says why.
 //
 // SIGTERM tells the monitor not to restart the container any more (Stop
 // sends it): it keeps logging until the container exits, and the exit
