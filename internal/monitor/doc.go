@@ -16,8 +16,9 @@
 // memory of its own, and its PSS, which adds its share of the pages of
 // libc and of the binary that every monitor maps, is about 200 KB when ten
 // run (TestPSS logs it). The Go half of the package starts monitors and
-// reads what they leave. Importing the package is what links the constructor into a
-// binary, which is why cmd/berth must import it (through the engine).
+// reads what they leave. Importing the package is what links the
+// constructor into a binary, which is why cmd/berth must import it
+// (through the engine).
 //
 // # Processes
 //
