@@ -303,7 +303,8 @@ version_of() { # version_of TOOL: its first --version line
 }
 
 berth_rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+# The report itself does not count: the other part may have just written it.
+if [ -n "$(git status --porcelain --untracked-files=no -- . ":(exclude)docs/BENCHMARKS.md" 2>/dev/null)" ]; then
 	berth_rev+=" with uncommitted changes"
 fi
 if [ -n "${left_n[berth]:-}" ]; then
