@@ -53,12 +53,34 @@ func start(t *testing.T, o Options) Process {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() {
+		// a pid is killed only while it is known: the container while it
+		// is the monitor's child, the monitor while it runs
+		if parent(p.ContainerPID) == p.PID {
+			syscall.Kill(p.ContainerPID, syscall.SIGKILL)
+		}
 		if Running(p.PID, o.ID) {
 			syscall.Kill(p.PID, syscall.SIGKILL)
 		}
-		syscall.Kill(p.ContainerPID, syscall.SIGKILL)
 	})
 	return p
+}
+
+// parent returns the parent of pid, or 0.
+func parent(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // waitGone waits until the process pid has exited.
@@ -576,6 +598,8 @@ func TestMonitorKilled(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if !alive(p.ContainerPID) {
 		t.Error("the container died with its monitor")
+	} else if cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(p.ContainerPID) + "/cmdline"); bytes.HasPrefix(cmd, []byte("sleep\x00")) {
+		syscall.Kill(p.ContainerPID, syscall.SIGKILL)
 	}
 	if _, err := os.Stat(o.ExitFile); !os.IsNotExist(err) {
 		t.Errorf("exit file of a killed monitor: %v", err)
