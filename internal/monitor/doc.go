@@ -30,11 +30,15 @@
 // pipes of its own and fd 3 on a report pipe. The start command (berth
 // __start ID in real use; /proc/self/exe names berth in it) creates and
 // starts the container, writes the container's init pid to fd 3 as a
-// decimal line, and exits 0; or writes an error message to fd 3 and exits
-// non-zero. The container's init, orphaned when the start command exits,
-// is reparented to the monitor, which treats that pid as the container.
-// Start returns once the container has started, or with the start
-// command's message.
+// decimal line (that line and nothing else), and exits 0; or writes an
+// error message to fd 3 and exits non-zero. The init must be the start
+// command's child, not reaped by it: orphaned when the start command
+// exits, it is reparented to the monitor, which treats that pid as the
+// container (a reported pid that is not then the monitor's child is an
+// error). Start returns once the container has started, or with the
+// start command's message, or else a description of how it exited; the
+// start command's own stdout and stderr go to the log. If the start
+// command fails after reporting a pid, the monitor kills that process.
 //
 // # Logs
 //
