@@ -125,7 +125,9 @@ func (l *LineWriter) Write(p []byte) (int, error) {
 	l.buf = append(l.buf, p...)
 	for {
 		i := indexByte(l.buf, '\n')
-		if i < 0 {
+		if i < 0 || i >= maxLine {
+			// No whole line yet: a long one is logged in parts, as
+			// Docker does.
 			if len(l.buf) >= maxLine {
 				l.w.Write(l.stream, l.buf[:maxLine], now)
 				l.buf = append(l.buf[:0], l.buf[maxLine:]...)
