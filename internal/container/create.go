@@ -18,6 +18,7 @@ import (
 
 	"berth/internal/cgroup"
 	"berth/internal/errdefs"
+	"berth/internal/seccomp"
 )
 
 const execFifo = "exec.fifo"
@@ -71,8 +72,12 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 	if err != nil {
 		return nil, err
 	}
-	if err := Validate(s); err != nil {
-		return nil, err
+	if err := validate(s, false); err != nil {
+		return nil, errdefs.Invalidf("config.json: %v", err)
+	}
+	prog, err := r.seccompProgram(s)
+	if err != nil {
+		return nil, errdefs.Invalidf("config.json: %v", err)
 	}
 	opts.terminal = s.Process.Terminal
 	if opts.terminal && opts.ConsoleSocket == "" && opts.consoleConn == nil {
@@ -177,6 +182,7 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 	}
 
 	cfg := &initConfig{
+		Seccomp:   prog,
 		Spec:      s,
 		Process:   s.Process,
 		Rootfs:    rootfs,
@@ -553,4 +559,14 @@ func dialConsole(path string) (*os.File, error) {
 		return nil, fmt.Errorf("console socket %s: %w", path, err)
 	}
 	return f, nil
+}
+
+// seccompProgram compiles the spec's seccomp filter, once per profile for
+// all the containers under r.Root, which the init installs as it is. A
+// filter with notify rules is built by the init itself (nil).
+func (r *Runtime) seccompProgram(s *specs.Spec) (*seccomp.Program, error) {
+	if s.Linux == nil || s.Linux.Seccomp == nil {
+		return nil, nil
+	}
+	return seccomp.CompileCached(s.Linux.Seccomp, filepath.Join(r.Root, ".seccomp"))
 }

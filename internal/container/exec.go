@@ -97,7 +97,12 @@ func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
 	if err := raiseHardLimits(proc.pid, p.Rlimits); err != nil {
 		return fail(err)
 	}
+	prog, err := r.seccompProgram(rec.Spec)
+	if err != nil {
+		return fail(err)
+	}
 	cfg := &initConfig{
+		Seccomp:  prog,
 		Exec:     true,
 		Spec:     rec.Spec,
 		Process:  p,

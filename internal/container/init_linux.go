@@ -163,7 +163,7 @@ func initRun(ch *channel) error {
 	if sc != nil && !p.NoNewPrivileges {
 		// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so
 		// it goes in before capabilities are dropped.
-		if err := loadSeccomp(sc, cfg.State, listener); err != nil {
+		if err := loadSeccomp(sc, cfg.Seccomp, cfg.State, listener); err != nil {
 			return err
 		}
 	}
@@ -217,7 +217,7 @@ func initRun(ch *channel) error {
 		}
 	}
 	if sc != nil && p.NoNewPrivileges {
-		if err := loadSeccomp(sc, cfg.State, listener); err != nil {
+		if err := loadSeccomp(sc, cfg.Seccomp, cfg.State, listener); err != nil {
 			return err
 		}
 	}
@@ -458,7 +458,10 @@ func setUser(p *specs.Process) error {
 	return unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0)
 }
 
-func loadSeccomp(sc *specs.LinuxSeccomp, st *specs.State, listener int) error {
+func loadSeccomp(sc *specs.LinuxSeccomp, prog *seccomp.Program, st *specs.State, listener int) error {
+	if prog != nil {
+		return prog.Install()
+	}
 	fd, err := seccomp.Load(sc)
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"io"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"berth/internal/seccomp"
 )
 
 // The parent (berth create/exec) and the child (berth's init, already in
@@ -62,6 +64,9 @@ type initConfig struct {
 	// Exec is true for a process joining a running container.
 	Exec    bool           `json:"exec,omitempty"`
 	Spec    *specs.Spec    `json:"spec"`
+	// Seccomp is the spec's seccomp filter, compiled; nil when there is
+	// none, or when the init must build it (notify rules).
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 	Process *specs.Process `json:"process"`
 	Rootfs  string         `json:"rootfs"`
 	// State is handed to createContainer and startContainer hooks.
