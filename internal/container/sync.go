@@ -62,13 +62,13 @@ type message struct {
 // initConfig is everything the init needs, sent as soon as it has started.
 type initConfig struct {
 	// Exec is true for a process joining a running container.
-	Exec    bool           `json:"exec,omitempty"`
-	Spec    *specs.Spec    `json:"spec"`
+	Exec bool        `json:"exec,omitempty"`
+	Spec *specs.Spec `json:"spec"`
 	// Seccomp is the spec's seccomp filter, compiled; nil when there is
 	// none, or when the init must build it (notify rules).
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
-	Process *specs.Process `json:"process"`
-	Rootfs  string         `json:"rootfs"`
+	Process *specs.Process   `json:"process"`
+	Rootfs  string           `json:"rootfs"`
 	// State is handed to createContainer and startContainer hooks.
 	State *specs.State `json:"state,omitempty"`
 	// CgroupNS, TimeNS: create these namespaces after the cgroup move.
