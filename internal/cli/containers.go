@@ -38,7 +38,7 @@ func addContainerCommands(root *cobra.Command, a *app) {
 		ctr.AddCommand(sub)
 	}
 	ctr.AddCommand(newContainerInspectCommand(a))
-	root.AddCommand(ctr, newRestartCommand(a))
+	root.AddCommand(ctr, newRestartCommand(a), newBootCommand(a))
 	root.AddCommand(monitorCommands(a)...)
 }
 
@@ -521,4 +521,23 @@ func (f *runFlags) resources(cmd *cobra.Command) (*specs.LinuxResources, error) 
 		return nil, nil
 	}
 	return r, nil
+}
+
+func newBootCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "boot",
+		Short: "Start the containers whose restart policy is always or unless-stopped (run at host start)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			names, err := e.Boot()
+			for _, n := range names {
+				fmt.Fprintln(a.out, n)
+			}
+			return err
+		},
+	}
 }

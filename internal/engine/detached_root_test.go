@@ -133,3 +133,40 @@ func TestRestartPolicyAndAutoRemove(t *testing.T) {
 		t.Error("a bad --restart was accepted")
 	}
 }
+
+// After a host restart (simulated: every process killed, the runtime's
+// state directory gone), ps shows the containers as exited, and boot
+// starts those whose policy says so.
+func TestBoot(t *testing.T) {
+	c := newCLI(t)
+	c.run("run", "-d", "--name", "always", "--restart", "always", "busybox:test", "sleep", "1000")
+	c.run("run", "-d", "--name", "once", "busybox:test", "sleep", "1000")
+	c.run("run", "-d", "--name", "stopped", "--restart", "unless-stopped", "busybox:test", "sleep", "1000")
+	c.run("stop", "-t", "0", "stopped")
+	// The reboot: monitors and containers die at once, mounts and the
+	// runtime's tmpfs go.
+	for _, name := range []string{"always", "once"} {
+		id := strings.TrimSpace(c.run("inspect", "-f", "{{.Id}}", name))
+		pid := strings.TrimSpace(c.run("inspect", "-f", "{{.State.Pid}}", name))
+		exec.Command("pkill", "-9", "-f", "^berth-monitor "+id).Run()
+		exec.Command("kill", "-9", pid).Run()
+	}
+	for _, name := range []string{"always", "once"} {
+		id := strings.TrimSpace(c.run("inspect", "-f", "{{.Id}}", name))
+		eventually(t, name+" to die", func() bool {
+			_, err := os.Stat("/proc/" + strings.TrimSpace(c.run("inspect", "-f", "{{.State.Pid}}", name)))
+			return err != nil || !strings.Contains(c.run("ps"), name)
+		})
+		exec.Command("umount", "-l", filepath.Join(c.root, "containers", id, "rootfs")).Run()
+	}
+	os.RemoveAll(filepath.Join(c.root, "runtime"))
+	if got := c.run("ps", "-a", "--format", "{{.Names}} {{.State}}"); strings.Contains(got, "running") {
+		t.Fatalf("after the reboot, ps says:\n%s", got)
+	}
+	if got := c.run("boot"); got != "always\n" {
+		t.Errorf("boot started %q, want only always", got)
+	}
+	if got := strings.TrimSpace(c.run("inspect", "-f", "{{.State.Status}}", "always")); got != "running" {
+		t.Errorf("always is %s after boot", got)
+	}
+}
