@@ -38,7 +38,9 @@ func addContainerCommands(root *cobra.Command, a *app) {
 		ctr.AddCommand(sub)
 	}
 	ctr.AddCommand(newContainerInspectCommand(a))
-	root.AddCommand(ctr, newRestartCommand(a), newBootCommand(a))
+	system := &cobra.Command{Use: "system", Short: "Manage berth"}
+	system.AddCommand(newEventsCommand(a))
+	root.AddCommand(ctr, newRestartCommand(a), newBootCommand(a), newEventsCommand(a), system)
 	root.AddCommand(monitorCommands(a)...)
 }
 

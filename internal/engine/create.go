@@ -103,6 +103,7 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	e.emit(c, "create", nil)
 	return c, nil
 }
 

@@ -54,6 +54,7 @@ func (e *Engine) StartChild(id string, report *os.File) error {
 	if err != nil {
 		return err
 	}
+	e.emit(c, "start", nil)
 	_, err = fmt.Fprintf(report, "%d\n", st.Pid)
 	return err
 }
@@ -76,6 +77,7 @@ func (e *Engine) Cleanup(id string) error {
 	}
 	e.Runtime.Delete(c.ID, deleteForce)
 	e.unmountRootfs(c.ID)
+	e.emit(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
 	err = e.update(c.ID, func(rec *metadata.Container) error {
 		rec.State.Status = StatusExited
 		if code >= 0 {

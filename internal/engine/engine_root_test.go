@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"berth/internal/archive"
 	"berth/internal/container"
@@ -177,5 +178,26 @@ func TestRemoveFreesItsImageOnlyWhenUnused(t *testing.T) {
 	}
 	if _, err := e.Images.Remove("busybox:test", false); err != nil {
 		t.Errorf("rmi once the container is gone: %v", err)
+	}
+}
+
+func TestEvents(t *testing.T) {
+	e := newEngine(t)
+	run(t, e, CreateOptions{Image: "busybox:test", Name: "ev", Args: []string{"sh", "-c", "exit 4"}})
+	c, _ := e.Lookup("ev")
+	if err := e.Remove(c, RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err := e.Events(time.Time{}, false, nil, func(ev Event) {
+		if ev.Actor.Attributes["name"] == "ev" {
+			got = append(got, ev.Action+ev.Actor.Attributes["exitCode"])
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, " ") != "create start die4 destroy" {
+		t.Errorf("events %v", got)
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"strconv"
 	"errors"
 	"fmt"
 	"io"
@@ -105,6 +106,7 @@ func (e *Engine) RunAttached(c *metadata.Container, stdio Stdio) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	e.emit(c, "start", nil)
 	out, errf := stdio.Out, stdio.Err
 	var wait func()
 	cfg, _ := configOf(c)
@@ -125,6 +127,7 @@ func (e *Engine) RunAttached(c *metadata.Container, stdio Stdio) (int, error) {
 	}
 	e.Runtime.Delete(c.ID, deleteForce)
 	e.unmountRootfs(c.ID)
+	e.emit(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
 	err = e.update(c.ID, func(c *metadata.Container) error {
 		c.State.Status = StatusExited
 		c.State.ExitCode = code

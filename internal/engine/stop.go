@@ -2,6 +2,7 @@ package engine
 
 import (
 	"os"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -17,7 +18,11 @@ func (e *Engine) Kill(c *metadata.Container, sig unix.Signal) error {
 	if st := e.status(c); st != StatusRunning && st != StatusPaused {
 		return errdefs.Conflictf("cannot kill container: %s: container %s is not running", c.Name, shortID(c.ID))
 	}
-	return e.Runtime.Kill(c.ID, sig, false)
+	if err := e.Runtime.Kill(c.ID, sig, false); err != nil {
+		return err
+	}
+	e.emit(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
+	return nil
 }
 
 // Stop stops container c as Docker does: its stop signal (SIGTERM by
@@ -125,6 +130,7 @@ func (e *Engine) Remove(c *metadata.Container, opts RemoveOptions) error {
 	if err != nil {
 		return err
 	}
+	e.emit(c, "destroy", nil)
 	return os.RemoveAll(e.dir(c.ID))
 }
 
