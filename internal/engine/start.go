@@ -2,12 +2,12 @@ package engine
 
 import (
 	"encoding/json"
-	"strconv"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
