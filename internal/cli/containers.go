@@ -39,7 +39,7 @@ func addContainerCommands(root *cobra.Command, a *app) {
 	}
 	ctr.AddCommand(newContainerInspectCommand(a))
 	system := &cobra.Command{Use: "system", Short: "Manage berth"}
-	system.AddCommand(newEventsCommand(a))
+	system.AddCommand(newEventsCommand(a), newDfCommand(a))
 	root.AddCommand(ctr, newRestartCommand(a), newBootCommand(a), newEventsCommand(a), system)
 	root.AddCommand(monitorCommands(a)...)
 }
