@@ -25,6 +25,7 @@ func addContainerCommands(root *cobra.Command, a *app) {
 		newKillCommand, newRmCommand, newExecCommand, newLogsCommand, newWaitCommand, newRenameCommand,
 		newTopCommand, func(a *app) *cobra.Command { return newPauseCommand(a, true) },
 		func(a *app) *cobra.Command { return newPauseCommand(a, false) },
+		newUpdateCommand, newStatsCommand,
 	} {
 		root.AddCommand(mk(a))
 		sub := mk(a)
@@ -37,7 +38,7 @@ func addContainerCommands(root *cobra.Command, a *app) {
 		}
 		ctr.AddCommand(sub)
 	}
-	ctr.AddCommand(newContainerInspectCommand(a))
+	ctr.AddCommand(newContainerInspectCommand(a), newContainerPruneCommand(a))
 	system := &cobra.Command{Use: "system", Short: "Manage berth"}
 	system.AddCommand(newEventsCommand(a), newDfCommand(a))
 	root.AddCommand(ctr, newRestartCommand(a), newBootCommand(a), newEventsCommand(a), system)

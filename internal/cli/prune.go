@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"berth/internal/engine"
+	"berth/internal/errdefs"
+)
+
+// newContainerPruneCommand is `container prune`; Docker has no top-level
+// `prune`.
+func newContainerPruneCommand(a *app) *cobra.Command {
+	var (
+		force   bool
+		filters []string
+	)
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove all stopped containers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts, err := pruneFilters(filters)
+			if err != nil {
+				return err
+			}
+			if !force && !confirm(a.in, a.out, "WARNING! This will remove all stopped containers.") {
+				return nil
+			}
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			rep, err := e.Prune(opts)
+			if rep == nil {
+				return err
+			}
+			if len(rep.Deleted) > 0 {
+				fmt.Fprintln(a.out, "Deleted Containers:")
+				for _, id := range rep.Deleted {
+					fmt.Fprintln(a.out, id)
+				}
+				fmt.Fprintln(a.out)
+			}
+			fmt.Fprintf(a.out, "Total reclaimed space: %s\n", humanSize(int64(rep.SpaceReclaimed)))
+			return err
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, "provide filter values (until=DURATION|TIME, label=KEY[=VALUE], label!=KEY[=VALUE])")
+	return cmd
+}
+
+// pruneFilters reads --filter: until=, label= and label!=, as Docker's
+// container prune takes them.
+func pruneFilters(filters []string) (engine.PruneOptions, error) {
+	var o engine.PruneOptions
+	for _, f := range filters {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return o, errdefs.Invalidf("--filter %q: bad format of filter (expected name=value)", f)
+		}
+		switch strings.ToLower(k) {
+		case "until":
+			t, err := parseTime(v, "--filter until")
+			if err != nil {
+				return o, err
+			}
+			if t.IsZero() {
+				return o, errdefs.Invalidf("--filter %q: want a time or a duration", f)
+			}
+			// Several until filters: the earliest wins, as all must hold.
+			if o.Until.IsZero() || t.Before(o.Until) {
+				o.Until = t
+			}
+		case "label":
+			o.Labels = append(o.Labels, v)
+		case "label!":
+			o.NotLabels = append(o.NotLabels, v)
+		default:
+			return o, errdefs.Invalidf("--filter %q: invalid filter %q; want until, label or label!", f, k)
+		}
+	}
+	return o, nil
+}
