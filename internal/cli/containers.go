@@ -38,7 +38,7 @@ func addContainerCommands(root *cobra.Command, a *app) {
 		}
 		ctr.AddCommand(sub)
 	}
-	ctr.AddCommand(newContainerInspectCommand(a), newContainerPruneCommand(a))
+	ctr.AddCommand(newContainerInspectCommand(a), newContainerPruneCommand(a), newRestoreCommand(a), newTrashCommand(a))
 	system := &cobra.Command{Use: "system", Short: "Manage berth"}
 	system.AddCommand(newEventsCommand(a), newDfCommand(a))
 	root.AddCommand(ctr, newRestartCommand(a), newBootCommand(a), newEventsCommand(a), system)
@@ -457,18 +457,19 @@ func newKillCommand(a *app) *cobra.Command {
 }
 
 func newRmCommand(a *app) *cobra.Command {
-	var force bool
+	var force, purge bool
 	cmd := &cobra.Command{
 		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Remove one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.eachContainer(args, func(e *engine.Engine, c *metadata.Container) error {
-				return e.Remove(c, engine.RemoveOptions{Force: force})
+				return e.Remove(c, engine.RemoveOptions{Force: force, Purge: purge})
 			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container, then remove it")
+	cmd.Flags().BoolVar(&purge, "purge", false, "free the container now instead of keeping it in the trash (see container restore)")
 	return cmd
 }
 

@@ -66,6 +66,14 @@ func (e *Engine) PinnedChains(tx *metadata.Tx) ([]digest.Digest, error) {
 		out = append(out, c.Chain...)
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	// A removed container in the trash keeps its layers, to be restored.
+	err = tx.TrashedAll(func(tr *metadata.Trashed) error {
+		out = append(out, tr.Container.Chain...)
+		return nil
+	})
 	return out, err
 }
 

@@ -201,3 +201,48 @@ func TestEvents(t *testing.T) {
 		t.Errorf("events %v", got)
 	}
 }
+
+// A removed container goes to the trash, keeps its layers even when its
+// image is removed, and comes back with its data.
+func TestTrashAndRestore(t *testing.T) {
+	e := newEngine(t)
+	run(t, e, CreateOptions{Image: "busybox:test", Name: "precious", Args: []string{"sh", "-c", "echo kept > /data"}})
+	c, _ := e.Lookup("precious")
+	if err := e.Remove(c, RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Lookup("precious"); err == nil {
+		t.Fatal("a removed container is still listed")
+	}
+	// Its name is free meanwhile, so restoring under it is refused.
+	run(t, e, CreateOptions{Image: "busybox:test", Name: "precious", Args: []string{"true"}})
+	if _, err := e.Restore("precious", ""); err == nil || !strings.Contains(err.Error(), "--name") {
+		t.Fatalf("restore onto a taken name: %v", err)
+	}
+	other, _ := e.Lookup("precious")
+	e.Remove(other, RemoveOptions{Purge: true})
+	// Its layers stay even when its image goes.
+	if _, err := e.Images.Remove("busybox:test", false); err != nil {
+		t.Fatalf("rmi after rm: %v", err)
+	}
+	if _, err := e.Images.Collect(true); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.Restore(c.ID[:12], "precious2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(e.dir(r.ID), "upper", "data")); err != nil || string(b) != "kept\n" {
+		t.Errorf("restored data: %q, %v", b, err)
+	}
+	code, err := e.RunAttached(r, Stdio{Out: os.Stderr, Err: os.Stderr})
+	if err != nil || code != 0 {
+		t.Errorf("the restored container runs with exit %d", code)
+	}
+	if err := e.Remove(r, RemoveOptions{Purge: true}); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := e.TrashList(); len(list) != 0 {
+		t.Errorf("trash after --purge: %d entries", len(list))
+	}
+}

@@ -105,6 +105,9 @@ func (e *Engine) stopMonitor(c *metadata.Container) {
 // RemoveOptions are rm's flags.
 type RemoveOptions struct {
 	Force bool
+	// Purge frees the container at once instead of keeping it in the
+	// trash for the grace period.
+	Purge bool
 }
 
 // Remove deletes container c: its record, name, writable layer and logs.
@@ -126,12 +129,33 @@ func (e *Engine) Remove(c *metadata.Container, opts RemoveOptions) error {
 	if err := e.unmountRootfs(c.ID); err != nil {
 		return err
 	}
-	err := e.DB.Update(func(tx *metadata.Tx) error { return tx.DeleteContainer(c) })
+	// A container run with --rm asked to be thrown away; others go to
+	// the trash, whence `container restore` brings them back.
+	keep := !opts.Purge && trashTime() > 0
+	if cfg, err := configOf(c); err == nil && cfg.AutoRemove {
+		keep = false
+	}
+	err := e.DB.Update(func(tx *metadata.Tx) error {
+		if err := tx.DeleteContainer(c); err != nil {
+			return err
+		}
+		if keep {
+			return e.trash(tx, c)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	e.emit(c, "destroy", nil)
-	return os.RemoveAll(e.dir(c.ID))
+	if !keep {
+		if err := os.RemoveAll(e.dir(c.ID)); err != nil {
+			return err
+		}
+	}
+	// Removed containers past their grace period go for good now.
+	_, err = e.PurgeTrash(false)
+	return err
 }
 
 func isNotFound(err error) bool { return errdefs.IsNotFound(err) }
