@@ -26,6 +26,7 @@ func addContainerCommands(root *cobra.Command, a *app) {
 		newTopCommand, func(a *app) *cobra.Command { return newPauseCommand(a, true) },
 		func(a *app) *cobra.Command { return newPauseCommand(a, false) },
 		newUpdateCommand, newStatsCommand,
+		newCpCommand, newDiffCommand, newCommitCommand, newExportCommand,
 	} {
 		root.AddCommand(mk(a))
 		sub := mk(a)

@@ -1,0 +1,34 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newDiffCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:                   "diff CONTAINER",
+		Short:                 "Inspect changes to files or directories on a container's filesystem",
+		Args:                  cobra.ExactArgs(1),
+		DisableFlagsInUseLine: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			c, err := e.Lookup(args[0])
+			if err != nil {
+				return err
+			}
+			changes, err := e.Diff(c)
+			if err != nil {
+				return err
+			}
+			for _, ch := range changes {
+				fmt.Fprintln(a.out, ch)
+			}
+			return nil
+		},
+	}
+}
