@@ -367,3 +367,44 @@ func TestConcurrentLoads(t *testing.T) {
 		t.Errorf("%d snapshot directories, want 2", snaps)
 	}
 }
+
+// One archive with two images whose same top layer sits on different
+// chains: the layer, unpacked once as the archive is read, serves one
+// chain and is unpacked again for the other.
+func TestLoadSameLayerOnTwoChains(t *testing.T) {
+	s := newStore(t)
+	a := imagetest.Build([][]byte{baseLayer, appLayer}, false)
+	b := imagetest.Build([][]byte{otherLayer, appLayer}, false)
+	buf.Write(a.OCILayout("docker.io/library/a:1")[:0])
+	// Two images in one OCI layout: blobs of both, index naming both.
+	files := map[string]imagetest.File{
+		"oci-layout": {Body: `{"imageLayoutVersion":"1.0.0"}`},
+		"index.json": {Body: `{"schemaVersion":2,"manifests":[` +
+			`{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + a.ManifestDigest().String() + `","size":` + itoa(len(a.Manifest)) + `,"annotations":{"io.containerd.image.name":"docker.io/library/a:1"}},` +
+			`{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + b.ManifestDigest().String() + `","size":` + itoa(len(b.Manifest)) + `,"annotations":{"io.containerd.image.name":"docker.io/library/b:1"}}]}`},
+	}
+	for _, img := range []*imagetest.Image{a, b} {
+		for _, blob := range append(img.Layers, img.Config, img.Manifest) {
+			files["blobs/sha256/"+digest.FromBytes(blob).Encoded()] = imagetest.File{Body: string(blob)}
+		}
+	}
+	got := load(t, s, imagetest.Tar(files))
+	if len(got) != 2 {
+		t.Fatalf("loaded %+v", got)
+	}
+	for _, name := range []string{"a:1", "b:1"} {
+		dirs, err := s.Snaps.LowerDirs(mustLookup(t, s, name).Chain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(dirs[0], "app/main")); err != nil {
+			t.Errorf("%s: top layer: %v", name, err)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(s.root, "snapshots"))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "tmp-") {
+			t.Errorf("temporary layer %s left", e.Name())
+		}
+	}
+}

@@ -68,7 +68,25 @@ func (s *Store) Ingest(ctx context.Context, src Source, opts IngestOptions) (*me
 		if i > 0 {
 			parent = chain[i-1]
 		}
+		// A layer unpacked ahead (by a load) is committed as this
+		// chain, once: another image with the same blob on another
+		// chain unpacks its own copy.
+		pre, ok := f.Unpacked[l.Digest]
+		if ok && pre.diffID == diffIDs[i] {
+			delete(f.Unpacked, l.Digest)
+		} else {
+			ok = false
+		}
 		g.Go(func() error {
+			if ok && s.Content.Has(l.Digest) {
+				if _, err := s.Snaps.Commit(pre.tmp, chain[i], parent, pre.diffID, pre.size); err != nil {
+					progs[i].Done(err)
+					return err
+				}
+				progs[i].Status("Already exists")
+				progs[i].Done(nil)
+				return nil
+			}
 			err := s.layer(gctx, src, l, diffIDs[i], chain[i], parent, progs[i])
 			progs[i].Done(err)
 			return err

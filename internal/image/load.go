@@ -2,6 +2,8 @@ package image
 
 import (
 	"archive/tar"
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,6 +32,10 @@ type archiveFiles struct {
 	small map[string][]byte
 	blobs map[string]digest.Digest
 	links map[string]string // symlink -> target, both archive paths
+	// unpacked are layers unpacked in the same pass that stored their
+	// blobs, by blob digest, waiting to be committed once the manifest
+	// says which chain each is.
+	unpacked map[digest.Digest]preUnpacked
 }
 
 func (a *archiveFiles) blob(p string) (digest.Digest, bool) {
@@ -66,7 +72,10 @@ func (s *Store) Load(ctx context.Context, r io.Reader, prog Progress) ([]Loaded,
 	if err != nil {
 		return nil, err
 	}
-	files, err := s.readArchive(r)
+	files, err := s.readArchive(ctx, r)
+	if files != nil {
+		defer files.discard(s)
+	}
 	if err == nil {
 		var out []Loaded
 		out, err = s.loadFiles(ctx, files, prog)
@@ -81,8 +90,9 @@ func (s *Store) Load(ctx context.Context, r io.Reader, prog Progress) ([]Loaded,
 	return nil, err
 }
 
-func (s *Store) readArchive(r io.Reader) (*archiveFiles, error) {
-	a := &archiveFiles{small: map[string][]byte{}, blobs: map[string]digest.Digest{}, links: map[string]string{}}
+func (s *Store) readArchive(ctx context.Context, r io.Reader) (*archiveFiles, error) {
+	a := &archiveFiles{small: map[string][]byte{}, blobs: map[string]digest.Digest{}, links: map[string]string{},
+		unpacked: map[digest.Digest]preUnpacked{}}
 	tr := tar.NewReader(r)
 	n := 0
 	for {
@@ -124,24 +134,81 @@ func (s *Store) readArchive(r io.Reader) (*archiveFiles, error) {
 			a.small[name] = b
 			continue
 		}
-		w, err := s.Content.Writer(expected, h.Size)
+		d, pre, err := s.storeEntry(ctx, tr, expected, h.Size)
 		if err != nil {
-			return nil, err
-		}
-		if _, err := io.Copy(w, tr); err != nil {
-			w.Close()
-			return nil, errdefs.Invalidf("image archive: %s: %v", name, err)
-		}
-		d, err := w.Commit()
-		if err != nil {
-			return nil, fmt.Errorf("image archive: %s: %w", name, err)
+			return a, fmt.Errorf("image archive: %s: %w", name, err)
 		}
 		a.blobs[name] = d
+		if pre.tmp != "" {
+			if old, ok := a.unpacked[d]; ok {
+				s.Snaps.Discard(old.tmp)
+			}
+			a.unpacked[d] = pre
+		}
 	}
 	if n == 0 {
 		return nil, errdefs.Invalidf("the input is empty, not an image archive")
 	}
 	return a, nil
+}
+
+// preUnpacked is a layer unpacked while its blob was stored.
+type preUnpacked struct {
+	tmp    string
+	diffID digest.Digest
+	size   int64
+}
+
+// storeEntry stores one archive entry as a blob. When it looks like a
+// layer (a tar, plain or compressed), it is unpacked in the same pass,
+// so the archive is read once and no blob is read back.
+func (s *Store) storeEntry(ctx context.Context, r io.Reader, expected digest.Digest, size int64) (digest.Digest, preUnpacked, error) {
+	w, err := s.Content.Writer(expected, size)
+	if err != nil {
+		return "", preUnpacked{}, err
+	}
+	defer w.Close()
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(512)
+	var pre preUnpacked
+	if looksLikeLayer(head) {
+		// A layer that will not unpack is stored all the same: the
+		// ingest tries it again and reports why it fails.
+		if tmp, diffID, n, err := s.apply(ctx, io.TeeReader(br, w)); err == nil {
+			pre = preUnpacked{tmp: tmp, diffID: diffID, size: n}
+		}
+	}
+	if _, err := io.Copy(w, br); err != nil {
+		s.Snaps.Discard(pre.tmp)
+		return "", preUnpacked{}, errdefs.Invalidf("%v", err)
+	}
+	d, err := w.Commit()
+	if err != nil {
+		s.Snaps.Discard(pre.tmp)
+		return "", preUnpacked{}, err
+	}
+	return d, pre, nil
+}
+
+// looksLikeLayer says whether an entry starting with head is a tar,
+// gzip or zstd stream rather than metadata.
+func looksLikeLayer(head []byte) bool {
+	switch {
+	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
+		return true
+	case len(head) >= 4 && bytes.Equal(head[:4], []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return true
+	case len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar")):
+		return true
+	}
+	return false
+}
+
+// discard removes the unpacked layers that no image took.
+func (a *archiveFiles) discard(s *Store) {
+	for _, p := range a.unpacked {
+		s.Snaps.Discard(p.tmp)
+	}
 }
 
 func (s *Store) loadFiles(ctx context.Context, a *archiveFiles, prog Progress) ([]Loaded, error) {
@@ -177,6 +244,7 @@ func (s *Store) loadDocker(ctx context.Context, a *archiveFiles, raw []byte, pro
 		if err != nil {
 			return nil, err
 		}
+		f.Unpacked = a.unpacked
 		names, err := fullNames(m.RepoTags)
 		if err != nil {
 			return nil, err
@@ -213,6 +281,7 @@ func (s *Store) loadOCI(ctx context.Context, a *archiveFiles, raw []byte, prog P
 		if err != nil {
 			return nil, err
 		}
+		f.Unpacked = a.unpacked
 		var names []string
 		if n := ociName(desc.Annotations); n != "" {
 			if names, err = fullNames([]string{n}); err != nil {

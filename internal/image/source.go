@@ -30,6 +30,9 @@ type Fetched struct {
 	// Raw holds the bytes of the index (if any), manifest and config by
 	// digest; they are stored as they came.
 	Raw map[digest.Digest][]byte
+	// Unpacked are layers already unpacked into temporary snapshot
+	// directories, by blob digest (a load unpacks as it reads).
+	Unpacked map[digest.Digest]preUnpacked
 }
 
 // Progress receives what an ingest does to each layer.
