@@ -375,7 +375,6 @@ func TestLoadSameLayerOnTwoChains(t *testing.T) {
 	s := newStore(t)
 	a := imagetest.Build([][]byte{baseLayer, appLayer}, false)
 	b := imagetest.Build([][]byte{otherLayer, appLayer}, false)
-	buf.Write(a.OCILayout("docker.io/library/a:1")[:0])
 	// Two images in one OCI layout: blobs of both, index naming both.
 	files := map[string]imagetest.File{
 		"oci-layout": {Body: `{"imageLayoutVersion":"1.0.0"}`},
