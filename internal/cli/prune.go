@@ -14,8 +14,8 @@ import (
 // `prune`.
 func newContainerPruneCommand(a *app) *cobra.Command {
 	var (
-		force   bool
-		filters []string
+		force, purge bool
+		filters      []string
 	)
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
@@ -26,6 +26,7 @@ func newContainerPruneCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			opts.Purge = purge
 			if !force && !confirm(a.in, a.out, "WARNING! This will remove all stopped containers.") {
 				return nil
 			}
@@ -45,10 +46,17 @@ func newContainerPruneCommand(a *app) *cobra.Command {
 				fmt.Fprintln(a.out)
 			}
 			fmt.Fprintf(a.out, "Total reclaimed space: %s\n", humanSize(int64(rep.SpaceReclaimed)))
+			// Docker frees the space at once; say where it went, on
+			// stderr, so that stdout stays Docker's.
+			if rep.InTrash > 0 {
+				fmt.Fprintf(a.err, "The trash keeps what was pruned (containers: %d, space: %s) for container restore; "+
+					"`berth container trash --purge` frees it now.\n", rep.InTrash, humanSize(int64(rep.SpaceInTrash)))
+			}
 			return err
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	cmd.Flags().BoolVar(&purge, "purge", false, "free the containers now instead of keeping them in the trash")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, "provide filter values (until=DURATION|TIME, label=KEY[=VALUE], label!=KEY[=VALUE])")
 	return cmd
 }

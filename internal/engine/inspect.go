@@ -56,13 +56,14 @@ type HostConfigJSON struct {
 		Name              string
 		MaximumRetryCount int
 	}
-	Memory     int64
-	MemorySwap int64
-	NanoCpus   int64
-	CpuShares  int64
-	CpusetCpus string
-	PidsLimit  *int64
-	ShmSize    int64
+	Memory            int64
+	MemorySwap        int64
+	MemoryReservation int64
+	NanoCpus          int64
+	CpuShares         int64
+	CpusetCpus        string
+	PidsLimit         *int64
+	ShmSize           int64
 }
 
 // GraphDriverJSON names the container's layers.
@@ -166,6 +167,9 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 			if r.Memory.Swap != nil {
 				h.MemorySwap = *r.Memory.Swap
 			}
+		}
+		if r.Memory != nil && r.Memory.Reservation != nil {
+			h.MemoryReservation = *r.Memory.Reservation
 		}
 		if r.CPU != nil {
 			if r.CPU.Quota != nil && r.CPU.Period != nil && *r.CPU.Period > 0 {

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -21,17 +22,25 @@ type PruneOptions struct {
 	Labels []string
 	// NotLabels, when all of them match, keep the container (label!=).
 	NotLabels []string
+	// Purge frees the containers now instead of keeping them in the
+	// trash, as rm --purge does.
+	Purge bool
 }
 
 // PruneReport is what Prune removed.
 type PruneReport struct {
-	Deleted        []string // full IDs
-	SpaceReclaimed uint64   // bytes of the removed writable layers
+	Deleted []string // full IDs
+	// SpaceReclaimed is the bytes of the writable layers freed now;
+	// SpaceInTrash of those kept in the trash, freed when it is emptied.
+	SpaceReclaimed, SpaceInTrash uint64
+	InTrash                      int // how many went to the trash
 }
 
 // Prune removes every stopped container that opts selects: created and
 // exited ones, not those running, paused or waiting to restart. A
-// container that starts meanwhile is left alone.
+// container that starts meanwhile is left alone. Like rm, it keeps what
+// it removes in the trash unless opts.Purge says otherwise: it is the
+// command most likely to remove something by mistake.
 func (e *Engine) Prune(opts PruneOptions) (*PruneReport, error) {
 	var victims []*metadata.Container
 	err := e.DB.View(func(tx *metadata.Tx) error {
@@ -63,7 +72,7 @@ func (e *Engine) Prune(opts PruneOptions) (*PruneReport, error) {
 	var errs []error
 	for _, c := range victims {
 		size := dirSize(filepath.Join(e.dir(c.ID), "upper"))
-		if err := e.Remove(c, RemoveOptions{}); err != nil {
+		if err := e.Remove(c, RemoveOptions{Purge: opts.Purge}); err != nil {
 			if errors.Is(err, errdefs.ErrConflict) {
 				continue // started since
 			}
@@ -71,7 +80,12 @@ func (e *Engine) Prune(opts PruneOptions) (*PruneReport, error) {
 			continue
 		}
 		rep.Deleted = append(rep.Deleted, c.ID)
-		rep.SpaceReclaimed += size
+		if _, err := os.Stat(e.trashDir(c.ID)); err == nil {
+			rep.InTrash++
+			rep.SpaceInTrash += size
+		} else {
+			rep.SpaceReclaimed += size
+		}
 	}
 	return rep, errors.Join(errs...)
 }

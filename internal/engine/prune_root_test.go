@@ -1,0 +1,65 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestContainerPrune(t *testing.T) {
+	c := newCLI(t)
+	c.stopAtEnd()
+	c.run("run", "-d", "--name", "up", "busybox:test", "sleep", "1000")
+	c.run("run", "--name", "done", "busybox:test", "sh", "-c", "head -c 100000 /dev/zero > /big")
+	made := strings.TrimSpace(c.run("create", "--name", "made", "-l", "tier=a", "busybox:test", "true"))
+	c.run("run", "--name", "kept", "-l", "tier=b", "busybox:test", "true")
+	id := func(name string) string { return strings.TrimSpace(c.run("inspect", "-f", "{{.Id}}", name)) }
+	done, kept := id("done"), id("kept")
+	names := func() string { return strings.Join(strings.Fields(c.run("ps", "-a", "--format", "{{.Names}}")), " ") }
+
+	// Without -f it asks, and "no" leaves everything.
+	out := c.runIn([]byte("n\n"), "container", "prune")
+	if out != "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] " {
+		t.Errorf("prompt: %q", out)
+	}
+	if got := names(); got != "kept made done up" {
+		t.Errorf("after no: %s", got)
+	}
+
+	// Everything here is younger than an hour.
+	if out := c.run("container", "prune", "-f", "--filter", "until=1h"); out != "Total reclaimed space: 0B\n" {
+		t.Errorf("until=1h: %q", out)
+	}
+	if out := c.run("container", "prune", "-f", "--filter", "label=tier=a"); out != "Deleted Containers:\n"+made+"\n\nTotal reclaimed space: 0B\n" {
+		t.Errorf("label=tier=a: %q", out)
+	}
+	// label!= keeps what matches; done's writable layer has 100 kB,
+	// freed at once with --purge.
+	if out := c.run("container", "prune", "-f", "--purge", "--filter", "label!=tier=b"); out != "Deleted Containers:\n"+done+"\n\nTotal reclaimed space: 100kB\n" {
+		t.Errorf("label!=tier=b: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(c.root, "trash", done)); !os.IsNotExist(err) {
+		t.Errorf("prune --purge left %s in the trash: %v", done, err)
+	}
+	if got := names(); got != "kept up" {
+		t.Errorf("after the filtered prunes: %s", got)
+	}
+	out = c.runIn([]byte("y\n"), "container", "prune")
+	if !strings.HasSuffix(out, "[y/N] Deleted Containers:\n"+kept+"\n\nTotal reclaimed space: 0B\n") {
+		t.Errorf("prune, yes: %q", out)
+	}
+	// The running container stays; without --purge the pruned ones are
+	// in the trash, whence they can be restored.
+	if got := names(); got != "up" {
+		t.Errorf("after prune: %s", got)
+	}
+	for _, id := range []string{made, kept} {
+		if _, err := os.Stat(filepath.Join(c.root, "trash", id)); err != nil {
+			t.Errorf("pruned container not in the trash: %v", err)
+		}
+	}
+	if out, err := c.runErr(nil, "container", "prune", "-f", "--filter", "color=red"); err == nil || !strings.Contains(out, `invalid filter "color"`) {
+		t.Errorf("a bad filter: %v, %q", err, out)
+	}
+}
