@@ -140,7 +140,10 @@ func inspectOut(w io.Writer, format string, items []any) error {
 		// Templates see the JSON field names, as Docker's do.
 		var generic any
 		b, _ := json.Marshal(it)
-		json.Unmarshal(b, &generic)
+		// Numbers stay as written (20971520, not 2.097152e+07).
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		dec.Decode(&generic)
 		if err := tmpl.Execute(w, generic); err != nil {
 			return errdefs.Invalidf("--format template: %v", err)
 		}

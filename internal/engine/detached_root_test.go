@@ -38,9 +38,16 @@ func newCLI(t *testing.T) *cli {
 	}
 	c.runIn(layer.Bytes(), "import", "-", "busybox:test")
 	t.Cleanup(func() {
-		ids := strings.Fields(c.run("ps", "-aq"))
+		ids := strings.Fields(c.run("ps", "-aq", "--no-trunc"))
 		if len(ids) > 0 {
-			c.runErr(nil, append([]string{"rm", "-f"}, ids...)...)
+			c.runErr(nil, append([]string{"rm", "-f", "--purge"}, ids...)...)
+		}
+		// The monitors' cleanups still write under the root for a
+		// moment after rm; the temp dir goes once they are done.
+		for _, id := range ids {
+			for i := 0; i < 100 && exec.Command("pgrep", "-f", "^berth-monitor "+id).Run() == nil; i++ {
+				time.Sleep(50 * time.Millisecond)
+			}
 		}
 	})
 	return c
