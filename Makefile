@@ -48,9 +48,10 @@ setup: ## install missing build, test and benchmark packages (root), check Go
 setup-docker: ## setup, plus docker.io for the Docker tests
 	scripts/setup.sh --docker
 
-build: ## build bin/berth and the bin/berth-runc link
+build: ## build bin/berth, the bin/berth-runc link, and bin/berth-init, the static init of run --init
 	$(GO) build -o bin/berth ./cmd/berth
 	ln -sfn berth bin/berth-runc
+	$(CC) -static -Os -s -Wall -Wextra -o bin/berth-init cmd/berth-init/init.c
 
 test: setup-docker test-unit test-root ## setup (Docker too, for its tests), then unit and root tests (what CI runs)
 

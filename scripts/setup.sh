@@ -25,6 +25,7 @@ done
 
 packages=(
 	gcc pkg-config libseccomp-dev make # build
+	libc6-dev                          # the static libc of berth-init (run --init)
 	busybox-static                     # test root filesystems
 	runc crun hyperfine                # benchmarks: the runtimes berth is compared with
 	iproute2 procps jq                 # tests, demo and benchmarks

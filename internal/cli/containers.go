@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -141,6 +144,11 @@ type runFlags struct {
 	cpus                                      float64
 	cpuShares, pidsLimit                      int64
 	shmSize                                   string
+	privileged, init                          bool
+	capAdd, capDrop, securityOpt              []string
+	devices, deviceCgroupRules                []string
+	ulimits, tmpfs, addHosts                  []string
+	cidfile                                   string
 }
 
 func (f *runFlags) add(cmd *cobra.Command) {
@@ -171,6 +179,17 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
 	fl.Int64Var(&f.pidsLimit, "pids-limit", 0, "limit on the number of processes (-1 for unlimited)")
 	fl.StringVar(&f.shmSize, "shm-size", "", "size of /dev/shm (default 64m)")
+	fl.BoolVar(&f.privileged, "privileged", false, "give the container every capability and host device, without seccomp or masked paths")
+	fl.StringArrayVar(&f.capAdd, "cap-add", nil, "add a Linux capability (NET_ADMIN, or ALL)")
+	fl.StringArrayVar(&f.capDrop, "cap-drop", nil, "drop a Linux capability (CHOWN, or ALL)")
+	fl.StringArrayVar(&f.securityOpt, "security-opt", nil, "security option: no-new-privileges[=true|false], seccomp=unconfined, seccomp=PROFILE.json, label=..., apparmor=...")
+	fl.StringArrayVar(&f.devices, "device", nil, "add a host device: HOST[:CONTAINER][:PERMS]")
+	fl.StringArrayVar(&f.deviceCgroupRules, "device-cgroup-rule", nil, "allow devices in the device cgroup ('c 1:3 rwm')")
+	fl.StringArrayVar(&f.ulimits, "ulimit", nil, "resource limit: NAME=SOFT[:HARD] (nofile=1024:2048)")
+	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs: PATH[:OPTIONS]")
+	fl.BoolVar(&f.init, "init", false, "run an init as PID 1 that forwards signals and reaps zombies")
+	fl.StringArrayVar(&f.addHosts, "add-host", nil, "add a line to /etc/hosts: NAME:IP")
+	fl.StringVar(&f.cidfile, "cidfile", "", "write the container ID to the file, which must not exist")
 	// -h is --hostname here, as in Docker; --help keeps no shorthand.
 	fl.Bool("help", false, "print usage")
 }
@@ -242,7 +261,130 @@ func (f *runFlags) options(cmd *cobra.Command, a *app, args []string) (engine.Cr
 		t := f.stopTimeout
 		o.Config.StopTimeout = &t
 	}
+	if o.Config.HostOptions, err = f.hostOptions(); err != nil {
+		return o, err
+	}
+	e, err := a.engine()
+	if err != nil {
+		return o, err
+	}
+	warnings, err := e.CheckHostOptions(&o.Config.HostOptions)
+	if err != nil {
+		return o, err
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(a.err, "WARNING: %s\n", w)
+	}
 	return o, a.ensureImage(cmd, f.pull, f.platform, args[0])
+}
+
+// hostOptions reads the flags that shape the container's spec beyond its
+// process and limits: privileges, devices, rlimits, tmpfs mounts, the
+// init and /etc/hosts entries.
+func (f *runFlags) hostOptions() (engine.HostOptions, error) {
+	h := engine.HostOptions{Privileged: f.privileged, Init: f.init,
+		DeviceCgroupRules: f.deviceCgroupRules, ContainerIDFile: f.cidfile}
+	var err error
+	if h.CapAdd, err = engine.NormalizeCapabilities("cap-add", f.capAdd); err != nil {
+		return h, err
+	}
+	if h.CapDrop, err = engine.NormalizeCapabilities("cap-drop", f.capDrop); err != nil {
+		return h, err
+	}
+	for _, o := range f.securityOpt {
+		o, err := readSeccompProfile(o)
+		if err != nil {
+			return h, err
+		}
+		h.SecurityOpt = append(h.SecurityOpt, o)
+	}
+	for _, r := range f.deviceCgroupRules {
+		if _, err := engine.ParseDeviceCgroupRule(r); err != nil {
+			return h, err
+		}
+	}
+	for _, s := range f.devices {
+		d, err := engine.ParseDevice(s)
+		if err != nil {
+			return h, err
+		}
+		h.Devices = append(h.Devices, d)
+	}
+	for _, s := range f.ulimits {
+		u, err := engine.ParseUlimit(s)
+		if err != nil {
+			return h, err
+		}
+		// A name given twice takes the last limit, as in Docker.
+		h.Ulimits = slices.DeleteFunc(h.Ulimits, func(o engine.Ulimit) bool { return o.Name == u.Name })
+		h.Ulimits = append(h.Ulimits, u)
+	}
+	for _, s := range f.tmpfs {
+		dest, opts, err := engine.ParseTmpfs(s)
+		if err != nil {
+			return h, err
+		}
+		if h.Tmpfs == nil {
+			h.Tmpfs = map[string]string{}
+		}
+		h.Tmpfs[dest] = opts
+	}
+	for _, s := range f.addHosts {
+		x, err := engine.ParseAddHost(s)
+		if err != nil {
+			return h, err
+		}
+		h.ExtraHosts = append(h.ExtraHosts, x)
+	}
+	return h, nil
+}
+
+// readSeccompProfile puts the contents of the file that
+// --security-opt seccomp=PROFILE.json names in place of its name, as
+// Docker's CLI does: the container keeps the profile it was created
+// with, whatever becomes of the file.
+func readSeccompProfile(opt string) (string, error) {
+	k, v, ok := strings.Cut(opt, "=")
+	if !ok || k != "seccomp" || v == "unconfined" || v == "builtin" || v == "" {
+		return opt, nil
+	}
+	b, err := os.ReadFile(v)
+	if err != nil {
+		return "", errdefs.Invalidf("--security-opt %s: %v", opt, err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, b); err != nil {
+		return "", errdefs.Invalidf("--security-opt %s: the profile is not JSON: %v", opt, err)
+	}
+	return "seccomp=" + compact.String(), nil
+}
+
+// create creates the container and writes its ID to --cidfile. The file
+// is made first, and must not exist, as Docker requires, so that two
+// runs cannot both claim it; it is removed again when no container was
+// made.
+func (f *runFlags) create(e *engine.Engine, o engine.CreateOptions) (*metadata.Container, error) {
+	if f.cidfile == "" {
+		return e.Create(o)
+	}
+	file, err := os.OpenFile(f.cidfile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		return nil, errdefs.Conflictf("--cidfile: container ID file found, make sure the other container isn't running or delete %s", f.cidfile)
+	}
+	if err != nil {
+		return nil, errdefs.Invalidf("--cidfile: %v", err)
+	}
+	c, err := e.Create(o)
+	if err == nil {
+		_, err = file.WriteString(c.ID)
+	}
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	if c == nil {
+		os.Remove(f.cidfile)
+	}
+	return c, err
 }
 
 // ensureImage pulls the image when --pull asks for it.
@@ -287,7 +429,7 @@ func newCreateCommand(a *app) *cobra.Command {
 			if err != nil {
 				return ownError(err)
 			}
-			c, err := e.Create(o)
+			c, err := f.create(e, o)
 			if err != nil {
 				return ownError(err)
 			}
@@ -318,7 +460,7 @@ func newRunCommand(a *app) *cobra.Command {
 			if detach && f.rm && o.Config.Restart != "" && o.Config.Restart != "no" {
 				return ownError(errdefs.Invalidf("conflicting options: --restart and --rm"))
 			}
-			c, err := e.Create(o)
+			c, err := f.create(e, o)
 			if err != nil {
 				return ownError(err)
 			}

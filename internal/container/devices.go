@@ -30,7 +30,9 @@ func defaultAllowedDevices() []specs.LinuxDeviceCgroup {
 
 // cgroupResources is what the container's cgroup is given: the spec's
 // resources, with device rules for the spec's linux.devices and the
-// defaults appended, so the nodes berth creates can be used.
+// defaults appended, so the nodes berth creates can be used. A device
+// that the spec's resources name by its own number keeps the access
+// they give it, as with `docker run --device /dev/sda:/dev/sda:r`.
 func cgroupResources(s *specs.Spec) *specs.LinuxResources {
 	res := specs.LinuxResources{}
 	if s.Linux.Resources != nil {
@@ -56,8 +58,22 @@ func cgroupResources(s *specs.Spec) *specs.LinuxResources {
 			typ = "c" // unbuffered character device
 		}
 		major, minor := d.Major, d.Minor
+		if hasRuleFor(res.Devices, typ, major, minor) {
+			continue
+		}
 		devs = append(devs, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
 	}
 	res.Devices = append(devs, defaultAllowedDevices()...)
 	return &res
+}
+
+// hasRuleFor reports whether rules name device typ major:minor itself,
+// not through a wildcard.
+func hasRuleFor(rules []specs.LinuxDeviceCgroup, typ string, major, minor int64) bool {
+	for _, r := range rules {
+		if r.Type == typ && r.Major != nil && *r.Major == major && r.Minor != nil && *r.Minor == minor {
+			return true
+		}
+	}
+	return false
 }

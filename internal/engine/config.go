@@ -29,6 +29,9 @@ type Config struct {
 	Restart     string                `json:"restart,omitempty"`
 	ShmSize     int64                 `json:"shmSize,omitempty"`
 	Resources   *specs.LinuxResources `json:"resources,omitempty"`
+	// HostOptions are the privileges, devices, rlimits, tmpfs mounts,
+	// init and /etc/hosts entries asked for (hostopts.go).
+	HostOptions
 }
 
 // Args is the process the container runs: entrypoint, then cmd.

@@ -43,6 +43,9 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 			return nil, err
 		}
 	}
+	if _, err := e.CheckHostOptions(&opts.Config.HostOptions); err != nil {
+		return nil, err
+	}
 	ic, err := e.Images.DockerConfig(img)
 	if err != nil {
 		return nil, err
@@ -128,7 +131,7 @@ func (e *Engine) prepareDir(dir string, cfg *Config) error {
 	files := map[string]string{
 		"hostname": cfg.Hostname + "\n",
 		"hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
-			"127.0.1.1\t" + cfg.Hostname + "\n",
+			"127.0.1.1\t" + cfg.Hostname + "\n" + hostsLines(cfg.ExtraHosts),
 		"resolv.conf": "",
 	}
 	for name, body := range files {

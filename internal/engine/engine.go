@@ -24,6 +24,9 @@ type Engine struct {
 	Images  *image.Store
 	Runtime *container.Runtime
 	DB      *metadata.DB
+	// InitPath is the static init that --init runs as a container's
+	// PID 1; empty, berth-init beside berth or in PATH (init.go).
+	InitPath string
 }
 
 // Open opens the engine whose state lives under root, with the runtime's

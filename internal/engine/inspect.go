@@ -64,6 +64,7 @@ type HostConfigJSON struct {
 	CpusetCpus        string
 	PidsLimit         *int64
 	ShmSize           int64
+	HostOptionsJSON
 }
 
 // GraphDriverJSON names the container's layers.
@@ -151,6 +152,7 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 	if h.ShmSize == 0 {
 		h.ShmSize = 64 << 20
 	}
+	h.HostOptionsJSON = cfg.HostOptions.inspect()
 	h.RestartPolicy.Name = "no"
 	if cfg.Restart != "" {
 		name, count, _ := strings.Cut(cfg.Restart, ":")

@@ -40,7 +40,7 @@ func (e *Engine) bundle(c *metadata.Container) (string, error) {
 	if cfg.Tty {
 		env = spec.MergeEnv(env, []string{"TERM=xterm"})
 	}
-	s := spec.ForContainer(spec.Options{
+	opts := spec.Options{
 		Args: cfg.Args(), Env: env, Cwd: cfg.WorkingDir, User: user, Hostname: cfg.Hostname,
 		Tty: cfg.Tty, ReadOnly: cfg.ReadOnly, ShmSize: cfg.ShmSize, Resources: cfg.Resources,
 		Mounts: []specs.Mount{
@@ -48,7 +48,12 @@ func (e *Engine) bundle(c *metadata.Container) (string, error) {
 			bindFile(dir, "hosts", "/etc/hosts"),
 			bindFile(dir, "resolv.conf", "/etc/resolv.conf"),
 		},
-	})
+	}
+	if err := e.applyHostOptions(dir, &cfg.HostOptions, &opts); err != nil {
+		e.unmountRootfs(c.ID)
+		return "", err
+	}
+	s := spec.ForContainer(opts)
 	b, err := json.MarshalIndent(s, "", "\t")
 	if err != nil {
 		return "", err

@@ -40,6 +40,22 @@ type Options struct {
 	// SeccompUnconfined runs the container without a seccomp filter
 	// (--security-opt seccomp=unconfined). It overrides Seccomp.
 	SeccompUnconfined bool
+	// Capabilities, when not nil, replace DefaultCapabilities in the
+	// bounding, effective and permitted sets (see Capabilities).
+	Capabilities []string
+	// Privileged gives the container what Docker's --privileged does
+	// (see privileged), and no seccomp filter. The host's devices are
+	// the caller's to add to Devices (HostDevices).
+	Privileged bool
+	// NewPrivileges leaves no_new_privs off
+	// (--security-opt no-new-privileges=false).
+	NewPrivileges bool
+	// Devices are device nodes to make in the container, on top of the
+	// defaults. Their device cgroup rules are the caller's to add to
+	// Resources, with the access it allows.
+	Devices []specs.LinuxDevice
+	// Rlimits replace the default limits of the same type.
+	Rlimits []specs.POSIXRlimit
 }
 
 // ForContainer returns the spec of a container whose root filesystem is
@@ -79,7 +95,8 @@ func ForContainer(opts Options) *specs.Spec {
 		limit := int64(DefaultPidsLimit)
 		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &limit}
 	}
-	if !opts.SeccompUnconfined {
+	applyHostOptions(s, opts)
+	if !opts.SeccompUnconfined && !opts.Privileged {
 		s.Linux.Seccomp = opts.Seccomp
 		if s.Linux.Seccomp == nil {
 			s.Linux.Seccomp = SeccompFor(p.Capabilities.Bounding)
@@ -130,7 +147,10 @@ func replaceOption(opts []string, prefix, with string) []string {
 }
 
 // AllCapabilities is every capability this host's kernel knows, for
-// --privileged.
+// --privileged, less those outside berth's own bounding set: no process
+// can give what it cannot hold, and a host that runs berth with fewer
+// capabilities (a trimmed root session, a container) would otherwise
+// fail every privileged start.
 func AllCapabilities() []string {
 	last := 40
 	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
@@ -138,9 +158,19 @@ func AllCapabilities() []string {
 			last = n
 		}
 	}
+	bounding := ^uint64(0)
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+				if n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64); err == nil {
+					bounding = n
+				}
+			}
+		}
+	}
 	var out []string
 	for i := 0; i <= last; i++ {
-		if name := capNames[i]; name != "" {
+		if name := capNames[i]; name != "" && bounding&(1<<i) != 0 {
 			out = append(out, name)
 		}
 	}
