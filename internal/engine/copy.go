@@ -156,8 +156,14 @@ func (e *Engine) CopyToContainer(ctx context.Context, c *metadata.Container, src
 				return errdefs.Invalidf("destination %q must be a directory", ct.label(dstPath))
 			}
 			produce = func(w io.Writer) error {
+				// Compressed or not, as Docker takes it.
+				r, _, err := archive.Decompress(in)
+				if err != nil {
+					return fmt.Errorf("the archive on standard input: %w", err)
+				}
+				defer r.Close()
 				tw := tar.NewWriter(w)
-				if err := retar(tw, in, f.fix); err != nil {
+				if err := retar(tw, r, f.fix); err != nil {
 					return fmt.Errorf("the archive on standard input: %w", err)
 				}
 				return tw.Close()

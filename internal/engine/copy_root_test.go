@@ -3,6 +3,7 @@ package engine
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -256,6 +257,20 @@ func TestCopyToContainer(t *testing.T) {
 	}
 	if got := copyOut(t, e, c, "/data/in-stream", CopyOptions{})["in-stream"]; got.body != "ok\n" || got.hdr.Uid != 0 {
 		t.Errorf("the stream's first file: %q, uid %d", got.body, got.hdr.Uid)
+	}
+	// Compressed, as Docker takes it too.
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	tw = tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Name: "zipped", Typeflag: tar.TypeReg, Mode: 0o644, Size: 3})
+	tw.Write([]byte("gz\n"))
+	tw.Close()
+	zw.Close()
+	if _, err := e.CopyToContainer(ctx, c, "-", &gz, "/data", CopyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := copyOut(t, e, c, "/data/zipped", CopyOptions{})["zipped"]; got.body != "gz\n" {
+		t.Errorf("a gzip stream: %q", got.body)
 	}
 	// A stream needs a directory; a directory does not replace a file.
 	if _, err := e.CopyToContainer(ctx, c, "-", bytes.NewReader(stream.Bytes()), "/data/file", CopyOptions{}); !errors.Is(err, errdefs.ErrInvalid) {
