@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -54,6 +55,19 @@ func TestDiff(t *testing.T) {
 		if changes, err := e.Diff(c); err != nil || len(changes) != 0 {
 			t.Errorf("diff of a container that changed nothing: %v, %v", changes, err)
 		}
+	}
+	// Nor are those of its own mounts, such as --tmpfs, where the image
+	// lacks the path; what it writes beside them is.
+	c, err = e.Create(CreateOptions{Image: "busybox:test", Args: []string{"sh", "-c", "echo x > /scratch/file"},
+		Config: Config{HostOptions: HostOptions{Tmpfs: map[string]string{"/scratch/tmp": "", "/home/app/t": ""}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := e.RunAttached(c, Stdio{Out: os.Stderr, Err: os.Stderr}); code != 0 || err != nil {
+		t.Fatal(code, err)
+	}
+	if changes, err := e.Diff(c); err != nil || fmt.Sprint(changes) != "[A /scratch A /scratch/file]" {
+		t.Errorf("diff with tmpfs mounts: %v, %v", changes, err)
 	}
 }
 

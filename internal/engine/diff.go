@@ -1,13 +1,16 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"berth/internal/metadata"
@@ -22,15 +25,35 @@ type Change struct {
 
 func (c Change) String() string { return string(c.Kind) + " " + c.Path }
 
-// runtimeMounts are the mount points that starting a container creates
-// in its writable layer when the image lacks them: those of /proc, /sys
-// and /dev, and the files berth binds at /etc. They are the runtime's
-// doing, not the container's (Docker keeps them in a layer of their own
-// that diff and commit skip), so diff and commit leave them out while
-// they are still the empty mount points the runtime made.
-var runtimeMounts = map[string]bool{
-	"/proc": true, "/sys": true, "/dev": true,
-	"/etc/hostname": true, "/etc/hosts": true, "/etc/resolv.conf": true,
+// defaultMounts are the mount points that every start of a container
+// creates in its writable layer when the image lacks them: those of
+// /proc, /sys and /dev, and the files berth binds at /etc.
+var defaultMounts = []string{"/proc", "/sys", "/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"}
+
+// runtimeMounts are the mount points of container c's last start (its
+// bundle's spec names them all: --tmpfs, --init...), which the runtime
+// created in its writable layer where the image lacks them. They are the
+// runtime's doing, not the container's (Docker keeps its own in a layer
+// of their own that diff and commit skip), so diff and commit leave them
+// out while they are still the empty mount points the runtime made.
+func (e *Engine) runtimeMounts(c *metadata.Container) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range defaultMounts {
+		out[m] = true
+	}
+	// Written by berth itself at each start, in the container's directory.
+	b, err := os.ReadFile(filepath.Join(e.dir(c.ID), "config.json"))
+	if err != nil {
+		return out
+	}
+	var s specs.Spec
+	if json.Unmarshal(b, &s) != nil {
+		return out
+	}
+	for _, m := range s.Mounts {
+		out[path.Clean("/"+m.Destination)] = true
+	}
+	return out
 }
 
 // Diff lists the changes of container c's writable layer against its
@@ -65,7 +88,7 @@ func (e *Engine) diff(c *metadata.Container) ([]Change, map[string]bool, error) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("container %s: its writable layer: %w", shortID(c.ID), &os.PathError{Op: "open", Path: upper, Err: err})
 	}
-	w := &differ{hidden: map[string]bool{}}
+	w := &differ{mounts: e.runtimeMounts(c), hidden: map[string]bool{}}
 	changes, err := w.dir(fd, "", lowers, new(bool))
 	if err != nil {
 		return nil, nil, fmt.Errorf("container %s: diff: %w", shortID(c.ID), err)
@@ -74,7 +97,8 @@ func (e *Engine) diff(c *metadata.Container) ([]Change, map[string]bool, error) 
 }
 
 type differ struct {
-	hidden map[string]bool
+	mounts map[string]bool // the runtime's mount points
+	hidden map[string]bool // what was left out as the runtime's
 }
 
 // dir returns the changes under the upper directory fd, container path
@@ -117,7 +141,7 @@ func (w *differ) dir(fd int, p string, lowers []int, onlyRuntime *bool) ([]Chang
 		}
 		if !isDir {
 			closeAll(below)
-			if inImage == nil && runtimeMounts[cp] && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0 {
+			if inImage == nil && w.mounts[cp] && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0 {
 				w.hidden[cp] = true
 				hidden++
 				continue
@@ -146,7 +170,7 @@ func (w *differ) dir(fd int, p string, lowers []int, onlyRuntime *bool) ([]Chang
 		if err != nil {
 			return nil, err
 		}
-		if !opaque && runtimeDir(cp, &st, inImage, len(children) == 0 && !subRuntime, subRuntime) {
+		if !opaque && w.runtimeDir(cp, &st, inImage, len(children) == 0 && !subRuntime, subRuntime) {
 			w.hidden[cp] = true
 			hidden++
 			continue
@@ -161,15 +185,15 @@ func (w *differ) dir(fd int, p string, lowers []int, onlyRuntime *bool) ([]Chang
 // only for the runtime's mount points: an empty mount point of its own,
 // or a directory that holds nothing but them (onlyRuntime) and, where
 // the image has it, was copied up unchanged but for its times.
-func runtimeDir(p string, st, inImage *unix.Stat_t, empty, onlyRuntime bool) bool {
+func (w *differ) runtimeDir(p string, st, inImage *unix.Stat_t, empty, onlyRuntime bool) bool {
 	if empty {
-		return inImage == nil && runtimeMounts[p]
+		return inImage == nil && w.mounts[p]
 	}
 	if !onlyRuntime {
 		return false
 	}
 	if inImage == nil {
-		for m := range runtimeMounts {
+		for m := range w.mounts {
 			if strings.HasPrefix(m, p+"/") {
 				return true
 			}
