@@ -345,6 +345,9 @@ func (f *runFlags) hostOptions() (engine.HostOptions, error) {
 // with, whatever becomes of the file.
 func readSeccompProfile(opt string) (string, error) {
 	k, v, ok := strings.Cut(opt, "=")
+	if !ok {
+		k, v, ok = strings.Cut(opt, ":") // Docker's older separator
+	}
 	if !ok || k != "seccomp" || v == "unconfined" || v == "builtin" || v == "" {
 		return opt, nil
 	}

@@ -30,7 +30,7 @@ func TestHostOptionFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := parseRunFlags(t, "--privileged", "--init", "--cap-add", "net_admin", "--cap-drop", "ALL",
-		"--security-opt", "no-new-privileges=false", "--security-opt", "seccomp="+profile, "--security-opt", "label=disable",
+		"--security-opt", "no-new-privileges=false", "--security-opt", "seccomp:"+profile, "--security-opt", "label=disable",
 		"--device", "/dev/fuse", "--device", "/dev/sda:/dev/xvdc:r", "--device-cgroup-rule", "c 1:3 rwm",
 		"--ulimit", "nofile=10:20", "--ulimit", "nproc=5", "--ulimit", "nofile=30",
 		"--tmpfs", "/scratch:size=1m", "--tmpfs", "/run/", "--add-host", "db:10.0.0.1", "--add-host", "v6=[::1]",
