@@ -9,16 +9,16 @@
 // There is one monitor per detached container, so its memory is paid once
 // per container, and berth's budget is about 1 MB of host memory per idle
 // container. A Go process costs several megabytes before it does
-// anything. So the monitor is C code, monitor_linux.c, in a constructor
-// that runs in the berth binary before the Go runtime starts, when the
-// environment carries _BERTH_MONITOR; it never returns to Go and
-// allocates nothing on the heap. An idle monitor has about 150 KB of
-// memory of its own, and its PSS, which adds its share of the pages of
-// libc and of the binary that every monitor maps, is about 200 KB when ten
-// run (TestPSS logs it). The Go half of the package starts monitors and
-// reads what they leave. Importing the package is what links the
-// constructor into a binary, which is why cmd/berth must import it
-// (through the engine).
+// anything. So the monitor is C code, monitor_linux.c (which includes
+// attach_linux.h), in a constructor that runs in the berth binary before
+// the Go runtime starts, when the environment carries _BERTH_MONITOR; it
+// never returns to Go and allocates nothing on the heap. An idle monitor
+// has about 150 KB of memory of its own, and its PSS, which adds its
+// share of the pages of libc and of the binary that every monitor maps,
+// is about 200 KB when ten run (TestPSS logs it). The Go half of the
+// package starts monitors, attaches to them and reads what they leave.
+// Importing the package is what links the constructor into a binary,
+// which is why cmd/berth must import it (through the engine).
 //
 // # Processes
 //
@@ -36,8 +36,9 @@
 // exits, it is reparented to the monitor, which treats that pid as the
 // container (a reported pid that is not then the monitor's child is an
 // error). Start returns once the container has started, or with the
-// start command's message, or else a description of how it exited; the
-// start command's own stdout and stderr go to the log. If the start
+// start command's message (a StartError when the start command exited
+// with a status), or else a description of how it exited; the start
+// command's own stdout and stderr go to the log. If the start
 // command fails after reporting a pid, the monitor kills that process.
 //
 // # Logs
@@ -83,6 +84,66 @@
 // container. Inside one monitor, always and unless-stopped are the same;
 // they differ when containers are brought back after a reboot, where an
 // unless-stopped container whose last exit file says Stopped stays down.
+//
+// # Terminals
+//
+// With Options.ConsoleSocket, the container has a terminal. Before each
+// start the monitor listens on a unix socket there (mode 0600), and the
+// start command has the container's init connect to it and send the pty
+// master, as runc's --console-socket has it: the pty's name as payload,
+// the descriptor as SCM_RIGHTS. The init sends it before the container
+// is ready, so the monitor takes it once the start command has succeeded
+// (if it is missing, the start fails), and removes the socket. The
+// monitor then holds the master: what the terminal shows is logged as
+// stdout, as Docker logs it (lines end in "\r\n"), and sent to attached
+// clients; their input and window sizes go to the master. A master whose
+// every slave has closed reads EIO, which ends the stream like EOF.
+//
+// # Attaching
+//
+// With Options.AttachSocket, the monitor listens there (a unix socket of
+// mode 0600, from before the first start until the cleanup command runs;
+// a connection from another uid is closed) for clients, which Attach and
+// Session implement. With Options.Attach, Start sends a first client's
+// socket along with the config, so that the client has the container's
+// output from its first byte; that is how an attached run works. Up to
+// four clients are attached at once; a fifth gets an error frame and is
+// closed. Each gets all the output from when it attached; their input
+// is merged.
+//
+// Every message is a frame: an 8-byte header, then the payload. The
+// header is Docker's multiplexed-stream header: the type in byte 0, three
+// zero bytes, the payload's length as a big-endian uint32.
+//
+//	type  way                name    payload
+//	0     client -> monitor  stdin   bytes for the container's stdin
+//	1     monitor -> client  stdout  output (all of it, with a terminal)
+//	2     monitor -> client  stderr  output
+//	3     monitor -> client  error   why the client is refused; the end
+//	4     monitor -> client  exit    int32: the exit code; the end
+//	5     client -> monitor  eof     none: close the container's stdin
+//	6     client -> monitor  resize  uint16 rows, uint16 columns
+//	7     client -> monitor  signal  uint32: a signal for the container's init
+//
+// Stdin reaches the container only when it was started with OpenStdin:
+// through the stdin pipe, or the terminal; otherwise it is dropped. An
+// eof closes the stdin pipe (docker run -i's stdin once); the next start
+// of the container gets a new one. A frame of another type, or a control
+// frame of the wrong length, ends that client. When the container exits,
+// each client gets what is left of the output, then an exit frame with
+// the code the exit file records, and is closed: an attachment ends with
+// the run, as Docker's does, even when the container is restarted. After
+// the last exit, the exit frame comes once the cleanup command has run,
+// so that a --rm container is gone when an attached run returns.
+//
+// Output is not queued per client. The monitor reads the next output
+// only once every client has taken the last frame (up to 16 KiB), so a
+// slow client slows the container's output, as a slow terminal would; a
+// client that takes nothing for 5 s while a frame waits is dropped, so
+// that a stuck one holds the container and its log back no longer. Input
+// is read from clients only as fast as the container takes it. Memory
+// stays fixed: a small struct per client, one output frame and 4 KiB of
+// input for all of them.
 //
 // If the monitor is killed, the container runs on: the start command, and
 // so the container, runs in a process group of its own, and the monitor's

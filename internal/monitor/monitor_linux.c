@@ -8,9 +8,11 @@
 // binary that every monitor maps. It runs when berth was started with
 //
 //   _BERTH_MONITOR=fd   a socket: the config comes in (monitor.go writes
-//                       it, then shuts down its side), the status goes
-//                       out: "ok MONITOR-PID CONTAINER-PID\n" or
-//                       "error MESSAGE\n"
+//                       it, then shuts down its side; a first attach
+//                       client's socket may come with it), the status
+//                       goes out: "ok MONITOR-PID CONTAINER-PID\n",
+//                       "error MESSAGE\n", or "fail STATUS MESSAGE\n"
+//                       when the start command exited with STATUS
 //
 // and never returns to Go. The process Start executes forks at once: the
 // child is the monitor, in a session of its own, and the parent exits, so
@@ -23,8 +25,11 @@
 // to it. It writes what the container prints to the log in Docker's
 // json-file format, records each exit in the exit file, restarts the
 // container as the policy says, runs the cleanup command once at the end
-// and exits. SIGTERM means "do not restart any more". Memory stays fixed:
-// static buffers, no malloc, no stdio streams.
+// and exits. SIGTERM means "do not restart any more". With a terminal, the
+// init sends the pty master to a console socket, and the monitor holds it
+// in place of the pipes. Attach clients (attach_linux.h) take the output
+// and give input. Memory stays fixed: static buffers, no malloc, no stdio
+// streams.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -65,6 +71,8 @@ static struct {
 	long long log_max_files;
 	const char *exit_file;
 	int stdin_pipe;
+	char *console; /* the console socket: the container has a terminal */
+	char *attach;  /* the attach socket */
 	enum policy policy;
 	long long max_retries; /* on-failure; 0: no limit */
 	char *start[MON_ARGS_MAX + 1];
@@ -75,16 +83,20 @@ static struct {
 
 struct stream {
 	const char *name;
+	int type; /* its frame type for attached clients */
 	int fd;
 	size_t len;
 	int partial;                  /* a partial entry was written; more of the line follows */
 	struct timespec partial_time; /* Docker stamps every part with the first part's time */
 	struct timespec read_time;    /* when the data in buf was last read */
-	char buf[MON_LINE_MAX];
+	char *buf;                    /* MON_LINE_MAX bytes */
 };
 
 static char cfgbuf[MON_CONFIG_MAX + 1];
-static struct stream streams[2]; /* .bss, not 32 KB of zeros in the binary */
+/* stdout and stderr pipes, then the terminal, which is logged as stdout */
+#define NSTREAMS 3
+static struct stream streams[NSTREAMS];
+static char stream_bufs[NSTREAMS][MON_LINE_MAX]; /* .bss: pages are used once written */
 static char report[MON_REPORT_MAX + 1];
 static size_t report_len;
 /* A buffered writer. The log's flushes fall between entries (see
@@ -101,6 +113,8 @@ static char errmsg[MON_REPORT_MAX + 256];
 
 static int status_fd = -1, sig_fd = -1, devnull = -1, report_fd = -1;
 static int stdin_r = -1, stdin_w = -1;
+static int passed_client = -1; /* a client that came with the config */
+static int console_fd = -1;    /* listens for the terminal while the start command runs */
 static int log_fd = -1;
 static long long log_size;      /* the log's size, counting the buffered entries */
 static long long log_committed; /* its size after the last flush */
@@ -111,6 +125,9 @@ static pid_t start_pid, cleanup_pid, container_pid;
 static int start_done, start_status, cleanup_done, cleanup_status;
 static int container_exited, container_status;
 static struct timespec container_finished;
+static int fail_status; /* the exit status of a start command that failed */
+
+#include "attach_linux.h"
 
 /* ---- status back to the caller of Start ---- */
 
@@ -202,8 +219,19 @@ static int valid_id(const char *s)
 	return 1;
 }
 
-enum { K_ID = 1, K_LOG = 2, K_SIZE = 4, K_FILES = 8, K_EXIT = 16, K_STDIN = 32, K_RESTART = 64 };
+enum {
+	K_ID = 1, K_LOG = 2, K_SIZE = 4, K_FILES = 8, K_EXIT = 16, K_STDIN = 32, K_RESTART = 64,
+	K_CONSOLE = 128, K_ATTACH = 256, /* optional */
+};
 #define K_ALL (K_ID | K_LOG | K_SIZE | K_FILES | K_EXIT | K_STDIN | K_RESTART)
+
+/* A socket's path: absolute, and a name short enough for sockaddr_un
+ * when it is reached through /proc/self/fd/N/. */
+static int valid_socket_path(const char *s)
+{
+	const char *slash = strrchr(s, '/');
+	return valid_path(s) && slash != NULL && slash[1] != '\0' && strlen(slash + 1) <= 64;
+}
 
 static int parse_restart(const char *v)
 {
@@ -301,6 +329,16 @@ static const char *parse_config(size_t len, int *lineno)
 			bit = K_RESTART;
 			if (parse_restart(val) < 0)
 				return "has a bad restart policy";
+		} else if (strcmp(key, "console") == 0) {
+			bit = K_CONSOLE;
+			if (!valid_socket_path(val))
+				return "has a bad console socket path";
+			cfg.console = val;
+		} else if (strcmp(key, "attach") == 0) {
+			bit = K_ATTACH;
+			if (!valid_socket_path(val))
+				return "has a bad attach socket path";
+			cfg.attach = val;
 		} else {
 			return "has an unknown key";
 		}
@@ -311,7 +349,7 @@ static const char *parse_config(size_t len, int *lineno)
 	*lineno = 0; /* what follows is about the whole config */
 	if (!ended)
 		return "is truncated";
-	if (seen != K_ALL)
+	if ((seen & K_ALL) != K_ALL)
 		return "lacks a required key";
 	if (cfg.nstart == 0)
 		return "has no start command";
@@ -320,11 +358,51 @@ static const char *parse_config(size_t len, int *lineno)
 	return NULL;
 }
 
+/* Reads from the config socket like read(2), and takes a descriptor sent
+ * along (SCM_RIGHTS): the first attach client. A second one, or more than
+ * one at once, is an error. */
+static ssize_t read_config_part(char *buf, size_t size)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} u;
+	struct iovec iov = {.iov_base = buf, .iov_len = size};
+	struct msghdr m;
+	memset(&m, 0, sizeof(m));
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = u.buf;
+	m.msg_controllen = sizeof(u.buf);
+	ssize_t n = recvmsg(status_fd, &m, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	int bad = (m.msg_flags & MSG_CTRUNC) != 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (passed_client < 0 && k == 1)
+				passed_client = fd;
+			else {
+				close(fd);
+				bad = 1;
+			}
+		}
+	}
+	if (bad)
+		fail_early("config came with unexpected descriptors", 0);
+	return n;
+}
+
 static void read_config(void)
 {
 	size_t len = 0;
 	for (;;) {
-		ssize_t n = read(status_fd, cfgbuf + len, MON_CONFIG_MAX - len);
+		ssize_t n = read_config_part(cfgbuf + len, MON_CONFIG_MAX - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -334,7 +412,7 @@ static void read_config(void)
 		len += (size_t)n;
 		if (len == MON_CONFIG_MAX) {
 			char c;
-			if (read(status_fd, &c, 1) != 0)
+			if (read_config_part(&c, 1) != 0)
 				fail_early("config too long", 0);
 			break;
 		}
@@ -633,7 +711,7 @@ static void split_lines(struct stream *s, int eof)
 		log_entry(s, s->buf + p, q, 1);
 		p += q + 1;
 	}
-	if (p < s->len && (eof || (p == 0 && s->len == sizeof(s->buf)))) {
+	if (p < s->len && (eof || (p == 0 && s->len == MON_LINE_MAX))) {
 		log_entry(s, s->buf + p, s->len - p, 0);
 		p = s->len;
 	}
@@ -653,17 +731,20 @@ static void close_stream(struct stream *s)
 	s->partial = 0;
 }
 
-/* Reads once from s. Returns the bytes read, 0 when the pipe is empty,
- * -1 when it has closed. */
+/* Reads once from s, and sends what came to the attached clients. Returns
+ * the bytes read, 0 when the pipe is empty, -1 when it has closed. A
+ * terminal whose other side every process has closed reads EIO: it has
+ * closed too. */
 static ssize_t read_stream(struct stream *s)
 {
-	ssize_t n = read(s->fd, s->buf + s->len, sizeof(s->buf) - s->len);
+	ssize_t n = read(s->fd, s->buf + s->len, MON_LINE_MAX - s->len);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
 	if (n <= 0) {
 		close_stream(s);
 		return -1;
 	}
+	attach_send(s->type, s->buf + s->len, (size_t)n);
 	s->len += (size_t)n;
 	if (clock_gettime(CLOCK_REALTIME, &s->read_time) < 0)
 		memset(&s->read_time, 0, sizeof(s->read_time));
@@ -679,10 +760,10 @@ static ssize_t read_stream(struct stream *s)
  * here. */
 static void drain_streams(void)
 {
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < NSTREAMS; i++) {
 		if (streams[i].fd < 0)
 			continue;
-		int size = fcntl(streams[i].fd, F_GETPIPE_SZ);
+		int size = fcntl(streams[i].fd, F_GETPIPE_SZ); /* fails for the terminal */
 		long long budget = (size > 0 ? size : 1 << 20) + MON_LINE_MAX;
 		ssize_t n;
 		while (budget > 0 && streams[i].fd >= 0 && (n = read_stream(&streams[i])) > 0)
@@ -869,15 +950,16 @@ static void handle_signals(void)
 }
 
 /* Waits up to timeout_ms (-1: no limit) for something to happen: output,
- * the report, a signal. Handles what came. */
+ * the report, a signal, an attach client. Handles what came. While a
+ * client has not taken the last output, no more is read. */
 static void wait_once(int timeout_ms)
 {
-	struct pollfd pfd[4];
-	struct stream *which[4] = {NULL, NULL, NULL, NULL};
+	struct pollfd pfd[2 + NSTREAMS + ATTACH_POLLFDS];
+	struct stream *which[2 + NSTREAMS] = {NULL};
 	int n = 0;
 	pfd[n++] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
-	for (int i = 0; i < 2; i++)
-		if (streams[i].fd >= 0) {
+	for (int i = 0; i < NSTREAMS; i++)
+		if (streams[i].fd >= 0 && !attach_busy()) {
 			which[n] = &streams[i];
 			pfd[n++] = (struct pollfd){.fd = streams[i].fd, .events = POLLIN};
 		}
@@ -886,14 +968,19 @@ static void wait_once(int timeout_ms)
 		rep = n;
 		pfd[n++] = (struct pollfd){.fd = report_fd, .events = POLLIN};
 	}
-	if (poll(pfd, (nfds_t)n, timeout_ms) <= 0)
+	int first_client = n;
+	n += attach_pollfds(pfd + n);
+	int r = poll(pfd, (nfds_t)n, attach_timeout(timeout_ms));
+	if (r < 0)
 		return;
-	for (int i = 1; i < n; i++) {
+	/* clients first: what they free lets output be read */
+	attach_handle(pfd + first_client, n - first_client);
+	for (int i = 1; r > 0 && i < first_client; i++) {
 		if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		if (i == rep)
 			read_report();
-		else
+		else if (!attach_busy()) /* else next time, not waiting here */
 			read_stream(which[i]);
 	}
 	if (pfd[0].revents & POLLIN)
@@ -930,13 +1017,161 @@ static int make_pipe(int fds[2], int nonblocking_read)
 	return 0;
 }
 
+/* ---- stdin and the terminal ---- */
+
+/* Makes the stdin pipe, unless it is open. The monitor holds its write
+ * end, so that the container reads no EOF until a client sends one (then
+ * the pipe is closed, and the next start makes a new one). */
+static int open_stdin(void)
+{
+	int p[2];
+	if (stdin_w >= 0)
+		return 0;
+	if (stdin_r >= 0)
+		close(stdin_r);
+	stdin_r = -1;
+	if (make_pipe(p, 0) < 0)
+		return -1;
+	if (fcntl(p[1], F_SETFL, O_NONBLOCK) < 0) {
+		int err = errno;
+		close(p[0]);
+		close(p[1]);
+		errno = err;
+		return -1;
+	}
+	stdin_r = p[0];
+	stdin_w = p[1];
+	return 0;
+}
+
+static void close_console(void)
+{
+	if (console_fd < 0)
+		return;
+	close(console_fd);
+	console_fd = -1;
+	if (unlink(cfg.console) < 0) {
+		/* nothing to do: the next start replaces it */
+	}
+}
+
+/* Takes the terminal that the container's init sent to the console
+ * socket, as runc's --console-socket has it: a connection that carries
+ * the pty's name as payload and its master as SCM_RIGHTS. The init sends
+ * it before it reports ready, so it is there once the start command has
+ * succeeded. Returns the master, or -1 with errmsg set. */
+static int receive_terminal(void)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} u;
+	char name[128];
+	struct iovec iov = {.iov_base = name, .iov_len = sizeof(name)};
+	struct msghdr m;
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	int master = -1, ptn;
+	int conn = accept4(console_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (conn < 0) {
+		snprintf(errmsg, sizeof(errmsg), "the container's terminal did not come: %s", strerror(errno));
+		return -1;
+	}
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 || cr.uid != geteuid()) {
+		close(conn);
+		snprintf(errmsg, sizeof(errmsg), "the console socket was connected by another user");
+		return -1;
+	}
+	memset(&m, 0, sizeof(m));
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = u.buf;
+	m.msg_controllen = sizeof(u.buf);
+	ssize_t n;
+	while ((n = recvmsg(conn, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)) < 0 && errno == EINTR)
+		;
+	int err = n < 0 ? errno : 0;
+	close(conn);
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); n > 0 && c != NULL; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (master < 0)
+				master = fd;
+			else
+				close(fd);
+		}
+	}
+	if (master < 0) {
+		snprintf(errmsg, sizeof(errmsg), "the container's terminal did not come: %s",
+			 err ? strerror(err) : "no descriptor on the console socket");
+		return -1;
+	}
+	/* a pty master, and nothing else, has a pty number */
+	if (ioctl(master, TIOCGPTN, &ptn) < 0 || fcntl(master, F_SETFL, O_NONBLOCK) < 0) {
+		close(master);
+		snprintf(errmsg, sizeof(errmsg), "the console socket received something that is no terminal");
+		return -1;
+	}
+	return master;
+}
+
+static int client_stdin_fd(void)
+{
+	if (!cfg.stdin_pipe)
+		return -1;
+	return cfg.console ? streams[2].fd : stdin_w;
+}
+
+static int client_tty_fd(void) { return streams[2].fd; }
+
+static void client_close_stdin(void)
+{
+	if (!cfg.console && stdin_w >= 0) {
+		close(stdin_w);
+		stdin_w = -1;
+	}
+}
+
+static void client_signal(int sig)
+{
+	if (container_pid > 0 && !container_exited && kill(container_pid, sig) < 0) {
+		/* it has just exited */
+	}
+}
+
+/* ---- starting ---- */
+
+static void kill_container(pid_t pid)
+{
+	int st;
+	if (container_exited)
+		return;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+}
+
 /* Runs the start command and learns the container's pid. Returns 0, or -1
  * with errmsg set and the start command's output logged. */
 static int start_container(void)
 {
 	int o[2] = {-1, -1}, e[2] = {-1, -1}, r[2] = {-1, -1};
 	errmsg[0] = '\0';
+	fail_status = 0;
+	if (cfg.stdin_pipe && !cfg.console && open_stdin() < 0) {
+		snprintf(errmsg, sizeof(errmsg), "stdin pipe: %s", strerror(errno));
+		return -1;
+	}
+	if (cfg.console && (console_fd = listen_unix(cfg.console, 1)) < 0) {
+		snprintf(errmsg, sizeof(errmsg), "console socket %s: %s", cfg.console, strerror(errno));
+		return -1;
+	}
 	if (make_pipe(o, 1) < 0 || make_pipe(e, 1) < 0 || make_pipe(r, 1) < 0) {
+		close_console();
 		snprintf(errmsg, sizeof(errmsg), "pipe: %s", strerror(errno));
 		for (int i = 0; i < 2; i++) {
 			if (o[i] >= 0)
@@ -951,7 +1186,7 @@ static int start_container(void)
 	container_exited = 0;
 	start_done = 0;
 	starting = 1;
-	start_pid = spawn(cfg.start, cfg.stdin_pipe ? stdin_r : devnull, o[1], e[1], r[1]);
+	start_pid = spawn(cfg.start, stdin_r >= 0 && !cfg.console ? stdin_r : devnull, o[1], e[1], r[1]);
 	int spawn_err = errno;
 	close(o[1]);
 	close(e[1]);
@@ -993,13 +1228,17 @@ static int start_container(void)
 	}
 	if (start_status != 0) {
 		describe_status("start command", start_status, errmsg, sizeof(errmsg));
-		if (!container_exited) {
-			int st;
-			kill(pid, SIGKILL);
-			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-				;
-		}
+		kill_container(pid);
 		goto fail;
+	}
+	if (cfg.console) {
+		int master = receive_terminal();
+		if (master < 0) {
+			kill_container(pid);
+			goto fail;
+		}
+		close_console();
+		streams[2].fd = master;
 	}
 	starting = 0;
 	if (report_fd >= 0)
@@ -1007,8 +1246,11 @@ static int start_container(void)
 	report_fd = -1;
 	return 0;
 fail:
+	if (start_done && WIFEXITED(start_status))
+		fail_status = WEXITSTATUS(start_status);
 	starting = 0;
 	container_pid = 0;
+	close_console();
 	if (report_fd >= 0)
 		close(report_fd);
 	report_fd = -1;
@@ -1078,9 +1320,15 @@ static void monitor_main(void)
 	long long backoff = 0;
 	const char *error = NULL;
 
-	streams[0].name = "stdout";
+	streams[0].name = streams[2].name = "stdout";
 	streams[1].name = "stderr";
-	streams[0].fd = streams[1].fd = -1;
+	streams[0].type = streams[2].type = F_STDOUT;
+	streams[1].type = F_STDERR;
+	for (int i = 0; i < NSTREAMS; i++) {
+		streams[i].fd = -1;
+		streams[i].buf = stream_bufs[i];
+	}
+	attach_init();
 	if (setsid() < 0)
 		fail_early("setsid", errno);
 	if (chdir("/") < 0)
@@ -1091,27 +1339,28 @@ static void monitor_main(void)
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
 		fail_early("open /dev/null", errno);
-	int p[2];
-	if (cfg.stdin_pipe && make_pipe(p, 0) < 0) {
-		snprintf(errmsg, sizeof(errmsg), "stdin pipe: %s", strerror(errno));
-	} else if (cfg.stdin_pipe) {
-		stdin_r = p[0];
-		stdin_w = p[1]; /* held open so that the container never reads EOF */
-	}
-	if (errmsg[0] == '\0') {
-		open_log();
-		if (log_fd < 0)
-			snprintf(errmsg, sizeof(errmsg), "open log %s: %s", cfg.log, strerror(errno));
-	}
+	open_log();
+	if (log_fd < 0)
+		snprintf(errmsg, sizeof(errmsg), "open log %s: %s", cfg.log, strerror(errno));
+	if (errmsg[0] == '\0' && cfg.attach && attach_listen(cfg.attach) < 0)
+		snprintf(errmsg, sizeof(errmsg), "attach socket %s: %s", cfg.attach, strerror(errno));
+	/* the first client takes the output from its first byte */
+	if (passed_client >= 0)
+		attach_add(passed_client);
+	passed_client = -1;
 
 	/* an exit file left by an earlier monitor describes an earlier run */
 	if (errmsg[0] == '\0' && unlink(cfg.exit_file) < 0 && errno != ENOENT)
 		snprintf(errmsg, sizeof(errmsg), "remove old exit file %s: %s", cfg.exit_file, strerror(errno));
 
 	if (errmsg[0] != '\0' || start_container() < 0) {
-		char buf[sizeof(errmsg) + 16];
+		char buf[sizeof(errmsg) + 32];
+		attach_unlisten();
 		run_cleanup();
-		snprintf(buf, sizeof(buf), "error %s\n", errmsg);
+		if (fail_status != 0)
+			snprintf(buf, sizeof(buf), "fail %d %s\n", fail_status, errmsg);
+		else
+			snprintf(buf, sizeof(buf), "error %s\n", errmsg);
 		send_status(buf);
 		_exit(1);
 	}
@@ -1132,6 +1381,7 @@ static void monitor_main(void)
 		if (!should_restart(code, restarts))
 			break;
 		write_exit_file(code, restarts, 1, NULL);
+		attach_end(code); /* an attachment ends with the run */
 		/* Docker's backoff: 100 ms, doubling, back to 100 ms after a run of 10 s */
 		if (now_ms() - started >= BACKOFF_RESET_MS)
 			backoff = 0;
@@ -1152,12 +1402,16 @@ static void monitor_main(void)
 	/* The cleanup command reads the exit file, so the final exit is
 	 * recorded before it runs, and again only if it fails. */
 	write_exit_file(code, restarts, 0, error);
+	attach_unlisten();
 	run_cleanup();
 	char why[128];
 	if (error == NULL && cfg.ncleanup > 0 && cleanup_status != 0) {
 		describe_status("cleanup command", cleanup_status, why, sizeof(why));
 		write_exit_file(code, restarts, 0, why);
 	}
+	/* attached clients learn the code once the cleanup is done, so that
+	 * a --rm container is gone when an attached run returns */
+	attach_end(code);
 	_exit(0);
 }
 

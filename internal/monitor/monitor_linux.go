@@ -43,7 +43,21 @@ type Process struct {
 	// ContainerPID is the container's init, as the start command
 	// reported it; it is the monitor's child.
 	ContainerPID int
+	// Attached is the connection of the client that Options.Attach asked
+	// for (see Session); nil without it. The caller closes it.
+	Attached *net.UnixConn
 }
+
+// StartError is the failure of the start command, when it exited with a
+// status: berth's __start exits 126 or 127 when the container's command
+// cannot be run, as Docker's run does.
+type StartError struct {
+	Msg string
+	// ExitStatus is the start command's exit status.
+	ExitStatus int
+}
+
+func (e *StartError) Error() string { return e.Msg }
 
 // Start starts a monitor for opts.ID and returns once the start command has
 // started the container, with the container's pid, or with the start
@@ -65,24 +79,55 @@ func Start(opts Options) (Process, error) {
 			clean = append(clean, kv)
 		}
 	}
-	return launch(opts.ID, clean, cfg)
+	return launch(opts.ID, clean, cfg, opts.Attach)
 }
 
-// launch executes the monitor with cfg as its config and reads its status.
-func launch(id string, env []string, cfg []byte) (Process, error) {
+// launch executes the monitor with cfg as its config and reads its status;
+// with attach, it sends a first client's socket along with the config.
+func launch(id string, env []string, cfg []byte, attach bool) (Process, error) {
+	var client *net.UnixConn
+	var clientEnd *os.File
+	if attach {
+		var err error
+		if client, clientEnd, err = socketPair("attach"); err != nil {
+			return Process{}, fmt.Errorf("monitor attach socket: %w", err)
+		}
+		defer clientEnd.Close()
+	}
+	p, err := launchWith(id, env, cfg, clientEnd)
+	if err != nil {
+		if client != nil {
+			client.Close()
+		}
+		return p, err
+	}
+	p.Attached = client
+	return p, nil
+}
+
+// socketPair returns two connected unix stream sockets, ours as a conn.
+func socketPair(name string) (*net.UnixConn, *os.File, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return Process{}, fmt.Errorf("monitor socket: %w", err)
+		return nil, nil, err
 	}
-	ours := os.NewFile(uintptr(fds[0]), "monitor")
-	theirs := os.NewFile(uintptr(fds[1]), "monitor")
+	ours := os.NewFile(uintptr(fds[0]), name)
+	theirs := os.NewFile(uintptr(fds[1]), name)
 	conn, err := net.FileConn(ours)
 	ours.Close()
 	if err != nil {
 		theirs.Close()
+		return nil, nil, err
+	}
+	return conn.(*net.UnixConn), theirs, nil
+}
+
+func launchWith(id string, env []string, cfg []byte, client *os.File) (Process, error) {
+	uc, theirs, err := socketPair("monitor")
+	if err != nil {
 		return Process{}, fmt.Errorf("monitor socket: %w", err)
 	}
-	defer conn.Close()
+	defer uc.Close()
 
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
@@ -97,8 +142,15 @@ func launch(id string, env []string, cfg []byte) (Process, error) {
 	}
 	// The monitor reads the whole config before it answers. If it died
 	// first, the write fails and the exit status says why.
-	uc := conn.(*net.UnixConn)
-	_, werr := uc.Write(cfg)
+	var werr error
+	if client != nil {
+		// the descriptor goes with the first byte; the rest follows
+		_, _, werr = uc.WriteMsgUnix(cfg[:1], unix.UnixRights(int(client.Fd())), nil)
+		cfg = cfg[1:]
+	}
+	if werr == nil {
+		_, werr = uc.Write(cfg)
+	}
 	if werr == nil {
 		werr = uc.CloseWrite()
 	}
@@ -108,6 +160,12 @@ func launch(id string, env []string, cfg []byte) (Process, error) {
 
 	if msg, ok := bytes.CutPrefix(status, []byte("error ")); ok {
 		return Process{}, errors.New(string(bytes.TrimRight(msg, "\n")))
+	}
+	if rest, ok := bytes.CutPrefix(status, []byte("fail ")); ok {
+		code, msg, _ := strings.Cut(string(bytes.TrimRight(rest, "\n")), " ")
+		if n, err := strconv.Atoi(code); err == nil {
+			return Process{}, &StartError{Msg: msg, ExitStatus: n}
+		}
 	}
 	if rest, ok := bytes.CutPrefix(status, []byte("ok ")); ok {
 		f := strings.Fields(string(rest))

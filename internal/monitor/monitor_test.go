@@ -510,14 +510,15 @@ func TestStartFails(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, script, want string
+		status             int // the StartError's, or 0 for none
 	}{
-		{"message", `echo oops >&2; printf 'no such image: foo\n' >&3; exit 1`, "no such image: foo"},
-		{"status", `exit 7`, "start command exited with status 7"},
-		{"signal", `kill -9 $$`, "start command was killed by signal 9"},
-		{"no pid", `exit 0`, "start command reported no container pid"},
-		{"not a child", `echo 1 >&3`, "start command reported pid 1, which is not its child"},
-		{"pid then failure", `sleep 10 & echo $! >&3; echo $! > "$0/pid"; exit 2`, "start command exited with status 2"},
-		{"exec", "", "exec /nonexistent/start: no such file or directory"},
+		{"message", `echo oops >&2; printf 'no such image: foo\n' >&3; exit 1`, "no such image: foo", 1},
+		{"status", `exit 7`, "start command exited with status 7", 7},
+		{"signal", `kill -9 $$`, "start command was killed by signal 9", 0},
+		{"no pid", `exit 0`, "start command reported no container pid", 0},
+		{"not a child", `echo 1 >&3`, "start command reported pid 1, which is not its child", 0},
+		{"pid then failure", `sleep 10 & echo $! >&3; echo $! > "$0/pid"; exit 2`, "start command exited with status 2", 2},
+		{"exec", "", "exec /nonexistent/start: no such file or directory", 127},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -530,6 +531,10 @@ func TestStartFails(t *testing.T) {
 			_, err := Start(o)
 			if err == nil || !strings.EqualFold(err.Error(), tc.want) {
 				t.Fatalf("Start error = %v, want %q", err, tc.want)
+			}
+			var se *StartError
+			if ok := errors.As(err, &se); ok != (tc.status != 0) || (ok && se.ExitStatus != tc.status) {
+				t.Errorf("Start error %#v, want a StartError with status %d", err, tc.status)
 			}
 			// Start returns after the cleanup, and leaves no exit file
 			if n := countLines(t, filepath.Join(dir, "cleanup")); n != 1 {

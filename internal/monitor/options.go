@@ -24,6 +24,10 @@ const (
 	maxArgs   = 256
 	maxID     = 128
 	maxPath   = 4096 - 16
+	// maxSocketName bounds the last element of a socket's path, which is
+	// bound through /proc/self/fd/N/ when the whole path is too long for
+	// a unix socket address.
+	maxSocketName = 64
 )
 
 // Options says which container a monitor watches and how.
@@ -52,8 +56,22 @@ type Options struct {
 	Cleanup []string
 	// OpenStdin gives the container a pipe as stdin that the monitor holds
 	// open, so that it never reads EOF (docker run -i without a terminal);
-	// otherwise stdin is /dev/null.
+	// otherwise stdin is /dev/null. With a terminal, it lets attached
+	// clients type into the terminal.
 	OpenStdin bool
+	// ConsoleSocket, when set, says the container has a terminal: before
+	// each start the monitor listens on a unix socket there, the start
+	// command has the container's init send the pty master to it (runc's
+	// --console-socket), and the monitor holds the master: it logs what
+	// the terminal shows as stdout and gives clients' input to it.
+	ConsoleSocket string
+	// AttachSocket, when set, is where the monitor listens for attach
+	// clients (see Attach), as a unix socket of mode 0600.
+	AttachSocket string
+	// Attach makes Start return a client already attached
+	// (Process.Attached), which has all of the container's output from
+	// its first byte on.
+	Attach bool
 	// Restart is the restart policy.
 	Restart RestartPolicy
 	// Env is the environment of the monitor and so of its commands; nil
@@ -128,13 +146,17 @@ func (p RestartPolicy) String() string {
 //	exit /run/berth/containers/ID/exit
 //	stdin null                 (or pipe)
 //	restart on-failure 5       (no, always, unless-stopped, on-failure N)
+//	console /var/lib/berth/containers/ID/console.sock   (optional)
+//	attach /var/lib/berth/containers/ID/attach.sock     (optional)
 //	start /proc/self/exe       (one line per argument, in order)
 //	start __start
 //	start ID
 //	cleanup /proc/self/exe     (none or more)
 //	end
 //
-// Every key but start and cleanup appears exactly once.
+// Every key but start, cleanup, console and attach appears exactly once;
+// console and attach at most once. A first attach client (Attach) comes
+// as a descriptor sent along with the config (SCM_RIGHTS).
 func (o Options) config() ([]byte, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -186,6 +208,12 @@ func (o Options) config() ([]byte, error) {
 	line("exit", o.ExitFile)
 	line("stdin", stdin)
 	line("restart", restart)
+	if o.ConsoleSocket != "" {
+		line("console", o.ConsoleSocket)
+	}
+	if o.AttachSocket != "" {
+		line("attach", o.AttachSocket)
+	}
 	for _, a := range start {
 		line("start", a)
 	}
@@ -205,6 +233,15 @@ func (o Options) validate() error {
 	}
 	for _, p := range []struct{ what, path string }{{"log", o.LogPath}, {"exit file", o.ExitFile}} {
 		if !filepath.IsAbs(p.path) || len(p.path) >= maxPath || strings.IndexByte(p.path, 0) >= 0 {
+			return errdefs.Invalidf("monitor: %s path %q is not absolute, or too long", p.what, p.path)
+		}
+	}
+	for _, p := range []struct{ what, path string }{{"console socket", o.ConsoleSocket}, {"attach socket", o.AttachSocket}} {
+		if p.path == "" {
+			continue
+		}
+		if !filepath.IsAbs(p.path) || len(p.path) >= maxPath || strings.IndexByte(p.path, 0) >= 0 ||
+			strings.HasSuffix(p.path, "/") || len(filepath.Base(p.path)) > maxSocketName {
 			return errdefs.Invalidf("monitor: %s path %q is not absolute, or too long", p.what, p.path)
 		}
 	}

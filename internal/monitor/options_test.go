@@ -82,6 +82,17 @@ end
 			t.Errorf("config lacks %q:\n%s", line, got)
 		}
 	}
+	if strings.Contains(string(got), "console") || strings.Contains(string(got), "attach") {
+		t.Errorf("config without sockets names one:\n%s", got)
+	}
+	o.ConsoleSocket, o.AttachSocket = "/run/c/console.sock", "/run/c/attach.sock"
+	got, err = o.config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "restart no\nconsole /run/c/console.sock\nattach /run/c/attach.sock\nstart /"; !strings.Contains(string(got), want) {
+		t.Errorf("config lacks the sockets:\n%s", got)
+	}
 }
 
 func TestOptionsInvalid(t *testing.T) {
@@ -90,19 +101,21 @@ func TestOptionsInvalid(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, change := range map[string]func(*Options){
-		"empty id":       func(o *Options) { o.ID = "" },
-		"id with slash":  func(o *Options) { o.ID = "a/b" },
-		"long id":        func(o *Options) { o.ID = strings.Repeat("a", 129) },
-		"relative log":   func(o *Options) { o.LogPath = "log" },
-		"relative exit":  func(o *Options) { o.ExitFile = "exit" },
-		"NUL in path":    func(o *Options) { o.LogPath = "/a\x00b" },
-		"no start":       func(o *Options) { o.Start = nil },
-		"NUL in arg":     func(o *Options) { o.Start = []string{"/bin/true", "a\x00"} },
-		"many args":      func(o *Options) { o.Start = make([]string, 257); o.Start[0] = "/bin/true" },
-		"many files":     func(o *Options) { o.LogMaxFiles = 101 },
-		"policy":         func(o *Options) { o.Restart.Name = "sometimes" },
-		"count":          func(o *Options) { o.Restart = RestartPolicy{Name: RestartAlways, MaximumRetryCount: 2} },
-		"negative count": func(o *Options) { o.Restart = RestartPolicy{Name: RestartOnFailure, MaximumRetryCount: -1} },
+		"empty id":         func(o *Options) { o.ID = "" },
+		"id with slash":    func(o *Options) { o.ID = "a/b" },
+		"long id":          func(o *Options) { o.ID = strings.Repeat("a", 129) },
+		"relative log":     func(o *Options) { o.LogPath = "log" },
+		"relative exit":    func(o *Options) { o.ExitFile = "exit" },
+		"NUL in path":      func(o *Options) { o.LogPath = "/a\x00b" },
+		"no start":         func(o *Options) { o.Start = nil },
+		"NUL in arg":       func(o *Options) { o.Start = []string{"/bin/true", "a\x00"} },
+		"many args":        func(o *Options) { o.Start = make([]string, 257); o.Start[0] = "/bin/true" },
+		"many files":       func(o *Options) { o.LogMaxFiles = 101 },
+		"policy":           func(o *Options) { o.Restart.Name = "sometimes" },
+		"count":            func(o *Options) { o.Restart = RestartPolicy{Name: RestartAlways, MaximumRetryCount: 2} },
+		"negative count":   func(o *Options) { o.Restart = RestartPolicy{Name: RestartOnFailure, MaximumRetryCount: -1} },
+		"relative console": func(o *Options) { o.ConsoleSocket = "console.sock" },
+		"long socket name": func(o *Options) { o.AttachSocket = "/run/" + strings.Repeat("a", 65) },
 	} {
 		o := good
 		change(&o)
@@ -149,8 +162,11 @@ func TestBadConfig(t *testing.T) {
 		{"retries", strings.Replace(head, "restart no", "restart on-failure 1x", 1) + tail, "bad restart policy"},
 		{"too long", head + strings.Repeat("cleanup /x\n", 7000) + tail, "config too long"},
 		{"too many args", head + strings.Repeat("start /x\n", 257) + "end\n", "has too many arguments"},
+		{"relative console", head + "console sock\n" + tail, "config line 9 has a bad console socket path"},
+		{"long socket name", head + "attach /" + strings.Repeat("a", 65) + "\n" + tail, "config line 9 has a bad attach socket path"},
+		{"repeated attach", head + "attach /a\nattach /b\n" + tail, "config line 10 repeats a key"},
 	} {
-		_, err := launch("c1", os.Environ(), []byte(tc.cfg))
+		_, err := launch("c1", os.Environ(), []byte(tc.cfg), false)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: launch error = %v, want %q", tc.name, err, tc.want)
 		}
@@ -159,7 +175,7 @@ func TestBadConfig(t *testing.T) {
 		t.Error("a start command ran from a bad config")
 	}
 	// and the good one runs
-	if _, err := launch("c1", os.Environ(), []byte(head+tail)); err == nil || !strings.Contains(err.Error(), "reported no container pid") {
+	if _, err := launch("c1", os.Environ(), []byte(head+tail), false); err == nil || !strings.Contains(err.Error(), "reported no container pid") {
 		t.Errorf("good config: %v, want the start command to run and report nothing", err)
 	}
 	if _, err := os.Stat(dir + "/ran"); err != nil {
