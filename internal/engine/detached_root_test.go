@@ -42,10 +42,12 @@ func newCLI(t *testing.T) *cli {
 		if len(ids) > 0 {
 			c.runErr(nil, append([]string{"rm", "-f", "--purge"}, ids...)...)
 		}
-		// The monitors' cleanups still write under the root for a
-		// moment after rm; the temp dir goes once they are done.
+		// The monitors, and the cleanup commands they run, still write
+		// under the root for a moment after rm (removed containers
+		// included); the temp dir goes once they are done.
+		ids = append(ids, strings.Fields(c.run("container", "trash", "--format", "{{.ID}}"))...)
 		for _, id := range ids {
-			for i := 0; i < 100 && exec.Command("pgrep", "-f", "^berth-monitor "+id).Run() == nil; i++ {
+			for i := 0; i < 100 && exec.Command("pgrep", "-f", "(berth-monitor|__cleanup) "+id).Run() == nil; i++ {
 				time.Sleep(50 * time.Millisecond)
 			}
 		}
