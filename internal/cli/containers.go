@@ -28,7 +28,7 @@ func addContainerCommands(root *cobra.Command, a *app) {
 		newKillCommand, newRmCommand, newExecCommand, newLogsCommand, newWaitCommand, newRenameCommand,
 		newTopCommand, func(a *app) *cobra.Command { return newPauseCommand(a, true) },
 		func(a *app) *cobra.Command { return newPauseCommand(a, false) },
-		newUpdateCommand, newStatsCommand,
+		newUpdateCommand, newStatsCommand, newAttachCommand,
 		newCpCommand, newDiffCommand, newCommitCommand, newExportCommand,
 	} {
 		root.AddCommand(mk(a))
@@ -447,6 +447,7 @@ func newCreateCommand(a *app) *cobra.Command {
 func newRunCommand(a *app) *cobra.Command {
 	var f runFlags
 	var detach bool
+	var attach engine.AttachOptions
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create and run a new container from an image",
@@ -467,6 +468,11 @@ func newRunCommand(a *app) *cobra.Command {
 			if err != nil {
 				return ownError(err)
 			}
+			if !detach && (f.tty || f.interactive) {
+				// under a monitor, attached: detach keys work, and
+				// the output is logged
+				return a.startAttached(e, c, f.interactive, attach)
+			}
 			if !detach {
 				return a.runAttached(e, c, f.interactive)
 			}
@@ -482,6 +488,8 @@ func newRunCommand(a *app) *cobra.Command {
 	}
 	f.add(cmd)
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run the container in the background and print its ID")
+	cmd.Flags().StringVar(&attach.DetachKeys, "detach-keys", "", "override the key sequence for detaching a container (default ctrl-p,ctrl-q)")
+	cmd.Flags().BoolVar(&attach.SigProxy, "sig-proxy", true, "proxy received signals to the process (without a terminal)")
 	return cmd
 }
 
@@ -515,6 +523,7 @@ func (a *app) runAttached(e *engine.Engine, c *metadata.Container, interactive b
 
 func newStartCommand(a *app) *cobra.Command {
 	var attach, interactive bool
+	var detachKeys string
 	cmd := &cobra.Command{
 		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Start one or more stopped containers",
@@ -524,7 +533,7 @@ func newStartCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !attach {
+			if !attach && !interactive {
 				return a.eachContainer(args, func(e *engine.Engine, c *metadata.Container) error {
 					return e.StartDetached(c)
 				})
@@ -536,11 +545,12 @@ func newStartCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.runAttached(e, c, interactive)
+			return a.startAttached(e, c, interactive, engine.AttachOptions{DetachKeys: detachKeys, SigProxy: true})
 		},
 	}
 	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "attach STDOUT/STDERR and forward signals")
 	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach the container's STDIN")
+	cmd.Flags().StringVar(&detachKeys, "detach-keys", "", "override the key sequence for detaching a container (default ctrl-p,ctrl-q)")
 	return cmd
 }
 

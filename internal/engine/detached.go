@@ -18,10 +18,15 @@ func (e *Engine) ExitPath(id string) string { return filepath.Join(e.dir(id), "e
 
 // StartChild is the monitor's start command (`berth __start ID`): it
 // creates and starts container id with this process's stdio, which are
-// the monitor's pipes, writes the container's pid to report, and
-// returns; the container outlives it, reparented to the monitor.
+// the monitor's pipes (or with a terminal, whose master the init sends to
+// the monitor's console socket), writes the container's pid to report,
+// and returns; the container outlives it, reparented to the monitor.
 func (e *Engine) StartChild(id string, report *os.File) error {
 	c, err := e.Lookup(id)
+	if err != nil {
+		return err
+	}
+	cfg, err := configOf(c)
 	if err != nil {
 		return err
 	}
@@ -30,7 +35,16 @@ func (e *Engine) StartChild(id string, report *os.File) error {
 	if err != nil {
 		return err
 	}
-	if err := e.Runtime.Create(c.ID, runOpts(bundle, os.Stdin, os.Stdout, os.Stderr)); err != nil {
+	opts := runOpts(bundle, os.Stdin, os.Stdout, os.Stderr)
+	if cfg.Tty {
+		release, err := e.prepareConsole(c.ID, bundle, &opts)
+		if err != nil {
+			e.unmountRootfs(c.ID)
+			return err
+		}
+		defer release()
+	}
+	if err := e.Runtime.Create(c.ID, opts); err != nil {
 		e.unmountRootfs(c.ID)
 		return err
 	}
@@ -98,8 +112,9 @@ func (e *Engine) Cleanup(id string) error {
 }
 
 // StartDetached starts container c in the background under a monitor,
-// which holds its output, writes its log, restarts it as its policy says
-// and records its exit. It returns once the container runs.
+// which holds its output (or its terminal), writes its log, restarts it
+// as its policy says, records its exit and takes attach clients. It
+// returns once the container runs.
 func (e *Engine) StartDetached(c *metadata.Container) error {
 	switch st := e.status(c); st {
 	case StatusRunning, StatusPaused, StatusRestarting:
@@ -109,28 +124,8 @@ func (e *Engine) StartDetached(c *metadata.Container) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Tty {
-		return errdefs.Unsupportedf("a detached container with a terminal (-d with -t) is not supported yet; run it attached, or without -t")
-	}
-	policy, err := ParseRestart(cfg.Restart)
-	if err != nil {
-		return err
-	}
-	os.Remove(e.ExitPath(c.ID))
-	env := append(os.Environ(), "BERTH_ROOT="+e.root, "BERTH_RUNTIME_DIR="+e.Runtime.Root)
-	p, err := monitor.Start(monitor.Options{
-		ID: c.ID, LogPath: e.LogPath(c.ID), ExitFile: e.ExitPath(c.ID),
-		Start:     []string{"/proc/self/exe", "__start", c.ID},
-		Cleanup:   []string{"/proc/self/exe", "__cleanup", c.ID},
-		OpenStdin: cfg.OpenStdin, Restart: policy, Env: env,
-	})
-	if err != nil {
-		return err
-	}
-	return e.update(c.ID, func(rec *metadata.Container) error {
-		rec.State.Monitor = p.PID
-		return nil
-	})
+	_, err = e.startMonitor(c, cfg, false, nil)
+	return err
 }
 
 // ParseRestart reads --restart: no, on-failure[:N], always, unless-stopped.

@@ -1,0 +1,222 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"berth/internal/container"
+	"berth/internal/errdefs"
+	"berth/internal/metadata"
+	"berth/internal/monitor"
+)
+
+// AttachPath is the unix socket on which container id's monitor takes
+// attach clients.
+func (e *Engine) AttachPath(id string) string { return filepath.Join(e.dir(id), "attach.sock") }
+
+// consolePath is the unix socket to which the init of container id, when
+// it has a terminal, sends the pty master for its monitor.
+func (e *Engine) consolePath(id string) string { return filepath.Join(e.dir(id), "console.sock") }
+
+// envConsoleSize carries the terminal size (ROWSxCOLS) that an attached
+// start gives a container's terminal before its process runs, from the
+// command that attaches through the monitor to the start command.
+const envConsoleSize = "BERTH_CONSOLE_SIZE"
+
+// AttachStdio is an attached client's end.
+type AttachStdio struct {
+	In       io.Reader // nil: none
+	Out, Err io.Writer
+}
+
+// AttachOptions say how a client attaches.
+type AttachOptions struct {
+	// DetachKeys is Docker's --detach-keys ("ctrl-p,ctrl-q" when empty).
+	// They detach a client whose stdin goes to a container with a
+	// terminal.
+	DetachKeys string
+	// NoStdin keeps stdin from the container.
+	NoStdin bool
+	// SigProxy forwards the signals the client receives to a container
+	// without a terminal.
+	SigProxy bool
+	// CloseStdin closes the container's stdin when the client's ends, as
+	// an attached docker run -i does.
+	CloseStdin bool
+}
+
+// AttachResult says how an attachment ended: the container exited with
+// ExitCode, or the client detached and it runs on.
+type AttachResult = monitor.AttachResult
+
+// Attach attaches stdio to running container c through its monitor, until
+// the container exits or the client detaches.
+func (e *Engine) Attach(c *metadata.Container, stdio AttachStdio, opts AttachOptions) (AttachResult, error) {
+	cfg, err := configOf(c)
+	if err != nil {
+		return AttachResult{}, err
+	}
+	mo, err := sessionOptions(cfg, stdio, opts)
+	if err != nil {
+		return AttachResult{}, err
+	}
+	switch e.status(c) {
+	case StatusRunning:
+	case StatusPaused:
+		return AttachResult{}, errdefs.Conflictf("You cannot attach to a paused container, unpause it first")
+	case StatusRestarting:
+		return AttachResult{}, errdefs.Conflictf("You cannot attach to a restarting container, wait until it is running")
+	default:
+		return AttachResult{}, errdefs.Conflictf("You cannot attach to a stopped container, start it first")
+	}
+	noMonitor := errdefs.Conflictf("container %s has no monitor to attach to: it runs in the foreground of the berth command that started it", c.Name)
+	if !monitor.Running(c.State.Monitor, c.ID) {
+		return AttachResult{}, noMonitor
+	}
+	res, err := monitor.Attach(e.AttachPath(c.ID), monitor.Stdio{In: stdio.In, Out: stdio.Out, Err: stdio.Err}, mo)
+	if errors.Is(err, monitor.ErrNoMonitor) {
+		return res, noMonitor
+	}
+	return res, err
+}
+
+// StartAttached starts container c under a monitor, as StartDetached
+// does, with stdio attached from before the container's first output,
+// and stays attached until the container exits or the client detaches.
+// A container that runs already is attached to.
+func (e *Engine) StartAttached(c *metadata.Container, stdio AttachStdio, opts AttachOptions) (AttachResult, error) {
+	switch e.status(c) {
+	case StatusRunning, StatusPaused, StatusRestarting:
+		return e.Attach(c, stdio, opts)
+	}
+	cfg, err := configOf(c)
+	if err != nil {
+		return AttachResult{}, err
+	}
+	mo, err := sessionOptions(cfg, stdio, opts)
+	if err != nil {
+		return AttachResult{}, err
+	}
+	var env []string
+	if cfg.Tty {
+		// The container's process sees the client's size from its start.
+		for _, v := range []any{stdio.Out, stdio.In} {
+			if f, ok := v.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(f.Fd())) {
+				if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Row > 0 && ws.Col > 0 {
+					env = append(env, fmt.Sprintf("%s=%dx%d", envConsoleSize, ws.Row, ws.Col))
+					break
+				}
+			}
+		}
+	}
+	p, err := e.startMonitor(c, cfg, true, env)
+	if err != nil {
+		return AttachResult{}, err
+	}
+	return monitor.Session(p.Attached, monitor.Stdio{In: stdio.In, Out: stdio.Out, Err: stdio.Err}, mo)
+}
+
+func sessionOptions(cfg *Config, stdio AttachStdio, opts AttachOptions) (monitor.AttachOptions, error) {
+	keys, err := monitor.ParseDetachKeys(opts.DetachKeys)
+	if err != nil {
+		return monitor.AttachOptions{}, err
+	}
+	return monitor.AttachOptions{
+		Tty:        cfg.Tty,
+		Stdin:      cfg.OpenStdin && !opts.NoStdin && stdio.In != nil,
+		CloseStdin: opts.CloseStdin,
+		DetachKeys: keys,
+		SigProxy:   opts.SigProxy,
+	}, nil
+}
+
+// startMonitor starts container c under a monitor (see StartDetached),
+// with an attached client when attach is set, and extraEnv in the
+// monitor's environment, which its start command inherits.
+func (e *Engine) startMonitor(c *metadata.Container, cfg *Config, attach bool, extraEnv []string) (monitor.Process, error) {
+	policy, err := ParseRestart(cfg.Restart)
+	if err != nil {
+		return monitor.Process{}, err
+	}
+	os.Remove(e.ExitPath(c.ID))
+	env := append(os.Environ(), "BERTH_ROOT="+e.root, "BERTH_RUNTIME_DIR="+e.Runtime.Root)
+	o := monitor.Options{
+		ID: c.ID, LogPath: e.LogPath(c.ID), ExitFile: e.ExitPath(c.ID),
+		Start:     []string{"/proc/self/exe", "__start", c.ID},
+		Cleanup:   []string{"/proc/self/exe", "__cleanup", c.ID},
+		OpenStdin: cfg.OpenStdin, Restart: policy, Env: append(env, extraEnv...),
+		AttachSocket: e.AttachPath(c.ID), Attach: attach,
+	}
+	if cfg.Tty {
+		o.ConsoleSocket = e.consolePath(c.ID)
+	}
+	p, err := monitor.Start(o)
+	if err != nil {
+		// berth __start exits 126 or 127 when the command cannot run,
+		// and so does run, as Docker's does.
+		var se *monitor.StartError
+		if errors.As(err, &se) && (se.ExitStatus == 126 || se.ExitStatus == 127) {
+			return p, &container.InitError{Msg: se.Msg, ExitCode: se.ExitStatus}
+		}
+		return p, err
+	}
+	err = e.update(c.ID, func(rec *metadata.Container) error {
+		rec.State.Monitor = p.PID
+		return nil
+	})
+	if err != nil && p.Attached != nil {
+		p.Attached.Close()
+	}
+	return p, err
+}
+
+// prepareConsole makes the start command's create of container id give
+// its terminal to the monitor's console socket, with the size an attached
+// start asked for. The socket's path may be too long for a unix socket
+// address, so it is reached through the container's directory, opened;
+// release closes that.
+func (e *Engine) prepareConsole(id, bundle string, opts *container.CreateOptions) (release func(), err error) {
+	dir, err := os.OpenFile(e.dir(id), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	opts.ConsoleSocket = "/proc/self/fd/" + strconv.Itoa(int(dir.Fd())) + "/" + filepath.Base(e.consolePath(id))
+	release = func() { dir.Close() }
+	rows, cols, ok := strings.Cut(os.Getenv(envConsoleSize), "x")
+	if !ok {
+		return release, nil
+	}
+	h, err1 := strconv.ParseUint(rows, 10, 16)
+	w, err2 := strconv.ParseUint(cols, 10, 16)
+	if err1 != nil || err2 != nil {
+		return release, nil
+	}
+	s, err := container.LoadSpec(bundle)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	if s.Process == nil {
+		return release, nil
+	}
+	s.Process.ConsoleSize = &specs.Box{Height: uint(h), Width: uint(w)}
+	b, err := json.MarshalIndent(s, "", "\t")
+	if err == nil {
+		err = writeAtomic(filepath.Join(bundle, "config.json"), b)
+	}
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
+}
