@@ -260,21 +260,27 @@ func writeFrame(t *testing.T, w io.Writer, typ byte, p []byte) {
 // protocol ends that client only.
 func TestAttachSignal(t *testing.T) {
 	t.Parallel()
-	o := opts(t, `gate sh -c 'trap "echo usr1; exit 7" USR1; while :; do sleep 0.05; done'`)
+	o := opts(t, `gate sh -c 'trap "echo usr1; exit 7" USR1; while :; do echo ready; sleep 0.05; done'`)
 	o.AttachSocket = filepath.Join(dirOf(o), "attach.sock")
 	p := start(t, o)
 	bad := rawClient(t, o.AttachSocket)
 	writeFrame(t, bad, 99, nil)
-	if n, err := bad.Read(make([]byte, 64)); n != 0 || err != io.EOF {
-		t.Errorf("after a bad frame, read %d bytes, %v; want EOF", n, err)
+	if _, err := io.Copy(io.Discard, bad); err != nil {
+		t.Errorf("after a bad frame: %v, want the end of the connection", err)
+	}
+	// The monitor accepts in order: the session is attached by the time
+	// it reads the signal.
+	conn, err := dialUnix(o.AttachSocket)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var out syncBuffer
-	ch := goSession(func() (AttachResult, error) { return Attach(o.AttachSocket, Stdio{Out: &out}, AttachOptions{}) })
+	ch := goSession(func() (AttachResult, error) { return Session(conn, Stdio{Out: &out}, AttachOptions{}) })
 	c := rawClient(t, o.AttachSocket)
-	time.Sleep(100 * time.Millisecond) // both are attached
+	waitFor(t, "the trap", func() bool { return strings.HasPrefix(out.String(), "ready\n") })
 	writeFrame(t, c, frameSignal, binary.BigEndian.AppendUint32(nil, uint32(syscall.SIGUSR1)))
 	e := endOf(t, ch)
-	if e.err != nil || e.res.ExitCode != 7 || out.String() != "usr1\n" {
+	if e.err != nil || e.res.ExitCode != 7 || !strings.HasSuffix(out.String(), "ready\nusr1\n") {
 		t.Errorf("attachment ended with %+v, %v, output %q", e.res, e.err, out.String())
 	}
 	finish(t, o, p)
@@ -388,7 +394,6 @@ func TestAttachTerminal(t *testing.T) {
 	ch = goSession(func() (AttachResult, error) {
 		return Attach(o.AttachSocket, Stdio{In: in, Out: &out}, AttachOptions{Tty: true, Stdin: true})
 	})
-	time.Sleep(100 * time.Millisecond)
 	inW.Write([]byte{0x03})
 	e = endOf(t, ch)
 	if e.err != nil || e.res.ExitCode != 130 {
