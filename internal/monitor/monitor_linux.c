@@ -1010,8 +1010,11 @@ static int make_pipe(int fds[2], int nonblocking_read)
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -1;
 	if (nonblocking_read && fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
+		int err = errno;
 		close(fds[0]);
 		close(fds[1]);
+		fds[0] = fds[1] = -1;
+		errno = err;
 		return -1;
 	}
 	return 0;
@@ -1171,8 +1174,8 @@ static int start_container(void)
 		return -1;
 	}
 	if (make_pipe(o, 1) < 0 || make_pipe(e, 1) < 0 || make_pipe(r, 1) < 0) {
-		close_console();
 		snprintf(errmsg, sizeof(errmsg), "pipe: %s", strerror(errno));
+		close_console();
 		for (int i = 0; i < 2; i++) {
 			if (o[i] >= 0)
 				close(o[i]);
