@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -149,6 +150,9 @@ type runFlags struct {
 	devices, deviceCgroupRules                []string
 	ulimits, tmpfs, addHosts                  []string
 	cidfile                                   string
+	volumes, mounts, publish, expose          []string
+	publishAll                                bool
+	dns, dnsSearch, dnsOptions                []string
 }
 
 func (f *runFlags) add(cmd *cobra.Command) {
@@ -190,6 +194,14 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.BoolVar(&f.init, "init", false, "run an init as PID 1 that forwards signals and reaps zombies")
 	fl.StringArrayVar(&f.addHosts, "add-host", nil, "add a line to /etc/hosts: NAME:IP")
 	fl.StringVar(&f.cidfile, "cidfile", "", "write the container ID to the file, which must not exist")
+	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind a host path: /HOST:/CONTAINER[:ro|rw|PROPAGATION] (named volumes: not yet)")
+	fl.StringArrayVar(&f.mounts, "mount", nil, "mount: type=bind,source=/HOST,target=/CONTAINER[,readonly] or type=tmpfs,target=/PATH[,tmpfs-size=N]")
+	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port (needs networking: not yet)")
+	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish every exposed port (needs networking: not yet)")
+	fl.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range")
+	fl.StringArrayVar(&f.dns, "dns", nil, "a DNS server for the container's /etc/resolv.conf")
+	fl.StringArrayVar(&f.dnsSearch, "dns-search", nil, "a DNS search domain")
+	fl.StringArrayVar(&f.dnsOptions, "dns-option", nil, "a DNS resolver option")
 	// -h is --hostname here, as in Docker; --help keeps no shorthand.
 	fl.Bool("help", false, "print usage")
 }
@@ -262,6 +274,9 @@ func (f *runFlags) options(cmd *cobra.Command, a *app, args []string) (engine.Cr
 		o.Config.StopTimeout = &t
 	}
 	if o.Config.HostOptions, err = f.hostOptions(); err != nil {
+		return o, err
+	}
+	if err := f.storage(&o.Config); err != nil {
 		return o, err
 	}
 	e, err := a.engine()
@@ -700,4 +715,45 @@ func newBootCommand(a *app) *cobra.Command {
 			return err
 		},
 	}
+}
+
+// storage reads -v, --mount, -p, --expose and the DNS flags. Ports are
+// checked, then refused: publishing them needs networking.
+func (f *runFlags) storage(cfg *engine.Config) error {
+	for _, v := range f.volumes {
+		b, err := engine.ParseVolume(v)
+		if err != nil {
+			return err
+		}
+		cfg.Binds = append(cfg.Binds, b)
+	}
+	for _, m := range f.mounts {
+		b, dest, opts, err := engine.ParseMount(m)
+		if err != nil {
+			return err
+		}
+		if b != nil {
+			cfg.Binds = append(cfg.Binds, *b)
+			continue
+		}
+		if cfg.HostOptions.Tmpfs == nil {
+			cfg.HostOptions.Tmpfs = map[string]string{}
+		}
+		cfg.HostOptions.Tmpfs[dest] = opts
+	}
+	for _, e := range f.expose {
+		if _, err := strconv.Atoi(strings.SplitN(strings.SplitN(e, "/", 2)[0], "-", 2)[0]); err != nil {
+			return errdefs.Invalidf("--expose %q: want PORT[-PORT][/PROTO]", e)
+		}
+	}
+	for _, p := range f.publish {
+		if err := engine.ParsePublish(p); err != nil {
+			return err
+		}
+	}
+	if f.publishAll {
+		return errdefs.Unsupportedf("--publish-all: publishing ports needs networking, which berth does not have yet")
+	}
+	cfg.DNS, cfg.DNSSearch, cfg.DNSOptions = f.dns, f.dnsSearch, f.dnsOptions
+	return nil
 }

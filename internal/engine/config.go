@@ -29,6 +29,12 @@ type Config struct {
 	Restart     string                `json:"restart,omitempty"`
 	ShmSize     int64                 `json:"shmSize,omitempty"`
 	Resources   *specs.LinuxResources `json:"resources,omitempty"`
+	// Binds are host paths mounted in (-v, --mount type=bind).
+	Binds []Bind `json:"binds,omitempty"`
+	// DNS settings written into the container's /etc/resolv.conf.
+	DNS        []string `json:"dns,omitempty"`
+	DNSSearch  []string `json:"dnsSearch,omitempty"`
+	DNSOptions []string `json:"dnsOptions,omitempty"`
 	// HostOptions are the privileges, devices, rlimits, tmpfs mounts,
 	// init and /etc/hosts entries asked for (hostopts.go).
 	HostOptions

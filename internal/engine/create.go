@@ -116,6 +116,10 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 // so a symlink that an image places at those paths is never followed by
 // berth's writes.
 func (e *Engine) prepareDir(dir string, cfg *Config) error {
+	resolv, err := resolvConf(cfg.DNS, cfg.DNSSearch, cfg.DNSOptions)
+	if err != nil {
+		return err
+	}
 	for _, d := range []string{"", "upper", "work", "rootfs"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
 			return fmt.Errorf("create container directory: %w", err)
@@ -132,7 +136,7 @@ func (e *Engine) prepareDir(dir string, cfg *Config) error {
 		"hostname": cfg.Hostname + "\n",
 		"hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
 			"127.0.1.1\t" + cfg.Hostname + "\n" + hostsLines(cfg.ExtraHosts),
-		"resolv.conf": "",
+		"resolv.conf": resolv,
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {

@@ -53,6 +53,12 @@ func (e *Engine) bundle(c *metadata.Container) (string, error) {
 		e.unmountRootfs(c.ID)
 		return "", err
 	}
+	binds, err := bindMounts(cfg.Binds)
+	if err != nil {
+		e.unmountRootfs(c.ID)
+		return "", err
+	}
+	opts.Mounts = append(opts.Mounts, binds...)
 	s := spec.ForContainer(opts)
 	b, err := json.MarshalIndent(s, "", "\t")
 	if err != nil {
