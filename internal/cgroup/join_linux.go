@@ -25,6 +25,14 @@ type Join struct {
 	Dir *os.File
 	// Tasks are the v1 hierarchies' tasks files, opened for writing.
 	Tasks []*os.File
+	// Memory is the tasks file of the v1 hierarchy that has the memory
+	// controller, kept apart from Tasks: the init joins it only once its
+	// own Go runtime is running, so that the runtime's few megabytes are
+	// not charged to the container. Under a small limit (Docker's minimum
+	// is 6 MiB) they would get the init killed before it starts the
+	// container's process. Charges made before a v1 move stay where they
+	// were made.
+	Memory *os.File
 }
 
 // OpenJoin opens the container's cgroup directories, which must exist,
@@ -46,9 +54,13 @@ func (m *Manager) OpenJoin() (*Join, error) {
 			j.Close()
 			return nil, fmt.Errorf("open cgroup: %w", err)
 		}
+		if d.has("memory") {
+			j.Memory = f
+			continue
+		}
 		j.Tasks = append(j.Tasks, f)
 	}
-	if j.Dir == nil && len(j.Tasks) == 0 {
+	if j.Dir == nil && len(j.Tasks) == 0 && j.Memory == nil {
 		return nil, errors.New("open cgroup: no cgroup hierarchy is mounted")
 	}
 	return j, nil
@@ -61,5 +73,8 @@ func (j *Join) Close() {
 	}
 	for _, f := range j.Tasks {
 		f.Close()
+	}
+	if j.Memory != nil {
+		j.Memory.Close()
 	}
 }

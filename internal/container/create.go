@@ -430,6 +430,9 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 		if len(j.Tasks) > 0 {
 			addFiles(envCgroupTasks, j.Tasks...)
 		}
+		if j.Memory != nil {
+			addFiles(envCgroupMemory, j.Memory)
+		}
 	}
 
 	var report *os.File

@@ -93,6 +93,11 @@ func initRun(ch *channel) error {
 			return cgPaths, nil
 		}
 		joined = true
+		// Before the cgroup namespace, whose root is the calling
+		// thread's cgroups.
+		if err := joinMemory(); err != nil {
+			return nil, err
+		}
 		if cfg.CgroupNS {
 			if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 				return nil, fmt.Errorf("create cgroup namespace: %w", err)
@@ -235,6 +240,11 @@ func initRun(ch *channel) error {
 		return err
 	}
 	unix.Umask(umaskOf(p))
+	// An exec'd process joins the memory cgroup last, so that what its
+	// init allocated is not charged to the container (cgroup.Join).
+	if err := joinMemory(); err != nil {
+		return err
+	}
 	err = unix.Exec(name, p.Args, p.Env)
 	return execError(p.Args[0], err)
 }
@@ -501,4 +511,20 @@ func lsmEnabled(path, want string) bool {
 
 func writeAttr(name, value string) error {
 	return os.WriteFile("/proc/thread-self/attr/"+name, []byte(value), 0)
+}
+
+// joinMemory moves this thread, the one that goes on to execve, into the
+// container's v1 memory cgroup, once; see cgroup.Join.Memory. After
+// execve this thread is the whole process.
+func joinMemory() error {
+	fd := envFD(envCgroupMemory)
+	if fd < 0 {
+		return nil
+	}
+	os.Unsetenv(envCgroupMemory)
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte("0")); err != nil {
+		return fmt.Errorf("join the container's memory cgroup: %w", err)
+	}
+	return nil
 }

@@ -19,6 +19,9 @@ const (
 	// envCgroupTasks lists cgroup v1 tasks files for nsenter.c to write
 	// "0" to, before the init has a second thread.
 	envCgroupTasks = "_BERTH_CGROUP_TASKS"
+	// envCgroupMemory is the v1 memory hierarchy's tasks file, which
+	// the init writes "0" to itself, late (cgroup.Join.Memory).
+	envCgroupMemory = "_BERTH_CGROUP_MEMORY"
 )
 
 // IsInit reports whether this process was started as a container's init;

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"berth/internal/archive"
 	"berth/internal/container"
 	"berth/internal/errdefs"
@@ -244,5 +246,18 @@ func TestTrashAndRestore(t *testing.T) {
 	}
 	if list, _ := e.TrashList(); len(list) != 0 {
 		t.Errorf("trash after --purge: %d entries", len(list))
+	}
+}
+
+// Docker's smallest memory limit, 6 MiB, leaves room for the container:
+// the init's own runtime is not charged to it.
+func TestSmallMemoryLimit(t *testing.T) {
+	e := newEngine(t)
+	limit, swap := int64(6<<20), int64(6<<20)
+	cfg := Config{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit, Swap: &swap}}}
+	code, out := run(t, e, CreateOptions{Image: "busybox:test", Config: cfg,
+		Args: []string{"sh", "-c", "grep memory /proc/self/cgroup; head -c 64m /dev/zero | tail; echo tail=$?"}})
+	if code != 0 || !strings.Contains(out, ":memory:/\n") || !strings.Contains(out, "tail=137") {
+		t.Errorf("exit %d, output %q; want the container in its memory cgroup, its reader killed", code, out)
 	}
 }
