@@ -142,6 +142,7 @@ type runFlags struct {
 	stopTimeout                               int
 	network                                   string
 	memory, memorySwap, cpusetCpus            string
+	memoryReservation, userns                 string
 	cpus                                      float64
 	cpuShares, pidsLimit                      int64
 	shmSize                                   string
@@ -177,6 +178,8 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.IntVar(&f.stopTimeout, "stop-timeout", -1, "seconds to wait for the container to stop before killing it (default 10)")
 	fl.StringVar(&f.network, "network", "none", "network: none (the container has only loopback); bridge networks are not available yet")
 	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit (such as 64m, 1g)")
+	fl.StringVar(&f.memoryReservation, "memory-reservation", "", "memory soft limit, kept under pressure (below --memory)")
+	fl.StringVar(&f.userns, "userns", "", "user namespace mode: host (the only one until user namespaces come)")
 	fl.StringVar(&f.memorySwap, "memory-swap", "", "memory plus swap limit; -1 for unlimited swap (default: twice --memory)")
 	fl.Float64Var(&f.cpus, "cpus", 0, "number of CPUs (such as 1.5)")
 	fl.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
@@ -246,6 +249,9 @@ func (f *runFlags) options(cmd *cobra.Command, a *app, args []string) (engine.Cr
 	}
 	if f.network != "none" {
 		return o, errdefs.Unsupportedf("--network %q: only \"none\" is available until berth has networks", f.network)
+	}
+	if f.userns != "" && f.userns != "host" {
+		return o, errdefs.Unsupportedf("--userns %q: containers share the host's user namespace until berth has user namespaces; only \"host\" is accepted", f.userns)
 	}
 	if f.stopSignal != "" {
 		if _, err := ParseSignal(f.stopSignal); err != nil {
@@ -664,6 +670,20 @@ func (f *runFlags) resources(cmd *cobra.Command) (*specs.LinuxResources, error) 
 		set = true
 	} else if f.memorySwap != "" {
 		return nil, errdefs.Invalidf("--memory-swap needs --memory")
+	}
+	if f.memoryReservation != "" {
+		n, err := ParseBytes(f.memoryReservation)
+		if err != nil || n <= 0 {
+			return nil, errdefs.Invalidf("--memory-reservation %q: want a size such as 32m", f.memoryReservation)
+		}
+		if r.Memory == nil {
+			r.Memory = &specs.LinuxMemory{}
+		}
+		if r.Memory.Limit != nil && n > *r.Memory.Limit {
+			return nil, errdefs.Invalidf("--memory-reservation %q: it must be below --memory", f.memoryReservation)
+		}
+		r.Memory.Reservation = &n
+		set = true
 	}
 	if cmd.Flags().Changed("cpus") || f.cpuShares != 0 || f.cpusetCpus != "" {
 		r.CPU = &specs.LinuxCPU{Cpus: f.cpusetCpus}
