@@ -11,6 +11,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -36,6 +37,10 @@ type archiveFiles struct {
 	// blobs, by blob digest, waiting to be committed once the manifest
 	// says which chain each is.
 	unpacked map[digest.Digest]preUnpacked
+	pending  map[digest.Digest]bool
+	mu       sync.Mutex
+	wg       sync.WaitGroup
+	sem      chan struct{}
 }
 
 func (a *archiveFiles) blob(p string) (digest.Digest, bool) {
@@ -92,7 +97,9 @@ func (s *Store) Load(ctx context.Context, r io.Reader, prog Progress) ([]Loaded,
 
 func (s *Store) readArchive(ctx context.Context, r io.Reader) (*archiveFiles, error) {
 	a := &archiveFiles{small: map[string][]byte{}, blobs: map[string]digest.Digest{}, links: map[string]string{},
-		unpacked: map[digest.Digest]preUnpacked{}}
+		unpacked: map[digest.Digest]preUnpacked{}, pending: map[digest.Digest]bool{},
+		sem: make(chan struct{}, max(s.Parallel, 1))}
+	defer a.wg.Wait() // every unpack ahead is done before the images are put together
 	tr := tar.NewReader(r)
 	n := 0
 	for {
@@ -134,16 +141,13 @@ func (s *Store) readArchive(ctx context.Context, r io.Reader) (*archiveFiles, er
 			a.small[name] = b
 			continue
 		}
-		d, pre, err := s.storeEntry(ctx, tr, expected, h.Size)
+		d, layer, err := s.storeEntry(tr, expected, h.Size)
 		if err != nil {
 			return a, fmt.Errorf("image archive: %s: %w", name, err)
 		}
 		a.blobs[name] = d
-		if pre.tmp != "" {
-			if old, ok := a.unpacked[d]; ok {
-				s.Snaps.Discard(old.tmp)
-			}
-			a.unpacked[d] = pre
+		if layer {
+			s.unpackAhead(ctx, a, d)
 		}
 	}
 	if n == 0 {
@@ -159,35 +163,53 @@ type preUnpacked struct {
 	size   int64
 }
 
-// storeEntry stores one archive entry as a blob. When it looks like a
-// layer (a tar, plain or compressed), it is unpacked in the same pass,
-// so the archive is read once and no blob is read back.
-func (s *Store) storeEntry(ctx context.Context, r io.Reader, expected digest.Digest, size int64) (digest.Digest, preUnpacked, error) {
+// storeEntry stores one archive entry as a blob and says whether it
+// looks like a layer (a tar, plain or compressed).
+func (s *Store) storeEntry(r io.Reader, expected digest.Digest, size int64) (digest.Digest, bool, error) {
 	w, err := s.Content.Writer(expected, size)
 	if err != nil {
-		return "", preUnpacked{}, err
+		return "", false, err
 	}
 	defer w.Close()
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(512)
-	var pre preUnpacked
-	if looksLikeLayer(head) {
-		// A layer that will not unpack is stored all the same: the
-		// ingest tries it again and reports why it fails.
-		if tmp, diffID, n, err := s.apply(ctx, io.TeeReader(br, w)); err == nil {
-			pre = preUnpacked{tmp: tmp, diffID: diffID, size: n}
-		}
-	}
+	layer := looksLikeLayer(head)
 	if _, err := io.Copy(w, br); err != nil {
-		s.Snaps.Discard(pre.tmp)
-		return "", preUnpacked{}, errdefs.Invalidf("%v", err)
+		return "", false, errdefs.Invalidf("%v", err)
 	}
 	d, err := w.Commit()
-	if err != nil {
-		s.Snaps.Discard(pre.tmp)
-		return "", preUnpacked{}, err
+	return d, layer, err
+}
+
+// unpackAhead unpacks a stored layer blob into a temporary snapshot
+// while the archive goes on being read: copying the next blob and
+// unpacking this one overlap, and several layers unpack at once. A blob
+// that will not unpack is left to the ingest, which reports why.
+func (s *Store) unpackAhead(ctx context.Context, a *archiveFiles, d digest.Digest) {
+	a.mu.Lock()
+	if _, ok := a.unpacked[d]; ok || a.pending[d] {
+		a.mu.Unlock()
+		return
 	}
-	return d, pre, nil
+	a.pending[d] = true
+	a.mu.Unlock()
+	a.sem <- struct{}{}
+	a.wg.Add(1)
+	go func() {
+		defer func() { <-a.sem; a.wg.Done() }()
+		f, err := s.Content.Open(d)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		tmp, diffID, n, err := s.apply(ctx, f)
+		if err != nil {
+			return
+		}
+		a.mu.Lock()
+		a.unpacked[d] = preUnpacked{tmp: tmp, diffID: diffID, size: n}
+		a.mu.Unlock()
+	}()
 }
 
 // looksLikeLayer says whether an entry starting with head is a tar,
@@ -206,6 +228,7 @@ func looksLikeLayer(head []byte) bool {
 
 // discard removes the unpacked layers that no image took.
 func (a *archiveFiles) discard(s *Store) {
+	a.wg.Wait()
 	for _, p := range a.unpacked {
 		s.Snaps.Discard(p.tmp)
 	}
