@@ -687,6 +687,15 @@ cgroup_mode() {
 	fi
 }
 
+# first_line COMMAND...: the first line of its output, or "unknown". Not
+# through head, which may leave COMMAND a broken pipe to fail on.
+first_line() {
+	local o
+	o=$("$@" 2>/dev/null) || true
+	o=${o%%$'\n'*}
+	echo "${o:-unknown}"
+}
+
 # Other work on the host skews the times: the report gives the load.
 load_start=$(cut -d ' ' -f 1-3 /proc/loadavg)
 berth_rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -697,7 +706,7 @@ fi
 if [ -z "${tool_why[docker]:-}" ]; then
 	docker_version=$(docker -H "$BENCH_DOCKER" version --format '{{.Server.Version}} (dockerd), {{.Client.Version}} (client)' 2>/dev/null || echo unknown)
 	docker_version+=", runtime $(docker -H "$BENCH_DOCKER" info --format '{{.DefaultRuntime}}' 2>/dev/null || echo unknown)"
-	docker_version+=" ($(runc --version 2>/dev/null | head -n 1 || echo unknown))"
+	docker_version+=" ($(first_line runc --version))"
 	docker_version+=", storage driver $(docker -H "$BENCH_DOCKER" info --format '{{.Driver}}' 2>/dev/null || echo unknown)"
 else
 	docker_version="not run: ${tool_why[docker]}"
@@ -705,8 +714,8 @@ fi
 if [ -z "${tool_why[podman]:-}" ]; then
 	podman_version="$(podman --version 2>/dev/null || echo unknown)"
 	podman_version+=", runtime $(podman info --format '{{.Host.OCIRuntime.Name}}' 2>/dev/null || echo unknown)"
-	podman_version+=" ($(podman info --format '{{.Host.OCIRuntime.Version}}' 2>/dev/null | head -n 1 || echo unknown))"
-	podman_version+=", $(conmon --version 2>/dev/null | head -n 1 || echo "conmon unknown")"
+	podman_version+=" ($(first_line podman info --format '{{.Host.OCIRuntime.Version}}'))"
+	podman_version+=", $(first_line conmon --version)"
 elif command -v podman >/dev/null; then
 	podman_version="$(podman --version 2>/dev/null || echo unknown); not run: ${tool_why[podman]}"
 else
@@ -957,6 +966,9 @@ write_report() {
 			echo "  so \`ps\` grows with the square of the count. A \`perf record\` of one"
 			echo "  \`ps\` beside 1000 containers had 80% of its samples there, most in"
 			echo "  the kernel printing mountinfo (\`show_mountinfo\`, \`ovl_show_options\`)."
+			echo "  Starting and removing containers slow down as they add up for the"
+			echo "  same reason: a \`run -d\` reads mountinfo six times across its"
+			echo "  processes, an \`rm -f\` seven."
 		fi
 		echo "- Memory: berth's monitor is C that runs before the Go runtime would"
 		echo "  start, so it has no Go heap and no threads, and most of its pages are"
