@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	units "github.com/docker/go-units"
@@ -28,15 +29,38 @@ func (e *Engine) List() ([]Summary, error) {
 			if err != nil {
 				return err
 			}
-			sum := Summary{Container: c, Config: cfg, Status: e.status(c), Command: quoteCommand(cfg.Args())}
-			sum.State.ExitCode = e.exitCode(c)
-			out = append(out, sum)
+			out = append(out, Summary{Container: c, Config: cfg, Command: quoteCommand(cfg.Args())})
 			return nil
 		})
 	})
+	if err != nil {
+		return nil, err
+	}
+	// Each status reads a few files in /proc, the runtime's state and
+	// cgroupfs; with a thousand containers that is most of ps's time, and
+	// the reads wait in the kernel, so several run at once.
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < min(listWorkers, len(out)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i].Status = e.status(out[i].Container)
+				out[i].State.ExitCode = e.exitCode(out[i].Container)
+			}
+		}()
+	}
+	for i := range out {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
-	return out, err
+	return out, nil
 }
+
+const listWorkers = 8
 
 // StatusText is the STATUS column of ps: "Up 3 minutes", "Exited (0) 2
 // seconds ago", "Created".
