@@ -106,7 +106,7 @@ func (e *Engine) Cleanup(id string) error {
 		return err
 	}
 	if cfg, err := configOf(c); err == nil && cfg.AutoRemove {
-		return e.Remove(c, RemoveOptions{Force: true})
+		return e.Remove(c, RemoveOptions{Force: true, fromCleanup: true})
 	}
 	return nil
 }

@@ -179,3 +179,26 @@ func TestBoot(t *testing.T) {
 		t.Errorf("always is %s after boot", got)
 	}
 }
+
+// rm -f of a running detached container waits for its monitor, which
+// still writes the exit file and runs its cleanup once the container
+// dies: rm must neither fail on a directory being written nor leave it.
+func TestRemoveForceRunning(t *testing.T) {
+	c := newCLI(t)
+	for i := 0; i < 8; i++ {
+		// A chatty container keeps its monitor writing the log to the end.
+		id := strings.TrimSpace(c.run("run", "-d", "busybox:test", "sh", "-c", "while :; do echo output; done"))
+		if out, err := c.runErr(nil, "rm", "-f", "--purge", id); err != nil {
+			t.Fatalf("rm -f, round %d: %v\n%s", i, err, out)
+		}
+		if exec.Command("pgrep", "-f", "(berth-monitor|__cleanup) "+id).Run() == nil {
+			t.Fatalf("round %d: rm returned while the monitor still ran", i)
+		}
+		if _, err := os.Stat(filepath.Join(c.root, "containers", id)); !os.IsNotExist(err) {
+			t.Fatalf("round %d: the container's directory is still there (%v)", i, err)
+		}
+		if out := c.run("ps", "-aq"); strings.TrimSpace(out) != "" {
+			t.Fatalf("round %d: ps -a still lists %q", i, out)
+		}
+	}
+}
