@@ -31,6 +31,7 @@ func (e *Engine) StartChild(id string, report *os.File) error {
 		return err
 	}
 	e.Runtime.Delete(c.ID, deleteForce) // the previous run's state, on a restart
+	e.resetHealth(c.ID)
 	bundle, err := e.bundle(c)
 	if err != nil {
 		return err

@@ -18,6 +18,8 @@ type Summary struct {
 	Status  string // created, running, paused, exited
 	Config  *Config
 	Command string
+	// Health is the container's health while it runs with a check.
+	Health *Health
 }
 
 // List returns every container, newest first.
@@ -48,6 +50,9 @@ func (e *Engine) List() ([]Summary, error) {
 			for i := range next {
 				out[i].Status = e.status(out[i].Container)
 				out[i].State.ExitCode = e.exitCode(out[i].Container)
+				if out[i].Status == StatusRunning {
+					out[i].Health = e.health(out[i].Container, out[i].Config)
+				}
 			}
 		}()
 	}
@@ -68,7 +73,14 @@ func (s Summary) StatusText() string {
 	now := time.Now().UTC()
 	switch s.Status {
 	case StatusRunning:
-		return "Up " + units.HumanDuration(now.Sub(s.State.StartedAt))
+		up := "Up " + units.HumanDuration(now.Sub(s.State.StartedAt))
+		switch {
+		case s.Health == nil:
+			return up
+		case s.Health.Status == HealthStarting:
+			return up + " (health: starting)"
+		}
+		return up + " (" + s.Health.Status + ")"
 	case StatusPaused:
 		return "Up " + units.HumanDuration(now.Sub(s.State.StartedAt)) + " (Paused)"
 	case StatusExited:
