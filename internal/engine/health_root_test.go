@@ -103,7 +103,9 @@ func TestHealthcheckForeground(t *testing.T) {
 		done <- out
 	}()
 	eventually(t, "the foreground container healthy", func() bool {
-		var out []struct{ State struct{ Health *struct{ Status string } } }
+		var out []struct {
+			State struct{ Health *struct{ Status string } }
+		}
 		b, err := c.runErr(nil, "inspect", "fg")
 		return err == nil && json.Unmarshal([]byte(b), &out) == nil && len(out) == 1 &&
 			out[0].State.Health != nil && out[0].State.Health.Status == "healthy"
