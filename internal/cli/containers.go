@@ -45,7 +45,7 @@ func addContainerCommands(root *cobra.Command, a *app) {
 	}
 	ctr.AddCommand(newContainerInspectCommand(a), newContainerPruneCommand(a), newRestoreCommand(a), newTrashCommand(a))
 	system := &cobra.Command{Use: "system", Short: "Manage berth"}
-	system.AddCommand(newEventsCommand(a), newDfCommand(a))
+	system.AddCommand(newEventsCommand(a), newDfCommand(a), newSystemPruneCommand(a))
 	root.AddCommand(ctr, newRestartCommand(a), newBootCommand(a), newEventsCommand(a), system)
 	root.AddCommand(monitorCommands(a)...)
 }
