@@ -505,9 +505,10 @@ func newRunCommand(a *app) *cobra.Command {
 			if err != nil {
 				return ownError(err)
 			}
-			if !detach && (f.tty || f.interactive) {
-				// under a monitor, attached: detach keys work, and
-				// the output is logged
+			if !detach && (f.tty || f.interactive || !attach.SigProxy) {
+				// under a monitor, attached: detach keys work, the
+				// output is logged, and with --sig-proxy=false a
+				// signal that ends berth leaves the container running
 				return a.startAttached(e, c, f.interactive, attach)
 			}
 			if !detach {

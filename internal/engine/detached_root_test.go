@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -200,5 +201,27 @@ func TestRemoveForceRunning(t *testing.T) {
 		if out := c.run("ps", "-aq"); strings.TrimSpace(out) != "" {
 			t.Fatalf("round %d: ps -a still lists %q", i, out)
 		}
+	}
+}
+
+// With --sig-proxy=false a signal to a foreground run ends berth, not the
+// container, which runs on under its monitor.
+func TestRunNoSigProxy(t *testing.T) {
+	c := newCLI(t)
+	cmd := exec.Command(c.bin, "--root", c.root, "run", "--name", "sp", "--sig-proxy=false", "busybox:test",
+		"sh", "-c", `trap "echo got-term" TERM; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.1; done; echo finished`)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the container running", func() bool {
+		return strings.Contains(c.run("ps", "--format", "{{.Names}}"), "sp")
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	eventually(t, "the container exited by itself", func() bool {
+		return strings.Contains(c.run("ps", "-a", "--format", "{{.Names}} {{.Status}}"), "sp Exited (0)")
+	})
+	if logs := c.run("logs", "sp"); logs != "finished\n" {
+		t.Errorf("logs = %q: the signal reached the container, or its output was lost", logs)
 	}
 }
