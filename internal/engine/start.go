@@ -60,6 +60,7 @@ func (e *Engine) bundle(c *metadata.Container) (string, error) {
 	}
 	opts.Mounts = append(opts.Mounts, binds...)
 	s := spec.ForContainer(opts)
+	cfg.HostOptions.applySpec(s)
 	b, err := json.MarshalIndent(s, "", "\t")
 	if err != nil {
 		return "", err
