@@ -31,7 +31,11 @@ type composeFlags struct {
 func newComposeCommand(a *app) *cobra.Command {
 	var g composeFlags
 	cmd := &cobra.Command{Use: "compose", Short: "Define and run multi-container applications"}
-	pf := cmd.PersistentFlags()
+	// Local flags, not persistent ones: compose's subcommands reuse -f
+	// (logs --follow) and -p (run --publish), and the global flags come
+	// before the subcommand, as in Docker Compose (the root command
+	// traverses its children's flags).
+	pf := cmd.Flags()
 	pf.StringArrayVarP(&g.files, "file", "f", nil, "compose configuration files (default compose.yaml, or $COMPOSE_FILE)")
 	pf.StringVarP(&g.name, "project-name", "p", "", "project name (default $COMPOSE_PROJECT_NAME, the file's name: or the directory's name)")
 	pf.StringVar(&g.projectDir, "project-directory", "", "working directory of the project (default the first file's directory)")
@@ -91,7 +95,7 @@ func (g *composeFlags) project(a *app) (*compose.Project, error) {
 func newComposeUpCommand(a *app, g *composeFlags) *cobra.Command {
 	var (
 		detach, build, noBuild, force, noRecreate, noDeps, wait, removeOrphans bool
-		abortOnExit, noStart, noColor, noLogPrefix                            bool
+		abortOnExit, noStart, noColor, noLogPrefix                             bool
 		scale                                                                  []string
 		exitCodeFrom, pull                                                     string
 		waitTimeout, timeout                                                   int
@@ -332,8 +336,8 @@ func (a *app) composeRemoveImages(p *compose.Project, which string) error {
 // composeRow is one line of compose ps.
 type composeRow struct {
 	ID, Name, Image, Command, Service, CreatedAt, RunningFor, Status, State, Health, Ports, Project, Labels string
-	ExitCode                                                                                               int
-	Publishers                                                                                             []any
+	ExitCode                                                                                                int
+	Publishers                                                                                              []any
 }
 
 var composePsHeaders = map[string]string{"ID": "CONTAINER ID", "Name": "NAME", "Image": "IMAGE", "Command": "COMMAND",

@@ -78,6 +78,8 @@ func newRootCommand() (*cobra.Command, *globals) {
 		Short:         "Run containers: Docker's commands, daemonless and fast",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// compose's global flags stand before its subcommand
+		TraverseChildren: true,
 	}
 	cmd.PersistentFlags().StringVar(&root, "root", envOr("BERTH_ROOT", DefaultRoot),
 		"directory for all of berth's state (also $BERTH_ROOT)")

@@ -34,7 +34,7 @@ var (
 	deployFields    = set("mode", "replicas", "resources", "restart_policy", "labels")
 	resourceFields  = set("cpus", "memory", "pids")
 	buildFields     = set("context", "dockerfile", "args", "target", "labels")
-	networkFields   = set()
+	networkFields   = set("name")
 	volumeFields    = set()
 	fileFields      = set("name", "file", "environment", "content", "external", "labels")
 	loggingDrivers  = set("", "json-file", "local")
@@ -64,6 +64,9 @@ func Check(p *types.Project) error {
 		return errdefs.Unsupportedf("%s: models: berth does not run AI models", strings.Join(p.ComposeFiles, ", "))
 	}
 	for name, n := range p.Networks {
+		if name != "default" {
+			return errdefs.Unsupportedf("%s: networks: %q: berth has no networks yet; containers of a project have only loopback", fileOf(p, "networks", name, ""), name)
+		}
 		if err := checkKeys(p, "networks", name, n, networkFields); err != nil {
 			return err
 		}
@@ -107,7 +110,15 @@ func checkService(p *types.Project, s types.ServiceConfig) error {
 	unsupported := func(field, why string) error {
 		return errdefs.Unsupportedf("%s: service %q: %s: %s", origin(p, s.Name, field), s.Name, field, why)
 	}
+	for name, n := range s.Networks {
+		if name != "default" || len(jsonKeys(n)) > 0 {
+			return unsupported("networks", "berth has no networks yet; containers of a project have only loopback")
+		}
+	}
 	for _, k := range jsonKeys(s) {
+		if k == "networks" {
+			continue
+		}
 		if !serviceFields[k] {
 			return unsupported(k, "not supported by berth")
 		}
@@ -190,7 +201,9 @@ func jsonKeys(v any) []string {
 	}
 	var keys []string
 	for k, raw := range m {
-		if string(raw) != "null" {
+		switch string(raw) {
+		case "null", "{}", "[]", `""`, "false", "0":
+		default:
 			keys = append(keys, k)
 		}
 	}

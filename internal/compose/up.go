@@ -156,6 +156,9 @@ func (p *Project) create(s types.ServiceConfig, n int, noStart bool) error {
 	if err != nil {
 		return err
 	}
+	if img, err := p.E.Images.Lookup(opts.Image); err == nil {
+		opts.Labels[LabelImage] = img.ID.String()
+	}
 	p.progress(opts.Name, "Creating")
 	c, err := p.E.Create(opts)
 	if err != nil {
