@@ -63,7 +63,11 @@ func Load(ctx context.Context, o LoadOptions) (*types.Project, error) {
 		if errors.Is(err, os.ErrNotExist) || strings.Contains(err.Error(), "no configuration file provided") {
 			return nil, errdefs.NotFoundf("%v", err)
 		}
-		return nil, errdefs.Invalidf("%v", err)
+		msg := err.Error()
+		if !mentionsAny(msg, po.ConfigPaths) {
+			msg = strings.Join(po.ConfigPaths, ", ") + ": " + msg
+		}
+		return nil, errdefs.Invalidf("%s", msg)
 	}
 	if err := Check(p); err != nil {
 		return nil, err
@@ -96,4 +100,13 @@ func Select(p *types.Project, names []string) ([]string, error) {
 // fieldError is an error about one field of one service.
 func fieldError(p *types.Project, service, field, format string, args ...any) error {
 	return errdefs.Invalidf("%s: service %q: %s: %s", origin(p, service, field), service, field, fmt.Sprintf(format, args...))
+}
+
+func mentionsAny(msg string, files []string) bool {
+	for _, f := range files {
+		if strings.Contains(msg, f) {
+			return true
+		}
+	}
+	return false
 }
