@@ -27,7 +27,7 @@ type ContainerJSON struct {
 	Platform        string
 	HostConfig      HostConfigJSON
 	GraphDriver     GraphDriverJSON
-	Mounts          []any
+	Mounts          []MountJSON
 	Config          ConfigJSON
 	NetworkSettings NetworkJSON
 }
@@ -123,7 +123,7 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 		Image: c.Image.String(), Name: "/" + c.Name, RestartCount: c.State.Restarts,
 		ResolvConfPath: filepath.Join(dir, "resolv.conf"), HostnamePath: filepath.Join(dir, "hostname"),
 		HostsPath: filepath.Join(dir, "hosts"), LogPath: e.LogPath(c.ID), Driver: "overlay", Platform: "linux",
-		Mounts: []any{},
+		Mounts: e.mountsJSON(cfg),
 		State: StateJSON{
 			Status: st, Running: st == StatusRunning || st == StatusPaused, Paused: st == StatusPaused,
 			ExitCode: e.exitCode(c), StartedAt: timeOrZero(c.State.StartedAt), FinishedAt: timeOrZero(c.State.FinishedAt),
@@ -132,7 +132,7 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 			Hostname: cfg.Hostname, User: cfg.User, Tty: cfg.Tty, OpenStdin: cfg.OpenStdin,
 			AttachStdout: true, AttachStderr: true, Env: cfg.Env, Cmd: cfg.Cmd, Image: c.ImageName,
 			WorkingDir: cfg.WorkingDir, Entrypoint: cfg.Entrypoint, Labels: cfg.Labels,
-			StopSignal: cfg.StopSignal, StopTimeout: cfg.StopTimeout,
+			StopSignal: cfg.StopSignal, StopTimeout: cfg.StopTimeout, Volumes: anonymousPaths(cfg),
 		},
 		NetworkSettings: NetworkJSON{Networks: map[string]any{}, Ports: map[string]any{}},
 	}
