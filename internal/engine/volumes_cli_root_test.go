@@ -13,7 +13,9 @@ func TestVolumeCLI(t *testing.T) {
 		t.Errorf("create: %q", out)
 	}
 	c.run("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m", "tv")
-	if out := c.run("volume", "ls"); !strings.HasPrefix(out, "DRIVER    VOLUME NAME\nlocal     data\nlocal     tv\n") {
+	site := t.TempDir()
+	c.run("volume", "create", "-o", "type=none", "-o", "o=bind", "-o", "device="+site, "site")
+	if out := c.run("volume", "ls"); out != "DRIVER    VOLUME NAME\nlocal     data\nlocal     site\nlocal     tv\n" {
 		t.Errorf("ls:\n%s", out)
 	}
 	if out := c.run("volume", "ls", "-q", "--filter", "label=team=db"); out != "data\n" {
@@ -43,9 +45,14 @@ func TestVolumeCLI(t *testing.T) {
 	if out := c.run("run", "--rm", "-v", "tv:/t", "busybox:test", "sh", "-c", "grep ' /t ' /proc/mounts"); !strings.HasPrefix(out, "tmpfs /t tmpfs") {
 		t.Errorf("tmpfs volume: %q", out)
 	}
+	// A volume made with -o o=bind is the host directory.
+	c.run("run", "--rm", "-v", "site:/w", "busybox:test", "sh", "-c", "echo page > /w/index")
+	if b, err := os.ReadFile(filepath.Join(site, "index")); err != nil || string(b) != "page\n" {
+		t.Errorf("bind-backed volume: the host directory holds %q, %v", b, err)
+	}
 	// run --rm takes its anonymous volumes with it.
 	c.run("run", "--rm", "-v", "/anon", "busybox:test", "true")
-	if out := c.run("volume", "ls", "-q"); out != "data\ntv\n" {
+	if out := c.run("volume", "ls", "-q"); out != "data\nsite\ntv\n" {
 		t.Errorf("after run --rm -v /anon: %q", out)
 	}
 	// :z is accepted, and said once.
@@ -85,10 +92,14 @@ func TestVolumeCLI(t *testing.T) {
 	if out := c.run("volume", "prune", "-f"); strings.Contains(out, "data") {
 		t.Errorf("prune took a named volume: %q", out)
 	}
-	if out := c.run("volume", "prune", "-af"); !strings.Contains(out, "Deleted Volumes:\ndata\ntv\n") {
+	if out := c.run("volume", "prune", "-af"); !strings.Contains(out, "Deleted Volumes:\ndata\nsite\ntv\n") {
 		t.Errorf("prune -a: %q", out)
 	}
 	if out := c.run("volume", "ls", "-q"); out != "" {
 		t.Errorf("after prune -a: %q", out)
+	}
+	// Removing a bind-backed volume unmounts it and leaves the host's data.
+	if _, err := os.Stat(filepath.Join(site, "index")); err != nil {
+		t.Errorf("removing the volume touched its host directory: %v", err)
 	}
 }

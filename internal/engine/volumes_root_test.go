@@ -245,3 +245,28 @@ func TestVolumeDiskUsage(t *testing.T) {
 		t.Errorf("Local Volumes = %+v", rows[i])
 	}
 }
+
+func TestVolumeRemovedUnderContainerAndRestored(t *testing.T) {
+	e := newEngine(t)
+	if code, out := runMounts(t, e, "busybox:test", "keeper", "echo kept > /d/f", "kept:/d"); code != 0 {
+		t.Fatalf("%d %s", code, out)
+	}
+	if err := e.RemoveVolume("kept", true, false); err != nil {
+		t.Fatalf("rm -f of a volume in use: %v", err)
+	}
+	c, _ := e.Lookup("keeper")
+	_, err := e.RunAttached(c, Stdio{Out: os.Stderr, Err: os.Stderr})
+	if err == nil || !strings.Contains(err.Error(), "berth volume restore kept") {
+		t.Errorf("start without its volume: %v", err)
+	}
+	// Restoring the container restores its volume from the trash.
+	if err := e.Remove(c, RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Restore("keeper", ""); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(e.Volumes.Path("kept"), "f")); err != nil || string(b) != "kept\n" {
+		t.Errorf("restored volume holds %q, %v", b, err)
+	}
+}
