@@ -53,7 +53,7 @@ func (e *Engine) bundle(c *metadata.Container) (string, error) {
 		e.unmountRootfs(c.ID)
 		return "", err
 	}
-	binds, err := bindMounts(cfg.Binds)
+	binds, err := e.volumeMounts(cfg.Binds, rootfs, user)
 	if err != nil {
 		e.unmountRootfs(c.ID)
 		return "", err
