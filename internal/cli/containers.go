@@ -18,6 +18,7 @@ import (
 	"berth/internal/errdefs"
 	"berth/internal/metadata"
 	"berth/internal/reference"
+	"berth/internal/volume"
 )
 
 // addContainerCommands adds the container commands at the top level, as
@@ -151,7 +152,8 @@ type runFlags struct {
 	tty, interactive, rm, readOnly            bool
 	pull, platform, stopSignal, restart       string
 	stopTimeout                               int
-	network                                   string
+	network, ip, ip6, macAddress              string
+	networkAliases                            []string
 	memory, memorySwap, cpusetCpus            string
 	memoryReservation, userns                 string
 	cpus                                      float64
@@ -163,6 +165,7 @@ type runFlags struct {
 	ulimits, tmpfs, addHosts                  []string
 	cidfile                                   string
 	volumes, mounts, publish, expose          []string
+	volumesFrom                               []string
 	publishAll                                bool
 	dns, dnsSearch, dnsOptions                []string
 	health                                    healthFlags
@@ -188,7 +191,15 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container (default SIGTERM)")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy: no, on-failure[:N], always, unless-stopped")
 	fl.IntVar(&f.stopTimeout, "stop-timeout", -1, "seconds to wait for the container to stop before killing it (default 10)")
-	fl.StringVar(&f.network, "network", "none", "network: none (the container has only loopback); bridge networks are not available yet")
+	fl.StringVar(&f.network, "network", "", "connect the container to a network: bridge (the default), none, host, container:NAME, or a network's name or ID")
+	fl.StringVar(&f.network, "net", "", "same as --network")
+	fl.MarkHidden("net")
+	fl.StringArrayVar(&f.networkAliases, "network-alias", nil, "a name the container answers to on its user-defined network")
+	fl.StringArrayVar(&f.networkAliases, "net-alias", nil, "same as --network-alias")
+	fl.MarkHidden("net-alias")
+	fl.StringVar(&f.ip, "ip", "", "the container's IPv4 address on its user-defined network")
+	fl.StringVar(&f.ip6, "ip6", "", "the container's IPv6 address on its user-defined network")
+	fl.StringVar(&f.macAddress, "mac-address", "", "the container's MAC address (such as 02:42:0a:d9:00:05)")
 	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit (such as 64m, 1g)")
 	fl.StringVar(&f.memoryReservation, "memory-reservation", "", "memory soft limit, kept under pressure (below --memory)")
 	fl.StringVar(&f.userns, "userns", "", "user namespace mode: host (the only one until user namespaces come)")
@@ -209,8 +220,9 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.BoolVar(&f.init, "init", false, "run an init as PID 1 that forwards signals and reaps zombies")
 	fl.StringArrayVar(&f.addHosts, "add-host", nil, "add a line to /etc/hosts: NAME:IP")
 	fl.StringVar(&f.cidfile, "cidfile", "", "write the container ID to the file, which must not exist")
-	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind a host path: /HOST:/CONTAINER[:ro|rw|PROPAGATION] (named volumes: not yet)")
-	fl.StringArrayVar(&f.mounts, "mount", nil, "mount: type=bind,source=/HOST,target=/CONTAINER[,readonly] or type=tmpfs,target=/PATH[,tmpfs-size=N]")
+	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "mount a volume or a host path: [NAME:|/HOST:]/CONTAINER[:ro|rw,nocopy,U,z,Z,PROPAGATION] (see docs/VOLUMES.md)")
+	fl.StringArrayVar(&f.mounts, "mount", nil, "mount: type=volume|bind|tmpfs,source=NAME|/HOST,target=/CONTAINER[,readonly,volume-nocopy,bind-propagation=P,tmpfs-size=N,tmpfs-mode=M]")
+	fl.StringArrayVar(&f.volumesFrom, "volumes-from", nil, "mount the volumes and binds of a container: CONTAINER[:ro|rw]")
 	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port (needs networking: not yet)")
 	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish every exposed port (needs networking: not yet)")
 	fl.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range")
@@ -260,9 +272,9 @@ func (f *runFlags) options(cmd *cobra.Command, a *app, args []string) (engine.Cr
 	default:
 		return o, errdefs.Invalidf("--pull %q: want always, missing or never", f.pull)
 	}
-	if f.network != "none" {
-		return o, errdefs.Unsupportedf("--network %q: only \"none\" is available until berth has networks", f.network)
-	}
+	o.Network = engine.NetworkRequest{Network: f.network, Aliases: f.networkAliases, IPv4: f.ip, IPv6: f.ip6,
+		MAC: f.macAddress, HostnameGiven: f.hostname != "", DNSGiven: len(f.dns) > 0,
+		ExtraHostsGiven: len(f.addHosts) > 0, PublishRequested: len(f.publish) > 0 || f.publishAll}
 	if f.userns != "" && f.userns != "host" {
 		return o, errdefs.Unsupportedf("--userns %q: containers share the host's user namespace until berth has user namespaces; only \"host\" is accepted", f.userns)
 	}
@@ -300,6 +312,9 @@ func (f *runFlags) options(cmd *cobra.Command, a *app, args []string) (engine.Cr
 	}
 	if err := f.storage(&o.Config); err != nil {
 		return o, err
+	}
+	if slices.ContainsFunc(o.Config.Binds, func(m engine.Bind) bool { return m.Relabel }) {
+		fmt.Fprintln(a.err, "WARNING: :z and :Z ask for SELinux relabelling, which berth does not do; they are ignored")
 	}
 	e, err := a.engine()
 	if err != nil {
@@ -651,17 +666,18 @@ func newKillCommand(a *app) *cobra.Command {
 }
 
 func newRmCommand(a *app) *cobra.Command {
-	var force, purge bool
+	var force, purge, volumes bool
 	cmd := &cobra.Command{
 		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Remove one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.eachContainer(args, func(e *engine.Engine, c *metadata.Container) error {
-				return e.Remove(c, engine.RemoveOptions{Force: force, Purge: purge})
+				return e.Remove(c, engine.RemoveOptions{Force: force, Purge: purge, Volumes: volumes})
 			})
 		},
 	}
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove the container's anonymous volumes too (named volumes stay)")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container, then remove it")
 	cmd.Flags().BoolVar(&purge, "purge", false, "free the container now instead of keeping it in the trash (see container restore)")
 	return cmd
@@ -748,19 +764,18 @@ func (f *runFlags) storage(cfg *engine.Config) error {
 		cfg.Binds = append(cfg.Binds, b)
 	}
 	for _, m := range f.mounts {
-		b, dest, opts, err := engine.ParseMount(m)
+		b, err := engine.ParseMount(m)
 		if err != nil {
 			return err
 		}
-		if b != nil {
-			cfg.Binds = append(cfg.Binds, *b)
-			continue
-		}
-		if cfg.HostOptions.Tmpfs == nil {
-			cfg.HostOptions.Tmpfs = map[string]string{}
-		}
-		cfg.HostOptions.Tmpfs[dest] = opts
+		cfg.Binds = append(cfg.Binds, b)
 	}
+	for _, v := range f.volumesFrom {
+		if _, _, err := volume.ParseVolumesFrom(v); err != nil {
+			return err
+		}
+	}
+	cfg.VolumesFrom = f.volumesFrom
 	for _, e := range f.expose {
 		if _, err := strconv.Atoi(strings.SplitN(strings.SplitN(e, "/", 2)[0], "-", 2)[0]); err != nil {
 			return errdefs.Invalidf("--expose %q: want PORT[-PORT][/PROTO]", e)

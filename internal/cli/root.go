@@ -106,6 +106,8 @@ func newRootCommand() (*cobra.Command, *globals) {
 	addImageCommands(cmd, a)
 	addContainerCommands(cmd, a)
 	cmd.AddCommand(newComposeCommand(a))
+	addVolumeCommands(cmd, a)
+	cmd.AddCommand(newNetworkCommand(a))
 	return cmd, g
 }
 

@@ -29,6 +29,9 @@ type CreateOptions struct {
 	Config     Config
 	// Files are placed in the container, read-only (files.go).
 	Files []File
+	// Network is --network and the flags of the container's place on
+	// it; the zero value is the default bridge network.
+	Network NetworkRequest
 }
 
 // Create makes a container from an image: its record, its directory
@@ -48,11 +51,16 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 	if _, err := e.CheckHostOptions(&opts.Config.HostOptions); err != nil {
 		return nil, err
 	}
+	netcfg, err := e.resolveNetwork(opts.Network)
+	if err != nil {
+		return nil, err
+	}
 	ic, err := e.Images.DockerConfig(img)
 	if err != nil {
 		return nil, err
 	}
 	cfg := opts.Config
+	cfg.Network = netcfg
 	cfg.Entrypoint, cfg.Cmd = ic.Config.Entrypoint, ic.Config.Cmd
 	if opts.Entrypoint != nil {
 		cfg.Entrypoint, cfg.Cmd = opts.Entrypoint, nil
@@ -84,6 +92,9 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 		cfg.Labels[k] = v
 	}
 
+	if err := e.planMounts(&cfg, ic.Config.Volumes); err != nil {
+		return nil, err
+	}
 	id, err := newID()
 	if err != nil {
 		return nil, err
@@ -111,14 +122,20 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	var made []string
 	err = e.DB.Update(func(tx *metadata.Tx) error {
 		if c.Name == "" {
 			c.Name = randomName(func(n string) bool { _, ok, _ := tx.ContainerByName(n); return ok })
+		}
+		var err error
+		if made, err = e.claimVolumes(tx, c, cfg.Binds); err != nil {
+			return err
 		}
 		return tx.PutContainer(c)
 	})
 	if err != nil {
 		os.RemoveAll(dir)
+		e.Volumes.Discard(made)
 		return nil, err
 	}
 	e.emit(c, "create", nil)
@@ -148,9 +165,8 @@ func (e *Engine) prepareDir(dir string, cfg *Config) error {
 		}
 	}
 	files := map[string]string{
-		"hostname": cfg.Hostname + "\n",
-		"hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
-			"127.0.1.1\t" + cfg.Hostname + "\n" + hostsLines(cfg.ExtraHosts),
+		"hostname":    cfg.Hostname + "\n",
+		"hosts":       hostsFile(cfg, nil, e.hostGatewayFor(cfg)),
 		"resolv.conf": resolv,
 	}
 	for name, body := range files {
