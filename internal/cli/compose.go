@@ -278,15 +278,12 @@ func newComposeDownCommand(a *app, g *composeFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			o := compose.DownOptions{RemoveOrphans: removeOrphans}
+			o := compose.DownOptions{RemoveOrphans: removeOrphans, Volumes: volumes}
 			if cmd.Flags().Changed("timeout") {
 				o.Timeout = &timeout
 			}
 			if err := p.Down(o); err != nil {
 				return err
-			}
-			if volumes && len(p.Model.Volumes) > 0 {
-				return errdefs.Unsupportedf("-v: berth has no named volumes yet")
 			}
 			if rmi != "" {
 				return a.composeRemoveImages(p, rmi)

@@ -25,20 +25,21 @@ var serviceFields = set(
 	"logging", "ulimits", "shm_size", "sysctls", "tty", "stdin_open", "container_name",
 	"profiles", "scale", "mem_limit", "mem_reservation", "memswap_limit", "cpus",
 	"cpu_shares", "cpuset", "pids_limit", "security_opt", "pull_policy", "platform",
-	"attach", "extends",
+	"attach", "extends", "networks", "network_mode",
 	// always in the JSON form, null when unset
 	"command", "entrypoint",
 )
 
 var (
-	deployFields    = set("mode", "replicas", "resources", "restart_policy", "labels")
-	resourceFields  = set("cpus", "memory", "pids")
-	buildFields     = set("context", "dockerfile", "args", "target", "labels")
-	networkFields   = set("name")
-	volumeFields    = set()
-	fileFields      = set("name", "file", "environment", "content", "external", "labels")
-	loggingDrivers  = set("", "json-file", "local")
-	restartPolicies = set("", "no", "always", "on-failure", "unless-stopped")
+	deployFields         = set("mode", "replicas", "resources", "restart_policy", "labels")
+	resourceFields       = set("cpus", "memory", "pids")
+	buildFields          = set("context", "dockerfile", "args", "target", "labels")
+	networkFields        = set("name", "driver", "driver_opts", "ipam", "external", "internal", "labels", "enable_ipv6")
+	serviceNetworkFields = set("aliases", "ipv4_address", "ipv6_address", "mac_address", "priority")
+	volumeFields         = set("name", "driver", "driver_opts", "external", "labels")
+	fileFields           = set("name", "file", "environment", "content", "external", "labels")
+	loggingDrivers       = set("", "json-file", "local")
+	restartPolicies      = set("", "no", "always", "on-failure", "unless-stopped")
 )
 
 func set(names ...string) map[string]bool {
@@ -64,9 +65,6 @@ func Check(p *types.Project) error {
 		return errdefs.Unsupportedf("%s: models: berth does not run AI models", strings.Join(p.ComposeFiles, ", "))
 	}
 	for name, n := range p.Networks {
-		if name != "default" {
-			return errdefs.Unsupportedf("%s: networks: %q: berth has no networks yet; containers of a project have only loopback", fileOf(p, "networks", name, ""), name)
-		}
 		if err := checkKeys(p, "networks", name, n, networkFields); err != nil {
 			return err
 		}
@@ -111,14 +109,18 @@ func checkService(p *types.Project, s types.ServiceConfig) error {
 		return errdefs.Unsupportedf("%s: service %q: %s: %s", origin(p, s.Name, field), s.Name, field, why)
 	}
 	for name, n := range s.Networks {
-		if name != "default" || len(jsonKeys(n)) > 0 {
-			return unsupported("networks", "berth has no networks yet; containers of a project have only loopback")
+		for _, k := range jsonKeys(n) {
+			if !serviceNetworkFields[k] {
+				return unsupported("networks."+name+"."+k, "not supported by berth")
+			}
 		}
 	}
+	switch {
+	case s.NetworkMode == "", s.NetworkMode == "none", s.NetworkMode == "host":
+	default:
+		return unsupported("network_mode", "only none and host are supported by berth")
+	}
 	for _, k := range jsonKeys(s) {
-		if k == "networks" {
-			continue
-		}
 		if !serviceFields[k] {
 			return unsupported(k, "not supported by berth")
 		}
@@ -167,7 +169,7 @@ func checkService(p *types.Project, s types.ServiceConfig) error {
 	}
 	for _, v := range s.Volumes {
 		switch v.Type {
-		case types.VolumeTypeBind, types.VolumeTypeTmpfs:
+		case types.VolumeTypeBind, types.VolumeTypeTmpfs, types.VolumeTypeVolume:
 		default:
 			return unsupported("volumes", v.Type+" volumes are not supported by berth")
 		}

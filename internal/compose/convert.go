@@ -12,6 +12,7 @@ import (
 
 	"berth/internal/engine"
 	"berth/internal/image"
+	"berth/internal/volume"
 )
 
 // ContainerName is the name of a service's container number n, as
@@ -93,13 +94,22 @@ func CreateOptions(p *types.Project, s types.ServiceConfig, n int, oneoff bool) 
 	for _, v := range s.Volumes {
 		switch v.Type {
 		case types.VolumeTypeBind:
-			b := engine.Bind{Source: v.Source, Destination: v.Target, ReadOnly: v.ReadOnly, Create: true}
+			b := engine.Bind{Type: volume.TypeBind, Source: v.Source, Destination: v.Target, ReadOnly: v.ReadOnly, Create: true}
 			if v.Bind != nil {
 				b.Propagation = v.Bind.Propagation
 				b.Create = bool(v.Bind.CreateHostPath)
 			}
 			if !filepath.IsAbs(b.Source) || !filepath.IsAbs(b.Destination) {
 				return o, bad("volumes", fmt.Errorf("%s:%s: want absolute paths", b.Source, b.Destination))
+			}
+			cfg.Binds = append(cfg.Binds, b)
+		case types.VolumeTypeVolume:
+			b := engine.Bind{Type: volume.TypeVolume, Destination: v.Target, ReadOnly: v.ReadOnly, Anonymous: v.Source == ""}
+			if v.Source != "" {
+				b.Name = p.Volumes[v.Source].Name
+			}
+			if v.Volume != nil {
+				b.NoCopy = v.Volume.NoCopy
 			}
 			cfg.Binds = append(cfg.Binds, b)
 		case types.VolumeTypeTmpfs:
@@ -125,6 +135,7 @@ func CreateOptions(p *types.Project, s types.ServiceConfig, n int, oneoff bool) 
 		}
 	}
 	o.Config = cfg
+	o.Network = networkRequest(p, s)
 	o.Files, err = files(p, s)
 	return o, err
 }

@@ -12,6 +12,8 @@ import (
 // DownOptions are down's flags.
 type DownOptions struct {
 	RemoveOrphans bool
+	// Volumes removes the project's named volumes too.
+	Volumes bool
 	// Timeout overrides each container's stop timeout when set.
 	Timeout *int
 }
@@ -44,6 +46,9 @@ func (p *Project) Down(o DownOptions) error {
 			continue
 		}
 		p.progress(c.Name, "Removed")
+	}
+	if len(errs) == 0 {
+		errs = append(errs, p.removeResources(o.Volumes))
 	}
 	return errors.Join(errs...)
 }

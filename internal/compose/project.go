@@ -78,13 +78,15 @@ func (p *Project) Containers(oneoff bool, services ...string) ([]Container, erro
 	return out, nil
 }
 
-func (p *Project) progress(name, what string) {
+func (p *Project) progress(name, what string) { p.progressKind("Container", name, what) }
+
+func (p *Project) progressKind(kind, name, what string) {
 	if p.Progress == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.Progress, " Container %s  %s\n", name, what)
+	fmt.Fprintf(p.Progress, " %s %s  %s\n", kind, name, what)
 }
 
 // record returns the container's current record.

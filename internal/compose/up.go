@@ -75,6 +75,12 @@ func (p *Project) Up(o UpOptions) error {
 	if err := p.orphans(o.RemoveOrphans, o.Warn); err != nil {
 		return err
 	}
+	if err := p.ensureNetworks(names); err != nil {
+		return err
+	}
+	if err := p.ensureVolumes(names); err != nil {
+		return err
+	}
 	var mu sync.Mutex
 	recreated := map[string]bool{}
 	return walk(p.Model, names, false, func(name string) error {
@@ -163,6 +169,12 @@ func (p *Project) create(s types.ServiceConfig, n int, noStart bool) error {
 	c, err := p.E.Create(opts)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", opts.Name, err)
+	}
+	if err := p.connectOthers(s, c.ID); err != nil {
+		if rec, lerr := p.E.Lookup(c.ID); lerr == nil {
+			p.E.Remove(rec, engine.RemoveOptions{Force: true, Purge: true})
+		}
+		return err
 	}
 	p.progress(opts.Name, "Created")
 	if noStart {
