@@ -1,0 +1,157 @@
+package compose_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"berth/internal/archive"
+	"berth/internal/testfixture"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testfixture.RemoveBerth()
+	os.Exit(code)
+}
+
+// berth runs the built berth under its own root, in dir.
+type berth struct {
+	t              *testing.T
+	bin, root, dir string
+}
+
+func (b *berth) run(env []string, args ...string) (string, error) {
+	cmd := exec.Command(b.bin, append([]string{"--root", b.root}, args...)...)
+	cmd.Dir, cmd.Env = b.dir, append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func (b *berth) must(env []string, args ...string) string {
+	b.t.Helper()
+	out, err := b.run(env, args...)
+	if err != nil {
+		b.t.Fatalf("berth %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// TestUpIdempotentRecreateScaleDown runs a busybox project: a second
+// up leaves it alone, a changed service is recreated with what depends
+// on it and nothing else, scale adds and removes containers, a
+// dependency that never gets healthy stops its dependents, and down
+// leaves another project's containers alone.
+func TestUpIdempotentRecreateScaleDown(t *testing.T) {
+	testfixture.RequireRoot(t)
+	testfixture.RequireFeature(t, "busybox-static", testfixture.HaveBusybox)
+	b := &berth{t: t, bin: testfixture.BuildBerth(t), root: t.TempDir(), dir: filepath.Join(t.TempDir(), "proj")}
+	os.Mkdir(b.dir, 0o755)
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	if err := testfixture.BusyboxRootfs(rootfs); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(rootfs, 0o755)
+	var layer bytes.Buffer
+	if err := archive.Tar(context.Background(), &layer, rootfs); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(b.bin, "--root", b.root, "import", "-", "busybox:test")
+	cmd.Stdin = &layer
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		b.run(nil, "compose", "-p", "other", "down", "-t", "0")
+		b.run(nil, "compose", "down", "-t", "0")
+	})
+	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+services:
+  db:
+    image: busybox:test
+    command: ["sh", "-c", "touch /tmp/ready; exec sleep 1000"]
+    stop_signal: KILL
+    healthcheck: {test: ["CMD", "test", "-f", "/tmp/ready"], interval: 1s, retries: 30}
+  web:
+    image: busybox:test
+    command: sleep 1000
+    stop_signal: KILL
+    environment: {MODE: "${MODE:-a}"}
+    depends_on: {db: {condition: service_healthy}}
+  lone:
+    image: busybox:test
+    command: sleep 1000
+    stop_signal: KILL
+`), 0o644)
+	ids := func() map[string]string {
+		out := b.must(nil, "compose", "ps", "--format", "{{.Name}} {{.ID}}")
+		m := map[string]string{}
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if f := strings.Fields(l); len(f) == 2 {
+				m[f[0]] = f[1]
+			}
+		}
+		return m
+	}
+	b.must(nil, "compose", "up", "-d")
+	first := ids()
+	if len(first) != 3 || first["proj-db-1"] == "" || first["proj-web-1"] == "" {
+		t.Fatalf("after up: %v, want proj-db-1, proj-web-1, proj-lone-1", first)
+	}
+	b.must(nil, "compose", "up", "-d")
+	if again := ids(); again["proj-web-1"] != first["proj-web-1"] || again["proj-db-1"] != first["proj-db-1"] {
+		t.Errorf("a second up recreated containers: %v, then %v", first, again)
+	}
+	b.must([]string{"MODE=b"}, "compose", "up", "-d")
+	changed := ids()
+	if changed["proj-web-1"] == first["proj-web-1"] {
+		t.Errorf("up after a change of web left web's container %s", first["proj-web-1"])
+	}
+	if changed["proj-db-1"] != first["proj-db-1"] || changed["proj-lone-1"] != first["proj-lone-1"] {
+		t.Errorf("up after a change of web recreated other services: %v, then %v", first, changed)
+	}
+	if out := b.must([]string{"MODE=b"}, "compose", "exec", "-T", "web", "sh", "-c", "echo $MODE"); strings.TrimSpace(out) != "b" {
+		t.Errorf("exec in web: MODE=%q, want b", out)
+	}
+	b.must([]string{"MODE=b"}, "compose", "up", "-d", "--scale", "lone=3")
+	if got := ids(); got["proj-lone-3"] == "" || got["proj-lone-1"] != first["proj-lone-1"] {
+		t.Errorf("scale lone=3: %v", got)
+	}
+	b.must([]string{"MODE=b"}, "compose", "up", "-d", "--scale", "lone=1")
+	if got := ids(); got["proj-lone-2"] != "" || got["proj-lone-3"] != "" || got["proj-lone-1"] == "" {
+		t.Errorf("scale lone=1: %v", got)
+	}
+	// Another project, whose db is never healthy: web is not started.
+	os.WriteFile(filepath.Join(b.dir, "bad.yaml"), []byte(`
+services:
+  db:
+    image: busybox:test
+    command: sleep 1000
+    stop_signal: KILL
+    healthcheck: {test: ["CMD", "false"], interval: 1s, retries: 1}
+  web:
+    image: busybox:test
+    command: sleep 1000
+    depends_on: {db: {condition: service_healthy}}
+`), 0o644)
+	out, err := b.run(nil, "compose", "-f", "bad.yaml", "-p", "other", "up", "-d")
+	if err == nil || !strings.Contains(out, "other-db-1 is unhealthy") || !strings.Contains(out, `"web"`) {
+		t.Errorf("up with an unhealthy dependency: %v\n%s", err, out)
+	}
+	if ps := b.must(nil, "compose", "-p", "other", "ps", "-a", "--services"); strings.Contains(ps, "web") {
+		t.Errorf("web was created although its dependency failed: %s", ps)
+	}
+	b.must(nil, "compose", "down", "-t", "0")
+	if left := b.must(nil, "compose", "ps", "-a", "-q"); strings.TrimSpace(left) != "" {
+		t.Errorf("containers left after down: %s", left)
+	}
+	if other := b.must(nil, "compose", "-p", "other", "ps", "-a", "-q"); strings.TrimSpace(other) == "" {
+		t.Errorf("down of proj removed the containers of project other")
+	}
+}
