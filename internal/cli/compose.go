@@ -425,7 +425,7 @@ func composeRowOf(c compose.Container) composeRow {
 func newComposeConfigCommand(a *app, g *composeFlags) *cobra.Command {
 	var (
 		format                                                  string
-		services, volumes, profiles, images, quiet, hash, noInt bool
+		services, volumes, profiles, images, quiet, hash bool
 	)
 	cmd := &cobra.Command{
 		Use:     "config [OPTIONS] [SERVICE...]",
@@ -508,7 +508,6 @@ func newComposeConfigCommand(a *app, g *composeFlags) *cobra.Command {
 	f.BoolVar(&images, "images", false, "print the image names, one per line")
 	f.BoolVar(&hash, "hash", false, "print each service's config hash")
 	f.BoolVarP(&quiet, "quiet", "q", false, "only validate the configuration, don't print anything")
-	f.BoolVar(&noInt, "no-interpolate", false, "accepted for compatibility; berth always interpolates")
 	return cmd
 }
 

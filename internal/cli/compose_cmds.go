@@ -351,7 +351,6 @@ func newComposeStopCommand(a *app, g *composeFlags) *cobra.Command {
 
 func newComposeRestartCommand(a *app, g *composeFlags) *cobra.Command {
 	var timeout int
-	var noDeps bool
 	cmd := &cobra.Command{
 		Use:   "restart [OPTIONS] [SERVICE...]",
 		Short: "Restart service containers",
@@ -371,13 +370,11 @@ func newComposeRestartCommand(a *app, g *composeFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 10, "seconds to wait for containers to stop")
-	cmd.Flags().BoolVar(&noDeps, "no-deps", false, "don't restart dependent services")
 	return cmd
 }
 
 func newComposeKillCommand(a *app, g *composeFlags) *cobra.Command {
 	var sig string
-	var removeOrphans bool
 	cmd := &cobra.Command{
 		Use:   "kill [OPTIONS] [SERVICE...]",
 		Short: "Force stop service containers",
@@ -395,7 +392,6 @@ func newComposeKillCommand(a *app, g *composeFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&sig, "signal", "s", "SIGKILL", "signal to send to the container")
-	cmd.Flags().BoolVar(&removeOrphans, "remove-orphans", false, "accepted for compatibility")
 	return cmd
 }
 
