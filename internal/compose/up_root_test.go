@@ -25,6 +25,36 @@ type berth struct {
 	bin, root, dir string
 }
 
+// newBerth builds berth, gives it a root of its own with busybox:test
+// in it, and a project directory "proj"; the projects proj and other
+// go down at the end.
+func newBerth(t *testing.T) *berth {
+	t.Helper()
+	testfixture.RequireRoot(t)
+	testfixture.RequireFeature(t, "busybox-static", testfixture.HaveBusybox)
+	b := &berth{t: t, bin: testfixture.BuildBerth(t), root: t.TempDir(), dir: filepath.Join(t.TempDir(), "proj")}
+	os.Mkdir(b.dir, 0o755)
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	if err := testfixture.BusyboxRootfs(rootfs); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(rootfs, 0o755)
+	var layer bytes.Buffer
+	if err := archive.Tar(context.Background(), &layer, rootfs); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(b.bin, "--root", b.root, "import", "-", "busybox:test")
+	cmd.Stdin = &layer
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		b.run(nil, "compose", "-p", "other", "down", "-t", "0")
+		b.run(nil, "compose", "down", "-t", "0")
+	})
+	return b
+}
+
 func (b *berth) run(env []string, args ...string) (string, error) {
 	cmd := exec.Command(b.bin, append([]string{"--root", b.root}, args...)...)
 	cmd.Dir, cmd.Env = b.dir, append(os.Environ(), env...)
@@ -49,28 +79,7 @@ func (b *berth) must(env []string, args ...string) string {
 // dependency that never gets healthy stops its dependents, and down
 // leaves another project's containers alone.
 func TestUpIdempotentRecreateScaleDown(t *testing.T) {
-	testfixture.RequireRoot(t)
-	testfixture.RequireFeature(t, "busybox-static", testfixture.HaveBusybox)
-	b := &berth{t: t, bin: testfixture.BuildBerth(t), root: t.TempDir(), dir: filepath.Join(t.TempDir(), "proj")}
-	os.Mkdir(b.dir, 0o755)
-	rootfs := filepath.Join(t.TempDir(), "rootfs")
-	if err := testfixture.BusyboxRootfs(rootfs); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(rootfs, 0o755)
-	var layer bytes.Buffer
-	if err := archive.Tar(context.Background(), &layer, rootfs); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(b.bin, "--root", b.root, "import", "-", "busybox:test")
-	cmd.Stdin = &layer
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("import: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		b.run(nil, "compose", "-p", "other", "down", "-t", "0")
-		b.run(nil, "compose", "down", "-t", "0")
-	})
+	b := newBerth(t)
 	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
 services:
   db:
@@ -153,5 +162,72 @@ services:
 	}
 	if other := b.must(nil, "compose", "-p", "other", "ps", "-a", "-q"); strings.TrimSpace(other) == "" {
 		t.Errorf("down of proj removed the containers of project other")
+	}
+}
+
+// TestDependsOnCompletedSecretsRun: a service waits for a one-shot
+// migration to complete, and is refused when it fails; secrets and
+// configs land read-only with their modes and owners; run makes a
+// one-off container that --rm removes; a service taken out of the file
+// is an orphan until --remove-orphans.
+func TestDependsOnCompletedSecretsRun(t *testing.T) {
+	b := newBerth(t)
+	os.WriteFile(filepath.Join(b.dir, "token.txt"), []byte("s3cret"), 0o600)
+	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+services:
+  migrate:
+    image: busybox:test
+    command: ["sh", "-c", "sleep 1; exit ${MIGRATE_EXIT:-0}"]
+  app:
+    image: busybox:test
+    command: sleep 1000
+    stop_signal: KILL
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+    secrets:
+      - source: token
+        mode: 0440
+        uid: "1000"
+        gid: "1000"
+    configs:
+      - source: settings
+        target: /etc/app.conf
+    read_only: true
+secrets:
+  token: {file: ./token.txt}
+configs:
+  settings: {content: "level=${LEVEL:-info}"}
+`), 0o644)
+	out, err := b.run([]string{"MIGRATE_EXIT=4"}, "compose", "up", "-d")
+	if err == nil || !strings.Contains(out, "proj-migrate-1 exited (4)") {
+		t.Errorf("up with a failing migration: %v\n%s", err, out)
+	}
+	if ps := b.must(nil, "compose", "ps", "-a", "--services"); strings.Contains(ps, "app") {
+		t.Errorf("app was created although migrate failed: %s", ps)
+	}
+	b.must([]string{"LEVEL=debug"}, "compose", "up", "-d", "--force-recreate")
+	if st := b.must(nil, "compose", "ps", "-a", "--format", "{{.Service}} {{.State}} {{.ExitCode}}"); !strings.Contains(st, "migrate exited 0") || !strings.Contains(st, "app running") {
+		t.Errorf("after up: %s", st)
+	}
+	got := b.must(nil, "compose", "exec", "-T", "app", "sh", "-c",
+		"stat -c '%a %u %g' /run/secrets/token; cat /run/secrets/token; echo; cat /etc/app.conf; echo; (echo x > /run/secrets/token) 2>/dev/null && echo writable; true")
+	want := "440 1000 1000\ns3cret\nlevel=debug\n"
+	if got != want {
+		t.Errorf("secret and config in app:\n%s\nwant\n%s", got, want)
+	}
+	if out := b.must(nil, "compose", "run", "--rm", "--no-deps", "-T", "app", "echo", "one-off"); !strings.Contains(out, "one-off") {
+		t.Errorf("run: %q", out)
+	}
+	if ps := b.must(nil, "compose", "ps", "-a", "--format", "{{.Name}}"); strings.Contains(ps, "-run-") {
+		t.Errorf("run --rm left its container: %s", ps)
+	}
+	// migrate leaves the file: its container is an orphan.
+	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte("services:\n  app2:\n    image: busybox:test\n    command: sleep 1000\n"), 0o644)
+	if out := b.must(nil, "compose", "up", "-d"); !strings.Contains(out, "orphan containers") {
+		t.Errorf("up without migrate and app: no orphan warning:\n%s", out)
+	}
+	b.must(nil, "compose", "up", "-d", "--remove-orphans")
+	if ps := b.must(nil, "compose", "ps", "-a", "--services"); strings.TrimSpace(ps) != "app2" {
+		t.Errorf("after --remove-orphans: %q, want app2", ps)
 	}
 }
