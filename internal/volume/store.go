@@ -117,11 +117,19 @@ func (s *Store) Ensure(tx *metadata.Tx, name string, opts CreateOptions) (*metad
 }
 
 // Discard removes the data directories of volumes made in a transaction
-// that failed.
+// that failed, unless another command has made one of them since.
 func (s *Store) Discard(names []string) {
-	for _, n := range names {
-		os.RemoveAll(filepath.Join(s.Dir, n))
+	if len(names) == 0 {
+		return
 	}
+	s.DB.Update(func(tx *metadata.Tx) error {
+		for _, n := range names {
+			if _, err := tx.Volume(n); errdefs.IsNotFound(err) {
+				os.RemoveAll(filepath.Join(s.Dir, n))
+			}
+		}
+		return nil
+	})
 }
 
 // Get returns volume name.
