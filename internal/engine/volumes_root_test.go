@@ -270,3 +270,41 @@ func TestVolumeRemovedUnderContainerAndRestored(t *testing.T) {
 		t.Errorf("restored volume holds %q, %v", b, err)
 	}
 }
+
+func TestVolumeClaimRacesRemove(t *testing.T) {
+	e := newEngine(t)
+	m, _ := ParseVolume("race:/d")
+	for i := 0; i < 20; i++ {
+		done := make(chan error)
+		go func() {
+			_, err := e.Create(CreateOptions{Image: "busybox:test", Args: []string{"true"}, Config: Config{Binds: []Bind{m}}})
+			done <- err
+		}()
+		e.RemoveVolume("race", false, true)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		// Whichever came first, the container's volume exists.
+		if _, err := e.Volumes.Get("race"); err != nil {
+			t.Fatalf("round %d: a container names a volume that is gone: %v", i, err)
+		}
+		list, _ := e.List()
+		for _, s := range list {
+			e.Remove(s.Container, RemoveOptions{Purge: true})
+		}
+	}
+	// A create that fails leaves no volume it made.
+	if _, err := e.Create(CreateOptions{Image: "busybox:test", Name: "dup", Args: []string{"true"}}); err != nil {
+		t.Fatal(err)
+	}
+	m2, _ := ParseVolume("orphan:/o")
+	if _, err := e.Create(CreateOptions{Image: "busybox:test", Name: "dup", Args: []string{"true"}, Config: Config{Binds: []Bind{m2}}}); err == nil {
+		t.Fatal("a second container named dup")
+	}
+	if _, err := e.Volumes.Get("orphan"); err == nil {
+		t.Error("a failed create left its volume's record")
+	}
+	if _, err := os.Stat(filepath.Join(e.Volumes.Dir, "orphan")); err == nil {
+		t.Error("a failed create left its volume's directory")
+	}
+}
