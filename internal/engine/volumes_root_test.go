@@ -97,7 +97,7 @@ func TestVolumeOutlivesContainers(t *testing.T) {
 	if err != nil || len(ins.Mounts) != 1 {
 		t.Fatalf("inspect: %+v %v", ins, err)
 	}
-	want := MountJSON{Type: "volume", Name: "data", Source: e.Volumes.Path("data"), Destination: "/d", Driver: "local", RW: true}
+	want := MountJSON{Type: "volume", Name: "data", Source: e.Volumes.Path("data"), Destination: "/d", Driver: "local", Mode: "z", RW: true}
 	if ins.Mounts[0] != want {
 		t.Errorf("Mounts = %+v, want %+v", ins.Mounts[0], want)
 	}
