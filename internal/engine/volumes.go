@@ -7,7 +7,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -323,7 +322,3 @@ func (e *Engine) restoreVolumes(c *metadata.Container) {
 		}
 	}
 }
-
-// trashCutoff is when a removed thing must have gone to the trash to be
-// freed now.
-func trashCutoff() time.Time { return time.Now().Add(-trashTime()) }
