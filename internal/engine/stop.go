@@ -85,6 +85,7 @@ func (e *Engine) Stop(c *metadata.Container, timeout *int) error {
 func (e *Engine) finish(c *metadata.Container, code int) error {
 	e.Runtime.Delete(c.ID, deleteForce)
 	e.unmountRootfs(c.ID)
+	e.netDown(c)
 	return e.update(c.ID, func(rec *metadata.Container) error {
 		if rec.State.Status == StatusRunning {
 			rec.State.Status = StatusExited
@@ -108,12 +109,12 @@ type RemoveOptions struct {
 	// Purge frees the container at once instead of keeping it in the
 	// trash for the grace period.
 	Purge bool
-	// Volumes removes the container's anonymous volumes too (rm -v).
-	Volumes bool
 	// fromCleanup is set when the monitor's own cleanup removes a --rm
 	// container: the monitor waits for it, so Remove must not wait for
 	// the monitor.
 	fromCleanup bool
+	// Volumes removes the container's anonymous volumes too (rm -v).
+	Volumes bool
 }
 
 // Remove deletes container c: its record, name, writable layer and logs.
@@ -143,6 +144,9 @@ func (e *Engine) Remove(c *metadata.Container, opts RemoveOptions) error {
 		return err
 	}
 	if err := e.unmountRootfs(c.ID); err != nil {
+		return err
+	}
+	if err := e.netDown(c); err != nil {
 		return err
 	}
 	// A container run with --rm asked to be thrown away; others go to
