@@ -147,4 +147,3 @@ func makeMountPoint(rootfs, rel string, dir bool) {
 		}
 	}
 }
-
