@@ -263,6 +263,23 @@ func (e *Engine) mountsJSON(cfg *Config) []MountJSON {
 	return out
 }
 
+// MountsHostJSON is the mounts' part of Docker's HostConfig.
+type MountsHostJSON struct {
+	// Binds are the -v values that name a source, as given.
+	Binds       []string
+	VolumesFrom []string
+}
+
+func mountsHostJSON(cfg *Config) MountsHostJSON {
+	out := MountsHostJSON{VolumesFrom: cfg.VolumesFrom}
+	for _, m := range cfg.Binds {
+		if m.Spec != "" {
+			out.Binds = append(out.Binds, m.Spec)
+		}
+	}
+	return out
+}
+
 // anonymousPaths are the container paths of cfg's anonymous volumes,
 // Docker's Config.Volumes.
 func anonymousPaths(cfg *Config) map[string]struct{} {

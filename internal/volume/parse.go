@@ -93,6 +93,9 @@ func ParseVolume(raw string) (Mount, error) {
 	}
 	m.Destination = path.Clean(m.Destination)
 	m.ReadOnly, m.Relabel, m.NoCopy, m.Chown, m.Mode = ms.readOnly, ms.relabel, ms.noCopy, ms.chown, mode
+	if m.Source != "" {
+		m.Spec = raw
+	}
 	switch {
 	case m.Source == "":
 		m.Type, m.Anonymous = TypeVolume, true
