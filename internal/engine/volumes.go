@@ -43,8 +43,8 @@ func (e *Engine) planMounts(cfg *Config, imageVolumes map[string]struct{}) error
 				m.ReadOnly = mode == "ro"
 			}
 			// The volume is the other container's: rm -v of this one
-			// leaves it.
-			m.Anonymous = false
+			// leaves it. Nor was it given with -v here.
+			m.Anonymous, m.Spec = false, ""
 			from = append(from, m)
 		}
 	}
