@@ -93,8 +93,16 @@ func CreateBridge(b Bridge) (BridgeLink, error) {
 func DeleteBridge(name string) error { return deleteLink(name) }
 
 func deleteLink(name string) error {
-	err := netlink.LinkDel(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: name}})
+	// The kernel deletes links by index; looked up by name first, one
+	// that is not there is no error.
+	link, err := netlink.LinkByName(name)
 	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
+		return nil
+	}
+	if err == nil {
+		err = netlink.LinkDel(link)
+	}
 	if err != nil && !errors.As(err, &nf) && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("delete interface %s: %w", name, err)
 	}
