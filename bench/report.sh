@@ -11,8 +11,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-parts=(runtime images containers)
-declare -A rerun=([runtime]="make bench-runtime" [images]="make bench-images" [containers]="make bench-containers")
+parts=(runtime images containers compose)
+declare -A rerun=([runtime]="make bench-runtime" [images]="make bench-images" [containers]="make bench-containers" [compose]="make bench-compose")
 
 [ $# -eq 2 ] || {
 	echo "usage: bench/report.sh PART FILE" >&2
