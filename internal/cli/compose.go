@@ -17,6 +17,7 @@ import (
 	"berth/internal/compose"
 	"berth/internal/engine"
 	"berth/internal/errdefs"
+	"berth/internal/logs"
 	"berth/internal/metadata"
 )
 
@@ -228,7 +229,7 @@ func (a *app) composeAttach(p *compose.Project, services []string, abort bool, e
 		}
 	}()
 	lp := a.newLogPrinter(noColor, noPrefix, false)
-	code, err := lp.follow(p, services, -1, abort)
+	_, err := lp.follow(p, services, logs.ReadOptions{Tail: -1}, abort)
 	close(stopped)
 	if err != nil {
 		return err
@@ -247,9 +248,7 @@ func (a *app) composeAttach(p *compose.Project, services []string, abort bool, e
 				return &ExitError{Code: st.State.ExitCode}
 			}
 		}
-		return nil
 	}
-	_ = code
 	return nil
 }
 

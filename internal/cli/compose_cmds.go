@@ -58,7 +58,7 @@ func newComposeLogsCommand(a *app, g *composeFlags) *cobra.Command {
 			}
 			lp := a.newLogPrinter(noColor, noPrefix, timestamps)
 			if follow {
-				_, err := lp.follow(p, args, opts.Tail, false)
+				_, err := lp.follow(p, args, opts, false)
 				return err
 			}
 			cs, err := p.Containers(true, args...)

@@ -62,11 +62,12 @@ func (l *logPrinter) print(name string, en logs.Entry) {
 	io.WriteString(l.out, b.String())
 }
 
-// follow prints the logs of the services' containers (tail lines of
-// each first, all with a negative tail) and then what they write until
+// follow prints the logs of the services' containers (those opts
+// select: tail lines of each first, all with a negative tail) and then
+// what they write until
 // they all stop; with abort, until the first one stops. It returns
 // the name of the container that stopped first.
-func (l *logPrinter) follow(p *compose.Project, services []string, tail int, abort bool) (string, error) {
+func (l *logPrinter) follow(p *compose.Project, services []string, opts logs.ReadOptions, abort bool) (string, error) {
 	cs, err := p.Containers(false, services...)
 	if err != nil {
 		return "", err
@@ -90,14 +91,7 @@ func (l *logPrinter) follow(p *compose.Project, services []string, tail int, abo
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			path := p.E.LogPath(c.ID)
-			if tail != 0 {
-				entries, _ := logs.Read(path, 0, logs.ReadOptions{Tail: tail})
-				for _, en := range entries {
-					l.print(c.Name, en)
-				}
-			}
-			logs.Follow(path, func() bool {
+			logs.ReadFollow(p.E.LogPath(c.ID), 0, opts, func() bool {
 				if finished() {
 					return true
 				}
