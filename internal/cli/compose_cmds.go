@@ -173,6 +173,9 @@ func newComposeRunCommand(a *app, g *composeFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := p.Enable(args[:1]); err != nil {
+				return err
+			}
 			if _, err := compose.Select(p.Model, args[:1]); err != nil {
 				return err
 			}
@@ -200,6 +203,9 @@ func newComposeRunCommand(a *app, g *composeFlags) *cobra.Command {
 				}
 			}
 			if err := ensure(s); err != nil {
+				return err
+			}
+			if err := p.Prepare(args[:1]); err != nil {
 				return err
 			}
 			if len(args) > 1 {

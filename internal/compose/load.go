@@ -75,9 +75,24 @@ func Load(ctx context.Context, o LoadOptions) (*types.Project, error) {
 	return p, nil
 }
 
-// ServiceNames returns the names of the project's services in order.
-func ServiceNames(p *types.Project) []string {
-	return p.ServiceNames()
+// Enable turns on the named services that a profile keeps off: naming
+// a service on the command line enables it, as in Docker Compose.
+func (p *Project) Enable(names []string) error {
+	var off []string
+	for _, n := range names {
+		if _, ok := p.Model.DisabledServices[n]; ok {
+			off = append(off, n)
+		}
+	}
+	if len(off) == 0 {
+		return nil
+	}
+	m, err := p.Model.WithServicesEnabled(off...)
+	if err != nil {
+		return errdefs.Invalidf("%v", err)
+	}
+	p.Model = m
+	return nil
 }
 
 // Select checks that every name is a service of p (an enabled one) and

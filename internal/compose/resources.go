@@ -38,6 +38,15 @@ func networkRequest(p *types.Project, s types.ServiceConfig) engine.NetworkReque
 	return r
 }
 
+// Prepare makes the networks and volumes that the named services use
+// and that are not there yet, as up does before it creates containers.
+func (p *Project) Prepare(names []string) error {
+	if err := p.ensureNetworks(names); err != nil {
+		return err
+	}
+	return p.ensureVolumes(names)
+}
+
 // ensureNetworks makes the project's networks that the named services
 // use, labelled as Docker Compose labels them; an external one must
 // exist already.

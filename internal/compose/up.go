@@ -41,6 +41,9 @@ func (p *Project) Up(o UpOptions) error {
 	if o.ForceRecreate && o.NoRecreate {
 		return errdefs.Invalidf("--force-recreate and --no-recreate are incompatible")
 	}
+	if err := p.Enable(o.Services); err != nil {
+		return err
+	}
 	names, err := Select(p.Model, o.Services)
 	if err != nil {
 		return err
@@ -75,10 +78,7 @@ func (p *Project) Up(o UpOptions) error {
 	if err := p.orphans(o.RemoveOrphans, o.Warn); err != nil {
 		return err
 	}
-	if err := p.ensureNetworks(names); err != nil {
-		return err
-	}
-	if err := p.ensureVolumes(names); err != nil {
+	if err := p.Prepare(names); err != nil {
 		return err
 	}
 	var mu sync.Mutex
