@@ -3,6 +3,7 @@ package compose_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,5 +230,64 @@ configs:
 	b.must(nil, "compose", "up", "-d", "--remove-orphans")
 	if ps := b.must(nil, "compose", "ps", "-a", "--services"); strings.TrimSpace(ps) != "app2" {
 		t.Errorf("after --remove-orphans: %q, want app2", ps)
+	}
+}
+
+// TestResourcesLogsExitCode: a project's networks and named volumes
+// carry its labels, data in a volume outlives down and goes with down
+// -v; logs prefix each line with its container; up --exit-code-from
+// returns that service's code.
+func TestResourcesLogsExitCode(t *testing.T) {
+	b := newBerth(t)
+	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+services:
+  writer:
+    image: busybox:test
+    command: ["sh", "-c", "echo $$(( $$(cat /data/n 2>/dev/null || echo 0) + 1 )) > /data/n; echo count $$(cat /data/n); exit 7"]
+    volumes: [data:/data]
+    networks: [back]
+  idle:
+    image: busybox:test
+    command: ["sh", "-c", "echo idle up; exec sleep 1000"]
+    stop_signal: KILL
+networks:
+  back: {labels: {com.example.net: "yes"}}
+volumes:
+  data: {}
+`), 0o644)
+	out, err := b.run(nil, "compose", "up", "--exit-code-from", "writer")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Errorf("up --exit-code-from writer: %v, want exit status 7\n%s", err, out)
+	}
+	if !strings.Contains(out, "proj-writer-1 | count 1") {
+		t.Errorf("up's output has no prefixed line of writer:\n%s", out)
+	}
+	nets := b.must(nil, "network", "ls", "--format", "{{.Name}} {{.Labels}}")
+	for _, want := range []string{"proj_back", "proj_default"} {
+		if !strings.Contains(nets, want) {
+			t.Errorf("network ls: no %s in\n%s", want, nets)
+		}
+	}
+	if !strings.Contains(nets, "com.docker.compose.project=proj") || !strings.Contains(nets, "com.example.net=yes") {
+		t.Errorf("network ls: the project's networks lack their labels:\n%s", nets)
+	}
+	if logs := b.must(nil, "compose", "logs", "--no-color", "idle"); !strings.Contains(logs, "proj-idle-1 | idle up") {
+		t.Errorf("compose logs idle: %q", logs)
+	}
+	b.must(nil, "compose", "down", "-t", "0")
+	if vols := b.must(nil, "volume", "ls", "-q"); !strings.Contains(vols, "proj_data") {
+		t.Errorf("down without -v removed the volume: %q", vols)
+	}
+	if nets := b.must(nil, "network", "ls", "--format", "{{.Name}}"); strings.Contains(nets, "proj_") {
+		t.Errorf("down left networks: %s", nets)
+	}
+	out, _ = b.run(nil, "compose", "up", "--exit-code-from", "writer")
+	if !strings.Contains(out, "count 2") {
+		t.Errorf("the volume did not keep its data across down:\n%s", out)
+	}
+	b.must(nil, "compose", "down", "-v", "-t", "0")
+	if vols := b.must(nil, "volume", "ls", "-q"); strings.Contains(vols, "proj_data") {
+		t.Errorf("down -v left the volume: %q", vols)
 	}
 }
