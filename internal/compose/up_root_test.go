@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"berth/internal/archive"
 	"berth/internal/testfixture"
@@ -289,5 +290,80 @@ volumes:
 	b.must(nil, "compose", "down", "-v", "-t", "0")
 	if vols := b.must(nil, "volume", "ls", "-q"); strings.Contains(vols, "proj_data") {
 		t.Errorf("down -v left the volume: %q", vols)
+	}
+}
+
+// TestCommands runs the commands that act on a project's containers:
+// ls, top, images, config, pause and unpause, stop and start in
+// dependency order, restart, kill, rm, events and wait.
+func TestCommands(t *testing.T) {
+	b := newBerth(t)
+	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+services:
+  db:
+    image: busybox:test
+    command: sleep 1000
+    stop_signal: KILL
+  web:
+    image: busybox:test
+    command: sleep 1001
+    stop_signal: KILL
+    depends_on: [db]
+  job:
+    image: busybox:test
+    command: ["sh", "-c", "sleep 1; exit 5"]
+`), 0o644)
+	since := time.Now().Format(time.RFC3339Nano)
+	b.must(nil, "compose", "up", "-d")
+	if ls := b.must(nil, "compose", "ls"); !strings.Contains(ls, "proj") || !strings.Contains(ls, filepath.Join(b.dir, "compose.yaml")) {
+		t.Errorf("compose ls:\n%s", ls)
+	}
+	if top := b.must(nil, "compose", "top", "web"); !strings.Contains(top, "sleep 1001") {
+		t.Errorf("compose top web:\n%s", top)
+	}
+	if img := b.must(nil, "compose", "images"); !strings.Contains(img, "proj-web-1") || !strings.Contains(img, "busybox") {
+		t.Errorf("compose images:\n%s", img)
+	}
+	if cfg := b.must(nil, "compose", "config", "--services"); cfg != "db\njob\nweb\n" {
+		t.Errorf("compose config --services = %q", cfg)
+	}
+	code, err := b.run(nil, "compose", "wait", "job")
+	var ee *exec.ExitError
+	if strings.TrimSpace(code) != "5" || !errors.As(err, &ee) || ee.ExitCode() != 5 {
+		t.Errorf("compose wait job = %q, %v; want 5 printed and exit status 5", code, err)
+	}
+	state := func(svc string) string {
+		return strings.TrimSpace(b.must(nil, "compose", "ps", "-a", "--format", "{{.State}}", svc))
+	}
+	b.must(nil, "compose", "pause", "web")
+	if st := state("web"); st != "paused" {
+		t.Errorf("after pause: web is %q", st)
+	}
+	b.must(nil, "compose", "unpause", "web")
+	out := b.must(nil, "compose", "stop")
+	if strings.Index(out, "proj-web-1  Stopping") > strings.Index(out, "proj-db-1  Stopping") {
+		t.Errorf("stop stopped db before web, which depends on it:\n%s", out)
+	}
+	out = b.must(nil, "compose", "start", "db", "web")
+	if strings.Index(out, "proj-web-1  Starting") < strings.Index(out, "proj-db-1  Started") {
+		t.Errorf("start started web before db was:\n%s", out)
+	}
+	b.must(nil, "compose", "restart", "web")
+	if st := state("web"); st != "running" {
+		t.Errorf("after restart: web is %q", st)
+	}
+	b.must(nil, "compose", "kill", "web")
+	if st := state("web"); st != "exited" {
+		t.Errorf("after kill: web is %q", st)
+	}
+	b.must(nil, "compose", "rm", "-f", "web")
+	if st := state("web"); st != "" {
+		t.Errorf("after rm: web is %q", st)
+	}
+	ev := b.must(nil, "compose", "events", "--json", "--since", since, "--until", time.Now().Format(time.RFC3339Nano))
+	for _, want := range []string{`"action":"create"`, `"action":"pause"`, `"service":"web"`, `"service":"db"`} {
+		if !strings.Contains(ev, want) {
+			t.Errorf("compose events: no %s in\n%s", want, ev)
+		}
 	}
 }
