@@ -108,25 +108,3 @@ func withDependencies(p *types.Project, names []string) []string {
 	}
 	return out
 }
-
-// dependents returns the services of names that depend on service,
-// directly or not.
-func dependents(p *types.Project, names []string, service string) map[string]bool {
-	out := map[string]bool{}
-	changed := true
-	for changed {
-		changed = false
-		for _, n := range names {
-			if out[n] {
-				continue
-			}
-			for d := range p.Services[n].DependsOn {
-				if d == service || out[d] {
-					out[n], changed = true, true
-					break
-				}
-			}
-		}
-	}
-	return out
-}
