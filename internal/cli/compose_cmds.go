@@ -369,10 +369,7 @@ func newComposeRestartCommand(a *app, g *composeFlags) *cobra.Command {
 			if cmd.Flags().Changed("timeout") {
 				t = &timeout
 			}
-			if err := p.Stop(args, t); err != nil {
-				return err
-			}
-			return p.Start(args)
+			return p.Restart(args, t)
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 10, "seconds to wait for containers to stop")

@@ -168,3 +168,31 @@ func (p *Project) Start(services []string) error {
 		return errors.Join(errs...)
 	})
 }
+
+// Restart stops and starts the named services' containers (all when
+// none is named), and with them the services that depend on one of
+// them with restart: true, as Docker Compose does.
+func (p *Project) Restart(services []string, timeout *int) error {
+	names, err := Select(p.Model, services)
+	if err != nil {
+		return err
+	}
+	if len(services) > 0 {
+		in := set(names...)
+		for grew := true; grew; {
+			grew = false
+			for _, n := range p.Model.ServiceNames() {
+				for dep, d := range p.Model.Services[n].DependsOn {
+					if d.Restart && in[dep] && !in[n] {
+						in[n], grew = true, true
+						names = append(names, n)
+					}
+				}
+			}
+		}
+	}
+	if err := p.Stop(names, timeout); err != nil {
+		return err
+	}
+	return p.Start(names)
+}
