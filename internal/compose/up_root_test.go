@@ -308,7 +308,7 @@ services:
     image: busybox:test
     command: sleep 1001
     stop_signal: KILL
-    depends_on: [db]
+    depends_on: {db: {condition: service_started, restart: true}}
   job:
     image: busybox:test
     command: ["sh", "-c", "sleep 1; exit 5"]
@@ -334,6 +334,12 @@ services:
 	}
 	state := func(svc string) string {
 		return strings.TrimSpace(b.must(nil, "compose", "ps", "-a", "--format", "{{.State}}", svc))
+	}
+	started := func() string { return b.must(nil, "inspect", "-f", "{{.State.StartedAt}}", "proj-web-1") }
+	before := started()
+	b.must(nil, "compose", "restart", "db")
+	if after := started(); after == before {
+		t.Errorf("restart db left web, which depends on it with restart: true, running since %s", before)
 	}
 	b.must(nil, "compose", "pause", "web")
 	if st := state("web"); st != "paused" {
