@@ -93,9 +93,15 @@ func CreateBridge(b Bridge) (BridgeLink, error) {
 func DeleteBridge(name string) error { return deleteLink(name) }
 
 func deleteLink(name string) error {
-	err := netlink.LinkDel(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: name}})
+	l, err := netlink.LinkByName(name)
 	var nf netlink.LinkNotFoundError
-	if err != nil && !errors.As(err, &nf) && !errors.Is(err, unix.ENODEV) {
+	if errors.As(err, &nf) {
+		return nil // gone, with its namespace (a veth) or before
+	}
+	if err == nil {
+		err = netlink.LinkDel(l)
+	}
+	if err != nil && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("delete interface %s: %w", name, err)
 	}
 	return nil
