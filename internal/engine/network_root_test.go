@@ -265,3 +265,69 @@ func TestNetworkNoLeaks(t *testing.T) {
 		t.Errorf("addresses still held: %s", out)
 	}
 }
+
+// TestNetworkForwardDropPolicy runs berth in a network namespace of its
+// own whose iptables FORWARD chain drops by policy, as dockerd leaves it:
+// berth's networks must still reach the outside, and removing a network
+// must take only its own rules out of iptables.
+func TestNetworkForwardDropPolicy(t *testing.T) {
+	c := netCLI(t)
+	if _, err := exec.LookPath("iptables"); err != nil {
+		t.Skip("iptables is not installed")
+	}
+	ns := fmt.Sprintf("bnfwd%d", os.Getpid())
+	out := fmt.Sprintf("bnfwdo%d", os.Getpid())
+	sh(t, "ip", "netns", "add", ns)
+	sh(t, "ip", "netns", "add", out)
+	t.Cleanup(func() {
+		exec.Command("ip", "netns", "del", ns).Run()
+		exec.Command("ip", "netns", "del", out).Run()
+	})
+	sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	sh(t, "ip", "-n", ns, "link", "add", "up0", "type", "veth", "peer", "name", "down0", "netns", out)
+	sh(t, "ip", "-n", ns, "addr", "add", "198.18.78.1/30", "dev", "up0")
+	sh(t, "ip", "-n", ns, "link", "set", "up0", "up")
+	sh(t, "ip", "-n", out, "addr", "add", "198.18.78.2/30", "dev", "down0")
+	sh(t, "ip", "-n", out, "link", "set", "down0", "up")
+	in := func(args ...string) []string {
+		return append([]string{"nsenter", "--net=/run/netns/" + ns}, args...)
+	}
+	berth := func(args ...string) (string, error) {
+		cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + ns, c.bin, "--root", c.root}, args...)...)
+		b, err := cmd.CombinedOutput()
+		return string(b), err
+	}
+	ping := "ping -c1 -W2 198.18.78.2 >/dev/null && echo out-ok || echo out-failed"
+
+	// A network made while FORWARD accepts, then dockerd's policy.
+	if o, err := berth("network", "create", "--subnet", "10.251.20.0/24", "early"); err != nil {
+		t.Fatal(o)
+	}
+	if o, err := berth("run", "--rm", "--network", "early", "busybox:test", "sh", "-c", ping); err != nil || !strings.Contains(o, "out-ok") {
+		t.Fatalf("egress before the DROP policy: %v %q", err, o)
+	}
+	sh(t, in("iptables", "-P", "FORWARD", "DROP")...)
+	sh(t, in("iptables", "-A", "FORWARD", "-i", "up0", "-m", "comment", "--comment", "not-berths", "-j", "DROP")...)
+	if o, err := berth("network", "create", "--subnet", "10.251.21.0/24", "late"); err != nil {
+		t.Fatal(o)
+	}
+	for _, n := range []string{"early", "late"} {
+		if o, err := berth("run", "--rm", "--network", n, "busybox:test", "sh", "-c", ping); err != nil || !strings.Contains(o, "out-ok") {
+			t.Errorf("egress from %s under FORWARD's DROP policy: %v %q", n, err, o)
+		}
+	}
+	if o, err := berth("network", "rm", "early", "late"); err != nil {
+		t.Fatal(o)
+	}
+	rules, err := exec.Command(in("iptables", "-S")[0], in("iptables", "-S")[1:]...).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(rules), "berth") && strings.Contains(string(rules), "-A "+network.IptablesChain+" -i") {
+		t.Errorf("rules of removed networks are left:\n%s", rules)
+	}
+	if !strings.Contains(string(rules), "not-berths") || !strings.Contains(string(rules), "-P FORWARD DROP") {
+		t.Errorf("berth changed rules that are not its own:\n%s", rules)
+	}
+	// The default network's bridge lives in that namespace, and goes with it.
+}

@@ -271,13 +271,13 @@ func (e *Engine) bridgeUp(n *metadata.Network) (network.BridgeLink, error) {
 	return br, nil
 }
 
-// allowForwardAll lets every bridge network's packets through a
-// FORWARD chain that drops by policy.
+// allowForwardAll lets the packets of every bridge network whose bridge
+// exists through a FORWARD chain that drops by policy.
 func (e *Engine) allowForwardAll() error {
 	var bridges []string
 	e.DB.View(func(tx *metadata.Tx) error {
 		return tx.Networks(func(n *metadata.Network) error {
-			if n.Bridge != "" {
+			if _, ok, _ := network.LookupBridge(n.Bridge); ok && n.Bridge != "" {
 				bridges = append(bridges, n.Bridge)
 			}
 			return nil
