@@ -252,7 +252,13 @@ func TestNetworkNoLeaks(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	c.run("rm", "-f", id)
-	if got := bridgePorts(t, bridge); got != before {
+	// The kernel frees the veths with their namespaces, in the background.
+	got := bridgePorts(t, bridge)
+	for i := 0; i < 100 && got != before; i++ {
+		time.Sleep(50 * time.Millisecond)
+		got = bridgePorts(t, bridge)
+	}
+	if got != before {
 		t.Errorf("veths: %d before, %d after %d runs", before, got, cycles)
 	}
 	if _, err := os.Stat("/run/berth/netns/" + id); err == nil {
