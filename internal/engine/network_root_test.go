@@ -16,22 +16,6 @@ import (
 	"berth/internal/network"
 )
 
-// teardownNetworks removes what a test root's networks made on the host:
-// bridges and rules, which outlive the root's temp directory.
-func teardownNetworks(t *testing.T, root, runtimeDir string) {
-	e, err := Open(root, runtimeDir)
-	if err != nil {
-		t.Logf("teardown networks: %v", err)
-		return
-	}
-	nets, _ := e.Networks()
-	for _, n := range nets {
-		if n.Bridge != "" {
-			e.bridgeDown(n)
-		}
-	}
-}
-
 // bridgePorts counts the interfaces on bridge name.
 func bridgePorts(t *testing.T, name string) int {
 	br, err := netlink.LinkByName(name)
