@@ -284,7 +284,14 @@ func ServerMain(dir, addr string) error {
 	}
 	logger.Printf("listening on %s (pid %d)", s.Addr(), os.Getpid())
 	err = s.Serve()
-	logger.Printf("exiting: %v", errOr(err, "stopped"))
+	switch _, serr := os.Stat(filepath.Join(dir, RecordsFile)); {
+	case err != nil:
+		logger.Printf("exiting: %v", err)
+	case errors.Is(serr, os.ErrNotExist):
+		logger.Printf("exiting: %s is gone", RecordsFile)
+	default:
+		logger.Printf("exiting: stopped")
+	}
 	return err
 }
 
@@ -323,11 +330,4 @@ func writePid(f *os.File, addr netip.AddrPort) error {
 	}
 	_, err := f.WriteAt([]byte(fmt.Sprintf("%d %s\n", os.Getpid(), addr)), 0)
 	return err
-}
-
-func errOr(err error, s string) string {
-	if err != nil {
-		return err.Error()
-	}
-	return s
 }
