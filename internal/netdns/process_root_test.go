@@ -286,3 +286,54 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
+
+// TestServerMemory measures servers of the real berth binary, four at
+// once, after some queries: their proportional set size, in which the
+// binary's pages are shared among them, and their anonymous memory, which
+// is each one's own.
+func TestServerMemory(t *testing.T) {
+	testfixture.RequireRoot(t)
+	berth := testfixture.BuildBerth(t)
+	var pids []int
+	var ips []net.IP
+	for range 4 {
+		dir, _ := networkDir(t)
+		ip := loopbackIP()
+		if err := ensureRunning(berth, dir, at53(ip)); err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, serverPID(t, dir))
+		ips = append(ips, ip)
+	}
+	for _, ip := range ips {
+		for range 50 {
+			query(t, at53(ip), "udp", "web.", dns.TypeA)
+			query(t, at53(ip), "udp", "example.com.", dns.TypeA)
+		}
+	}
+	for _, pid := range pids {
+		f := smapsRollup(t, pid)
+		t.Logf("server %d: Pss %d kB (anon %d kB, file %d kB), Rss %d kB",
+			pid, f["Pss"], f["Pss_Anon"], f["Pss_File"], f["Rss"])
+		if f["Pss_Anon"] == 0 || f["Pss_Anon"] > 8<<10 {
+			t.Errorf("server %d: Pss_Anon = %d kB, want under 8 MB", pid, f["Pss_Anon"])
+		}
+	}
+}
+
+func smapsRollup(t *testing.T, pid int) map[string]int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		t.Skipf("no smaps_rollup: %v", err)
+	}
+	fields := map[string]int{}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && f[2] == "kB" {
+			n, _ := strconv.Atoi(f[1])
+			fields[strings.TrimSuffix(f[0], ":")] = n
+		}
+	}
+	return fields
+}
