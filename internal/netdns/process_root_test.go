@@ -216,6 +216,7 @@ func TestEnsureRunningErrors(t *testing.T) {
 		t.Errorf("servers after a failed start = %v", got)
 	}
 
+	t.Logf("bind error: %v", err)
 	// A used address.
 	ip := loopbackIP()
 	pc, err := net.ListenPacket("udp", at53(ip).String())
@@ -228,6 +229,7 @@ func TestEnsureRunningErrors(t *testing.T) {
 		t.Errorf("EnsureRunning at a used address = %v", err)
 	}
 
+	t.Logf("used: %v", err)
 	// No records.
 	empty := t.TempDir()
 	err = EnsureRunning(empty, loopbackIP())

@@ -190,6 +190,10 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		w.WriteMsg(m)
 		return
 	}
+	if req.Opcode != dns.OpcodeQuery {
+		w.WriteMsg(new(dns.Msg).SetRcode(req, dns.RcodeNotImplemented))
+		return
+	}
 	q := req.Question[0]
 	if q.Qclass == dns.ClassINET {
 		if e := t.lookup(q.Name); e != nil {

@@ -242,3 +242,18 @@ func TestListenErrors(t *testing.T) {
 		t.Errorf("Listen on a used address = %v, want an error naming %s", err, s.Addr())
 	}
 }
+
+func TestOnlyQueries(t *testing.T) {
+	up := startUpstream(t, "127.0.0.1")
+	dir := t.TempDir()
+	writeRecords(t, dir, testRecords(up))
+	s := serve(t, dir)
+	m := new(dns.Msg).SetNotify("web.")
+	r, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(m, s.Addr().String())
+	if err != nil || r.Rcode != dns.RcodeNotImplemented {
+		t.Errorf("NOTIFY = %v %v, want NOTIMP", r, err)
+	}
+	if got := up.asked(); len(got) != 0 {
+		t.Errorf("upstream was asked %v", got)
+	}
+}
