@@ -45,14 +45,15 @@ func addContainerCommands(root *cobra.Command, a *app) {
 	}
 	ctr.AddCommand(newContainerInspectCommand(a), newContainerPruneCommand(a), newRestoreCommand(a), newTrashCommand(a))
 	system := &cobra.Command{Use: "system", Short: "Manage berth"}
-	system.AddCommand(newEventsCommand(a), newDfCommand(a))
+	system.AddCommand(newEventsCommand(a), newDfCommand(a), newSystemPruneCommand(a))
 	root.AddCommand(ctr, newRestartCommand(a), newBootCommand(a), newEventsCommand(a), system)
 	root.AddCommand(monitorCommands(a)...)
 }
 
 // monitorCommands are the hidden commands a detached container's monitor
 // runs: `__start ID` creates and starts the container on the monitor's
-// pipes and reports its pid on fd 3; `__cleanup ID` records its end.
+// pipes and reports its pid on fd 3; `__cleanup ID` records its end;
+// `__health ID` runs its health check once.
 func monitorCommands(a *app) []*cobra.Command {
 	start := &cobra.Command{
 		Use: "__start ID", Hidden: true, Args: cobra.ExactArgs(1),
@@ -79,7 +80,17 @@ func monitorCommands(a *app) []*cobra.Command {
 			return e.Cleanup(args[0])
 		},
 	}
-	return []*cobra.Command{start, cleanup}
+	health := &cobra.Command{
+		Use: "__health ID", Hidden: true, Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			return e.CheckHealth(args[0])
+		},
+	}
+	return []*cobra.Command{start, cleanup, health}
 }
 
 func newRestartCommand(a *app) *cobra.Command {
@@ -154,6 +165,7 @@ type runFlags struct {
 	volumes, mounts, publish, expose          []string
 	publishAll                                bool
 	dns, dnsSearch, dnsOptions                []string
+	health                                    healthFlags
 }
 
 func (f *runFlags) add(cmd *cobra.Command) {
@@ -205,6 +217,7 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.dns, "dns", nil, "a DNS server for the container's /etc/resolv.conf")
 	fl.StringArrayVar(&f.dnsSearch, "dns-search", nil, "a DNS search domain")
 	fl.StringArrayVar(&f.dnsOptions, "dns-option", nil, "a DNS resolver option")
+	f.health.add(fl)
 	// -h is --hostname here, as in Docker; --help keeps no shorthand.
 	fl.Bool("help", false, "print usage")
 }
@@ -278,6 +291,9 @@ func (f *runFlags) options(cmd *cobra.Command, a *app, args []string) (engine.Cr
 	if f.stopTimeout >= 0 {
 		t := f.stopTimeout
 		o.Config.StopTimeout = &t
+	}
+	if o.Config.Healthcheck, err = f.health.config(); err != nil {
+		return o, err
 	}
 	if o.Config.HostOptions, err = f.hostOptions(); err != nil {
 		return o, err
@@ -489,9 +505,10 @@ func newRunCommand(a *app) *cobra.Command {
 			if err != nil {
 				return ownError(err)
 			}
-			if !detach && (f.tty || f.interactive) {
-				// under a monitor, attached: detach keys work, and
-				// the output is logged
+			if !detach && (f.tty || f.interactive || !attach.SigProxy) {
+				// under a monitor, attached: detach keys work, the
+				// output is logged, and with --sig-proxy=false a
+				// signal that ends berth leaves the container running
 				return a.startAttached(e, c, f.interactive, attach)
 			}
 			if !detach {

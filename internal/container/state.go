@@ -88,6 +88,30 @@ func (r *Runtime) load(id string) (*record, error) {
 	return &rec, nil
 }
 
+// loadHead is load without the spec, which state and list do not need:
+// decoding it is most of the cost of reading a record, and `ps` reads one
+// per container.
+func (r *Runtime) loadHead(id string) (*record, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(r.dir(id), "state.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errdefs.NotFoundf("container %q does not exist", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	var head struct {
+		record
+		Spec json.RawMessage `json:"spec"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("state of %s is damaged: %w", id, err)
+	}
+	return &head.record, nil
+}
+
 // save writes the record atomically: a crash leaves the old or the new
 // file, never a torn one.
 func (r *Runtime) save(rec *record) error {
@@ -196,7 +220,7 @@ func (rec *record) specState(status specs.ContainerState) *specs.State {
 
 // State returns the state of container id.
 func (r *Runtime) State(id string) (*State, error) {
-	rec, err := r.load(id)
+	rec, err := r.loadHead(id)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +241,7 @@ func (r *Runtime) List() ([]*State, error) {
 		if !e.IsDir() || ValidateID(e.Name()) != nil {
 			continue
 		}
-		rec, err := r.load(e.Name())
+		rec, err := r.loadHead(e.Name())
 		if err != nil {
 			continue // a create in flight has no state.json yet
 		}

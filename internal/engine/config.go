@@ -5,6 +5,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"berth/internal/image"
 	"berth/internal/metadata"
 )
 
@@ -35,6 +36,9 @@ type Config struct {
 	DNS        []string `json:"dns,omitempty"`
 	DNSSearch  []string `json:"dnsSearch,omitempty"`
 	DNSOptions []string `json:"dnsOptions,omitempty"`
+	// Healthcheck is the image's HEALTHCHECK with the --health-* flags
+	// laid over it; Test ["NONE"] turns it off.
+	Healthcheck *image.HealthConfig `json:"healthcheck,omitempty"`
 	// HostOptions are the privileges, devices, rlimits, tmpfs mounts,
 	// init and /etc/hosts entries asked for (hostopts.go).
 	HostOptions

@@ -70,6 +70,10 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 	if cfg.StopSignal == "" {
 		cfg.StopSignal = ic.Config.StopSignal
 	}
+	cfg.Healthcheck = mergeHealthcheck(ic.Config.Healthcheck, opts.Config.Healthcheck)
+	if err := ValidateHealthcheck(cfg.Healthcheck); err != nil {
+		return nil, err
+	}
 	cfg.Labels = map[string]string{}
 	for k, v := range ic.Config.Labels {
 		cfg.Labels[k] = v

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"berth/internal/image"
 	"berth/internal/metadata"
 )
 
@@ -45,6 +46,7 @@ type StateJSON struct {
 	Error      string
 	StartedAt  string
 	FinishedAt string
+	Health     *Health `json:",omitempty"`
 }
 
 // HostConfigJSON is the part of Docker's HostConfig berth has.
@@ -91,8 +93,9 @@ type ConfigJSON struct {
 	WorkingDir   string
 	Entrypoint   []string
 	Labels       map[string]string
-	StopSignal   string `json:",omitempty"`
-	StopTimeout  *int   `json:",omitempty"`
+	StopSignal   string              `json:",omitempty"`
+	StopTimeout  *int                `json:",omitempty"`
+	Healthcheck  *image.HealthConfig `json:",omitempty"`
 }
 
 // NetworkJSON is Docker's NetworkSettings, for a container with only
@@ -132,9 +135,12 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 			Hostname: cfg.Hostname, User: cfg.User, Tty: cfg.Tty, OpenStdin: cfg.OpenStdin,
 			AttachStdout: true, AttachStderr: true, Env: cfg.Env, Cmd: cfg.Cmd, Image: c.ImageName,
 			WorkingDir: cfg.WorkingDir, Entrypoint: cfg.Entrypoint, Labels: cfg.Labels,
-			StopSignal: cfg.StopSignal, StopTimeout: cfg.StopTimeout,
+			StopSignal: cfg.StopSignal, StopTimeout: cfg.StopTimeout, Healthcheck: cfg.Healthcheck,
 		},
 		NetworkSettings: NetworkJSON{Networks: map[string]any{}, Ports: map[string]any{}},
+	}
+	if st != StatusCreated {
+		out.State.Health = e.health(c, cfg)
 	}
 	if out.State.Running {
 		if rs, err := e.Runtime.State(c.ID); err == nil {

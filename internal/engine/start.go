@@ -128,7 +128,10 @@ func (e *Engine) RunAttached(c *metadata.Container, stdio Stdio) (int, error) {
 			return -1, err
 		}
 	}
+	e.resetHealth(c.ID)
+	stopHealth := e.healthLoop(c.ID, cfg)
 	code, runErr := e.Runtime.Run(c.ID, runOpts(bundle, in, out, errf), false, true)
+	stopHealth()
 	if wait != nil {
 		wait()
 	}
