@@ -71,7 +71,11 @@ func newPsCommand(a *app) *cobra.Command {
 					rows = append(rows, nil)
 					continue
 				}
-				rows = append(rows, psRowOf(s, noTrunc))
+				row := psRowOf(s, noTrunc)
+				if strings.Contains(format, ".Networks") {
+					row.Networks = strings.Join(e.ContainerNetworks(s.Container), ",")
+				}
+				rows = append(rows, row)
 			}
 			if quiet {
 				return nil
