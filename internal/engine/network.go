@@ -179,10 +179,8 @@ func checkAttachment(n *metadata.Network, aliases []string, ipv4, ipv6, mac stri
 		}
 		a.MAC = hw
 	}
-	for _, al := range aliases {
-		if al == "" || strings.ContainsAny(al, " \t\n/") {
-			return a, errdefs.Invalidf("invalid network alias %q", al)
-		}
+	if err := checkAliases(aliases); err != nil {
+		return a, errdefs.Invalidf("invalid network alias: %v", err)
 	}
 	return a, nil
 }
@@ -347,7 +345,14 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, f
 		return nil, err
 	}
 	if !n.Predefined {
-		if err := e.writeRecords(n); err != nil {
+		err := e.writeRecords(n)
+		if err == nil {
+			err = dnsEnsureRunning(e.networkDir(n.ID), gw4)
+		}
+		if err != nil {
+			endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: n.ID})
+			network.DeleteEndpoint(ep.HostVeth)
+			e.release(ep)
 			return nil, err
 		}
 	}
@@ -521,7 +526,7 @@ func (e *Engine) writeNetFiles(c *metadata.Container, cfg *Config, eps []*metada
 		if ep.IPv6 != "" {
 			own = append(own, ep.IPv6)
 		}
-		if n, err := e.networkByID(ep.NetworkID); err == nil && !n.Predefined && dnsServer == "" && dnsEnabled() {
+		if n, err := e.networkByID(ep.NetworkID); err == nil && !n.Predefined && dnsServer == "" {
 			dnsServer = n.Gateway
 		}
 	}

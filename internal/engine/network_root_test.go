@@ -13,6 +13,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"berth/internal/netdns"
 	"berth/internal/network"
 )
 
@@ -80,6 +81,12 @@ func TestNetworkTraffic(t *testing.T) {
 	if !strings.Contains(out, "hello-from-web") || !strings.Contains(out, "ping-ok") {
 		t.Errorf("a container on the same network got %q; want the page and a ping", out)
 	}
+	// Names: the network's resolver at the gateway knows web and its alias.
+	out = c.run("run", "--rm", "--network", "tn1", "busybox:test", "sh", "-c",
+		"cat /etc/resolv.conf; wget -qO- http://www/ && nslookup web.tn1 | grep -c 10.251.1.50")
+	if !strings.Contains(out, "nameserver 10.251.1.1") || !strings.Contains(out, "hello-from-web") {
+		t.Errorf("by name on the same network: %q; want the gateway as resolver and web's page", out)
+	}
 	// Another network: nothing gets through.
 	out, _ = c.runErr(nil, "run", "--rm", "--network", "tn2", "busybox:test", "sh", "-c",
 		"wget -T 2 -qO- http://10.251.1.50/ || echo blocked")
@@ -104,7 +111,7 @@ func TestNetworkTraffic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs DNSRecords
+	var recs netdns.Records
 	if err := json.Unmarshal(b, &recs); err != nil {
 		t.Fatal(err)
 	}
