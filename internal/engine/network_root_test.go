@@ -328,3 +328,33 @@ func TestNetworkForwardDropPolicy(t *testing.T) {
 	}
 	// The default network's bridge lives in that namespace, and goes with it.
 }
+
+func TestNetworkIPv6(t *testing.T) {
+	c := netCLI(t)
+	c.run("network", "create", "--ipv6", "--subnet", "fd00:be47:1::/64", "--subnet", "10.251.31.0/24", "six")
+	c.run("run", "-d", "--name", "six-a", "--network", "six", "--ip6", "fd00:be47:1::a", "busybox:test", "sleep", "60")
+	out := c.run("run", "--rm", "--network", "six", "busybox:test", "sh", "-c",
+		"ping -6 -c1 -W2 fd00:be47:1::a >/dev/null && echo v6-ok; nslookup six-a")
+	if !strings.Contains(out, "v6-ok") || !strings.Contains(out, "fd00:be47:1::a") {
+		t.Errorf("IPv6 on a network: %q; want a ping and the name's AAAA record", out)
+	}
+	got := strings.TrimSpace(c.run("inspect", "-f", `{{(index .NetworkSettings.Networks "six").GlobalIPv6Address}}`, "six-a"))
+	if got != "fd00:be47:1::a" {
+		t.Errorf("GlobalIPv6Address = %q, want fd00:be47:1::a", got)
+	}
+	for _, args := range [][]string{
+		{"network", "create", "--subnet", "fd00:be47:2::/64", "nov6flag"},
+		{"network", "create", "--ipv6", "nov6subnet"},
+		{"network", "create", "--subnet", "10.251.31.0/25", "overlap"},
+		{"network", "create", "--subnet", "10.251.32.0/24", "--gateway", "10.9.9.9", "badgw"},
+		{"network", "create", "-o", "com.docker.network.bridge.enable_icc=false", "badopt"},
+		{"network", "create", "six"},
+	} {
+		if out, err := c.runErr(nil, args...); err == nil {
+			t.Errorf("%v succeeded: %q", args, out)
+		}
+	}
+	if out := c.run("network", "ls", "-q", "--filter", "type=custom"); len(strings.Fields(out)) != 1 {
+		t.Errorf("only six should have been made; network ls says %q", out)
+	}
+}
