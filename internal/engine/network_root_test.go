@@ -87,6 +87,13 @@ func TestNetworkTraffic(t *testing.T) {
 	if !strings.Contains(out, "nameserver 10.251.1.1") || !strings.Contains(out, "hello-from-web") {
 		t.Errorf("by name on the same network: %q; want the gateway as resolver and web's page", out)
 	}
+	// A renamed container answers to its new name.
+	c.run("rename", "web", "web2")
+	out = c.run("run", "--rm", "--network", "tn1", "busybox:test", "nslookup", "web2")
+	if !strings.Contains(out, "10.251.1.50") {
+		t.Errorf("nslookup of a renamed container: %q", out)
+	}
+	c.run("rename", "web2", "web")
 	// Another network: nothing gets through.
 	out, _ = c.runErr(nil, "run", "--rm", "--network", "tn2", "busybox:test", "sh", "-c",
 		"wget -T 2 -qO- http://10.251.1.50/ || echo blocked")
