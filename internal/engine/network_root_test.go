@@ -365,3 +365,30 @@ func TestNetworkIPv6(t *testing.T) {
 		t.Errorf("only six should have been made; network ls says %q", out)
 	}
 }
+
+func TestNetworkPruneAndConnectStopped(t *testing.T) {
+	c := netCLI(t)
+	c.run("network", "create", "--subnet", "10.251.40.0/24", "--label", "keep=no", "unused")
+	c.run("network", "create", "--subnet", "10.251.41.0/24", "used")
+	c.run("create", "--name", "stopped", "busybox:test", "sleep", "30")
+	// A stopped container's connect takes effect at its start, as eth1.
+	c.run("network", "connect", "--alias", "st", "used", "stopped")
+	c.run("start", "stopped")
+	out := c.run("exec", "stopped", "ip", "-o", "-4", "addr", "show", "eth1")
+	if !strings.Contains(out, "10.251.41.") {
+		t.Errorf("eth1 after connect and start: %q", out)
+	}
+	if out := c.run("network", "prune", "-f"); !strings.Contains(out, "Deleted Networks:\nunused\n") {
+		t.Errorf("network prune: %q; want unused removed", out)
+	}
+	if out := c.run("network", "ls", "--format", "{{.Name}}", "--filter", "type=custom"); strings.TrimSpace(out) != "used" {
+		t.Errorf("after prune the custom networks are %q; want used, which a container is on", out)
+	}
+	c.run("network", "disconnect", "used", "stopped")
+	if out, err := c.runErr(nil, "exec", "stopped", "ip", "-o", "link", "show", "eth1"); err == nil {
+		t.Errorf("eth1 after disconnect: %q", out)
+	}
+	if out, err := c.runErr(nil, "network", "disconnect", "used", "stopped"); err == nil || !strings.Contains(out, "is not connected") {
+		t.Errorf("a second disconnect: %v %q", err, out)
+	}
+}
