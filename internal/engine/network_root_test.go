@@ -392,3 +392,21 @@ func TestNetworkPruneAndConnectStopped(t *testing.T) {
 		t.Errorf("a second disconnect: %v %q", err, out)
 	}
 }
+
+// TestNetworkOrphanRules checks that the rules of a bridge that went
+// without `network rm` (deleted by hand, a root thrown away) are cleared
+// when the next bridge is made.
+func TestNetworkOrphanRules(t *testing.T) {
+	c := netCLI(t)
+	id := strings.TrimSpace(c.run("network", "create", "--subnet", "10.251.50.0/24", "orphan"))
+	if n, _ := network.CountRules(network.RuleTag(id)); n == 0 {
+		t.Fatal("the network has no rules")
+	}
+	if err := network.DeleteBridge("berth" + id[:10]); err != nil {
+		t.Fatal(err)
+	}
+	c.run("network", "create", "--subnet", "10.251.51.0/24", "next")
+	if n, _ := network.CountRules(network.RuleTag(id)); n != 0 {
+		t.Errorf("%d rules of a bridge deleted by hand are left", n)
+	}
+}
