@@ -67,6 +67,7 @@ type HostConfigJSON struct {
 	PidsLimit         *int64
 	ShmSize           int64
 	HostOptionsJSON
+	MountsHostJSON
 }
 
 // GraphDriverJSON names the container's layers.
@@ -164,6 +165,7 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 		h.ShmSize = 64 << 20
 	}
 	h.HostOptionsJSON = cfg.HostOptions.inspect()
+	h.MountsHostJSON = mountsHostJSON(cfg)
 	h.RestartPolicy.Name = "no"
 	if cfg.Restart != "" {
 		name, count, _ := strings.Cut(cfg.Restart, ":")
