@@ -52,7 +52,7 @@ func newNetEnv(t *testing.T) *netEnv {
 		hostAddr:  netip.MustParseAddr(fmt.Sprintf("172.31.%d.100", x)),
 		hostAddr6: netip.MustParseAddr(fmt.Sprintf("fd00:b:%x:1::100", x)),
 		hostOut:   netip.MustParseAddr(fmt.Sprintf("172.31.%d.65", x)),
-		pub: &Publisher{Table: fmt.Sprintf("berthtest%d", pid), LockPath: filepath.Join(t.TempDir(), "ports.lock")},
+		pub:       &Publisher{Table: fmt.Sprintf("berthtest%d", pid), LockPath: filepath.Join(t.TempDir(), "ports.lock")},
 	}
 	t.Cleanup(func() {
 		for _, ns := range []string{e.c1, e.c2, e.out} {
