@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -30,7 +29,7 @@ func addContainerCommands(root *cobra.Command, a *app) {
 		newTopCommand, func(a *app) *cobra.Command { return newPauseCommand(a, true) },
 		func(a *app) *cobra.Command { return newPauseCommand(a, false) },
 		newUpdateCommand, newStatsCommand, newAttachCommand,
-		newCpCommand, newDiffCommand, newCommitCommand, newExportCommand,
+		newCpCommand, newDiffCommand, newCommitCommand, newExportCommand, newPortCommand,
 	} {
 		root.AddCommand(mk(a))
 		sub := mk(a)
@@ -199,9 +198,9 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.cidfile, "cidfile", "", "write the container ID to the file, which must not exist")
 	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind a host path: /HOST:/CONTAINER[:ro|rw|PROPAGATION] (named volumes: not yet)")
 	fl.StringArrayVar(&f.mounts, "mount", nil, "mount: type=bind,source=/HOST,target=/CONTAINER[,readonly] or type=tmpfs,target=/PATH[,tmpfs-size=N]")
-	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port (needs networking: not yet)")
-	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish every exposed port (needs networking: not yet)")
-	fl.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range")
+	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container's port(s) to the host: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp|sctp], ports may be ranges")
+	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish every exposed port (the image's and --expose's) to a free host port")
+	fl.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range of ports: PORT[-PORT][/PROTO]")
 	fl.StringArrayVar(&f.dns, "dns", nil, "a DNS server for the container's /etc/resolv.conf")
 	fl.StringArrayVar(&f.dnsSearch, "dns-search", nil, "a DNS search domain")
 	fl.StringArrayVar(&f.dnsOptions, "dns-option", nil, "a DNS resolver option")
@@ -737,8 +736,7 @@ func newBootCommand(a *app) *cobra.Command {
 	}
 }
 
-// storage reads -v, --mount, -p, --expose and the DNS flags. Ports are
-// checked, then refused: publishing them needs networking.
+// storage reads -v, --mount, -p, -P, --expose and the DNS flags.
 func (f *runFlags) storage(cfg *engine.Config) error {
 	for _, v := range f.volumes {
 		b, err := engine.ParseVolume(v)
@@ -761,18 +759,8 @@ func (f *runFlags) storage(cfg *engine.Config) error {
 		}
 		cfg.HostOptions.Tmpfs[dest] = opts
 	}
-	for _, e := range f.expose {
-		if _, err := strconv.Atoi(strings.SplitN(strings.SplitN(e, "/", 2)[0], "-", 2)[0]); err != nil {
-			return errdefs.Invalidf("--expose %q: want PORT[-PORT][/PROTO]", e)
-		}
-	}
-	for _, p := range f.publish {
-		if err := engine.ParsePublish(p); err != nil {
-			return err
-		}
-	}
-	if f.publishAll {
-		return errdefs.Unsupportedf("--publish-all: publishing ports needs networking, which berth does not have yet")
+	if err := f.ports(&cfg.PortOptions); err != nil {
+		return err
 	}
 	cfg.DNS, cfg.DNSSearch, cfg.DNSOptions = f.dns, f.dnsSearch, f.dnsOptions
 	return nil

@@ -70,6 +70,7 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 	if cfg.StopSignal == "" {
 		cfg.StopSignal = ic.Config.StopSignal
 	}
+	exposePorts(&cfg.PortOptions, ic.Config.ExposedPorts)
 	cfg.Labels = map[string]string{}
 	for k, v := range ic.Config.Labels {
 		cfg.Labels[k] = v

@@ -64,6 +64,8 @@ type HostConfigJSON struct {
 	CpusetCpus        string
 	PidsLimit         *int64
 	ShmSize           int64
+	PortBindings      map[string][]PortBindingJSON
+	PublishAllPorts   bool
 	HostOptionsJSON
 }
 
@@ -81,6 +83,7 @@ type ConfigJSON struct {
 	AttachStdin  bool
 	AttachStdout bool
 	AttachStderr bool
+	ExposedPorts map[string]struct{} `json:",omitempty"`
 	Tty          bool
 	OpenStdin    bool
 	StdinOnce    bool
@@ -153,6 +156,7 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 		h.ShmSize = 64 << 20
 	}
 	h.HostOptionsJSON = cfg.HostOptions.inspect()
+	e.inspectPorts(c, cfg, out)
 	h.RestartPolicy.Name = "no"
 	if cfg.Restart != "" {
 		name, count, _ := strings.Cut(cfg.Restart, ":")

@@ -17,6 +17,9 @@ type Summary struct {
 	Status  string // created, running, paused, exited
 	Config  *Config
 	Command string
+	// Ports is the PORTS column: published and exposed ports while the
+	// container runs.
+	Ports string
 }
 
 // List returns every container, newest first.
@@ -35,6 +38,7 @@ func (e *Engine) List() ([]Summary, error) {
 		})
 	})
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	e.listPorts(out)
 	return out, err
 }
 

@@ -104,3 +104,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDisplay(t *testing.T) {
+	pub := []Binding{
+		{HostIP: "0.0.0.0", HostPort: 8080, ContainerPort: 80, Proto: "tcp"},
+		{HostIP: "::", HostPort: 8080, ContainerPort: 80, Proto: "tcp"},
+		{HostIP: "127.0.0.1", HostPort: 53, ContainerPort: 53, Proto: "udp"},
+		{HostIP: "127.0.0.1", HostPort: 54, ContainerPort: 54, Proto: "udp"},
+	}
+	got := Display(pub, []string{"80/tcp", "443/tcp", "444/tcp"})
+	want := "127.0.0.1:53-54->53-54/udp, 443-444/tcp, 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp"
+	if got != want {
+		t.Errorf("Display = %q, want %q", got, want)
+	}
+}
