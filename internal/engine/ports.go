@@ -41,11 +41,20 @@ func exposePorts(o *PortOptions, image map[string]struct{}) {
 	o.ExposedPorts = portmap.Exposed(exposed, o.PortBindings)
 }
 
-// publishPorts publishes container c's ports to its addresses t (on
-// the host's interface t.Iface towards it), with -P's added. It runs
-// when the container's network is up, before it starts; on error
-// nothing is published and the container must not start.
-func (e *Engine) publishPorts(c *metadata.Container, cfg *Config, t portmap.Target) error {
+// publishPorts publishes container id's ports to its addresses t on
+// network t.Network (the host's interface towards it is t.Iface), with
+// -P's added. It runs when the container's interface is up, before it
+// starts; on error nothing is published and the container must not
+// start.
+func (e *Engine) publishPorts(id string, t portmap.Target) error {
+	c, err := e.Lookup(id)
+	if err != nil {
+		return err
+	}
+	cfg, err := configOf(c)
+	if err != nil {
+		return err
+	}
 	bindings := cfg.PortBindings
 	if cfg.PublishAll {
 		var err error
@@ -57,7 +66,7 @@ func (e *Engine) publishPorts(c *metadata.Container, cfg *Config, t portmap.Targ
 		return nil
 	}
 	t.ID = c.ID
-	_, err := e.publisher().Publish(t, bindings)
+	_, err = e.publisher().Publish(t, bindings)
 	var inUse *portmap.InUseError
 	if errors.As(err, &inUse) && inUse.ContainerID != "" {
 		if other, lerr := e.Lookup(inUse.ContainerID); lerr == nil {
@@ -67,9 +76,10 @@ func (e *Engine) publishPorts(c *metadata.Container, cfg *Config, t portmap.Targ
 	return err
 }
 
-// unpublishPorts removes container id's rules, if it has any.
-func (e *Engine) unpublishPorts(id string) error {
-	return e.publisher().Unpublish(id)
+// unpublishPorts removes container id's rules on network (all of them
+// when empty), if it has any.
+func (e *Engine) unpublishPorts(id, network string) error {
+	return e.publisher().Unpublish(id, network)
 }
 
 // Published returns the ports that containers publish now, by ID.

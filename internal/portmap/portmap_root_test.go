@@ -176,7 +176,7 @@ func TestPublishReachable(t *testing.T) {
 	if err != nil || len(held) != 2 || held[0].ID != id {
 		t.Errorf("List() = %v, %v; want the two bindings of %s", held, err, id)
 	}
-	if err := e.pub.Unpublish(id); err != nil {
+	if err := e.pub.Unpublish(id, ""); err != nil {
 		t.Fatal(err)
 	}
 	if out, _ := exec.Command("nft", "list", "table", "inet", e.pub.Table).CombinedOutput(); strings.Contains(string(out), id) {

@@ -78,12 +78,15 @@ func TestPublishAll(t *testing.T) {
 }
 
 func TestComment(t *testing.T) {
-	b := Binding{HostIP: "::", HostPort: 8080, ContainerPort: 80, Proto: "udp"}
-	id, got, ok := parseComment(comment("abc", b))
-	if !ok || id != "abc" || got != b {
-		t.Errorf("parseComment(comment(abc, %v)) = %q, %v, %v", b, id, got, ok)
+	for _, h := range []Held{
+		{ID: "abc", Network: "net1", Binding: Binding{HostIP: "::", HostPort: 8080, ContainerPort: 80, Proto: "udp"}},
+		{ID: "abc", Binding: Binding{HostIP: "127.0.0.1", HostPort: 1, ContainerPort: 2, Proto: "tcp"}},
+	} {
+		if got, ok := parseComment(comment(h)); !ok || got != h {
+			t.Errorf("parseComment(comment(%v)) = %v, %v", h, got, ok)
+		}
 	}
-	if _, _, ok := parseComment("something else"); ok {
+	if _, ok := parseComment("something else"); ok {
 		t.Errorf("parseComment read a comment berth did not write")
 	}
 }

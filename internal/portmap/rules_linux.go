@@ -29,8 +29,9 @@ type Publisher struct {
 
 // Target is the container that receives a publisher's traffic.
 type Target struct {
-	// ID is the container's ID; it tags every rule.
-	ID string
+	// ID is the container's ID, and Network the network whose
+	// addresses these are; they tag every rule.
+	ID, Network string
 	// Addr4 and Addr6 are the container's addresses; an invalid one
 	// means the container has none of that family.
 	Addr4, Addr6 netip.Addr
@@ -52,22 +53,34 @@ const (
 	commentPrefix    = "berth-port "
 )
 
-// rule comments read "berth-port ID PROTO HOSTIP HOSTPORT CONTAINERPORT".
-func comment(id string, b Binding) string {
-	return fmt.Sprintf("%s%s %s %s %d %d", commentPrefix, id, b.Proto, b.HostIP, b.HostPort, b.ContainerPort)
+// rule comments read
+// "berth-port ID NETWORK PROTO HOSTIP HOSTPORT CONTAINERPORT".
+func comment(h Held) string {
+	return fmt.Sprintf("%s%s %s %s %s %d %d", commentPrefix, h.ID, firstOf(h.Network, "-"), h.Proto, h.HostIP, h.HostPort, h.ContainerPort)
 }
 
-func parseComment(s string) (id string, b Binding, ok bool) {
+func parseComment(s string) (h Held, ok bool) {
 	f := strings.Fields(strings.TrimPrefix(s, commentPrefix))
-	if !strings.HasPrefix(s, commentPrefix) || len(f) != 5 {
-		return "", b, false
+	if !strings.HasPrefix(s, commentPrefix) || len(f) != 6 {
+		return h, false
 	}
-	hp, err1 := strconv.ParseUint(f[3], 10, 16)
-	cp, err2 := strconv.ParseUint(f[4], 10, 16)
+	hp, err1 := strconv.ParseUint(f[4], 10, 16)
+	cp, err2 := strconv.ParseUint(f[5], 10, 16)
 	if err1 != nil || err2 != nil {
-		return "", b, false
+		return h, false
 	}
-	return f[0], Binding{Proto: f[1], HostIP: f[2], HostPort: uint16(hp), ContainerPort: uint16(cp)}, true
+	h = Held{ID: f[0], Network: f[1], Binding: Binding{Proto: f[2], HostIP: f[3], HostPort: uint16(hp), ContainerPort: uint16(cp)}}
+	if h.Network == "-" {
+		h.Network = ""
+	}
+	return h, true
+}
+
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func (p *Publisher) table() *nftables.Table {
@@ -102,9 +115,9 @@ func (p *Publisher) lock() (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// Held is a binding that a container holds now.
+// Held is a binding that a container holds now, through a network.
 type Held struct {
-	ID string
+	ID, Network string
 	Binding
 }
 
@@ -121,8 +134,8 @@ func (p *Publisher) List() ([]Held, error) {
 	var out []Held
 	for _, r := range rules {
 		c, _ := userdata.GetString(r.UserData, userdata.TypeComment)
-		if id, b, ok := parseComment(c); ok {
-			out = append(out, Held{ID: id, Binding: b})
+		if h, ok := parseComment(c); ok {
+			out = append(out, h)
 		}
 	}
 	return out, nil
@@ -145,6 +158,9 @@ func (p *Publisher) rules(conn *nftables.Conn, chain string) ([]*nftables.Rule, 
 // and adds the rules that forward them to t, all in one nftables
 // transaction: on any error, nothing is added. It returns the bindings
 // as published, one per address family, with their host ports.
+//
+// A container publishes its ports through one network: when it already
+// has rules (it is on several networks), Publish adds nothing.
 func (p *Publisher) Publish(t Target, bindings []Binding) ([]Binding, error) {
 	if len(bindings) == 0 {
 		return nil, nil
@@ -158,6 +174,11 @@ func (p *Publisher) Publish(t Target, bindings []Binding) ([]Binding, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, h := range held {
+		if h.ID == t.ID {
+			return nil, nil
+		}
+	}
 	var out []Binding
 	for _, b := range bindings {
 		bs, err := allocate(b, t, held)
@@ -165,7 +186,7 @@ func (p *Publisher) Publish(t Target, bindings []Binding) ([]Binding, error) {
 			return nil, err
 		}
 		for _, x := range bs {
-			held = append(held, Held{ID: t.ID, Binding: x})
+			held = append(held, Held{ID: t.ID, Network: t.Network, Binding: x})
 		}
 		out = append(out, bs...)
 	}
@@ -195,7 +216,7 @@ func (p *Publisher) addRules(t Target, bindings []Binding) error {
 	}
 	pre, out, post := chains[0], chains[1], chains[2]
 	for _, b := range bindings {
-		ud := userdata.AppendString(nil, userdata.TypeComment, comment(t.ID, b))
+		ud := userdata.AppendString(nil, userdata.TypeComment, comment(Held{ID: t.ID, Network: t.Network, Binding: b}))
 		host := netip.MustParseAddr(b.HostIP)
 		dst := t.Addr4
 		if host.Is6() {
@@ -232,9 +253,10 @@ func (p *Publisher) addRules(t Target, bindings []Binding) error {
 	return nil
 }
 
-// Unpublish removes every rule of container id, in one transaction. It
-// is safe to call when there are none.
-func (p *Publisher) Unpublish(id string) error {
+// Unpublish removes the rules of container id on network (every
+// network when empty), in one transaction. It is safe to call when
+// there are none.
+func (p *Publisher) Unpublish(id, network string) error {
 	unlock, err := p.lock()
 	if err != nil {
 		return err
@@ -252,7 +274,7 @@ func (p *Publisher) Unpublish(id string) error {
 		}
 		for _, r := range rules {
 			c, _ := userdata.GetString(r.UserData, userdata.TypeComment)
-			if rid, _, ok := parseComment(c); ok && rid == id {
+			if h, ok := parseComment(c); ok && h.ID == id && (network == "" || h.Network == network) {
 				if err := conn.DelRule(r); err != nil {
 					return err
 				}
