@@ -139,7 +139,8 @@ type runFlags struct {
 	tty, interactive, rm, readOnly            bool
 	pull, platform, stopSignal, restart       string
 	stopTimeout                               int
-	network                                   string
+	network, ip, ip6, macAddress              string
+	networkAliases                            []string
 	memory, memorySwap, cpusetCpus            string
 	memoryReservation, userns                 string
 	cpus                                      float64
@@ -175,7 +176,15 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container (default SIGTERM)")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy: no, on-failure[:N], always, unless-stopped")
 	fl.IntVar(&f.stopTimeout, "stop-timeout", -1, "seconds to wait for the container to stop before killing it (default 10)")
-	fl.StringVar(&f.network, "network", "none", "network: none (the container has only loopback); bridge networks are not available yet")
+	fl.StringVar(&f.network, "network", "", "connect the container to a network: bridge (the default), none, host, container:NAME, or a network's name or ID")
+	fl.StringVar(&f.network, "net", "", "same as --network")
+	fl.MarkHidden("net")
+	fl.StringArrayVar(&f.networkAliases, "network-alias", nil, "a name the container answers to on its user-defined network")
+	fl.StringArrayVar(&f.networkAliases, "net-alias", nil, "same as --network-alias")
+	fl.MarkHidden("net-alias")
+	fl.StringVar(&f.ip, "ip", "", "the container's IPv4 address on its user-defined network")
+	fl.StringVar(&f.ip6, "ip6", "", "the container's IPv6 address on its user-defined network")
+	fl.StringVar(&f.macAddress, "mac-address", "", "the container's MAC address (such as 02:42:0a:d9:00:05)")
 	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit (such as 64m, 1g)")
 	fl.StringVar(&f.memoryReservation, "memory-reservation", "", "memory soft limit, kept under pressure (below --memory)")
 	fl.StringVar(&f.userns, "userns", "", "user namespace mode: host (the only one until user namespaces come)")
@@ -246,8 +255,11 @@ func (f *runFlags) options(cmd *cobra.Command, a *app, args []string) (engine.Cr
 	default:
 		return o, errdefs.Invalidf("--pull %q: want always, missing or never", f.pull)
 	}
-	if f.network != "none" {
-		return o, errdefs.Unsupportedf("--network %q: only \"none\" is available until berth has networks", f.network)
+	o.Network = engine.NetworkRequest{Network: f.network, Aliases: f.networkAliases, IPv4: f.ip, IPv6: f.ip6,
+		MAC: f.macAddress, HostnameGiven: f.hostname != "", DNSGiven: len(f.dns) > 0,
+		ExtraHostsGiven: len(f.addHosts) > 0, PublishRequested: len(f.publish) > 0 || f.publishAll}
+	if f.network == "host" && len(f.publish) > 0 {
+		fmt.Fprintln(a.err, "WARNING: Published ports are discarded when using host network mode")
 	}
 	if f.userns != "" && f.userns != "host" {
 		return o, errdefs.Unsupportedf("--userns %q: containers share the host's user namespace until berth has user namespaces; only \"host\" is accepted", f.userns)

@@ -35,6 +35,9 @@ type Config struct {
 	DNS        []string `json:"dns,omitempty"`
 	DNSSearch  []string `json:"dnsSearch,omitempty"`
 	DNSOptions []string `json:"dnsOptions,omitempty"`
+	// Network is the container's network mode and its networks
+	// (network.go).
+	Network NetworkConfig `json:"network,omitempty"`
 	// HostOptions are the privileges, devices, rlimits, tmpfs mounts,
 	// init and /etc/hosts entries asked for (hostopts.go).
 	HostOptions

@@ -98,11 +98,14 @@ type ConfigJSON struct {
 	StopTimeout  *int   `json:",omitempty"`
 }
 
-// NetworkJSON is Docker's NetworkSettings, for a container with only
-// loopback.
+// NetworkJSON is Docker's NetworkSettings: the container's endpoints,
+// and, for the default bridge network, Docker's top-level copy of its
+// endpoint there (network_inspect.go).
 type NetworkJSON struct {
-	Networks map[string]any
-	Ports    map[string]any
+	SandboxKey string
+	Ports      map[string]any
+	EndpointJSON
+	Networks map[string]*EndpointSettingsJSON
 }
 
 func timeOrZero(t time.Time) string {
@@ -137,7 +140,7 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 			WorkingDir: cfg.WorkingDir, Entrypoint: cfg.Entrypoint, Labels: cfg.Labels,
 			StopSignal: cfg.StopSignal, StopTimeout: cfg.StopTimeout,
 		},
-		NetworkSettings: NetworkJSON{Networks: map[string]any{}, Ports: map[string]any{}},
+		NetworkSettings: NetworkJSON{Networks: map[string]*EndpointSettingsJSON{}, Ports: map[string]any{}},
 	}
 	if out.State.Running {
 		if rs, err := e.Runtime.State(c.ID); err == nil {
@@ -151,7 +154,8 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 		out.Args = []string{}
 	}
 	h := &out.HostConfig
-	h.AutoRemove, h.ReadonlyRootfs, h.NetworkMode, h.ShmSize = cfg.AutoRemove, cfg.ReadOnly, "none", cfg.ShmSize
+	h.AutoRemove, h.ReadonlyRootfs, h.NetworkMode, h.ShmSize = cfg.AutoRemove, cfg.ReadOnly, cfg.Network.modeName(), cfg.ShmSize
+	e.inspectNetwork(c, cfg, &out.NetworkSettings)
 	if h.ShmSize == 0 {
 		h.ShmSize = 64 << 20
 	}

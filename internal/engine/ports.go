@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 
@@ -42,11 +44,11 @@ func exposePorts(o *PortOptions, image map[string]struct{}) {
 }
 
 // publishPorts publishes container id's ports to its addresses t on
-// network t.Network (the host's interface towards it is t.Iface), with
-// -P's added. It runs when the container's interface is up, before it
-// starts; on error nothing is published and the container must not
-// start.
-func (e *Engine) publishPorts(id string, t portmap.Target) error {
+// network t.Network (the host's interface towards it is t.Iface, and
+// hostVeth the container's port on that bridge), with -P's added. It
+// runs when the container's interface is up, before it starts; on error
+// nothing is published and the container must not start.
+func (e *Engine) publishPorts(id, hostVeth string, t portmap.Target) error {
 	c, err := e.Lookup(id)
 	if err != nil {
 		return err
@@ -64,6 +66,15 @@ func (e *Engine) publishPorts(id string, t portmap.Target) error {
 	}
 	if len(bindings) == 0 {
 		return nil
+	}
+	// A container that reaches its own published port through a host
+	// address: with br_netfilter the kernel bridges the DNATed packet
+	// straight back out of the port it came in by, which a bridge port
+	// allows only in hairpin mode.
+	if hostVeth != "" {
+		if err := os.WriteFile(filepath.Join("/sys/class/net", hostVeth, "brport/hairpin_mode"), []byte("1"), 0o644); err != nil {
+			return fmt.Errorf("publish ports: hairpin mode on %s: %w", hostVeth, err)
+		}
 	}
 	t.ID = c.ID
 	_, err = e.publisher().Publish(t, bindings)
