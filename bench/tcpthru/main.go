@@ -5,9 +5,10 @@
 //	tcpthru -serve :5001                  discard what each connection sends
 //	tcpthru -to 127.0.0.1:8080 -t 5 -P 1  send for 5 s on 1 connection
 //
-// The sender prints one JSON line: {"bytes":N,"seconds":S,"gbits":G},
-// counting what the server acknowledged by closing its side after EOF, so
-// that bytes still in buffers at the end are not counted as carried.
+// The sender prints one JSON line: {"bytes":N,"seconds":S,"gbits":G,
+// "cpu":C}, counting what the server says it read after EOF, so that
+// bytes still in buffers at the end are not counted as carried; C is the
+// sender's own CPU time (user and system) in seconds.
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -85,8 +87,13 @@ func send(addr string, d time.Duration, conns int) error {
 	if err := <-errs; err != nil {
 		return err
 	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return err
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	return json.NewEncoder(os.Stdout).Encode(map[string]float64{
-		"bytes": float64(total.Load()), "seconds": elapsed, "gbits": float64(total.Load()) * 8 / elapsed / 1e9,
+		"bytes": float64(total.Load()), "seconds": elapsed, "gbits": float64(total.Load()) * 8 / elapsed / 1e9, "cpu": cpu,
 	})
 }
 
