@@ -179,10 +179,8 @@ func checkAttachment(n *metadata.Network, aliases []string, ipv4, ipv6, mac stri
 		}
 		a.MAC = hw
 	}
-	for _, al := range aliases {
-		if al == "" || strings.ContainsAny(al, " \t\n/") {
-			return a, errdefs.Invalidf("invalid network alias %q", al)
-		}
+	if err := checkAliases(aliases); err != nil {
+		return a, errdefs.Invalidf("invalid network alias: %v", err)
 	}
 	return a, nil
 }
@@ -347,7 +345,14 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, f
 		return nil, err
 	}
 	if !n.Predefined {
-		if err := e.writeRecords(n); err != nil {
+		err := e.writeRecords(n)
+		if err == nil {
+			err = dnsEnsureRunning(e.networkDir(n.ID), gw4)
+		}
+		if err != nil {
+			endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: n.ID})
+			network.DeleteEndpoint(ep.HostVeth)
+			e.release(ep)
 			return nil, err
 		}
 	}
@@ -360,7 +365,7 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, f
 func (e *Engine) allocate(c *metadata.Container, a Attachment, ifname string) (*metadata.Endpoint, *metadata.Network, error) {
 	var ep *metadata.Endpoint
 	var n *metadata.Network
-	err := e.DB.Update(func(tx *metadata.Tx) error {
+	err := e.DB.UpdateVolatile(func(tx *metadata.Tx) error {
 		var err error
 		if n, err = tx.Network(a.NetworkID); err != nil {
 			return errdefs.NotFoundf("network %s not found: it was removed; disconnect the container from it", a.NetworkID)
@@ -421,7 +426,7 @@ func claim(tx *metadata.Tx, nid string, s network.Subnet, want, id string) (neti
 
 // release frees an endpoint's addresses and its record.
 func (e *Engine) release(ep *metadata.Endpoint) error {
-	return e.DB.Update(func(tx *metadata.Tx) error { return releaseTx(tx, ep) })
+	return e.DB.UpdateVolatile(func(tx *metadata.Tx) error { return releaseTx(tx, ep) })
 }
 
 func releaseTx(tx *metadata.Tx, ep *metadata.Endpoint) error {
@@ -451,38 +456,49 @@ func (e *Engine) endpointsOf(id string) ([]*metadata.Endpoint, error) {
 	return eps, err
 }
 
-// netDown takes container c off its networks: its veths, addresses,
-// endpoint records and network namespace. It is safe to call more than
-// once, and on a container that has none.
+// netDown takes container c off its networks: its addresses, endpoint
+// records and network namespace. It is safe to call more than once, and
+// on a container that has none.
+//
+// The veths go with the namespace: the kernel destroys them when it
+// frees the namespace, in the background, where deleting each one here
+// would wait for an RCU grace period (tens of milliseconds).
 func (e *Engine) netDown(c *metadata.Container) error {
 	nsPath := e.netnsPath(c.ID)
 	if cfg, err := configOf(c); err == nil && cfg.Network.mode() != ModeBridge && !fileExists(nsPath) {
 		return nil // only a bridge mode container has endpoints
 	}
-	eps, err := e.endpointsOf(c.ID)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	if len(eps) > 0 {
-		err := e.DB.Update(func(tx *metadata.Tx) error {
-			for _, ep := range eps {
-				if err := releaseTx(tx, ep); err != nil {
-					return err
-				}
-			}
+	var eps []*metadata.Endpoint
+	err := e.DB.UpdateVolatile(func(tx *metadata.Tx) error {
+		eps = nil
+		err := tx.Endpoints(c.ID, func(ep *metadata.Endpoint) error {
+			eps = append(eps, ep)
 			return nil
 		})
-		errs = append(errs, err)
-	}
+		if err != nil {
+			return err
+		}
+		for _, ep := range eps {
+			if err := releaseTx(tx, ep); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	errs := []error{err}
 	for _, ep := range eps {
 		errs = append(errs, endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: ep.NetworkID}))
-		errs = append(errs, network.DeleteEndpoint(ep.HostVeth))
 		if n, err := e.networkByID(ep.NetworkID); err == nil && !n.Predefined {
 			errs = append(errs, e.writeRecords(n))
 		}
 	}
-	errs = append(errs, network.RemoveNetNS(nsPath))
+	if err := network.RemoveNetNS(nsPath); err != nil {
+		// The namespace stays; its veths must not.
+		for _, ep := range eps {
+			network.DeleteEndpoint(ep.HostVeth)
+		}
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -510,7 +526,7 @@ func (e *Engine) writeNetFiles(c *metadata.Container, cfg *Config, eps []*metada
 		if ep.IPv6 != "" {
 			own = append(own, ep.IPv6)
 		}
-		if n, err := e.networkByID(ep.NetworkID); err == nil && !n.Predefined && dnsServer == "" && dnsEnabled() {
+		if n, err := e.networkByID(ep.NetworkID); err == nil && !n.Predefined && dnsServer == "" {
 			dnsServer = n.Gateway
 		}
 	}

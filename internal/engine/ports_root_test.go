@@ -20,13 +20,6 @@ type portsEnv struct {
 	port0, portEnd int // the test's host ports
 }
 
-func sh(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-	}
-}
-
 func newPortsEnv(t *testing.T) *portsEnv {
 	c := newCLI(t)
 	pid := os.Getpid() % 100000

@@ -61,7 +61,7 @@ func (e *Engine) bundle(c *metadata.Container) (string, error) {
 		e.netDown(c)
 		return "", err
 	}
-	binds, err := bindMounts(cfg.Binds)
+	binds, err := e.volumeMounts(cfg.Binds, rootfs, user)
 	if err != nil {
 		e.unmountRootfs(c.ID)
 		e.netDown(c)
@@ -142,7 +142,10 @@ func (e *Engine) RunAttached(c *metadata.Container, stdio Stdio) (int, error) {
 			return -1, err
 		}
 	}
+	e.resetHealth(c.ID)
+	stopHealth := e.healthLoop(c.ID, cfg)
 	code, runErr := e.Runtime.Run(c.ID, runOpts(bundle, in, out, errf), false, true)
+	stopHealth()
 	if wait != nil {
 		wait()
 	}

@@ -93,8 +93,16 @@ func CreateBridge(b Bridge) (BridgeLink, error) {
 func DeleteBridge(name string) error { return deleteLink(name) }
 
 func deleteLink(name string) error {
-	err := netlink.LinkDel(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: name}})
+	// The kernel deletes links by index; looked up by name first, one
+	// that is not there is no error.
+	link, err := netlink.LinkByName(name)
 	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
+		return nil
+	}
+	if err == nil {
+		err = netlink.LinkDel(link)
+	}
 	if err != nil && !errors.As(err, &nf) && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("delete interface %s: %w", name, err)
 	}
@@ -138,7 +146,14 @@ func AddEndpoint(ns *netlink.Handle, nsFd int, br BridgeLink, ep Endpoint) error
 	la.Name, la.MasterIndex, la.MTU, la.Flags = ep.HostVeth, br.Index, br.MTU, net.FlagUp
 	veth := &netlink.Veth{LinkAttrs: la, PeerName: ep.Interface, PeerHardwareAddr: ep.MAC,
 		PeerNamespace: netlink.NsFd(nsFd), PeerMTU: uint32(br.MTU)}
-	if err := netlink.LinkAdd(veth); err != nil {
+	err := netlink.LinkAdd(veth)
+	if errors.Is(err, unix.EEXIST) {
+		// The same container's veth of its last run, whose namespace
+		// the kernel has not freed yet.
+		deleteLink(ep.HostVeth)
+		err = netlink.LinkAdd(veth)
+	}
+	if err != nil {
 		return fmt.Errorf("create veth %s: %w", ep.HostVeth, err)
 	}
 	if err := configure(ns, ep); err != nil {

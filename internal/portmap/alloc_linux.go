@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"berth/internal/errdefs"
@@ -179,10 +180,26 @@ func ephemeralRange() (lo, hi int) {
 	return 32768, 60999
 }
 
-// owner finds the process that holds a socket on port: its inode in
-// /proc/net, then the descriptor that points at it in /proc/*/fd.
+// owner finds the process that holds a socket on port: its inode, from
+// the kernel's socket diagnostics (what ss reads) and /proc/net, then
+// the descriptor that points at it in /proc/*/fd. Both are asked, as
+// some kernels leave listening sockets out of /proc/net/tcp.
 func owner(proto string, port uint16) (pid int, name string) {
 	inodes := map[string]bool{}
+	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		var socks []*netlink.Socket
+		switch proto {
+		case "tcp":
+			socks, _ = netlink.SocketDiagTCP(family)
+		case "udp":
+			socks, _ = netlink.SocketDiagUDP(family)
+		}
+		for _, s := range socks {
+			if s.ID.SourcePort == port && s.INode != 0 && (proto != "tcp" || s.State == tcpListen || s.State == tcpClose) {
+				inodes[fmt.Sprintf("socket:[%d]", s.INode)] = true
+			}
+		}
+	}
 	want := fmt.Sprintf(":%04X", port)
 	for _, f := range []string{proto, proto + "6"} {
 		file, err := os.Open(filepath.Join("/proc/net", f))
@@ -206,6 +223,17 @@ func owner(proto string, port uint16) (pid int, name string) {
 	if len(inodes) == 0 {
 		return 0, ""
 	}
+	return holder(inodes)
+}
+
+// TCP states (include/net/tcp_states.h).
+const (
+	tcpClose  = 7
+	tcpListen = 10
+)
+
+// holder is the first process with a descriptor of one of inodes.
+func holder(inodes map[string]bool) (pid int, name string) {
 	procs, _ := os.ReadDir("/proc")
 	for _, d := range procs {
 		n, err := strconv.Atoi(d.Name())
