@@ -266,7 +266,7 @@ measure() {
 	for kind in 1 "$streams"; do
 		for ((i = 1; i <= runs; i++)); do
 			before=$(cpu_ticks "${pids[@]}")
-			if ! nice -n -10 "$work/tcpthru" -to "$addr" -t "$secs" -P "$kind" >"$work/send.json" 2>"$work/err"; then
+			if ! timeout $((secs + 90)) nice -n -10 "$work/tcpthru" -to "$addr" -t "$secs" -P "$kind" >"$work/send.json" 2>"$work/err"; then
 				why[$t]="tcpthru -P $kind failed: $(last_line "$work/err")"
 				return 1
 			fi

@@ -106,6 +106,8 @@ func sendOne(addr string, deadline time.Time) (int64, error) {
 	}
 	defer c.Close()
 	buf := make([]byte, 256<<10)
+	// A path that stops carrying fails the send rather than hanging it.
+	c.SetWriteDeadline(deadline.Add(30 * time.Second))
 	for time.Now().Before(deadline) {
 		if _, err := c.Write(buf); err != nil {
 			return 0, err
