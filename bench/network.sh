@@ -238,9 +238,12 @@ carriers() {
 	[ "$t" != docker ] || pgrep -f "docker-proxy.*-host-port ${port[$t]}( |\$)" || true
 }
 
-measure() {
-	local t=$1 addr=127.0.0.1:${port[$1]} i kind n
-	echo
+declare -A carrier_pids # tool -> the carriers' pids, space-separated
+
+# start_server TOOL: runs TOOL's container and waits for its published
+# port to answer.
+start_server() {
+	local t=$1 addr=127.0.0.1:${port[$1]} i p task pids=()
 	echo "== $t: a container with -p $addr:5001"
 	if ! sh -c "${pre[$t]} run -d --name bench-net -p $addr:5001 $img $serve" </dev/null >/dev/null 2>"$work/err"; then
 		why[$t]="run -d -p failed: $(last_line "$work/err")"
@@ -254,8 +257,8 @@ measure() {
 		why[$t]="the published port did not answer within 10 s: $(last_line "$work/err")"
 		return 1
 	fi
-	local pids=() p task before after
 	mapfile -t pids < <(carriers "$t")
+	carrier_pids[$t]="${pids[*]}"
 	procs[$t]=$(for p in "${pids[@]}"; do cat "/proc/$p/comm" 2>/dev/null; done | sort | paste -sd+)
 	# The host is shared: the processes that carry the bytes get a larger
 	# share of the CPUs than the rest, the same for every tool. Every
@@ -263,40 +266,58 @@ measure() {
 	for p in "${pids[@]}"; do
 		for task in /proc/"$p"/task/*; do renice -n -10 -p "${task##*/}" >/dev/null 2>&1 || true; done
 	done
-	for kind in 1 "$streams"; do
-		for ((i = 1; i <= runs; i++)); do
-			before=$(cpu_ticks "${pids[@]}")
-			if ! timeout $((secs + 90)) nice -n -10 "$work/tcpthru" -to "$addr" -t "$secs" -P "$kind" >"$work/send.json" 2>"$work/err"; then
-				why[$t]="tcpthru -P $kind failed: $(last_line "$work/err")"
-				return 1
-			fi
-			after=$(cpu_ticks "${pids[@]}")
-			# CPU seconds per GB carried: the sender's, the receiver's and
-			# the proxy's, as the kernel accounts them to the processes.
-			jq -c --argjson o "$(((after - before)))" --argjson hz "$hz" \
-				'. + {others: ($o / $hz), cpu_per_gb: ((.cpu + $o / $hz) / (.bytes / 1e9))}' \
-				"$work/send.json" >"$out/$t-P$kind-$i.json"
-			jq -r --arg k "$kind" --arg i "$i" \
-				'"   \($k) connection(s), run \($i): \(.gbits * 100 | round / 100) Gbit/s, \(.cpu_per_gb * 1000 | round / 1000) CPU s/GB"' \
-				"$out/$t-P$kind-$i.json"
-		done
-		result[$t:$kind]=$(median gbits "$out/$t-P$kind"-*.json)
-		cpu[$t:$kind]=$(median cpu_per_gb "$out/$t-P$kind"-*.json)
-	done
 }
 
+# send TOOL KIND RUN: one send of KIND connections through TOOL's port.
+send() {
+	local t=$1 kind=$2 i=$3 before after pids
+	read -ra pids <<<"${carrier_pids[$t]}"
+	before=$(cpu_ticks "${pids[@]}")
+	if ! timeout $((secs + 90)) nice -n -10 "$work/tcpthru" -to "127.0.0.1:${port[$t]}" -t "$secs" -P "$kind" >"$work/send.json" 2>"$work/err"; then
+		why[$t]="tcpthru -P $kind failed: $(last_line "$work/err")"
+		return 1
+	fi
+	after=$(cpu_ticks "${pids[@]}")
+	# CPU seconds per GB carried: the sender's, the receiver's and the
+	# proxy's, as the kernel accounts them to the processes.
+	jq -c --argjson o "$((after - before))" --argjson hz "$hz" \
+		'. + {others: ($o / $hz), cpu_per_gb: ((.cpu + $o / $hz) / (.bytes / 1e9))}' \
+		"$work/send.json" >"$out/$t-P$kind-$i.json"
+	jq -r --arg t "$t" --arg k "$kind" --arg i "$i" \
+		'"   \($t), \($k) connection(s), run \($i): \(.gbits * 100 | round / 100) Gbit/s, \(.cpu_per_gb * 1000 | round / 1000) CPU s/GB"' \
+		"$out/$t-P$kind-$i.json"
+}
+
+live=()
 for t in "${tools[@]}"; do
 	if [ -n "${tool_why[$t]:-}" ]; then
 		why[$t]=${tool_why[$t]}
-		continue
+	elif start_server "$t"; then
+		live+=("$t")
+	else
+		echo "bench: $t: ${why[$t]}" >&2
 	fi
-	measure "$t" || echo "bench: $t: ${why[$t]}" >&2
-	case $t in
-	berth) sh -c "${pre[berth]} rm -f bench-net" >/dev/null 2>&1 || true ;;
-	docker) docker -H "$BENCH_DOCKER" rm -f bench-net >/dev/null 2>&1 || true ;;
-	podman) podman rm -f -t 0 bench-net >/dev/null 2>&1 || true ;;
-	esac
 done
+# The tools take turns, run by run, so that a change in the host's other
+# load falls on all of them alike.
+for kind in 1 "$streams"; do
+	echo
+	echo "== $kind connection(s)"
+	for ((i = 1; i <= runs; i++)); do
+		for t in "${live[@]}"; do
+			[ -z "${why[$t]:-}" ] || continue
+			send "$t" "$kind" "$i" || echo "bench: $t: ${why[$t]}" >&2
+		done
+	done
+	for t in "${live[@]}"; do
+		[ -z "${why[$t]:-}" ] || continue
+		result[$t:$kind]=$(median gbits "$out/$t-P$kind"-*.json)
+		cpu[$t:$kind]=$(median cpu_per_gb "$out/$t-P$kind"-*.json)
+	done
+done
+sh -c "${pre[berth]} rm -f bench-net" >/dev/null 2>&1 || true
+[ -z "$dockerd_pid" ] || docker -H "$BENCH_DOCKER" rm -f bench-net >/dev/null 2>&1 || true
+[ ! -f "$CONTAINERS_CONF" ] || podman rm -f -t 0 bench-net >/dev/null 2>&1 || true
 
 # --- the report --------------------------------------------------------------
 fmt() { awk -v x="$1" 'BEGIN {printf "%.1f", x}'; }
@@ -338,7 +359,9 @@ tmp=$(mktemp)
 	echo "dockerd (\$BENCH_DOCKER; its own bridge, \`--iptables=false\`, so that"
 	echo "docker-proxy carries the traffic, as it does for 127.0.0.1 with"
 	echo "iptables too), and podman (rootful, netavark) with its stores under the"
-	echo "temp dir. On the host, \`tcpthru -to 127.0.0.1:PORT -t $secs -P N\` writes"
+	echo "temp dir. The three containers run at once, and the tools take turns,"
+	echo "send by send, so that a change in the host's other load falls on each"
+	echo "alike. On the host, \`tcpthru -to 127.0.0.1:PORT -t $secs -P N\` writes"
 	echo "256 KiB buffers on N connections for $secs s, half-closes, and counts"
 	echo "the bytes the container says it read. Sender, receiver and proxy share"
 	echo "the host's CPUs, so a copy in userland costs CPU that the sender would"
@@ -347,7 +370,9 @@ tmp=$(mktemp)
 	echo "the sender, the container's receiver and, for Docker, docker-proxy"
 	echo "(${procs[docker]:-not measured}), over the bytes carried; the kernel's"
 	echo "forwarding in softirq context is only partly in it, so it flatters"
-	echo "kernel forwarding somewhat, while the throughput does not."
+	echo "kernel forwarding somewhat, while the throughput does not. berth's"
+	echo "bridge takes the MTU of the host's uplink when that is below 1500"
+	echo "($(ip -o route get 192.0.2.1 2>/dev/null | sed -n 's/.* dev \([^ ]*\).*/\1/p' | xargs -r -I{} cat /sys/class/net/{}/mtu) here), Docker's and podman's have 1500."
 	echo
 	echo "Raw results: bench/out/network/TOOL-PN-RUN.json (not committed)."
 	echo "This part took $(awk -v a="$bench_start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", (b - a) / 60}') minutes."
