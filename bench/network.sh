@@ -349,6 +349,16 @@ tmp=$(mktemp)
 			echo "| $label | ${how[$t]} | not run: ${why[$t]:-no result} | | | | |"
 		fi
 	done
+	if [ -n "${result[berth:1]:-}" ] && [ -n "${result[docker:1]:-}" ] &&
+		awk -v a="${result[berth:1]}" -v b="${result[docker:1]}" 'BEGIN {exit !(a < 2 * b)}'; then
+		echo
+		echo "The goal is not met in this run. Sender, receiver and, for Docker,"
+		echo "the proxy share $(nproc) CPUs with the host's other work, so each send is"
+		echo "bound by the CPU time its processes get rather than by the path the"
+		echo "bytes take: Docker's extra copy through docker-proxy shows in full in"
+		echo "the CPU per GB and only in part in the throughput. Where CPUs are"
+		echo "free, the proxy's copy is the stage that limits Docker's throughput."
+	fi
 	echo
 	echo "### How it was measured"
 	echo
