@@ -356,8 +356,8 @@ tmp=$(mktemp)
 		echo "the proxy share $(nproc) CPUs with the host's other work, so each send is"
 		echo "bound by the CPU time its processes get rather than by the path the"
 		echo "bytes take: Docker's extra copy through docker-proxy shows in full in"
-		echo "the CPU per GB and only in part in the throughput. Where CPUs are"
-		echo "free, the proxy's copy is the stage that limits Docker's throughput."
+		echo "the CPU per GB and only in part in the throughput. A host with more"
+		echo "CPUs to spare than this one is where to check the goal."
 	fi
 	echo
 	echo "### How it was measured"
