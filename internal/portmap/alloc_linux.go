@@ -63,7 +63,7 @@ func allocate(b Binding, t Target, held []Held) ([]Binding, error) {
 	} else {
 		h := netip.MustParseAddr(b.HostIP)
 		if h.Is4() && !t.Addr4.IsValid() || h.Is6() && !t.Addr6.IsValid() {
-			return nil, errdefs.Invalidf("cannot publish %s on %s: the container has no address of that family", b.Port(), b.HostIP)
+			return nil, errdefs.Invalidf("cannot publish %s on %s: the container has no IPv%d address on this network", b.Port(), bracket(h), map[bool]int{true: 4, false: 6}[h.Is4()])
 		}
 		hosts = []netip.Addr{h}
 	}
@@ -120,12 +120,20 @@ func free(hosts []netip.Addr, port uint16, proto string, held []Held) error {
 			e.Pid, e.Process = owner(proto, port)
 			return e
 		case errors.Is(err, unix.EADDRNOTAVAIL):
-			return errdefs.Invalidf("cannot publish on %s: it is not an address of this host", h)
+			return errdefs.Invalidf("cannot publish on %s: it is not an address of this host", bracket(h))
 		case err != nil:
 			return fmt.Errorf("check host port %s/%s: %w", addr, proto, err)
 		}
 	}
 	return nil
+}
+
+// bracket writes an IPv6 address in brackets, as in a host:port.
+func bracket(a netip.Addr) string {
+	if a.Is6() {
+		return "[" + a.String() + "]"
+	}
+	return a.String()
 }
 
 func overlap(a, b netip.Addr) bool {
