@@ -38,11 +38,16 @@ func run(t *testing.T, args ...string) {
 	}
 }
 
+// envs counts the test's networks, so that each has names of its own: a
+// deleted namespace takes its veths with it only in the background.
+var envs int
+
 func newNetEnv(t *testing.T) *netEnv {
 	testfixture.RequireRoot(t)
 	testfixture.RequireFeature(t, "busybox-static", testfixture.HaveBusybox)
 	testfixture.RequireFeature(t, "ip", func() error { _, err := exec.LookPath("ip"); return err })
-	pid := os.Getpid() % 100000
+	envs++
+	pid := os.Getpid()%10000*10 + envs%10
 	x := pid%200 + 20
 	e := &netEnv{
 		t: t, bridge: fmt.Sprintf("bpm%d", pid),
