@@ -96,7 +96,7 @@ func systemPruneSteps(all, volumes bool) []pruneStep {
 			names, err := e.PruneNetworks(nil)
 			return "Deleted Networks:", names, 0, err
 		}},
-		{"every removed container kept in the trash", func(a *app) (string, []string, int64, error) {
+		{"every removed container and volume kept in the trash", func(a *app) (string, []string, int64, error) {
 			e, err := a.engine()
 			if err != nil {
 				return "", nil, 0, err
@@ -105,10 +105,17 @@ func systemPruneSteps(all, volumes bool) []pruneStep {
 			if err != nil {
 				return "", nil, 0, err
 			}
+			vols, err := e.Volumes.TrashList()
+			if err != nil {
+				return "", nil, 0, err
+			}
 			freed, err := e.PurgeTrash(true)
 			var ids []string
 			for _, t := range list {
 				ids = append(ids, t.Container.ID)
+			}
+			for _, v := range vols {
+				ids = append(ids, "volume "+v.Volume.Name)
 			}
 			return "Emptied from the trash:", ids, freed, err
 		}},

@@ -69,6 +69,7 @@ type HostConfigJSON struct {
 	PortBindings      map[string][]PortBindingJSON
 	PublishAllPorts   bool
 	HostOptionsJSON
+	MountsHostJSON
 }
 
 // GraphDriverJSON names the container's layers.
@@ -168,6 +169,7 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 	}
 	h.HostOptionsJSON = cfg.HostOptions.inspect()
 	e.inspectPorts(c, cfg, out)
+	h.MountsHostJSON = mountsHostJSON(cfg)
 	h.RestartPolicy.Name = "no"
 	if cfg.Restart != "" {
 		name, count, _ := strings.Cut(cfg.Restart, ":")
