@@ -107,6 +107,7 @@ func newRootCommand() (*cobra.Command, *globals) {
 	addContainerCommands(cmd, a)
 	cmd.AddCommand(newComposeCommand(a))
 	addVolumeCommands(cmd, a)
+	cmd.AddCommand(newDNSServerCommand())
 	cmd.AddCommand(newNetworkCommand(a))
 	return cmd, g
 }
