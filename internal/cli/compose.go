@@ -408,7 +408,7 @@ func composeRowOf(c compose.Container) composeRow {
 	r := composeRow{ID: c.ID, Name: c.Name, Image: c.ImageName, Command: strconv.Quote(c.Command), Service: c.Service,
 		CreatedAt: c.Created.Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: since(c.Created),
 		Status: c.StatusText(), State: c.Status, Project: c.Config.Labels[compose.LabelProject],
-		ExitCode: c.State.ExitCode, Publishers: []any{}}
+		ExitCode: c.State.ExitCode, Publishers: []any{}, Ports: c.Ports}
 	if c.Health != nil {
 		r.Health = c.Health.Status
 	}
@@ -423,7 +423,7 @@ func composeRowOf(c compose.Container) composeRow {
 
 func newComposeConfigCommand(a *app, g *composeFlags) *cobra.Command {
 	var (
-		format                                                  string
+		format                                           string
 		services, volumes, profiles, images, quiet, hash bool
 	)
 	cmd := &cobra.Command{

@@ -21,6 +21,7 @@ import (
 	"berth/internal/errdefs"
 	"berth/internal/logs"
 	"berth/internal/metadata"
+	"berth/internal/portmap"
 )
 
 func newComposeLogsCommand(a *app, g *composeFlags) *cobra.Command {
@@ -180,9 +181,6 @@ func newComposeRunCommand(a *app, g *composeFlags) *cobra.Command {
 				return err
 			}
 			s := p.Model.Services[args[0]]
-			if servicePorts || len(publish) > 0 {
-				return errdefs.Unsupportedf("--service-ports and --publish need networking, which berth does not have yet")
-			}
 			if len(volumes) > 0 {
 				return errdefs.Unsupportedf("--volume: not supported by compose run yet; declare the volume in the service")
 			}
@@ -244,6 +242,19 @@ func newComposeRunCommand(a *app, g *composeFlags) *cobra.Command {
 				o.Labels[k] = v
 			}
 			o.Config.AutoRemove = rm
+			// One-off containers publish the service's ports only when
+			// asked, so that they do not take the service's host ports.
+			if !servicePorts {
+				o.Config.PortBindings = nil
+			}
+			for _, spec := range publish {
+				bs, err := portmap.Parse(spec)
+				if err != nil {
+					return err
+				}
+				o.Config.PortBindings = append(o.Config.PortBindings, bs...)
+			}
+			o.Network.PublishRequested = len(o.Config.PortBindings) > 0
 			c, err := p.E.Create(o)
 			if err != nil {
 				return ownError(err)
@@ -541,14 +552,29 @@ func newComposePortCommand(a *app, g *composeFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := serviceContainer(p, args[0], index); err != nil {
+			c, err := serviceContainer(p, args[0], index)
+			if err != nil {
 				return err
 			}
-			return errdefs.NotFoundf("no port %s/%s published for service %q: berth cannot publish ports yet", args[1], protocol, args[0])
+			want := args[1] + "/" + strings.ToLower(protocol)
+			if ps, err := portmap.ParseExpose(want); err != nil || len(ps) != 1 {
+				return errdefs.Invalidf("invalid port %q: want PRIVATE_PORT", args[1])
+			}
+			bindings, err := p.E.PortsOf(c)
+			if err != nil {
+				return err
+			}
+			for _, b := range bindings {
+				if b.Port() == want {
+					fmt.Fprintln(a.out, b.HostAddr())
+					return nil
+				}
+			}
+			return errdefs.NotFoundf("no port %s published for service %q", want, args[0])
 		},
 	}
 	cmd.Flags().IntVar(&index, "index", 1, "index of the container if the service has several replicas")
-	cmd.Flags().StringVar(&protocol, "protocol", "tcp", "tcp or udp")
+	cmd.Flags().StringVar(&protocol, "protocol", "tcp", "tcp, udp or sctp")
 	return cmd
 }
 

@@ -25,7 +25,7 @@ var serviceFields = set(
 	"logging", "ulimits", "shm_size", "sysctls", "tty", "stdin_open", "container_name",
 	"profiles", "scale", "mem_limit", "mem_reservation", "memswap_limit", "cpus",
 	"cpu_shares", "cpuset", "pids_limit", "security_opt", "pull_policy", "platform",
-	"attach", "extends", "networks", "network_mode",
+	"attach", "extends", "networks", "network_mode", "ports",
 	// always in the JSON form, null when unset
 	"command", "entrypoint",
 )
