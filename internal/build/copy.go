@@ -121,7 +121,16 @@ func (r *stageRunner) copyFiles(c copySpec, step Step) error {
 	if err := hashSources(h, src, srcs, skip, withOwners); err != nil {
 		return err
 	}
-	createdBy := c.instr + " " + strings.Join(append(append([]string{}, c.srcs...), c.dest), " ")
+	words := []string{c.instr}
+	for _, f := range [][2]string{{"--from=", c.from}, {"--chown=", c.chown}, {"--chmod=", c.chmod}, {"--checksum=", c.checksum}} {
+		if f[1] != "" {
+			words = append(words, f[0]+f[1])
+		}
+	}
+	for _, sc := range c.contents {
+		words = append(words, "<<"+sc.Path)
+	}
+	createdBy := strings.Join(append(append(words, c.srcs...), c.dest), " ")
 	key := stepKey(r.st.key, c.instr, c.chown, c.chmod, jsonString(srcArgs), c.dest, dest, fromKey, hex.EncodeToString(h.Sum(nil)))
 	return r.fsStep(key, createdBy, step, func(l Layer) ([]string, error) {
 		dst, err := openRoot(l.Root())

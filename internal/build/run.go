@@ -234,7 +234,7 @@ func inside(root, p string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	rootReal, err := filepath.EvalSymlinks(root)
+	rootReal, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(r.fd))
 	if err != nil {
 		return "", err
 	}
