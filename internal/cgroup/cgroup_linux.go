@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
@@ -118,20 +119,11 @@ func OwnCgroups() (map[string]string, error) { return ownCgroups() }
 // rather than those of the calling process. A nil own means the caller's.
 func NewRelativeTo(cgroupsPath, id string, own map[string]string) (*Manager, error) {
 	mode := Detect()
-	mi, err := os.Open("/proc/self/mountinfo")
+	hs, err := hostHierarchies(mode)
 	if err != nil {
-		return nil, fmt.Errorf("find cgroup mounts: %w", err)
+		return nil, err
 	}
-	mounts, err := parseMountInfo(mi)
-	mi.Close()
-	if err != nil {
-		return nil, fmt.Errorf("find cgroup mounts: %w", err)
-	}
-	hs := hierarchiesFromMounts(mounts, mode, DefaultRoot)
-	if len(hs) == 0 {
-		return nil, fmt.Errorf("find cgroup mounts: no cgroup %s hierarchy is mounted", mode)
-	}
-	if own == nil {
+	if own == nil && cgroupsPath != "" && !strings.HasPrefix(cgroupsPath, "/") {
 		if own, err = ownCgroups(); err != nil {
 			return nil, err
 		}
@@ -162,6 +154,38 @@ func NewAt(root string, mode Mode, cgroupsPath, id string) (*Manager, error) {
 		return nil, err
 	}
 	return newManager(mode, hs, cgroupsPath, id, own)
+}
+
+// hostCache holds the host's cgroup hierarchies, read from mountinfo once
+// per process: with many containers mountinfo grows long, and a command
+// that looks at every container would otherwise read it once for each.
+var hostCache struct {
+	sync.Mutex
+	mode Mode
+	hs   []hierarchy
+}
+
+func hostHierarchies(mode Mode) ([]hierarchy, error) {
+	hostCache.Lock()
+	defer hostCache.Unlock()
+	if hostCache.hs != nil && hostCache.mode == mode {
+		return append([]hierarchy(nil), hostCache.hs...), nil
+	}
+	mi, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("find cgroup mounts: %w", err)
+	}
+	mounts, err := parseMountInfo(mi)
+	mi.Close()
+	if err != nil {
+		return nil, fmt.Errorf("find cgroup mounts: %w", err)
+	}
+	hs := hierarchiesFromMounts(mounts, mode, DefaultRoot)
+	if len(hs) == 0 {
+		return nil, fmt.Errorf("find cgroup mounts: no cgroup %s hierarchy is mounted", mode)
+	}
+	hostCache.mode, hostCache.hs = mode, hs
+	return append([]hierarchy(nil), hs...), nil
 }
 
 func ownCgroups() (map[string]string, error) {

@@ -18,6 +18,7 @@ import (
 	"berth/internal/errdefs"
 	"berth/internal/metadata"
 	"berth/internal/reference"
+	"berth/internal/volume"
 )
 
 // addContainerCommands adds the container commands at the top level, as
@@ -45,14 +46,15 @@ func addContainerCommands(root *cobra.Command, a *app) {
 	}
 	ctr.AddCommand(newContainerInspectCommand(a), newContainerPruneCommand(a), newRestoreCommand(a), newTrashCommand(a))
 	system := &cobra.Command{Use: "system", Short: "Manage berth"}
-	system.AddCommand(newEventsCommand(a), newDfCommand(a))
+	system.AddCommand(newEventsCommand(a), newDfCommand(a), newSystemPruneCommand(a))
 	root.AddCommand(ctr, newRestartCommand(a), newBootCommand(a), newEventsCommand(a), system)
 	root.AddCommand(monitorCommands(a)...)
 }
 
 // monitorCommands are the hidden commands a detached container's monitor
 // runs: `__start ID` creates and starts the container on the monitor's
-// pipes and reports its pid on fd 3; `__cleanup ID` records its end.
+// pipes and reports its pid on fd 3; `__cleanup ID` records its end;
+// `__health ID` runs its health check once.
 func monitorCommands(a *app) []*cobra.Command {
 	start := &cobra.Command{
 		Use: "__start ID", Hidden: true, Args: cobra.ExactArgs(1),
@@ -79,7 +81,17 @@ func monitorCommands(a *app) []*cobra.Command {
 			return e.Cleanup(args[0])
 		},
 	}
-	return []*cobra.Command{start, cleanup}
+	health := &cobra.Command{
+		Use: "__health ID", Hidden: true, Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			return e.CheckHealth(args[0])
+		},
+	}
+	return []*cobra.Command{start, cleanup, health}
 }
 
 func newRestartCommand(a *app) *cobra.Command {
@@ -152,8 +164,10 @@ type runFlags struct {
 	ulimits, tmpfs, addHosts                  []string
 	cidfile                                   string
 	volumes, mounts, publish, expose          []string
+	volumesFrom                               []string
 	publishAll                                bool
 	dns, dnsSearch, dnsOptions                []string
+	health                                    healthFlags
 }
 
 func (f *runFlags) add(cmd *cobra.Command) {
@@ -197,14 +211,16 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.BoolVar(&f.init, "init", false, "run an init as PID 1 that forwards signals and reaps zombies")
 	fl.StringArrayVar(&f.addHosts, "add-host", nil, "add a line to /etc/hosts: NAME:IP")
 	fl.StringVar(&f.cidfile, "cidfile", "", "write the container ID to the file, which must not exist")
-	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind a host path: /HOST:/CONTAINER[:ro|rw|PROPAGATION] (named volumes: not yet)")
-	fl.StringArrayVar(&f.mounts, "mount", nil, "mount: type=bind,source=/HOST,target=/CONTAINER[,readonly] or type=tmpfs,target=/PATH[,tmpfs-size=N]")
+	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "mount a volume or a host path: [NAME:|/HOST:]/CONTAINER[:ro|rw,nocopy,U,z,Z,PROPAGATION] (see docs/VOLUMES.md)")
+	fl.StringArrayVar(&f.mounts, "mount", nil, "mount: type=volume|bind|tmpfs,source=NAME|/HOST,target=/CONTAINER[,readonly,volume-nocopy,bind-propagation=P,tmpfs-size=N,tmpfs-mode=M]")
+	fl.StringArrayVar(&f.volumesFrom, "volumes-from", nil, "mount the volumes and binds of a container: CONTAINER[:ro|rw]")
 	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port (needs networking: not yet)")
 	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish every exposed port (needs networking: not yet)")
 	fl.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range")
 	fl.StringArrayVar(&f.dns, "dns", nil, "a DNS server for the container's /etc/resolv.conf")
 	fl.StringArrayVar(&f.dnsSearch, "dns-search", nil, "a DNS search domain")
 	fl.StringArrayVar(&f.dnsOptions, "dns-option", nil, "a DNS resolver option")
+	f.health.add(fl)
 	// -h is --hostname here, as in Docker; --help keeps no shorthand.
 	fl.Bool("help", false, "print usage")
 }
@@ -279,11 +295,17 @@ func (f *runFlags) options(cmd *cobra.Command, a *app, args []string) (engine.Cr
 		t := f.stopTimeout
 		o.Config.StopTimeout = &t
 	}
+	if o.Config.Healthcheck, err = f.health.config(); err != nil {
+		return o, err
+	}
 	if o.Config.HostOptions, err = f.hostOptions(); err != nil {
 		return o, err
 	}
 	if err := f.storage(&o.Config); err != nil {
 		return o, err
+	}
+	if slices.ContainsFunc(o.Config.Binds, func(m engine.Bind) bool { return m.Relabel }) {
+		fmt.Fprintln(a.err, "WARNING: :z and :Z ask for SELinux relabelling, which berth does not do; they are ignored")
 	}
 	e, err := a.engine()
 	if err != nil {
@@ -489,9 +511,10 @@ func newRunCommand(a *app) *cobra.Command {
 			if err != nil {
 				return ownError(err)
 			}
-			if !detach && (f.tty || f.interactive) {
-				// under a monitor, attached: detach keys work, and
-				// the output is logged
+			if !detach && (f.tty || f.interactive || !attach.SigProxy) {
+				// under a monitor, attached: detach keys work, the
+				// output is logged, and with --sig-proxy=false a
+				// signal that ends berth leaves the container running
 				return a.startAttached(e, c, f.interactive, attach)
 			}
 			if !detach {
@@ -634,17 +657,18 @@ func newKillCommand(a *app) *cobra.Command {
 }
 
 func newRmCommand(a *app) *cobra.Command {
-	var force, purge bool
+	var force, purge, volumes bool
 	cmd := &cobra.Command{
 		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Remove one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.eachContainer(args, func(e *engine.Engine, c *metadata.Container) error {
-				return e.Remove(c, engine.RemoveOptions{Force: force, Purge: purge})
+				return e.Remove(c, engine.RemoveOptions{Force: force, Purge: purge, Volumes: volumes})
 			})
 		},
 	}
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove the container's anonymous volumes too (named volumes stay)")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container, then remove it")
 	cmd.Flags().BoolVar(&purge, "purge", false, "free the container now instead of keeping it in the trash (see container restore)")
 	return cmd
@@ -748,19 +772,18 @@ func (f *runFlags) storage(cfg *engine.Config) error {
 		cfg.Binds = append(cfg.Binds, b)
 	}
 	for _, m := range f.mounts {
-		b, dest, opts, err := engine.ParseMount(m)
+		b, err := engine.ParseMount(m)
 		if err != nil {
 			return err
 		}
-		if b != nil {
-			cfg.Binds = append(cfg.Binds, *b)
-			continue
-		}
-		if cfg.HostOptions.Tmpfs == nil {
-			cfg.HostOptions.Tmpfs = map[string]string{}
-		}
-		cfg.HostOptions.Tmpfs[dest] = opts
+		cfg.Binds = append(cfg.Binds, b)
 	}
+	for _, v := range f.volumesFrom {
+		if _, _, err := volume.ParseVolumesFrom(v); err != nil {
+			return err
+		}
+	}
+	cfg.VolumesFrom = f.volumesFrom
 	for _, e := range f.expose {
 		if _, err := strconv.Atoi(strings.SplitN(strings.SplitN(e, "/", 2)[0], "-", 2)[0]); err != nil {
 			return errdefs.Invalidf("--expose %q: want PORT[-PORT][/PROTO]", e)

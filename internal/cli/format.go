@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -52,12 +53,23 @@ type lister struct {
 // write renders rows (values whose methods or fields the templates name)
 // with format, or with def when format is empty.
 func (l *lister) write(def string, rows []any) error {
+	// One write per row or table cell would be thousands of system calls
+	// for a long list.
+	bw := bufio.NewWriter(l.w)
+	if err := l.render(bw, def, rows); err != nil {
+		bw.Flush()
+		return err
+	}
+	return bw.Flush()
+}
+
+func (l *lister) render(w io.Writer, def string, rows []any) error {
 	format := l.format
 	if format == "" {
 		format = def
 	}
 	if format == "json" {
-		enc := json.NewEncoder(l.w)
+		enc := json.NewEncoder(w)
 		for _, r := range rows {
 			if err := enc.Encode(r); err != nil {
 				return err
@@ -74,10 +86,10 @@ func (l *lister) write(def string, rows []any) error {
 	if err != nil {
 		return errdefs.Invalidf("invalid --format template: %v", err)
 	}
-	var out io.Writer = l.w
+	out := w
 	var tw *tabwriter.Writer
 	if table {
-		tw = tabwriter.NewWriter(l.w, 10, 1, 3, ' ', 0)
+		tw = tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
 		out = tw
 		if err := l.header(out, format); err != nil {
 			return err

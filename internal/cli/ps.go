@@ -135,9 +135,16 @@ func psFilter(filters []string) (func(engine.Summary) bool, error) {
 			return nil, errdefs.Invalidf("bad format of filter (expected name=value): %s", f)
 		}
 		switch k {
-		case "status", "name", "label", "ancestor", "exited", "id":
+		case "status", "name", "label", "ancestor", "exited", "id", "health":
 		default:
-			return nil, errdefs.Invalidf("invalid filter %q: berth knows status, name, label, ancestor, exited and id", k)
+			return nil, errdefs.Invalidf("invalid filter %q: berth knows status, name, label, ancestor, exited, id and health", k)
+		}
+		if k == "health" {
+			switch v {
+			case "starting", "healthy", "unhealthy", "none":
+			default:
+				return nil, errdefs.Invalidf("invalid filter 'health=%s': want starting, healthy, unhealthy or none", v)
+			}
 		}
 		if k == "status" {
 			switch v {
@@ -165,6 +172,11 @@ func psFilter(filters []string) (func(engine.Summary) bool, error) {
 			return ok || s.ImageName == v || strings.HasPrefix(s.Image.Encoded(), strings.TrimPrefix(v, "sha256:"))
 		case "exited":
 			return s.Status == engine.StatusExited && strconv.Itoa(s.State.ExitCode) == v
+		case "health":
+			if s.Health == nil {
+				return v == "none"
+			}
+			return s.Health.Status == v
 		}
 		return false
 	}

@@ -103,6 +103,7 @@ func newRootCommand() (*cobra.Command, *globals) {
 	}
 	addImageCommands(cmd, a)
 	addContainerCommands(cmd, a)
+	addVolumeCommands(cmd, a)
 	addBuildCommands(cmd, a)
 	return cmd, g
 }

@@ -71,6 +71,36 @@ func ValidateID(id string) error {
 func (r *Runtime) dir(id string) string { return filepath.Join(r.Root, id) }
 
 func (r *Runtime) load(id string) (*record, error) {
+	b, err := r.readState(id)
+	if err != nil {
+		return nil, err
+	}
+	var rec record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("state of %s is damaged: %w", id, err)
+	}
+	return &rec, nil
+}
+
+// loadHead is load without the spec, which state and list do not need:
+// decoding it is most of the cost of reading a record, and `ps` reads one
+// per container.
+func (r *Runtime) loadHead(id string) (*record, error) {
+	b, err := r.readState(id)
+	if err != nil {
+		return nil, err
+	}
+	var head struct {
+		record
+		Spec json.RawMessage `json:"spec"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("state of %s is damaged: %w", id, err)
+	}
+	return &head.record, nil
+}
+
+func (r *Runtime) readState(id string) ([]byte, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
@@ -81,11 +111,7 @@ func (r *Runtime) load(id string) (*record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read state of %s: %w", id, err)
 	}
-	var rec record
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, fmt.Errorf("state of %s is damaged: %w", id, err)
-	}
-	return &rec, nil
+	return b, nil
 }
 
 // save writes the record atomically: a crash leaves the old or the new
@@ -196,7 +222,7 @@ func (rec *record) specState(status specs.ContainerState) *specs.State {
 
 // State returns the state of container id.
 func (r *Runtime) State(id string) (*State, error) {
-	rec, err := r.load(id)
+	rec, err := r.loadHead(id)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +243,7 @@ func (r *Runtime) List() ([]*State, error) {
 		if !e.IsDir() || ValidateID(e.Name()) != nil {
 			continue
 		}
-		rec, err := r.load(e.Name())
+		rec, err := r.loadHead(e.Name())
 		if err != nil {
 			continue // a create in flight has no state.json yet
 		}

@@ -160,6 +160,10 @@ func (e *Engine) startMonitor(c *metadata.Container, cfg *Config, attach bool, e
 	if cfg.Tty {
 		o.ConsoleSocket = e.consolePath(c.ID)
 	}
+	if hc := healthcheck(cfg); hc != nil {
+		o.Health = []string{"/proc/self/exe", "__health", c.ID}
+		o.HealthInterval = hc.Interval
+	}
 	p, err := monitor.Start(o)
 	if err != nil {
 		// berth __start exits 126 or 127 when the command cannot run,

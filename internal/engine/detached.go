@@ -31,6 +31,7 @@ func (e *Engine) StartChild(id string, report *os.File) error {
 		return err
 	}
 	e.Runtime.Delete(c.ID, deleteForce) // the previous run's state, on a restart
+	e.resetHealth(c.ID)
 	bundle, err := e.bundle(c)
 	if err != nil {
 		return err
@@ -106,7 +107,7 @@ func (e *Engine) Cleanup(id string) error {
 		return err
 	}
 	if cfg, err := configOf(c); err == nil && cfg.AutoRemove {
-		return e.Remove(c, RemoveOptions{Force: true})
+		return e.Remove(c, RemoveOptions{Force: true, fromCleanup: true})
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,5 +178,50 @@ func TestBoot(t *testing.T) {
 	}
 	if got := strings.TrimSpace(c.run("inspect", "-f", "{{.State.Status}}", "always")); got != "running" {
 		t.Errorf("always is %s after boot", got)
+	}
+}
+
+// rm -f of a running detached container waits for its monitor, which
+// still writes the exit file and runs its cleanup once the container
+// dies: rm must neither fail on a directory being written nor leave it.
+func TestRemoveForceRunning(t *testing.T) {
+	c := newCLI(t)
+	for i := 0; i < 8; i++ {
+		// A chatty container keeps its monitor writing the log to the end.
+		id := strings.TrimSpace(c.run("run", "-d", "busybox:test", "sh", "-c", "while :; do echo output; done"))
+		if out, err := c.runErr(nil, "rm", "-f", "--purge", id); err != nil {
+			t.Fatalf("rm -f, round %d: %v\n%s", i, err, out)
+		}
+		if exec.Command("pgrep", "-f", "(berth-monitor|__cleanup) "+id).Run() == nil {
+			t.Fatalf("round %d: rm returned while the monitor still ran", i)
+		}
+		if _, err := os.Stat(filepath.Join(c.root, "containers", id)); !os.IsNotExist(err) {
+			t.Fatalf("round %d: the container's directory is still there (%v)", i, err)
+		}
+		if out := c.run("ps", "-aq"); strings.TrimSpace(out) != "" {
+			t.Fatalf("round %d: ps -a still lists %q", i, out)
+		}
+	}
+}
+
+// With --sig-proxy=false a signal to a foreground run ends berth, not the
+// container, which runs on under its monitor.
+func TestRunNoSigProxy(t *testing.T) {
+	c := newCLI(t)
+	cmd := exec.Command(c.bin, "--root", c.root, "run", "--name", "sp", "--sig-proxy=false", "busybox:test",
+		"sh", "-c", `trap "echo got-term" TERM; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.1; done; echo finished`)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the container running", func() bool {
+		return strings.Contains(c.run("ps", "--format", "{{.Names}}"), "sp")
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	eventually(t, "the container exited by itself", func() bool {
+		return strings.Contains(c.run("ps", "-a", "--format", "{{.Names}} {{.Status}}"), "sp Exited (0)")
+	})
+	if logs := c.run("logs", "sp"); logs != "finished\n" {
+		t.Errorf("logs = %q: the signal reached the container, or its output was lost", logs)
 	}
 }

@@ -20,6 +20,8 @@ type ExecOptions struct {
 	Detach     bool
 	Privileged bool
 	Stdio      Stdio
+	// PidFile, if set, is where the process's pid is written.
+	PidFile string
 }
 
 // Exec runs a new process in running container c and returns its exit
@@ -62,6 +64,6 @@ func (e *Engine) Exec(c *metadata.Container, opts ExecOptions) (int, error) {
 		defer in.Close()
 	}
 	return e.Runtime.Exec(c.ID, container.ExecOptions{
-		Process: &p, Detach: opts.Detach, Stdin: in, Stdout: opts.Stdio.Out, Stderr: opts.Stdio.Err,
+		Process: &p, Detach: opts.Detach, PidFile: opts.PidFile, Stdin: in, Stdout: opts.Stdio.Out, Stderr: opts.Stdio.Err,
 	})
 }

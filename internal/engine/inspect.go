@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"berth/internal/image"
 	"berth/internal/metadata"
 )
 
@@ -27,7 +28,7 @@ type ContainerJSON struct {
 	Platform        string
 	HostConfig      HostConfigJSON
 	GraphDriver     GraphDriverJSON
-	Mounts          []any
+	Mounts          []MountJSON
 	Config          ConfigJSON
 	NetworkSettings NetworkJSON
 }
@@ -45,6 +46,7 @@ type StateJSON struct {
 	Error      string
 	StartedAt  string
 	FinishedAt string
+	Health     *Health `json:",omitempty"`
 }
 
 // HostConfigJSON is the part of Docker's HostConfig berth has.
@@ -91,8 +93,9 @@ type ConfigJSON struct {
 	WorkingDir   string
 	Entrypoint   []string
 	Labels       map[string]string
-	StopSignal   string `json:",omitempty"`
-	StopTimeout  *int   `json:",omitempty"`
+	StopSignal   string              `json:",omitempty"`
+	StopTimeout  *int                `json:",omitempty"`
+	Healthcheck  *image.HealthConfig `json:",omitempty"`
 }
 
 // NetworkJSON is Docker's NetworkSettings, for a container with only
@@ -123,7 +126,7 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 		Image: c.Image.String(), Name: "/" + c.Name, RestartCount: c.State.Restarts,
 		ResolvConfPath: filepath.Join(dir, "resolv.conf"), HostnamePath: filepath.Join(dir, "hostname"),
 		HostsPath: filepath.Join(dir, "hosts"), LogPath: e.LogPath(c.ID), Driver: "overlay", Platform: "linux",
-		Mounts: []any{},
+		Mounts: e.mountsJSON(cfg),
 		State: StateJSON{
 			Status: st, Running: st == StatusRunning || st == StatusPaused, Paused: st == StatusPaused,
 			ExitCode: e.exitCode(c), StartedAt: timeOrZero(c.State.StartedAt), FinishedAt: timeOrZero(c.State.FinishedAt),
@@ -132,9 +135,13 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 			Hostname: cfg.Hostname, User: cfg.User, Tty: cfg.Tty, OpenStdin: cfg.OpenStdin,
 			AttachStdout: true, AttachStderr: true, Env: cfg.Env, Cmd: cfg.Cmd, Image: c.ImageName,
 			WorkingDir: cfg.WorkingDir, Entrypoint: cfg.Entrypoint, Labels: cfg.Labels,
-			StopSignal: cfg.StopSignal, StopTimeout: cfg.StopTimeout,
+			StopSignal: cfg.StopSignal, StopTimeout: cfg.StopTimeout, Healthcheck: cfg.Healthcheck,
+			Volumes: anonymousPaths(cfg),
 		},
 		NetworkSettings: NetworkJSON{Networks: map[string]any{}, Ports: map[string]any{}},
+	}
+	if st != StatusCreated {
+		out.State.Health = e.health(c, cfg)
 	}
 	if out.State.Running {
 		if rs, err := e.Runtime.State(c.ID); err == nil {

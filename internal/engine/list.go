@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	units "github.com/docker/go-units"
@@ -17,6 +18,8 @@ type Summary struct {
 	Status  string // created, running, paused, exited
 	Config  *Config
 	Command string
+	// Health is the container's health while it runs with a check.
+	Health *Health
 }
 
 // List returns every container, newest first.
@@ -28,15 +31,41 @@ func (e *Engine) List() ([]Summary, error) {
 			if err != nil {
 				return err
 			}
-			sum := Summary{Container: c, Config: cfg, Status: e.status(c), Command: quoteCommand(cfg.Args())}
-			sum.State.ExitCode = e.exitCode(c)
-			out = append(out, sum)
+			out = append(out, Summary{Container: c, Config: cfg, Command: quoteCommand(cfg.Args())})
 			return nil
 		})
 	})
+	if err != nil {
+		return nil, err
+	}
+	// Each status reads a few files in /proc, the runtime's state and
+	// cgroupfs; with a thousand containers that is most of ps's time, and
+	// the reads wait in the kernel, so several run at once.
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < min(listWorkers, len(out)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i].Status = e.status(out[i].Container)
+				out[i].State.ExitCode = e.exitCode(out[i].Container)
+				if out[i].Status == StatusRunning {
+					out[i].Health = e.health(out[i].Container, out[i].Config)
+				}
+			}
+		}()
+	}
+	for i := range out {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
-	return out, err
+	return out, nil
 }
+
+const listWorkers = 8
 
 // StatusText is the STATUS column of ps: "Up 3 minutes", "Exited (0) 2
 // seconds ago", "Created".
@@ -44,7 +73,14 @@ func (s Summary) StatusText() string {
 	now := time.Now().UTC()
 	switch s.Status {
 	case StatusRunning:
-		return "Up " + units.HumanDuration(now.Sub(s.State.StartedAt))
+		up := "Up " + units.HumanDuration(now.Sub(s.State.StartedAt))
+		switch {
+		case s.Health == nil:
+			return up
+		case s.Health.Status == HealthStarting:
+			return up + " (health: starting)"
+		}
+		return up + " (" + s.Health.Status + ")"
 	case StatusPaused:
 		return "Up " + units.HumanDuration(now.Sub(s.State.StartedAt)) + " (Paused)"
 	case StatusExited:

@@ -63,3 +63,54 @@ func TestContainerPrune(t *testing.T) {
 		t.Errorf("a bad filter: %v, %q", err, out)
 	}
 }
+
+func TestSystemPrune(t *testing.T) {
+	c := newCLI(t)
+	c.stopAtEnd()
+	c.run("run", "-d", "--name", "up", "busybox:test", "sleep", "1000")
+	done := strings.TrimSpace(c.run("create", "--name", "done", "busybox:test", "true"))
+	gone := strings.TrimSpace(c.run("create", "--name", "gone", "busybox:test", "true"))
+	c.run("rm", "gone") // into the trash
+	// A second commit to one tag leaves the first image dangling.
+	c.run("commit", "up", "other:1")
+	c.run("exec", "up", "touch", "/changed")
+	c.run("commit", "up", "other:1")
+	if got := c.run("images", "-q", "--filter", "dangling=true"); len(strings.Fields(got)) != 1 {
+		t.Fatalf("dangling images before prune: %q", got)
+	}
+
+	out := c.runIn([]byte("n\n"), "system", "prune")
+	if !strings.HasPrefix(out, "WARNING! This will remove:\n  - all stopped containers\n") || !strings.Contains(out, "trash") {
+		t.Errorf("prompt: %q", out)
+	}
+	if got := c.run("ps", "-aq"); len(strings.Fields(got)) != 2 {
+		t.Fatalf("after no, ps -aq = %q", got)
+	}
+
+	out = c.run("system", "prune", "-f")
+	for _, want := range []string{"Deleted Containers:\n" + done + "\n", "Emptied from the trash:\n" + gone + "\n", "Total reclaimed space: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("system prune output lacks %q:\n%s", want, out)
+		}
+	}
+	if got := strings.Fields(c.run("ps", "-a", "--format", "{{.Names}}")); len(got) != 1 || got[0] != "up" {
+		t.Errorf("after prune, ps -a = %v; want only the running one", got)
+	}
+	if got := c.run("container", "trash", "--format", "{{.ID}}"); strings.TrimSpace(got) != "" {
+		t.Errorf("the trash still holds %q", got)
+	}
+	if out, err := c.runErr(nil, "container", "restore", "gone"); err == nil {
+		t.Errorf("restore after system prune worked: %s", out)
+	}
+	if got := c.run("images", "-q", "--filter", "dangling=true"); strings.TrimSpace(got) != "" {
+		t.Errorf("dangling images after prune: %q", got)
+	}
+	if !strings.Contains(out, "Deleted Images:\ndeleted: sha256:") {
+		t.Errorf("system prune output lists no deleted image:\n%s", out)
+	}
+	// Tagged images and the one the running container uses stay.
+	images := c.run("images", "--format", "{{.Repository}}:{{.Tag}}")
+	if !strings.Contains(images, "busybox:test") || !strings.Contains(images, "other:1") {
+		t.Errorf("images after prune:\n%s", images)
+	}
+}

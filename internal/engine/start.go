@@ -53,7 +53,7 @@ func (e *Engine) bundle(c *metadata.Container) (string, error) {
 		e.unmountRootfs(c.ID)
 		return "", err
 	}
-	binds, err := bindMounts(cfg.Binds)
+	binds, err := e.volumeMounts(cfg.Binds, rootfs, user)
 	if err != nil {
 		e.unmountRootfs(c.ID)
 		return "", err
@@ -128,7 +128,10 @@ func (e *Engine) RunAttached(c *metadata.Container, stdio Stdio) (int, error) {
 			return -1, err
 		}
 	}
+	e.resetHealth(c.ID)
+	stopHealth := e.healthLoop(c.ID, cfg)
 	code, runErr := e.Runtime.Run(c.ID, runOpts(bundle, in, out, errf), false, true)
+	stopHealth()
 	if wait != nil {
 		wait()
 	}

@@ -108,12 +108,20 @@ type RemoveOptions struct {
 	// Purge frees the container at once instead of keeping it in the
 	// trash for the grace period.
 	Purge bool
+	// fromCleanup is set when the monitor's own cleanup removes a --rm
+	// container: the monitor waits for it, so Remove must not wait for
+	// the monitor.
+	fromCleanup bool
+	// Volumes removes the container's anonymous volumes too (rm -v).
+	Volumes bool
 }
 
 // Remove deletes container c: its record, name, writable layer and logs.
 // A running container needs Force, which kills it first.
 func (e *Engine) Remove(c *metadata.Container, opts RemoveOptions) error {
-	if st := e.status(c); st == StatusRunning || st == StatusPaused {
+	st := e.status(c)
+	switch st {
+	case StatusRunning, StatusPaused, StatusRestarting:
 		if !opts.Force {
 			return errdefs.Conflictf("you cannot remove a %s container %s. Stop the container before attempting removal or force remove", st, shortID(c.ID))
 		}
@@ -122,6 +130,14 @@ func (e *Engine) Remove(c *metadata.Container, opts RemoveOptions) error {
 			e.Runtime.Resume(c.ID)
 		}
 		e.Runtime.Kill(c.ID, unix.SIGKILL, true)
+	}
+	if !opts.fromCleanup && c.State.Monitor > 0 && monitor.Running(c.State.Monitor, c.ID) {
+		// The monitor still writes the log and the exit file, then runs
+		// the cleanup: removing the directory under it would race it.
+		e.waitMonitor(c)
+		if _, err := e.Lookup(c.ID); errdefs.IsNotFound(err) {
+			return nil // a --rm container, removed by its cleanup
+		}
 	}
 	if err := e.Runtime.Delete(c.ID, deleteForce); err != nil && !isNotFound(err) {
 		return err
@@ -132,7 +148,8 @@ func (e *Engine) Remove(c *metadata.Container, opts RemoveOptions) error {
 	// A container run with --rm asked to be thrown away; others go to
 	// the trash, whence `container restore` brings them back.
 	keep := !opts.Purge && trashTime() > 0
-	if cfg, err := configOf(c); err == nil && cfg.AutoRemove {
+	cfg, cfgErr := configOf(c)
+	if cfgErr == nil && cfg.AutoRemove {
 		keep = false
 	}
 	err := e.DB.Update(func(tx *metadata.Tx) error {
@@ -153,9 +170,28 @@ func (e *Engine) Remove(c *metadata.Container, opts RemoveOptions) error {
 			return err
 		}
 	}
+	// Anonymous volumes go with rm -v, and with a --rm container, as
+	// Docker's do; named volumes always stay.
+	if cfgErr == nil && (opts.Volumes || cfg.AutoRemove) {
+		if err := e.removeAnonymousVolumes(cfg, keep); err != nil {
+			return err
+		}
+	}
 	// Removed containers past their grace period go for good now.
 	_, err = e.PurgeTrash(false)
 	return err
 }
+
+// waitMonitor waits, for a while, until c's monitor has finished.
+func (e *Engine) waitMonitor(c *metadata.Container) {
+	deadline := time.Now().Add(monitorWait)
+	for monitor.Running(c.State.Monitor, c.ID) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// monitorWait bounds how long rm waits for a monitor to finish once its
+// container is dead: it only has its cleanup left to do.
+const monitorWait = 10 * time.Second
 
 func isNotFound(err error) bool { return errdefs.IsNotFound(err) }

@@ -85,6 +85,9 @@ func (e *Engine) Restore(arg, newName string) (*metadata.Container, error) {
 		restored = &c
 		return nil
 	})
+	if err == nil {
+		e.restoreVolumes(restored)
+	}
 	return restored, err
 }
 
@@ -113,8 +116,9 @@ func (e *Engine) PurgeTrash(all bool) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var freed int64
-	var errs []error
+	// Removed volumes share the trash and its grace period.
+	freed, verr := e.Volumes.PurgeTrash(cutoff, all)
+	errs := []error{verr}
 	for _, id := range victims {
 		freed += duDir(e.trashDir(id))
 		if err := os.RemoveAll(e.trashDir(id)); err != nil {

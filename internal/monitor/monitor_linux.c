@@ -79,6 +79,9 @@ static struct {
 	int nstart;
 	char *cleanup[MON_ARGS_MAX + 1];
 	int ncleanup;
+	char *health[MON_ARGS_MAX + 1]; /* the health check command, run every health_interval ms */
+	int nhealth;
+	long long health_interval;
 } cfg;
 
 struct stream {
@@ -121,7 +124,7 @@ static long long log_committed; /* its size after the last flush */
 static sigset_t empty_set;
 
 static int starting, stop_requested;
-static pid_t start_pid, cleanup_pid, container_pid;
+static pid_t start_pid, cleanup_pid, container_pid, health_pid;
 static int start_done, start_status, cleanup_done, cleanup_status;
 static int container_exited, container_status;
 static struct timespec container_finished;
@@ -221,7 +224,7 @@ static int valid_id(const char *s)
 
 enum {
 	K_ID = 1, K_LOG = 2, K_SIZE = 4, K_FILES = 8, K_EXIT = 16, K_STDIN = 32, K_RESTART = 64,
-	K_CONSOLE = 128, K_ATTACH = 256, /* optional */
+	K_CONSOLE = 128, K_ATTACH = 256, K_HEALTH_INTERVAL = 512, /* optional */
 };
 #define K_ALL (K_ID | K_LOG | K_SIZE | K_FILES | K_EXIT | K_STDIN | K_RESTART)
 
@@ -287,15 +290,19 @@ static const char *parse_config(size_t len, int *lineno)
 		if (val == NULL)
 			return "has a key without a value";
 		unsigned bit = 0;
-		if (strcmp(key, "start") == 0 || strcmp(key, "cleanup") == 0) {
-			int is_start = key[0] == 's';
-			int *n = is_start ? &cfg.nstart : &cfg.ncleanup;
+		if (strcmp(key, "start") == 0 || strcmp(key, "cleanup") == 0 || strcmp(key, "health") == 0) {
+			char **argv = key[0] == 's' ? cfg.start : key[0] == 'c' ? cfg.cleanup : cfg.health;
+			int *n = key[0] == 's' ? &cfg.nstart : key[0] == 'c' ? &cfg.ncleanup : &cfg.nhealth;
 			if (*n >= MON_ARGS_MAX)
 				return "has too many arguments";
 			if (*n == 0 && !valid_path(val))
 				return "names a command that is not an absolute path";
-			(is_start ? cfg.start : cfg.cleanup)[(*n)++] = val;
+			argv[(*n)++] = val;
 			continue;
+		} else if (strcmp(key, "health-interval") == 0) {
+			bit = K_HEALTH_INTERVAL;
+			if (parse_num(val, INT_MAX, &cfg.health_interval) < 0 || cfg.health_interval < 1)
+				return "has a bad health-interval";
 		} else if (strcmp(key, "id") == 0) {
 			bit = K_ID;
 			if (!valid_id(val))
@@ -353,8 +360,11 @@ static const char *parse_config(size_t len, int *lineno)
 		return "lacks a required key";
 	if (cfg.nstart == 0)
 		return "has no start command";
+	if ((cfg.nhealth > 0) != ((seen & K_HEALTH_INTERVAL) != 0))
+		return "has a health command without an interval, or an interval without one";
 	cfg.start[cfg.nstart] = NULL;
 	cfg.cleanup[cfg.ncleanup] = NULL;
+	cfg.health[cfg.nhealth] = NULL;
 	return NULL;
 }
 
@@ -904,6 +914,8 @@ static void reaped(pid_t pid, int status)
 	if (pid == start_pid && !start_done) {
 		start_done = 1;
 		start_status = status;
+	} else if (pid == health_pid) {
+		health_pid = 0;
 	} else if (pid == cleanup_pid && !cleanup_done) {
 		cleanup_done = 1;
 		cleanup_status = status;
@@ -1275,6 +1287,30 @@ static void run_cleanup(void)
 		wait_once(-1);
 }
 
+/* Waits for the container to exit. With a health check, the check runs
+ * every interval while the container runs, one at a time: the command
+ * itself bounds each check's time and records its result. */
+static void wait_container(void)
+{
+	long long next = now_ms() + cfg.health_interval;
+	while (!container_exited) {
+		if (cfg.nhealth == 0) {
+			wait_once(-1);
+			continue;
+		}
+		long long now = now_ms();
+		if (now >= next) {
+			if (health_pid == 0) {
+				health_pid = spawn(cfg.health, devnull, devnull, devnull, -1);
+				if (health_pid < 0)
+					health_pid = 0;
+			}
+			next = now + cfg.health_interval;
+		}
+		wait_once((int)(next - now < 1 ? 1 : next - now));
+	}
+}
+
 static int should_restart(int code, int restarts)
 {
 	if (stop_requested)
@@ -1372,8 +1408,7 @@ static void monitor_main(void)
 
 	for (;;) {
 		long long started = now_ms();
-		while (!container_exited)
-			wait_once(-1);
+		wait_container();
 		drain_streams();
 		if (WIFEXITED(container_status))
 			code = WEXITSTATUS(container_status);

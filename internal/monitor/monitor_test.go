@@ -724,3 +724,40 @@ func TestRestartFails(t *testing.T) {
 		t.Errorf("exit = %+v, want code 2, no restarts, error \"image gone\"", e)
 	}
 }
+
+// The health command runs every interval while the container runs, never
+// two at once, and not before the first interval has passed.
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	o := opts(t, `gate sleep 1`)
+	dir := dirOf(o)
+	o.Health = []string{"/bin/sh", "-c", `echo start >> "$0/health"; sleep 0.15; echo end >> "$0/health"`, dir}
+	o.HealthInterval = 50 * time.Millisecond
+	p := start(t, o)
+	finish(t, o, p)
+	b, _ := os.ReadFile(filepath.Join(dir, "health"))
+	lines := strings.Fields(string(b))
+	// about 1 s / 150 ms checks: each waits for the one before
+	if len(lines) < 6 || len(lines) > 16 {
+		t.Fatalf("health ran %d half-checks in a 1 s run: %q", len(lines), lines)
+	}
+	for i, l := range lines {
+		if want := []string{"start", "end"}[i%2]; l != want && i < len(lines)-1 {
+			t.Fatalf("checks overlapped: %q", lines)
+		}
+	}
+
+	o = opts(t, `gate sleep 0.03`)
+	dir = dirOf(o)
+	o.Health = []string{"/bin/sh", "-c", `echo ran >> "$0/health"`, dir}
+	o.HealthInterval = time.Hour
+	finish(t, o, start(t, o))
+	if _, err := os.Stat(filepath.Join(dir, "health")); !os.IsNotExist(err) {
+		t.Errorf("the check ran before its first interval: %v", err)
+	}
+
+	o.HealthInterval = 0
+	if _, err := Start(o); err == nil || !strings.Contains(err.Error(), "health interval") {
+		t.Errorf("Start with a health command and no interval: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"berth/internal/errdefs"
 )
@@ -74,6 +75,12 @@ type Options struct {
 	Attach bool
 	// Restart is the restart policy.
 	Restart RestartPolicy
+	// Health, if not empty, is a command the monitor runs every
+	// HealthInterval while the container runs, one at a time, with stdio
+	// on /dev/null. The command runs the container's health check and
+	// records its result; the monitor only keeps time.
+	Health         []string
+	HealthInterval time.Duration
 	// Env is the environment of the monitor and so of its commands; nil
 	// means this process's. Variables starting with _BERTH_ are dropped.
 	Env []string
@@ -152,6 +159,8 @@ func (p RestartPolicy) String() string {
 //	start __start
 //	start ID
 //	cleanup /proc/self/exe     (none or more)
+//	health /proc/self/exe      (none or more, with health-interval)
+//	health-interval 30000      (milliseconds)
 //	end
 //
 // Every key but start, cleanup, console and attach appears exactly once;
@@ -166,6 +175,10 @@ func (o Options) config() ([]byte, error) {
 		return nil, err
 	}
 	cleanup, err := resolveArgv(o.Cleanup)
+	if err != nil {
+		return nil, err
+	}
+	health, err := resolveArgv(o.Health)
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +233,12 @@ func (o Options) config() ([]byte, error) {
 	for _, a := range cleanup {
 		line("cleanup", a)
 	}
+	for _, a := range health {
+		line("health", a)
+	}
+	if len(health) > 0 {
+		line("health-interval", strconv.FormatInt(o.HealthInterval.Milliseconds(), 10))
+	}
 	b.WriteString("end\n")
 	if b.Len() > maxConfig {
 		return nil, errdefs.Invalidf("monitor config of %d bytes exceeds %d", b.Len(), maxConfig)
@@ -251,7 +270,10 @@ func (o Options) validate() error {
 	if len(o.Start) == 0 {
 		return errdefs.Invalidf("monitor: no start command")
 	}
-	for _, argv := range [][]string{o.Start, o.Cleanup} {
+	if len(o.Health) > 0 && (o.HealthInterval < time.Millisecond || o.HealthInterval.Milliseconds() > 1<<31-1) {
+		return errdefs.Invalidf("monitor: health interval %s: must be 1ms to about 24 days", o.HealthInterval)
+	}
+	for _, argv := range [][]string{o.Start, o.Cleanup, o.Health} {
 		if len(argv) > maxArgs {
 			return errdefs.Invalidf("monitor: a command of %d arguments exceeds %d", len(argv), maxArgs)
 		}

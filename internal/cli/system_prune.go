@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"berth/internal/engine"
+)
+
+// pruneStep is one kind of thing `system prune` frees: the warning line
+// that names it, and the work, which returns the heading and lines to
+// print and the bytes freed.
+type pruneStep struct {
+	warning string
+	run     func(a *app) (heading string, lines []string, freed int64, err error)
+}
+
+// newSystemPruneCommand is `system prune`: Docker's, and the place where
+// berth's trash is emptied at once.
+func newSystemPruneCommand(a *app) *cobra.Command {
+	var all, force bool
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unused data: stopped containers, unused images, and the trash",
+		Long: "Remove stopped containers, dangling images (all unused images with -a), and empty the trash " +
+			"of removed containers, freeing their space now. Unlike container prune and rm, nothing " +
+			"goes to the trash: what system prune removes cannot be restored.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			steps := systemPruneSteps(all)
+			if !force {
+				var msg strings.Builder
+				msg.WriteString("WARNING! This will remove:")
+				for _, s := range steps {
+					msg.WriteString("\n  - " + s.warning)
+				}
+				msg.WriteString("\n")
+				if !confirm(a.in, a.out, msg.String()) {
+					return nil
+				}
+			}
+			var total int64
+			var errs []error
+			for _, s := range steps {
+				heading, lines, freed, err := s.run(a)
+				if err != nil {
+					errs = append(errs, err)
+				}
+				total += freed
+				if len(lines) > 0 {
+					fmt.Fprintln(a.out, heading)
+					for _, l := range lines {
+						fmt.Fprintln(a.out, l)
+					}
+					fmt.Fprintln(a.out)
+				}
+			}
+			fmt.Fprintf(a.out, "Total reclaimed space: %s\n", humanSize(total))
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	return cmd
+}
+
+// systemPruneSteps lists what system prune frees, in order: containers
+// first, so that the images they held become unused.
+func systemPruneSteps(all bool) []pruneStep {
+	images := "all dangling images"
+	if all {
+		images = "all images without at least one container associated to them"
+	}
+	return []pruneStep{
+		{"all stopped containers", func(a *app) (string, []string, int64, error) {
+			e, err := a.engine()
+			if err != nil {
+				return "", nil, 0, err
+			}
+			rep, err := e.Prune(engine.PruneOptions{Purge: true})
+			if rep == nil {
+				return "", nil, 0, err
+			}
+			return "Deleted Containers:", rep.Deleted, int64(rep.SpaceReclaimed), err
+		}},
+		{"every removed container kept in the trash", func(a *app) (string, []string, int64, error) {
+			e, err := a.engine()
+			if err != nil {
+				return "", nil, 0, err
+			}
+			list, err := e.TrashList()
+			if err != nil {
+				return "", nil, 0, err
+			}
+			freed, err := e.PurgeTrash(true)
+			var ids []string
+			for _, t := range list {
+				ids = append(ids, t.Container.ID)
+			}
+			return "Emptied from the trash:", ids, freed, err
+		}},
+		{images, func(a *app) (string, []string, int64, error) {
+			st, err := a.images()
+			if err != nil {
+				return "", nil, 0, err
+			}
+			rep, err := st.Prune(all)
+			if rep == nil {
+				return "", nil, 0, err
+			}
+			var lines []string
+			for _, d := range rep.Deleted {
+				if d.Untagged != "" {
+					lines = append(lines, "untagged: "+d.Untagged)
+				} else {
+					lines = append(lines, "deleted: "+d.Deleted)
+				}
+			}
+			return "Deleted Images:", lines, rep.SpaceReclaimed, err
+		}},
+	}
+}
