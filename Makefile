@@ -36,7 +36,7 @@ TESTFLAGS ?=
 .DEFAULT_GOAL := help
 # Targets run one after another: test-root must not overlap test-unit.
 .NOTPARALLEL:
-.PHONY: help setup setup-docker build test test-unit test-root bench bench-runtime bench-images bench-containers lint demo clean
+.PHONY: help setup setup-docker build test test-unit test-root bench bench-runtime bench-images bench-containers bench-build lint demo clean
 
 help: ## show the targets
 	@echo "usage: make TARGET"
@@ -79,6 +79,9 @@ bench-images: setup-docker build ## pull, load, import, save vs docker, skopeo, 
 bench-containers: setup-docker build ## run, exec, idle memory, 1000 containers vs docker, podman; its part of docs/BENCHMARKS.md (root)
 	bench/setup.sh
 	bench/containers.sh
+
+bench-build: setup build ## berth build vs docker's classic builder and buildah; its part of docs/BENCHMARKS.md (root)
+	bench/build.sh
 
 lint: ## gofmt, go vet and staticcheck; runs all three, fails if any fails
 	@status=0; \

@@ -3,7 +3,7 @@
 # other parts as their last run left them, so that each part can be rerun
 # on its own (make bench-runtime, make bench-images, make bench-containers).
 #   bench/report.sh PART FILE
-# PART is runtime, images or containers; FILE holds that part's markdown.
+# PART is runtime, images, containers or build; FILE holds that part's markdown.
 # Each part sits between HTML comments that mark its start and end.
 # Settings, from the environment:
 #   BENCH_REPORT=FILE   the report (docs/BENCHMARKS.md)
@@ -11,8 +11,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-parts=(runtime images containers)
-declare -A rerun=([runtime]="make bench-runtime" [images]="make bench-images" [containers]="make bench-containers")
+parts=(runtime images containers build)
+declare -A rerun=([runtime]="make bench-runtime" [images]="make bench-images" [containers]="make bench-containers" [build]="make bench-build")
 
 [ $# -eq 2 ] || {
 	echo "usage: bench/report.sh PART FILE" >&2
