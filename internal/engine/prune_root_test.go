@@ -87,7 +87,9 @@ func TestSystemPrune(t *testing.T) {
 		t.Fatalf("after no, ps -aq = %q", got)
 	}
 
-	out = c.run("system", "prune", "-f")
+	c.run("volume", "create", "named")
+	c.run("run", "-v", "/anon", "-v", "named:/data", "busybox:test", "true")
+	out = c.run("system", "prune", "-f", "--volumes")
 	for _, want := range []string{"Deleted Containers:\n" + done + "\n", "Emptied from the trash:\n" + gone + "\n", "Total reclaimed space: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("system prune output lacks %q:\n%s", want, out)
@@ -95,6 +97,12 @@ func TestSystemPrune(t *testing.T) {
 	}
 	if got := strings.Fields(c.run("ps", "-a", "--format", "{{.Names}}")); len(got) != 1 || got[0] != "up" {
 		t.Errorf("after prune, ps -a = %v; want only the running one", got)
+	}
+	if vols := c.run("volume", "ls", "-q"); strings.TrimSpace(vols) != "named" {
+		t.Errorf("volumes after system prune --volumes: %q; want only the named one", vols)
+	}
+	if !strings.Contains(out, "Deleted Volumes:\n") {
+		t.Errorf("system prune --volumes lists no volume:\n%s", out)
 	}
 	if got := c.run("container", "trash", "--format", "{{.ID}}"); strings.TrimSpace(got) != "" {
 		t.Errorf("the trash still holds %q", got)
