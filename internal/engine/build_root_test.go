@@ -227,3 +227,68 @@ CMD ["sh", "-c", "id -u; echo $GREETING; stat -c %U /srv/out.txt; cat /srv/out.t
 		})
 	})
 }
+
+// TestBuildParallelStages builds two independent stages that each take
+// a second: they run at once, and the stage the target does not need
+// is skipped.
+func TestBuildParallelStages(t *testing.T) {
+	e := newEngine(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": `FROM busybox:test AS a
+RUN sleep 1 && echo a > /a
+FROM busybox:test AS b
+RUN sleep 1 && echo b > /b
+FROM busybox:test AS unused
+RUN exit 9
+FROM busybox:test
+COPY --from=a /a /a
+COPY --from=b /b /b
+CMD ["cat", "/a", "/b"]
+`})
+	start := time.Now()
+	if _, _, err := buildIn(t, e, dir, build.Options{Names: []string{"docker.io/library/par:test"}, NoCache: true}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 1900*time.Millisecond {
+		t.Errorf("two one-second stages took %s: they did not run at once", d)
+	}
+	if code, out := run(t, e, CreateOptions{Image: "par:test"}); code != 0 || out != "a\nb\n" {
+		t.Errorf("run par:test = %d %q", code, out)
+	}
+}
+
+// TestBuildRunMounts checks RUN --mount: a cache directory outlives its
+// build, a secret is readable but stays out of the layer, a bind of the
+// context is read-only, a tmpfs is empty; and --network=none has
+// loopback alone.
+func TestBuildRunMounts(t *testing.T) {
+	e := newEngine(t)
+	dir := t.TempDir()
+	secret := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(secret, []byte("s3cret"), 0o600)
+	writeFiles(t, dir, map[string]string{
+		"in.txt": "from context\n",
+		"Dockerfile": `FROM busybox:test
+RUN --mount=type=cache,target=/cache sh -c 'echo run >> /cache/log; wc -l < /cache/log > /count'
+RUN --mount=type=secret,id=tok sh -c 'cat /run/secrets/tok || echo none' > /seen
+RUN --mount=type=bind,source=in.txt,target=/in.txt cp /in.txt /copied && ! touch /in.txt 2>/dev/null
+RUN --mount=type=tmpfs,target=/scratch touch /scratch/x && ls /scratch > /tmpfs-list
+RUN --network=none sh -c 'ls /sys/class/net > /nets'
+CMD ["sh", "-c", "cat /count /seen /copied /tmpfs-list /nets; ls /run/secrets 2>&1; ls /scratch 2>&1"]
+`})
+	opts := build.Options{Names: []string{"docker.io/library/mounts:test"}, Secrets: map[string]string{"tok": secret}, NoCache: true}
+	for i := 0; i < 2; i++ {
+		if _, _, err := buildIn(t, e, dir, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out := run(t, e, CreateOptions{Image: "mounts:test"})
+	want := "2\ns3cretfrom context\nx\nlo\nls: /run/secrets: No such file or directory\nls: /scratch: No such file or directory\n"
+	if code == 0 || out != want {
+		t.Errorf("run mounts:test = %d %q, want %q", code, out, want)
+	}
+	delete(opts.Secrets, "tok")
+	if _, _, err := buildIn(t, e, dir, opts); err != nil {
+		t.Errorf("a secret that is not given is skipped unless required: %v", err)
+	}
+}
