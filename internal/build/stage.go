@@ -20,6 +20,8 @@ import (
 	"berth/internal/metadata"
 )
 
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // state is a stage as its steps change it.
 type state struct {
 	cfg    imageConfig
@@ -151,7 +153,7 @@ func (r *stageRunner) base(name string) error {
 	if strings.EqualFold(name, "scratch") {
 		r.st = &state{key: stepKey("scratch", p.OS, p.Architecture, p.Variant)}
 		r.st.cfg = imageConfig{Architecture: p.Architecture, OS: p.OS, Variant: p.Variant}
-		r.st.cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+		r.st.cfg.Config.Env = []string{defaultPath}
 		return nil
 	}
 	for j := 0; j < r.index; j++ {
@@ -177,6 +179,10 @@ func (r *stageRunner) base(name string) error {
 		for range img.Layers {
 			cfg.History = append(cfg.History, ocispec.History{})
 		}
+	}
+	// As Docker, a base without PATH gets the default one.
+	if _, ok := lookupEnv(cfg.Config.Env, "PATH"); !ok {
+		cfg.Config.Env = append([]string{defaultPath}, cfg.Config.Env...)
 	}
 	r.st = &state{cfg: cfg, layers: img.Layers, chain: img.Chain, key: stepKey("image", img.ID.String())}
 	return nil
