@@ -80,7 +80,8 @@ bench-containers: setup-docker build ## run, exec, idle memory, 1000 containers 
 	bench/setup.sh
 	bench/containers.sh
 
-bench-build: setup build ## berth build vs docker's classic builder and buildah; its part of docs/BENCHMARKS.md (root)
+bench-build: setup-docker build ## berth build vs docker's classic builder and buildah; its part of docs/BENCHMARKS.md (root)
+	bench/setup.sh
 	bench/build.sh
 
 lint: ## gofmt, go vet and staticcheck; runs all three, fails if any fails
