@@ -15,6 +15,9 @@ import (
 	"berth/internal/build"
 	"berth/internal/image"
 	"berth/internal/metadata"
+	"berth/internal/reference"
+	"berth/internal/registry"
+	"berth/internal/registrytest"
 )
 
 // stepLog records what a build printed, step by step.
@@ -290,5 +293,41 @@ CMD ["sh", "-c", "cat /count /seen /copied /tmpfs-list /nets; ls /run/secrets 2>
 	delete(opts.Secrets, "tok")
 	if _, _, err := buildIn(t, e, dir, opts); err != nil {
 		t.Errorf("a secret that is not given is skipped unless required: %v", err)
+	}
+}
+
+// TestBuildPushPull pushes a built image to a registry and pulls it into
+// another store, where it runs and keeps its ID.
+func TestBuildPushPull(t *testing.T) {
+	e := newEngine(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox:test\nRUN echo pushed > /p\nCMD [\"cat\", \"/p\"]\n"})
+	id, _, err := buildIn(t, e, dir, build.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := registrytest.Start(t)
+	ref, err := reference.Parse(reg.Ref("built/app:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Images.Tag(id.String(), ref.String()); err != nil {
+		t.Fatal(err)
+	}
+	c := registry.NewClient(nil)
+	defer c.Close()
+	if _, err := e.Images.Push(context.Background(), c, ref, nil); err != nil {
+		t.Fatal(err)
+	}
+	e2 := newEngine(t)
+	res, err := e2.Images.Pull(context.Background(), c, ref, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Image.ID != id {
+		t.Errorf("pulled image %s, want %s", res.Image.ID, id)
+	}
+	if code, out := run(t, e2, CreateOptions{Image: ref.String()}); code != 0 || out != "pushed\n" {
+		t.Errorf("run of the pulled image = %d %q", code, out)
 	}
 }
