@@ -2,7 +2,6 @@ package build
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -69,12 +68,7 @@ func (bd *builder) runStage(i int) (*state, error) {
 	return r.st, nil
 }
 
-// errorf is an error that names the Dockerfile, the line and the
-// instruction.
-func (r *stageRunner) errorf(c instructions.Command, format string, a ...any) error {
-	return r.wrap(c, fmt.Errorf(format, a...))
-}
-
+// wrap makes err name the Dockerfile, the line and the instruction.
 func (r *stageRunner) wrap(c instructions.Command, err error) error {
 	var name string
 	var ln int
@@ -247,19 +241,10 @@ func (r *stageRunner) dispatch(c instructions.Command, onbuild bool) error {
 	err := r.apply(c, step)
 	step.Done(err)
 	if err != nil {
-		var se *stepError
-		if errors.As(err, &se) {
-			return err
-		}
 		return r.wrap(c, err)
 	}
 	return nil
 }
-
-// stepError is a failure that already names its step.
-type stepError struct{ msg string }
-
-func (e *stepError) Error() string { return e.msg }
 
 // meta records a step that changes the config alone.
 func (r *stageRunner) meta(createdBy string) {

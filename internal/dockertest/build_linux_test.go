@@ -39,7 +39,11 @@ func (e *env) testBuild(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(buildDockerfile), 0o644)
 	os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello\n"), 0o644)
-	berthCmd(t, root, nil, "build", "-q", "-t", "built-by-berth:1", dir)
+	iid := filepath.Join(t.TempDir(), "iid")
+	id := strings.TrimSpace(berthCmd(t, root, nil, "build", "-q", "--iidfile", iid, "-t", "built-by-berth:1", dir))
+	if b, err := os.ReadFile(iid); err != nil || string(b) != id || !strings.HasPrefix(id, "sha256:") {
+		t.Errorf("build -q printed %q, --iidfile holds %q (%v)", id, b, err)
+	}
 	want := "hello\n-rw-r-----\n1000\n/srv\n"
 	if out := berthCmd(t, root, nil, "run", "--rm", "built-by-berth:1"); out != want {
 		t.Errorf("berth run = %q, want %q", out, want)

@@ -219,9 +219,28 @@ CMD ["sh", "-c", "id -u; echo $GREETING; stat -c %U /srv/out.txt; cat /srv/out.t
 		}
 	}
 
-	// Pruning the cache forgets every record.
+	// system df counts the cache; pruning it forgets every record.
+	cacheRow := func() DiskUsage {
+		rows, err := e.DiskUsage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if r.Type == "Build Cache" {
+				return r
+			}
+		}
+		t.Fatal("system df has no Build Cache line")
+		return DiskUsage{}
+	}
+	if r := cacheRow(); r.Total == 0 || r.Size == 0 {
+		t.Errorf("system df's build cache: %+v, want records and their size", r)
+	}
 	if n, _, err := e.Images.PruneBuildCache(0); err != nil || n == 0 {
 		t.Errorf("PruneBuildCache = %d, %v", n, err)
+	}
+	if r := cacheRow(); r.Total != 0 || r.Size != 0 {
+		t.Errorf("system df's build cache after prune: %+v", r)
 	}
 	e.DB.View(func(tx *metadata.Tx) error {
 		return tx.BuildSteps(func(s *metadata.BuildStep) error {
