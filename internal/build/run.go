@@ -85,6 +85,9 @@ func (r *stageRunner) run(c *instructions.RunCommand, step Step) error {
 		if err != nil {
 			return nil, err
 		}
+		if err := r.bd.ctx.Err(); err != nil {
+			return nil, fmt.Errorf("the build was cancelled: %w", err)
+		}
 		if code != 0 {
 			return nil, fmt.Errorf("process %q did not complete successfully: exit code: %d", strings.Join(args, " "), code)
 		}

@@ -210,6 +210,9 @@ func (s *state) clone() *state {
 
 // dispatch runs one instruction.
 func (r *stageRunner) dispatch(c instructions.Command, onbuild bool) error {
+	if err := r.bd.ctx.Err(); err != nil {
+		return err
+	}
 	// Words are expanded as BuildKit expands them: every instruction
 	// that supports it but ARG, whose values are expanded one by one.
 	if _, isArg := c.(*instructions.ArgCommand); !isArg {

@@ -24,6 +24,9 @@ func (r *stageRunner) fsStep(key, createdBy string, step Step, do func(l Layer) 
 		return err
 	}
 	hidden, err := do(l)
+	if err == nil {
+		err = bd.ctx.Err()
+	}
 	if err != nil {
 		bd.b.Discard(l)
 		return err

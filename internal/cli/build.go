@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -158,7 +160,11 @@ func (a *app) build(cmd *cobra.Command, ctxArg string, f *buildFlags) error {
 	if err != nil {
 		return err
 	}
-	id, err := build.Build(cmd.Context(), backend, df, bctx, opts)
+	// ^C or SIGTERM stops the build between steps (a RUN's process gets
+	// the signal too), so that its layers are unmounted and removed.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	id, err := build.Build(ctx, backend, df, bctx, opts)
+	stop()
 	release()
 	if err != nil {
 		return err

@@ -213,7 +213,27 @@ func (b *buildBackend) Run(ctx context.Context, bl build.Layer, p build.Process)
 		pr.Close()
 		close(copied)
 	}()
+	// A cancelled build kills the step's processes: its PID 1 (a shell,
+	// often) may ignore the signal that cancelled it.
+	stopped := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			for {
+				if b.e.Runtime.Kill(id, unix.SIGKILL, true) == nil {
+					return
+				}
+				select {
+				case <-stopped:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		case <-stopped:
+		}
+	}()
 	code, err := b.e.Runtime.Run(id, container.CreateOptions{Bundle: l.dir, Stdin: devnull, Stdout: pw, Stderr: pw}, false, false)
+	close(stopped)
 	pw.Close()
 	<-copied
 	var ie *container.InitError

@@ -350,3 +350,36 @@ func TestBuildPushPull(t *testing.T) {
 		t.Errorf("run of the pulled image = %d %q", code, out)
 	}
 }
+
+// TestBuildCancel cancels a build while a RUN's shell, which ignores
+// SIGINT as a PID 1 does, sleeps: the step's processes are killed and
+// nothing stays mounted.
+func TestBuildCancel(t *testing.T) {
+	e := newEngine(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox:test\nRUN sleep 30\n"})
+	df, err := build.Parse("Dockerfile", []byte("FROM busybox:test\nRUN sleep 30\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bctx, _ := build.OpenContext(dir, "")
+	b, release, err := e.BuildBackend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = build.Build(ctx, b, df, bctx, build.Options{Platform: *image.HostPlatform(), Epoch: time.Unix(0, 0)})
+	if err == nil || !strings.Contains(err.Error(), "cancelled") {
+		t.Errorf("cancelled build: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the cancelled build took %s", d)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mounts), e.root) {
+		t.Errorf("a mount under the engine's root is left after a cancelled build")
+	}
+}
