@@ -83,6 +83,9 @@ func Build(ctx context.Context, b Backend, df *Dockerfile, bctx *Context, opts O
 	if opts.Network == "" {
 		opts.Network = NetworkHost
 	}
+	// The first failure stops the other stages too.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	bd := &builder{ctx: ctx, b: b, df: df, bctx: bctx, opts: opts, usedArgs: map[string]bool{}}
 	if err := bd.globalArgs(); err != nil {
 		return "", err
@@ -106,6 +109,8 @@ func Build(ctx context.Context, b Backend, df *Dockerfile, bctx *Context, opts O
 	// Independent stages run at once; a stage waits for those it reads
 	// from (waitStage).
 	var wg sync.WaitGroup
+	var first error
+	var once sync.Once
 	for i := range df.Stages {
 		if !needed[i] {
 			continue
@@ -115,15 +120,15 @@ func Build(ctx context.Context, b Backend, df *Dockerfile, bctx *Context, opts O
 			defer wg.Done()
 			r := bd.stages[i]
 			r.st, r.err = bd.runStage(i)
+			if r.err != nil {
+				once.Do(func() { first = r.err; cancel() })
+			}
 			close(r.done)
 		}()
 	}
 	wg.Wait()
-	// The first error in stage order is the one reported.
-	for i, r := range bd.stages {
-		if needed[i] && r.err != nil {
-			return "", r.err
-		}
+	if first != nil {
+		return "", first
 	}
 	bd.warnUnusedArgs()
 	id, err := bd.finish(bd.stages[target].st)

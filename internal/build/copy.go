@@ -328,7 +328,7 @@ func download(r *stageRunner, rawURL, dir, checksum string) (string, error) {
 		return "", errdefs.Invalidf("%s: %v", rawURL, err)
 	}
 	name := path.Base(u.Path)
-	if name == "/" || name == "." || name == "" {
+	if name == "/" || name == "." || name == ".." || name == "" {
 		name = "index.html"
 	}
 	ctx := r.bd.ctx

@@ -279,7 +279,7 @@ func readlinkat(dir int, name string) (string, error) {
 // lchown passes a chown's error on, unless the build runs without
 // root (as unit tests do), where files keep the builder's ids.
 func lchown(err error) error {
-	if err == unix.EPERM && os.Geteuid() != 0 {
+	if errors.Is(err, unix.EPERM) && os.Geteuid() != 0 {
 		return nil
 	}
 	return err

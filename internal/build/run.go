@@ -277,7 +277,7 @@ func (r *stageRunner) cacheDir(m *instructions.Mount) (string, error) {
 	if m.GID != nil {
 		gid = int(*m.GID)
 	}
-	if err := os.Chown(tmp, uid, gid); err != nil {
+	if err := lchown(os.Chown(tmp, uid, gid)); err != nil {
 		return "", err
 	}
 	if err := os.Chmod(tmp, os.FileMode(mode)); err != nil {
