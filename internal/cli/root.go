@@ -78,6 +78,8 @@ func newRootCommand() (*cobra.Command, *globals) {
 		Short:         "Run containers: Docker's commands, daemonless and fast",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// compose's global flags stand before its subcommand
+		TraverseChildren: true,
 	}
 	cmd.PersistentFlags().StringVar(&root, "root", envOr("BERTH_ROOT", DefaultRoot),
 		"directory for all of berth's state (also $BERTH_ROOT)")
@@ -103,6 +105,7 @@ func newRootCommand() (*cobra.Command, *globals) {
 	}
 	addImageCommands(cmd, a)
 	addContainerCommands(cmd, a)
+	cmd.AddCommand(newComposeCommand(a))
 	addVolumeCommands(cmd, a)
 	cmd.AddCommand(newDNSServerCommand())
 	cmd.AddCommand(newNetworkCommand(a))
