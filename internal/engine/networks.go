@@ -3,11 +3,9 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -65,9 +63,15 @@ func (e *Engine) defaultNetwork() (*metadata.Network, error) {
 	if err != nil || (n != nil && (want == "" || want == n.Subnet)) {
 		return n, err
 	}
+	unlock, err := hostNetworkLock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var old *metadata.Network
+	made := false
 	err = e.DB.Update(func(tx *metadata.Tx) error {
-		n, old = nil, nil
+		n, old, made = nil, nil, false
 		if id, ok, err := tx.NetworkByName(DefaultNetwork); err != nil {
 			return err
 		} else if ok {
@@ -117,12 +121,26 @@ func (e *Engine) defaultNetwork() (*metadata.Network, error) {
 			}
 		}
 		n.Subnet, n.Gateway = s.Prefix.String(), s.Gateway.String()
+		made = true
 		return tx.PutNetwork(n)
 	})
-	if err == nil && old != nil {
+	if err != nil || !made {
+		return n, err
+	}
+	if old != nil {
 		e.bridgeDown(old)
 	}
+	// The bridge comes now, under the host's lock, so that its route
+	// keeps the next root from choosing the same subnet.
+	_, err = e.bridgeUp(n)
 	return n, err
+}
+
+// hostNetworkLock serializes the choice of subnets and the making of
+// bridges among every berth on the host, whatever its root: a subnet is
+// free when no route covers it, and the route comes with the bridge.
+func hostNetworkLock() (func(), error) {
+	return lockFile("/run/berth/network.lock")
 }
 
 // networkInUse says whether a container has an endpoint on network id.
@@ -230,8 +248,8 @@ func (e *Engine) bridgeUp(n *metadata.Network) (network.BridgeLink, error) {
 		return br, err
 	}
 	if ok {
-		if network.ForwardBlocked() {
-			return br, e.allowForwardAll()
+		if network.ForwardBlocked(n.Bridge) {
+			return br, network.AllowForward([]string{n.Bridge})
 		}
 		return br, nil
 	}
@@ -271,21 +289,6 @@ func (e *Engine) bridgeUp(n *metadata.Network) (network.BridgeLink, error) {
 	return br, nil
 }
 
-// allowForwardAll lets every bridge network's packets through a
-// FORWARD chain that drops by policy.
-func (e *Engine) allowForwardAll() error {
-	var bridges []string
-	e.DB.View(func(tx *metadata.Tx) error {
-		return tx.Networks(func(n *metadata.Network) error {
-			if n.Bridge != "" {
-				bridges = append(bridges, n.Bridge)
-			}
-			return nil
-		})
-	})
-	return network.AllowForward(bridges)
-}
-
 // bridgeDown removes network n's bridge, rules and resolver.
 func (e *Engine) bridgeDown(n *metadata.Network) error {
 	err := network.RemoveRules(n.ID)
@@ -293,76 +296,8 @@ func (e *Engine) bridgeDown(n *metadata.Network) error {
 	if err2 := network.DeleteBridge(n.Bridge); err == nil {
 		err = err2
 	}
-	if dnsStop != nil && !n.Predefined {
+	if !n.Predefined {
 		dnsStop(e.networkDir(n.ID))
 	}
 	return err
-}
-
-// DNSRecords is a user-defined network's records file, which its name
-// resolver serves: each container's name, aliases and addresses, and the
-// servers to ask for every other name.
-type DNSRecords struct {
-	Records  []DNSRecord `json:"records"`
-	Upstream []string    `json:"upstream"`
-}
-
-// DNSRecord is one container's names on a network.
-type DNSRecord struct {
-	Name    string   `json:"name"`
-	Aliases []string `json:"aliases"`
-	IPv4    []string `json:"ipv4"`
-	IPv6    []string `json:"ipv6"`
-}
-
-// RecordsPath is network id's records file.
-func (e *Engine) RecordsPath(id string) string {
-	return filepath.Join(e.networkDir(id), "records.json")
-}
-
-// writeRecords rewrites network n's records file from its endpoints,
-// atomically, under the network's lock so that a slower writer never
-// puts back an older list.
-func (e *Engine) writeRecords(n *metadata.Network) error {
-	unlock, err := lockFile(filepath.Join(e.networkDir(n.ID), "records.lock"))
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	recs := DNSRecords{Records: []DNSRecord{}, Upstream: network.HostResolv().Servers}
-	err = e.DB.View(func(tx *metadata.Tx) error {
-		return tx.Endpoints("", func(ep *metadata.Endpoint) error {
-			if ep.NetworkID != n.ID {
-				return nil
-			}
-			c, err := tx.Container(ep.ContainerID)
-			if err != nil {
-				return nil
-			}
-			r := DNSRecord{Name: c.Name, Aliases: append(append([]string{}, ep.Aliases...), shortID(c.ID)),
-				IPv4: []string{}, IPv6: []string{}}
-			if ep.IPv4 != "" {
-				r.IPv4 = append(r.IPv4, ep.IPv4)
-			}
-			if ep.IPv6 != "" {
-				r.IPv6 = append(r.IPv6, ep.IPv6)
-			}
-			recs.Records = append(recs.Records, r)
-			return nil
-		})
-	})
-	if err != nil {
-		return err
-	}
-	sort.Slice(recs.Records, func(i, j int) bool { return recs.Records[i].Name < recs.Records[j].Name })
-	b, err := json.MarshalIndent(recs, "", "  ")
-	if err != nil {
-		return err
-	}
-	path := e.RecordsPath(n.ID)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
