@@ -350,6 +350,9 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, f
 		if err := e.writeRecords(n); err != nil {
 			return nil, err
 		}
+		if err := e.dnsUp(n); err != nil {
+			return nil, err
+		}
 	}
 	return ep, nil
 }
@@ -510,7 +513,7 @@ func (e *Engine) writeNetFiles(c *metadata.Container, cfg *Config, eps []*metada
 		if ep.IPv6 != "" {
 			own = append(own, ep.IPv6)
 		}
-		if n, err := e.networkByID(ep.NetworkID); err == nil && !n.Predefined && dnsServer == "" && dnsEnabled() {
+		if n, err := e.networkByID(ep.NetworkID); err == nil && !n.Predefined && dnsServer == "" {
 			dnsServer = n.Gateway
 		}
 	}

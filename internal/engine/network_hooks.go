@@ -25,18 +25,3 @@ func endpointUp(e *Engine, ep EndpointInfo) error { return nil }
 // unpublish its ports. Only ContainerID and NetworkID are set. It must
 // tolerate being called for a container that published nothing.
 func endpointDown(e *Engine, ep EndpointInfo) error { return nil }
-
-// The name resolver of user-defined networks: each has one, listening
-// on its gateway's port 53 (UDP and TCP), which serves the records file
-// the engine keeps in the network's directory (records.go). The
-// resolver's package sets these; until then containers on user-defined
-// networks use the host's resolvers.
-var (
-	// dnsEnsureRunning starts network dir's resolver on gateway unless
-	// it runs.
-	dnsEnsureRunning func(dir string, gateway netip.Addr) error
-	// dnsStop stops network dir's resolver.
-	dnsStop func(dir string) error
-)
-
-func dnsEnabled() bool { return dnsEnsureRunning != nil }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"berth/internal/netdns"
 	"berth/internal/network"
 )
 
@@ -120,7 +121,7 @@ func TestNetworkTraffic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs DNSRecords
+	var recs netdns.Records
 	if err := json.Unmarshal(b, &recs); err != nil {
 		t.Fatal(err)
 	}

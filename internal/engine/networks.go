@@ -3,17 +3,16 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"berth/internal/errdefs"
 	"berth/internal/metadata"
+	"berth/internal/netdns"
 	"berth/internal/network"
 )
 
@@ -293,76 +292,10 @@ func (e *Engine) bridgeDown(n *metadata.Network) error {
 	if err2 := network.DeleteBridge(n.Bridge); err == nil {
 		err = err2
 	}
-	if dnsStop != nil && !n.Predefined {
-		dnsStop(e.networkDir(n.ID))
+	if !n.Predefined {
+		if err2 := netdns.Stop(e.networkDir(n.ID)); err == nil {
+			err = err2
+		}
 	}
 	return err
-}
-
-// DNSRecords is a user-defined network's records file, which its name
-// resolver serves: each container's name, aliases and addresses, and the
-// servers to ask for every other name.
-type DNSRecords struct {
-	Records  []DNSRecord `json:"records"`
-	Upstream []string    `json:"upstream"`
-}
-
-// DNSRecord is one container's names on a network.
-type DNSRecord struct {
-	Name    string   `json:"name"`
-	Aliases []string `json:"aliases"`
-	IPv4    []string `json:"ipv4"`
-	IPv6    []string `json:"ipv6"`
-}
-
-// RecordsPath is network id's records file.
-func (e *Engine) RecordsPath(id string) string {
-	return filepath.Join(e.networkDir(id), "records.json")
-}
-
-// writeRecords rewrites network n's records file from its endpoints,
-// atomically, under the network's lock so that a slower writer never
-// puts back an older list.
-func (e *Engine) writeRecords(n *metadata.Network) error {
-	unlock, err := lockFile(filepath.Join(e.networkDir(n.ID), "records.lock"))
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	recs := DNSRecords{Records: []DNSRecord{}, Upstream: network.HostResolv().Servers}
-	err = e.DB.View(func(tx *metadata.Tx) error {
-		return tx.Endpoints("", func(ep *metadata.Endpoint) error {
-			if ep.NetworkID != n.ID {
-				return nil
-			}
-			c, err := tx.Container(ep.ContainerID)
-			if err != nil {
-				return nil
-			}
-			r := DNSRecord{Name: c.Name, Aliases: append(append([]string{}, ep.Aliases...), shortID(c.ID)),
-				IPv4: []string{}, IPv6: []string{}}
-			if ep.IPv4 != "" {
-				r.IPv4 = append(r.IPv4, ep.IPv4)
-			}
-			if ep.IPv6 != "" {
-				r.IPv6 = append(r.IPv6, ep.IPv6)
-			}
-			recs.Records = append(recs.Records, r)
-			return nil
-		})
-	})
-	if err != nil {
-		return err
-	}
-	sort.Slice(recs.Records, func(i, j int) bool { return recs.Records[i].Name < recs.Records[j].Name })
-	b, err := json.MarshalIndent(recs, "", "  ")
-	if err != nil {
-		return err
-	}
-	path := e.RecordsPath(n.ID)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
