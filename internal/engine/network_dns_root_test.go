@@ -12,8 +12,8 @@ import (
 
 // TestNetworkNames: containers on one user-defined network find each
 // other by name and alias, including one started later and one
-// restarted; a container on another network does not find them; and the
-// network's resolver goes with the network.
+// restarted; a container on another network does not find them, one on
+// both finds both; and the network's resolver goes with the network.
 func TestNetworkNames(t *testing.T) {
 	c := netCLI(t)
 	c.run("network", "create", "--subnet", "10.252.1.0/24", "dn1")
@@ -54,6 +54,17 @@ func TestNetworkNames(t *testing.T) {
 		t.Errorf("a container on dn2 looked up dweb:\n%s\nwant no address", out)
 	}
 
+	// A container on both networks finds the names of both; one on dn1
+	// only does not find dn2's.
+	c.run("run", "-d", "--name", "ddb", "--network", "dn2", "--ip", "10.252.2.70", "busybox:test", "sleep", "300")
+	c.run("network", "connect", "dn2", "dweb")
+	if out := c.run("exec", "dweb", "nslookup", "ddb"); !strings.Contains(out, "Address: 10.252.2.70") {
+		t.Errorf("dweb, on dn1 and dn2, looks up ddb on dn2: %q", out)
+	}
+	if out, _ := c.runErr(nil, "run", "--rm", "--network", "dn1", "busybox:test", "nslookup", "ddb"); strings.Contains(out, "10.252.2.70") {
+		t.Errorf("a container on dn1 only looked up ddb on dn2: %q, want no address", out)
+	}
+
 	// The resolver goes with its network.
 	nid := strings.TrimSpace(c.run("network", "inspect", "-f", "{{.Id}}", "dn1"))
 	pidFile, err := os.ReadFile(filepath.Join(c.root, "networks", nid, "dns.pid"))
@@ -61,7 +72,7 @@ func TestNetworkNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid, _ := strconv.Atoi(strings.Fields(string(pidFile))[0])
-	c.run("rm", "-f", "dweb", "dlate")
+	c.run("rm", "-f", "dweb", "dlate", "ddb")
 	c.run("network", "rm", "dn1")
 	eventually(t, "dn1's resolver to exit", func() bool { return unix.Kill(pid, 0) != nil })
 }
