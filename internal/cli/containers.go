@@ -18,6 +18,7 @@ import (
 	"berth/internal/errdefs"
 	"berth/internal/metadata"
 	"berth/internal/reference"
+	"berth/internal/volume"
 )
 
 // addContainerCommands adds the container commands at the top level, as
@@ -164,6 +165,7 @@ type runFlags struct {
 	ulimits, tmpfs, addHosts                  []string
 	cidfile                                   string
 	volumes, mounts, publish, expose          []string
+	volumesFrom                               []string
 	publishAll                                bool
 	dns, dnsSearch, dnsOptions                []string
 	health                                    healthFlags
@@ -218,8 +220,9 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.BoolVar(&f.init, "init", false, "run an init as PID 1 that forwards signals and reaps zombies")
 	fl.StringArrayVar(&f.addHosts, "add-host", nil, "add a line to /etc/hosts: NAME:IP")
 	fl.StringVar(&f.cidfile, "cidfile", "", "write the container ID to the file, which must not exist")
-	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind a host path: /HOST:/CONTAINER[:ro|rw|PROPAGATION] (named volumes: not yet)")
-	fl.StringArrayVar(&f.mounts, "mount", nil, "mount: type=bind,source=/HOST,target=/CONTAINER[,readonly] or type=tmpfs,target=/PATH[,tmpfs-size=N]")
+	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "mount a volume or a host path: [NAME:|/HOST:]/CONTAINER[:ro|rw,nocopy,U,z,Z,PROPAGATION] (see docs/VOLUMES.md)")
+	fl.StringArrayVar(&f.mounts, "mount", nil, "mount: type=volume|bind|tmpfs,source=NAME|/HOST,target=/CONTAINER[,readonly,volume-nocopy,bind-propagation=P,tmpfs-size=N,tmpfs-mode=M]")
+	fl.StringArrayVar(&f.volumesFrom, "volumes-from", nil, "mount the volumes and binds of a container: CONTAINER[:ro|rw]")
 	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port (needs networking: not yet)")
 	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish every exposed port (needs networking: not yet)")
 	fl.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range")
@@ -309,6 +312,9 @@ func (f *runFlags) options(cmd *cobra.Command, a *app, args []string) (engine.Cr
 	}
 	if err := f.storage(&o.Config); err != nil {
 		return o, err
+	}
+	if slices.ContainsFunc(o.Config.Binds, func(m engine.Bind) bool { return m.Relabel }) {
+		fmt.Fprintln(a.err, "WARNING: :z and :Z ask for SELinux relabelling, which berth does not do; they are ignored")
 	}
 	e, err := a.engine()
 	if err != nil {
@@ -660,17 +666,18 @@ func newKillCommand(a *app) *cobra.Command {
 }
 
 func newRmCommand(a *app) *cobra.Command {
-	var force, purge bool
+	var force, purge, volumes bool
 	cmd := &cobra.Command{
 		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Remove one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.eachContainer(args, func(e *engine.Engine, c *metadata.Container) error {
-				return e.Remove(c, engine.RemoveOptions{Force: force, Purge: purge})
+				return e.Remove(c, engine.RemoveOptions{Force: force, Purge: purge, Volumes: volumes})
 			})
 		},
 	}
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove the container's anonymous volumes too (named volumes stay)")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container, then remove it")
 	cmd.Flags().BoolVar(&purge, "purge", false, "free the container now instead of keeping it in the trash (see container restore)")
 	return cmd
@@ -774,19 +781,18 @@ func (f *runFlags) storage(cfg *engine.Config) error {
 		cfg.Binds = append(cfg.Binds, b)
 	}
 	for _, m := range f.mounts {
-		b, dest, opts, err := engine.ParseMount(m)
+		b, err := engine.ParseMount(m)
 		if err != nil {
 			return err
 		}
-		if b != nil {
-			cfg.Binds = append(cfg.Binds, *b)
-			continue
-		}
-		if cfg.HostOptions.Tmpfs == nil {
-			cfg.HostOptions.Tmpfs = map[string]string{}
-		}
-		cfg.HostOptions.Tmpfs[dest] = opts
+		cfg.Binds = append(cfg.Binds, b)
 	}
+	for _, v := range f.volumesFrom {
+		if _, _, err := volume.ParseVolumesFrom(v); err != nil {
+			return err
+		}
+	}
+	cfg.VolumesFrom = f.volumesFrom
 	for _, e := range f.expose {
 		if _, err := strconv.Atoi(strings.SplitN(strings.SplitN(e, "/", 2)[0], "-", 2)[0]); err != nil {
 			return errdefs.Invalidf("--expose %q: want PORT[-PORT][/PROTO]", e)

@@ -10,8 +10,11 @@ type dfRow struct {
 	Type, TotalCount, Active, Size, Reclaimable string
 }
 
+type dfVolumeRow struct{ Name, Links, Size string }
+
 func newDfCommand(a *app) *cobra.Command {
 	var format string
+	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "df [OPTIONS]",
 		Short: "Show berth's disk usage: images, their blobs, containers, volumes, build cache, logs",
@@ -37,9 +40,23 @@ func newDfCommand(a *app) *cobra.Command {
 			l := &lister{w: a.out, format: format, headers: map[string]string{
 				"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE",
 			}}
-			return l.write("table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", out)
+			if err := l.write("table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", out); err != nil || !verbose {
+				return err
+			}
+			vols, err := e.VolumeUsages()
+			if err != nil {
+				return err
+			}
+			var vrows []any
+			for _, v := range vols {
+				vrows = append(vrows, dfVolumeRow{Name: v.Name, Links: fmt.Sprint(v.Links), Size: humanSize(v.Size)})
+			}
+			fmt.Fprint(a.out, "\nLocal Volumes space usage:\n\n")
+			vl := &lister{w: a.out, headers: map[string]string{"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}}
+			return vl.write("table {{.Name}}\t{{.Links}}\t{{.Size}}", vrows)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "", "format output: table, json, or a Go template")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also show each volume's size and number of containers")
 	return cmd
 }

@@ -32,10 +32,10 @@ func newNetworkCreateCommand(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
 			var err error
-			if o.Labels, err = keyValues("--label", labels); err != nil {
+			if o.Labels, err = keyValues("label", labels); err != nil {
 				return err
 			}
-			if o.Options, err = keyValues("--opt", options); err != nil {
+			if o.Options, err = keyValues("opt", options); err != nil {
 				return err
 			}
 			e, err := a.engine()
@@ -60,18 +60,6 @@ func newNetworkCreateCommand(a *app) *cobra.Command {
 	fl.StringArrayVar(&labels, "label", nil, "set a label (KEY=VALUE)")
 	fl.StringArrayVarP(&options, "opt", "o", nil, "driver option: com.docker.network.bridge.name=NAME, com.docker.network.driver.mtu=N")
 	return cmd
-}
-
-func keyValues(flag string, list []string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, kv := range list {
-		k, v, _ := strings.Cut(kv, "=")
-		if k == "" {
-			return nil, errdefs.Invalidf("%s %q: want KEY=VALUE", flag, kv)
-		}
-		out[k] = v
-	}
-	return out, nil
 }
 
 // networkRow is one line of `network ls`.

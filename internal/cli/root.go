@@ -104,6 +104,7 @@ func newRootCommand() (*cobra.Command, *globals) {
 	addImageCommands(cmd, a)
 	addContainerCommands(cmd, a)
 	cmd.AddCommand(newDNSServerCommand())
+	addVolumeCommands(cmd, a)
 	cmd.AddCommand(newNetworkCommand(a))
 	return cmd, g
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"berth/internal/engine"
+	"berth/internal/volume"
 )
 
 // pruneStep is one kind of thing `system prune` frees: the warning line
@@ -21,16 +22,16 @@ type pruneStep struct {
 // newSystemPruneCommand is `system prune`: Docker's, and the place where
 // berth's trash is emptied at once.
 func newSystemPruneCommand(a *app) *cobra.Command {
-	var all, force bool
+	var all, force, volumes bool
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
-		Short: "Remove unused data: stopped containers, unused images, and the trash",
-		Long: "Remove stopped containers, dangling images (all unused images with -a), and empty the trash " +
+		Short: "Remove unused data: stopped containers, unused networks and images, the trash, and with --volumes unused anonymous volumes",
+		Long: "Remove stopped containers, unused networks, dangling images (all unused images with -a), and empty the trash " +
 			"of removed containers, freeing their space now. Unlike container prune and rm, nothing " +
 			"goes to the trash: what system prune removes cannot be restored.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			steps := systemPruneSteps(all)
+			steps := systemPruneSteps(all, volumes)
 			if !force {
 				var msg strings.Builder
 				msg.WriteString("WARNING! This will remove:")
@@ -64,17 +65,18 @@ func newSystemPruneCommand(a *app) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	cmd.Flags().BoolVar(&volumes, "volumes", false, "prune anonymous volumes that no container uses, too")
 	return cmd
 }
 
 // systemPruneSteps lists what system prune frees, in order: containers
 // first, so that the images they held become unused.
-func systemPruneSteps(all bool) []pruneStep {
+func systemPruneSteps(all, volumes bool) []pruneStep {
 	images := "all dangling images"
 	if all {
 		images = "all images without at least one container associated to them"
 	}
-	return []pruneStep{
+	steps := []pruneStep{
 		{"all stopped containers", func(a *app) (string, []string, int64, error) {
 			e, err := a.engine()
 			if err != nil {
@@ -86,7 +88,15 @@ func systemPruneSteps(all bool) []pruneStep {
 			}
 			return "Deleted Containers:", rep.Deleted, int64(rep.SpaceReclaimed), err
 		}},
-		{"every removed container kept in the trash", func(a *app) (string, []string, int64, error) {
+		{"all networks not used by at least one container", func(a *app) (string, []string, int64, error) {
+			e, err := a.engine()
+			if err != nil {
+				return "", nil, 0, err
+			}
+			names, err := e.PruneNetworks(nil)
+			return "Deleted Networks:", names, 0, err
+		}},
+		{"every removed container and volume kept in the trash", func(a *app) (string, []string, int64, error) {
 			e, err := a.engine()
 			if err != nil {
 				return "", nil, 0, err
@@ -95,10 +105,17 @@ func systemPruneSteps(all bool) []pruneStep {
 			if err != nil {
 				return "", nil, 0, err
 			}
+			vols, err := e.Volumes.TrashList()
+			if err != nil {
+				return "", nil, 0, err
+			}
 			freed, err := e.PurgeTrash(true)
 			var ids []string
 			for _, t := range list {
 				ids = append(ids, t.Container.ID)
+			}
+			for _, v := range vols {
+				ids = append(ids, "volume "+v.Volume.Name)
 			}
 			return "Emptied from the trash:", ids, freed, err
 		}},
@@ -122,4 +139,21 @@ func systemPruneSteps(all bool) []pruneStep {
 			return "Deleted Images:", lines, rep.SpaceReclaimed, err
 		}},
 	}
+	if volumes {
+		// after the containers, which held them, and before the trash
+		// is emptied, which frees them
+		vol := pruneStep{"all anonymous volumes not used by at least one container", func(a *app) (string, []string, int64, error) {
+			e, err := a.engine()
+			if err != nil {
+				return "", nil, 0, err
+			}
+			rep, err := e.PruneVolumes(volume.PruneOptions{}, true)
+			if rep == nil {
+				return "", nil, 0, err
+			}
+			return "Deleted Volumes:", rep.Deleted, rep.SpaceReclaimed, err
+		}}
+		steps = append(steps[:2], append([]pruneStep{vol}, steps[2:]...)...)
+	}
+	return steps
 }

@@ -71,15 +71,9 @@ func ValidateID(id string) error {
 func (r *Runtime) dir(id string) string { return filepath.Join(r.Root, id) }
 
 func (r *Runtime) load(id string) (*record, error) {
-	if err := ValidateID(id); err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(filepath.Join(r.dir(id), "state.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, errdefs.NotFoundf("container %q does not exist", id)
-	}
+	b, err := r.readState(id)
 	if err != nil {
-		return nil, fmt.Errorf("read state of %s: %w", id, err)
+		return nil, err
 	}
 	var rec record
 	if err := json.Unmarshal(b, &rec); err != nil {
@@ -92,6 +86,21 @@ func (r *Runtime) load(id string) (*record, error) {
 // decoding it is most of the cost of reading a record, and `ps` reads one
 // per container.
 func (r *Runtime) loadHead(id string) (*record, error) {
+	b, err := r.readState(id)
+	if err != nil {
+		return nil, err
+	}
+	var head struct {
+		record
+		Spec json.RawMessage `json:"spec"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("state of %s is damaged: %w", id, err)
+	}
+	return &head.record, nil
+}
+
+func (r *Runtime) readState(id string) ([]byte, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
@@ -102,14 +111,7 @@ func (r *Runtime) loadHead(id string) (*record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read state of %s: %w", id, err)
 	}
-	var head struct {
-		record
-		Spec json.RawMessage `json:"spec"`
-	}
-	if err := json.Unmarshal(b, &head); err != nil {
-		return nil, fmt.Errorf("state of %s is damaged: %w", id, err)
-	}
-	return &head.record, nil
+	return b, nil
 }
 
 // save writes the record atomically: a crash leaves the old or the new

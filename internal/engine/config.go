@@ -30,8 +30,12 @@ type Config struct {
 	Restart     string                `json:"restart,omitempty"`
 	ShmSize     int64                 `json:"shmSize,omitempty"`
 	Resources   *specs.LinuxResources `json:"resources,omitempty"`
-	// Binds are host paths mounted in (-v, --mount type=bind).
+	// Binds are the mounts asked for: host paths, volumes and tmpfs
+	// (-v, --mount, --volumes-from, the image's VOLUME paths).
 	Binds []Bind `json:"binds,omitempty"`
+	// VolumesFrom are the --volumes-from containers, whose mounts
+	// Create copies into Binds.
+	VolumesFrom []string `json:"volumesFrom,omitempty"`
 	// DNS settings written into the container's /etc/resolv.conf.
 	DNS        []string `json:"dns,omitempty"`
 	DNSSearch  []string `json:"dnsSearch,omitempty"`

@@ -90,6 +90,9 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 		cfg.Labels[k] = v
 	}
 
+	if err := e.planMounts(&cfg, ic.Config.Volumes); err != nil {
+		return nil, err
+	}
 	id, err := newID()
 	if err != nil {
 		return nil, err
@@ -108,14 +111,20 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	var made []string
 	err = e.DB.Update(func(tx *metadata.Tx) error {
 		if c.Name == "" {
 			c.Name = randomName(func(n string) bool { _, ok, _ := tx.ContainerByName(n); return ok })
+		}
+		var err error
+		if made, err = e.claimVolumes(tx, c, cfg.Binds); err != nil {
+			return err
 		}
 		return tx.PutContainer(c)
 	})
 	if err != nil {
 		os.RemoveAll(dir)
+		e.Volumes.Discard(made)
 		return nil, err
 	}
 	e.emit(c, "create", nil)

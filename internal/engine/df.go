@@ -40,7 +40,7 @@ func duDir(dir string) int64 {
 
 // DiskUsage accounts for the space under the root: unpacked image layers
 // (each shared layer once), the blobs they came from, containers'
-// writable layers, and logs.
+// writable layers, volumes, and logs.
 func (e *Engine) DiskUsage() ([]DiskUsage, error) {
 	list, err := e.List()
 	if err != nil {
@@ -101,6 +101,10 @@ func (e *Engine) DiskUsage() ([]DiskUsage, error) {
 	if err != nil {
 		return nil, err
 	}
+	vols, _, err := e.volumeUsage()
+	if err != nil {
+		return nil, err
+	}
 	blobs := DiskUsage{Type: "Image blobs"}
 	e.Images.Content.Walk(func(_ digest.Digest, size int64) error {
 		blobs.Total++
@@ -109,7 +113,7 @@ func (e *Engine) DiskUsage() ([]DiskUsage, error) {
 	})
 	return []DiskUsage{
 		imgs, blobs, ctr,
-		{Type: "Local Volumes"},
+		vols,
 		{Type: "Build Cache"},
 		logs,
 	}, nil

@@ -16,6 +16,7 @@ import (
 	"berth/internal/errdefs"
 	"berth/internal/image"
 	"berth/internal/metadata"
+	"berth/internal/volume"
 )
 
 // Engine is berth's state under one root.
@@ -24,6 +25,7 @@ type Engine struct {
 	Images  *image.Store
 	Runtime *container.Runtime
 	DB      *metadata.DB
+	Volumes *volume.Store
 	// InitPath is the static init that --init runs as a container's
 	// PID 1; empty, berth-init beside berth or in PATH (init.go).
 	InitPath string
@@ -40,6 +42,9 @@ func Open(root, runtimeDir string) (*Engine, error) {
 	e := &Engine{root: root, Images: st, Runtime: &container.Runtime{Root: runtimeDir}, DB: st.DB}
 	st.Users = e
 	if err := os.MkdirAll(filepath.Join(root, "containers"), 0o711); err != nil {
+		return nil, err
+	}
+	if e.Volumes, err = volume.Open(root, st.DB); err != nil {
 		return nil, err
 	}
 	return e, nil

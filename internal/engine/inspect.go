@@ -28,7 +28,7 @@ type ContainerJSON struct {
 	Platform        string
 	HostConfig      HostConfigJSON
 	GraphDriver     GraphDriverJSON
-	Mounts          []any
+	Mounts          []MountJSON
 	Config          ConfigJSON
 	NetworkSettings NetworkJSON
 }
@@ -67,6 +67,7 @@ type HostConfigJSON struct {
 	PidsLimit         *int64
 	ShmSize           int64
 	HostOptionsJSON
+	MountsHostJSON
 }
 
 // GraphDriverJSON names the container's layers.
@@ -129,7 +130,7 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 		Image: c.Image.String(), Name: "/" + c.Name, RestartCount: c.State.Restarts,
 		ResolvConfPath: filepath.Join(dir, "resolv.conf"), HostnamePath: filepath.Join(dir, "hostname"),
 		HostsPath: filepath.Join(dir, "hosts"), LogPath: e.LogPath(c.ID), Driver: "overlay", Platform: "linux",
-		Mounts: []any{},
+		Mounts: e.mountsJSON(cfg),
 		State: StateJSON{
 			Status: st, Running: st == StatusRunning || st == StatusPaused, Paused: st == StatusPaused,
 			ExitCode: e.exitCode(c), StartedAt: timeOrZero(c.State.StartedAt), FinishedAt: timeOrZero(c.State.FinishedAt),
@@ -139,6 +140,7 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 			AttachStdout: true, AttachStderr: true, Env: cfg.Env, Cmd: cfg.Cmd, Image: c.ImageName,
 			WorkingDir: cfg.WorkingDir, Entrypoint: cfg.Entrypoint, Labels: cfg.Labels,
 			StopSignal: cfg.StopSignal, StopTimeout: cfg.StopTimeout, Healthcheck: cfg.Healthcheck,
+			Volumes: anonymousPaths(cfg),
 		},
 		NetworkSettings: NetworkJSON{Networks: map[string]*EndpointSettingsJSON{}, Ports: map[string]any{}},
 	}
@@ -163,6 +165,7 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 		h.ShmSize = 64 << 20
 	}
 	h.HostOptionsJSON = cfg.HostOptions.inspect()
+	h.MountsHostJSON = mountsHostJSON(cfg)
 	h.RestartPolicy.Name = "no"
 	if cfg.Restart != "" {
 		name, count, _ := strings.Cut(cfg.Restart, ":")

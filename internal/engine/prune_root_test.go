@@ -87,14 +87,30 @@ func TestSystemPrune(t *testing.T) {
 		t.Fatalf("after no, ps -aq = %q", got)
 	}
 
-	out = c.run("system", "prune", "-f")
-	for _, want := range []string{"Deleted Containers:\n" + done + "\n", "Emptied from the trash:\n" + gone + "\n", "Total reclaimed space: "} {
+	c.run("network", "create", "unused")
+	c.run("volume", "create", "named")
+	c.run("run", "-v", "/anon", "-v", "named:/data", "busybox:test", "true")
+	out = c.run("system", "prune", "-f", "--volumes")
+	// Two stopped containers go, in the order of their IDs.
+	for _, want := range []string{"Deleted Containers:\n", "\n" + done + "\n", "Emptied from the trash:\n" + gone + "\n", "Total reclaimed space: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("system prune output lacks %q:\n%s", want, out)
 		}
 	}
 	if got := strings.Fields(c.run("ps", "-a", "--format", "{{.Names}}")); len(got) != 1 || got[0] != "up" {
 		t.Errorf("after prune, ps -a = %v; want only the running one", got)
+	}
+	if vols := c.run("volume", "ls", "-q"); strings.TrimSpace(vols) != "named" {
+		t.Errorf("volumes after system prune --volumes: %q; want only the named one", vols)
+	}
+	if !strings.Contains(out, "Deleted Networks:\nunused\n") {
+		t.Errorf("system prune lists no network:\n%s", out)
+	}
+	if nets := c.run("network", "ls", "--format", "{{.Name}}"); strings.Contains(nets, "unused") {
+		t.Errorf("networks after prune:\n%s", nets)
+	}
+	if !strings.Contains(out, "Deleted Volumes:\n") {
+		t.Errorf("system prune --volumes lists no volume:\n%s", out)
 	}
 	if got := c.run("container", "trash", "--format", "{{.ID}}"); strings.TrimSpace(got) != "" {
 		t.Errorf("the trash still holds %q", got)

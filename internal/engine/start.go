@@ -61,7 +61,7 @@ func (e *Engine) bundle(c *metadata.Container) (string, error) {
 		e.netDown(c)
 		return "", err
 	}
-	binds, err := bindMounts(cfg.Binds)
+	binds, err := e.volumeMounts(cfg.Binds, rootfs, user)
 	if err != nil {
 		e.unmountRootfs(c.ID)
 		e.netDown(c)

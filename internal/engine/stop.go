@@ -113,6 +113,8 @@ type RemoveOptions struct {
 	// container: the monitor waits for it, so Remove must not wait for
 	// the monitor.
 	fromCleanup bool
+	// Volumes removes the container's anonymous volumes too (rm -v).
+	Volumes bool
 }
 
 // Remove deletes container c: its record, name, writable layer and logs.
@@ -150,7 +152,8 @@ func (e *Engine) Remove(c *metadata.Container, opts RemoveOptions) error {
 	// A container run with --rm asked to be thrown away; others go to
 	// the trash, whence `container restore` brings them back.
 	keep := !opts.Purge && trashTime() > 0
-	if cfg, err := configOf(c); err == nil && cfg.AutoRemove {
+	cfg, cfgErr := configOf(c)
+	if cfgErr == nil && cfg.AutoRemove {
 		keep = false
 	}
 	err := e.DB.Update(func(tx *metadata.Tx) error {
@@ -168,6 +171,13 @@ func (e *Engine) Remove(c *metadata.Container, opts RemoveOptions) error {
 	e.emit(c, "destroy", nil)
 	if !keep {
 		if err := os.RemoveAll(e.dir(c.ID)); err != nil {
+			return err
+		}
+	}
+	// Anonymous volumes go with rm -v, and with a --rm container, as
+	// Docker's do; named volumes always stay.
+	if cfgErr == nil && (opts.Volumes || cfg.AutoRemove) {
+		if err := e.removeAnonymousVolumes(cfg, keep); err != nil {
 			return err
 		}
 	}

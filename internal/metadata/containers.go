@@ -32,6 +32,9 @@ type Container struct {
 	Config []byte `json:"config"`
 	// State as berth last recorded it.
 	State ContainerState `json:"state"`
+	// Volumes are the names of the volumes the container mounts; a
+	// volume is in use while a record names it.
+	Volumes []string `json:"volumes,omitempty"`
 }
 
 // ContainerState is a container's last recorded state.

@@ -93,15 +93,17 @@ func CreateBridge(b Bridge) (BridgeLink, error) {
 func DeleteBridge(name string) error { return deleteLink(name) }
 
 func deleteLink(name string) error {
-	l, err := netlink.LinkByName(name)
+	// The kernel deletes links by index; looked up by name first, one
+	// that is not there is no error.
+	link, err := netlink.LinkByName(name)
 	var nf netlink.LinkNotFoundError
-	if errors.As(err, &nf) {
-		return nil // gone, with its namespace (a veth) or before
+	if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
+		return nil
 	}
 	if err == nil {
-		err = netlink.LinkDel(l)
+		err = netlink.LinkDel(link)
 	}
-	if err != nil && !errors.Is(err, unix.ENODEV) {
+	if err != nil && !errors.As(err, &nf) && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("delete interface %s: %w", name, err)
 	}
 	return nil
