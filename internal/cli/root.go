@@ -103,8 +103,8 @@ func newRootCommand() (*cobra.Command, *globals) {
 	}
 	addImageCommands(cmd, a)
 	addContainerCommands(cmd, a)
-	cmd.AddCommand(newDNSServerCommand())
 	addVolumeCommands(cmd, a)
+	cmd.AddCommand(newDNSServerCommand())
 	cmd.AddCommand(newNetworkCommand(a))
 	return cmd, g
 }

@@ -38,7 +38,6 @@ func newCLI(t *testing.T) *cli {
 		t.Fatal(err)
 	}
 	c.runIn(layer.Bytes(), "import", "-", "busybox:test")
-	t.Cleanup(func() { teardownNetworks(t, c.root, "/run/berth/runtime") })
 	t.Cleanup(func() {
 		ids := strings.Fields(c.run("ps", "-aq", "--no-trunc"))
 		if len(ids) > 0 {

@@ -54,7 +54,6 @@ func newEngine(t *testing.T) *Engine {
 	if _, err := e.Images.Import(context.Background(), &layer, image.ImportOptions{Names: []string{"docker.io/library/busybox:test"}, Config: cfg}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { teardownNetworks(t, root, filepath.Join(root, "runtime")) })
 	t.Cleanup(func() {
 		list, _ := e.List()
 		for _, s := range list {

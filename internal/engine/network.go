@@ -179,10 +179,8 @@ func checkAttachment(n *metadata.Network, aliases []string, ipv4, ipv6, mac stri
 		}
 		a.MAC = hw
 	}
-	for _, al := range aliases {
-		if al == "" || strings.ContainsAny(al, " \t\n/") {
-			return a, errdefs.Invalidf("invalid network alias %q", al)
-		}
+	if err := checkAliases(aliases); err != nil {
+		return a, errdefs.Invalidf("invalid network alias: %v", err)
 	}
 	return a, nil
 }
@@ -347,10 +345,14 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, f
 		return nil, err
 	}
 	if !n.Predefined {
-		if err := e.writeRecords(n); err != nil {
-			return nil, err
+		err := e.writeRecords(n)
+		if err == nil {
+			err = dnsEnsureRunning(e.networkDir(n.ID), gw4)
 		}
-		if err := e.dnsUp(n); err != nil {
+		if err != nil {
+			endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: n.ID})
+			network.DeleteEndpoint(ep.HostVeth)
+			e.release(ep)
 			return nil, err
 		}
 	}
@@ -454,21 +456,24 @@ func (e *Engine) endpointsOf(id string) ([]*metadata.Endpoint, error) {
 	return eps, err
 }
 
-// netDown takes container c off its networks: its veths, addresses,
-// endpoint records and network namespace. It is safe to call more than
-// once, and on a container that has none.
+// netDown takes container c off its networks: its addresses, endpoint
+// records and network namespace. It is safe to call more than once, and
+// on a container that has none.
+//
+// The veths go with the namespace: the kernel destroys them when it
+// frees the namespace, in the background, where deleting each one here
+// would wait for an RCU grace period (tens of milliseconds).
 func (e *Engine) netDown(c *metadata.Container) error {
 	nsPath := e.netnsPath(c.ID)
 	if cfg, err := configOf(c); err == nil && cfg.Network.mode() != ModeBridge && !fileExists(nsPath) {
 		return nil // only a bridge mode container has endpoints
 	}
+	// A read first: most calls (a second one for the same stop, a
+	// container that never ran) find nothing to release, and a write
+	// waits for the disk.
 	eps, err := e.endpointsOf(c.ID)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	if len(eps) > 0 {
-		err := e.DB.Update(func(tx *metadata.Tx) error {
+	if err == nil && len(eps) > 0 {
+		err = e.DB.Update(func(tx *metadata.Tx) error {
 			for _, ep := range eps {
 				if err := releaseTx(tx, ep); err != nil {
 					return err
@@ -476,16 +481,21 @@ func (e *Engine) netDown(c *metadata.Container) error {
 			}
 			return nil
 		})
-		errs = append(errs, err)
 	}
+	errs := []error{err}
 	for _, ep := range eps {
 		errs = append(errs, endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: ep.NetworkID}))
-		errs = append(errs, network.DeleteEndpoint(ep.HostVeth))
 		if n, err := e.networkByID(ep.NetworkID); err == nil && !n.Predefined {
 			errs = append(errs, e.writeRecords(n))
 		}
 	}
-	errs = append(errs, network.RemoveNetNS(nsPath))
+	if err := network.RemoveNetNS(nsPath); err != nil {
+		// The namespace stays; its veths must not.
+		for _, ep := range eps {
+			network.DeleteEndpoint(ep.HostVeth)
+		}
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

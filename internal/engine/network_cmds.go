@@ -29,8 +29,9 @@ type NetworkCreateOptions struct {
 
 var networkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
-// CreateNetwork makes a user-defined bridge network. Its bridge and
-// rules are made when its first container starts.
+// CreateNetwork makes a user-defined bridge network: its record, its
+// bridge and rules, and its name resolver. After a reboot the bridge and
+// the resolver come back with the network's first container.
 func (e *Engine) CreateNetwork(o NetworkCreateOptions) (*metadata.Network, error) {
 	if _, err := e.defaultNetwork(); err != nil {
 		return nil, err
@@ -119,6 +120,11 @@ func (e *Engine) CreateNetwork(o NetworkCreateOptions) (*metadata.Network, error
 	if v6 != nil {
 		n.Subnet6, n.Gateway6 = v6.Prefix.String(), v6.Gateway.String()
 	}
+	unlock, err := hostNetworkLock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	err = e.DB.Update(func(tx *metadata.Tx) error {
 		if _, ok, err := tx.NetworkByName(o.Name); err != nil {
 			return err
@@ -158,10 +164,23 @@ func (e *Engine) CreateNetwork(o NetworkCreateOptions) (*metadata.Network, error
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(e.networkDir(n.ID), 0o711); err != nil {
+	err = os.MkdirAll(e.networkDir(n.ID), 0o711)
+	if err == nil {
+		err = e.writeRecords(n)
+	}
+	if err == nil {
+		_, err = e.bridgeUp(n)
+	}
+	if err == nil {
+		err = dnsEnsureRunning(e.networkDir(n.ID), netip.MustParseAddr(n.Gateway))
+	}
+	if err != nil {
+		e.DB.Update(func(tx *metadata.Tx) error { return tx.DeleteNetwork(n) })
+		e.bridgeDown(n)
+		os.RemoveAll(e.networkDir(n.ID))
 		return nil, err
 	}
-	return n, e.writeRecords(n)
+	return n, nil
 }
 
 // Networks lists every network, the predefined ones too, by name.

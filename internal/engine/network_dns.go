@@ -1,7 +1,8 @@
 package engine
 
 import (
-	"fmt"
+	"encoding/json"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -12,17 +13,41 @@ import (
 	"berth/internal/network"
 )
 
-// Each user-defined network has a name resolver (internal/netdns),
-// listening on its gateway's port 53, which serves the records file that
-// writeRecords keeps in the network's directory. Containers on the network
-// have the gateway as their nameserver (writeNetFiles).
+// Each user-defined network has a name resolver (internal/netdns), a
+// process that listens on the network's gateway, port 53, and serves the
+// records file the engine keeps in the network's directory. The default
+// network has none, as in Docker.
 
-// writeRecords rewrites network n's records file from its endpoints,
-// under the network's lock so that a slower writer never puts back an
-// older list. A name or alias that is no DNS name is left out.
+// dnsEnsureRunning starts network dir's resolver on gateway unless it
+// runs there: after a reboot, or a kill, the next start brings it back.
+func dnsEnsureRunning(dir string, gateway netip.Addr) error {
+	return netdns.EnsureRunning(dir, net.IP(gateway.AsSlice()))
+}
+
+// dnsStop stops network dir's resolver.
+func dnsStop(dir string) error { return netdns.Stop(dir) }
+
+// checkAliases checks network aliases as DNS names, at create rather
+// than when the records are written at start.
+func checkAliases(aliases []string) error {
+	r := netdns.Records{Records: []netdns.Record{{Name: "x", Aliases: aliases}}}
+	return r.Validate()
+}
+
+// RecordsPath is network id's records file.
+func (e *Engine) RecordsPath(id string) string {
+	return filepath.Join(e.networkDir(id), netdns.RecordsFile)
+}
+
+// writeRecords rewrites network n's records file from its endpoints:
+// each container's name, aliases (its --network-alias names and short
+// ID) and addresses, the network's subnets, and the host's resolvers as
+// upstream servers. It replaces the file atomically, under the network's
+// lock so that a slower writer never puts back an older list, and
+// without an fsync: the file is made again from the database at every
+// change.
 func (e *Engine) writeRecords(n *metadata.Network) error {
-	dir := e.networkDir(n.ID)
-	unlock, err := lockFile(filepath.Join(dir, "records.lock"))
+	unlock, err := lockFile(filepath.Join(e.networkDir(n.ID), "records.lock"))
 	if err != nil {
 		return err
 	}
@@ -45,6 +70,8 @@ func (e *Engine) writeRecords(n *metadata.Network) error {
 			if err != nil {
 				return nil
 			}
+			// A name that is no DNS name (Docker's allow "a..b") is
+			// left out rather than failing the network's every start.
 			var names []string
 			for _, name := range append(append([]string{c.Name}, ep.Aliases...), shortID(c.ID)) {
 				if netdns.CheckName(name) == nil {
@@ -69,16 +96,14 @@ func (e *Engine) writeRecords(n *metadata.Network) error {
 		return err
 	}
 	sort.Slice(recs.Records, func(i, j int) bool { return recs.Records[i].Name < recs.Records[j].Name })
-	return netdns.WriteRecords(dir, recs)
-}
-
-// dnsUp starts network n's resolver at its gateway unless it runs.
-func (e *Engine) dnsUp(n *metadata.Network) error {
-	gw, err := netip.ParseAddr(n.Gateway)
-	if err != nil {
-		return fmt.Errorf("network %s: gateway %q: %w", n.Name, n.Gateway, err)
+	if err := recs.Validate(); err != nil {
+		return err
 	}
-	return netdns.EnsureRunning(e.networkDir(n.ID), gw.AsSlice())
+	b, err := jsonIndent(recs)
+	if err != nil {
+		return err
+	}
+	return writePublic(e.RecordsPath(n.ID), b)
 }
 
 // dnsUpstream is where a resolver sends the names its network does not
@@ -102,4 +127,26 @@ func dnsUpstream() []string {
 		}
 	}
 	return out
+}
+
+func jsonIndent(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	return append(b, '\n'), err
+}
+
+// renamedOnNetworks rewrites the records of the user-defined networks
+// container id is on, so that its new name resolves there.
+func (e *Engine) renamedOnNetworks(id string) error {
+	eps, err := e.endpointsOf(id)
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		if n, err := e.networkByID(ep.NetworkID); err == nil && !n.Predefined {
+			if err := e.writeRecords(n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

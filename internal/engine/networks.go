@@ -12,7 +12,6 @@ import (
 
 	"berth/internal/errdefs"
 	"berth/internal/metadata"
-	"berth/internal/netdns"
 	"berth/internal/network"
 )
 
@@ -64,9 +63,15 @@ func (e *Engine) defaultNetwork() (*metadata.Network, error) {
 	if err != nil || (n != nil && (want == "" || want == n.Subnet)) {
 		return n, err
 	}
+	unlock, err := hostNetworkLock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var old *metadata.Network
+	made := false
 	err = e.DB.Update(func(tx *metadata.Tx) error {
-		n, old = nil, nil
+		n, old, made = nil, nil, false
 		if id, ok, err := tx.NetworkByName(DefaultNetwork); err != nil {
 			return err
 		} else if ok {
@@ -116,12 +121,26 @@ func (e *Engine) defaultNetwork() (*metadata.Network, error) {
 			}
 		}
 		n.Subnet, n.Gateway = s.Prefix.String(), s.Gateway.String()
+		made = true
 		return tx.PutNetwork(n)
 	})
-	if err == nil && old != nil {
+	if err != nil || !made {
+		return n, err
+	}
+	if old != nil {
 		e.bridgeDown(old)
 	}
+	// The bridge comes now, under the host's lock, so that its route
+	// keeps the next root from choosing the same subnet.
+	_, err = e.bridgeUp(n)
 	return n, err
+}
+
+// hostNetworkLock serializes the choice of subnets and the making of
+// bridges among every berth on the host, whatever its root: a subnet is
+// free when no route covers it, and the route comes with the bridge.
+func hostNetworkLock() (func(), error) {
+	return lockFile("/run/berth/network.lock")
 }
 
 // networkInUse says whether a container has an endpoint on network id.
@@ -229,8 +248,8 @@ func (e *Engine) bridgeUp(n *metadata.Network) (network.BridgeLink, error) {
 		return br, err
 	}
 	if ok {
-		if network.ForwardBlocked() {
-			return br, e.allowForwardAll()
+		if network.ForwardBlocked(n.Bridge) {
+			return br, network.AllowForward([]string{n.Bridge})
 		}
 		return br, nil
 	}
@@ -270,21 +289,6 @@ func (e *Engine) bridgeUp(n *metadata.Network) (network.BridgeLink, error) {
 	return br, nil
 }
 
-// allowForwardAll lets the packets of every bridge network whose bridge
-// exists through a FORWARD chain that drops by policy.
-func (e *Engine) allowForwardAll() error {
-	var bridges []string
-	e.DB.View(func(tx *metadata.Tx) error {
-		return tx.Networks(func(n *metadata.Network) error {
-			if _, ok, _ := network.LookupBridge(n.Bridge); ok && n.Bridge != "" {
-				bridges = append(bridges, n.Bridge)
-			}
-			return nil
-		})
-	})
-	return network.AllowForward(bridges)
-}
-
 // bridgeDown removes network n's bridge, rules and resolver.
 func (e *Engine) bridgeDown(n *metadata.Network) error {
 	err := network.RemoveRules(n.ID)
@@ -293,9 +297,7 @@ func (e *Engine) bridgeDown(n *metadata.Network) error {
 		err = err2
 	}
 	if !n.Predefined {
-		if err2 := netdns.Stop(e.networkDir(n.ID)); err == nil {
-			err = err2
-		}
+		dnsStop(e.networkDir(n.ID))
 	}
 	return err
 }

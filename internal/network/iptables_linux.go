@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 )
 
 // IptablesChain is berth's chain in iptables' filter table. It exists
@@ -18,10 +19,11 @@ import (
 // rules.
 const IptablesChain = "BERTH-FORWARD"
 
-// ForwardBlocked says, with one netlink dump, whether iptables-nft's
-// FORWARD chain drops by policy while berth's chain is missing (dockerd
-// started after berth's networks were made, or the rules were flushed).
-func ForwardBlocked() bool {
+// ForwardBlocked says whether iptables-nft's FORWARD chain drops by
+// policy while berth's chain has no rule for bridge (dockerd started
+// after the bridge was made, or the rules were flushed). Where FORWARD
+// accepts, that is one netlink dump.
+func ForwardBlocked(bridge string) bool {
 	c, err := nftables.New()
 	if err != nil {
 		return false
@@ -30,7 +32,8 @@ func ForwardBlocked() bool {
 	if err != nil {
 		return false
 	}
-	drop, ours := false, false
+	var drop bool
+	var ours *nftables.Chain
 	for _, ch := range list {
 		if ch.Table.Name != "filter" {
 			continue
@@ -39,10 +42,30 @@ func ForwardBlocked() bool {
 		case "FORWARD":
 			drop = ch.Policy != nil && *ch.Policy == nftables.ChainPolicyDrop
 		case IptablesChain:
-			ours = true
+			ours = ch
 		}
 	}
-	return drop && !ours
+	if !drop {
+		return false
+	}
+	if ours == nil {
+		return true
+	}
+	rules, err := c.GetRules(ours.Table, ours)
+	if err != nil {
+		return true
+	}
+	// iptables-nft matches an interface with a comparison of its name
+	// and the terminating NUL.
+	name := append([]byte(bridge), 0)
+	for _, r := range rules {
+		for _, x := range r.Exprs {
+			if cmp, ok := x.(*expr.Cmp); ok && bytes.HasPrefix(cmp.Data, name) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // AllowForward accepts the packets of bridges in iptables' and

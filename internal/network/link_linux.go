@@ -146,7 +146,14 @@ func AddEndpoint(ns *netlink.Handle, nsFd int, br BridgeLink, ep Endpoint) error
 	la.Name, la.MasterIndex, la.MTU, la.Flags = ep.HostVeth, br.Index, br.MTU, net.FlagUp
 	veth := &netlink.Veth{LinkAttrs: la, PeerName: ep.Interface, PeerHardwareAddr: ep.MAC,
 		PeerNamespace: netlink.NsFd(nsFd), PeerMTU: uint32(br.MTU)}
-	if err := netlink.LinkAdd(veth); err != nil {
+	err := netlink.LinkAdd(veth)
+	if errors.Is(err, unix.EEXIST) {
+		// The same container's veth of its last run, whose namespace
+		// the kernel has not freed yet.
+		deleteLink(ep.HostVeth)
+		err = netlink.LinkAdd(veth)
+	}
+	if err != nil {
 		return fmt.Errorf("create veth %s: %w", ep.HostVeth, err)
 	}
 	if err := configure(ns, ep); err != nil {
