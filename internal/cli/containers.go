@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -31,7 +30,7 @@ func addContainerCommands(root *cobra.Command, a *app) {
 		newTopCommand, func(a *app) *cobra.Command { return newPauseCommand(a, true) },
 		func(a *app) *cobra.Command { return newPauseCommand(a, false) },
 		newUpdateCommand, newStatsCommand, newAttachCommand,
-		newCpCommand, newDiffCommand, newCommitCommand, newExportCommand,
+		newCpCommand, newDiffCommand, newCommitCommand, newExportCommand, newPortCommand,
 	} {
 		root.AddCommand(mk(a))
 		sub := mk(a)
@@ -223,9 +222,9 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "mount a volume or a host path: [NAME:|/HOST:]/CONTAINER[:ro|rw,nocopy,U,z,Z,PROPAGATION] (see docs/VOLUMES.md)")
 	fl.StringArrayVar(&f.mounts, "mount", nil, "mount: type=volume|bind|tmpfs,source=NAME|/HOST,target=/CONTAINER[,readonly,volume-nocopy,bind-propagation=P,tmpfs-size=N,tmpfs-mode=M]")
 	fl.StringArrayVar(&f.volumesFrom, "volumes-from", nil, "mount the volumes and binds of a container: CONTAINER[:ro|rw]")
-	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port (needs networking: not yet)")
-	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish every exposed port (needs networking: not yet)")
-	fl.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range")
+	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container's port(s) to the host: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp|sctp], ports may be ranges")
+	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish every exposed port (the image's and --expose's) to a free host port")
+	fl.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range of ports: PORT[-PORT][/PROTO]")
 	fl.StringArrayVar(&f.dns, "dns", nil, "a DNS server for the container's /etc/resolv.conf")
 	fl.StringArrayVar(&f.dnsSearch, "dns-search", nil, "a DNS search domain")
 	fl.StringArrayVar(&f.dnsOptions, "dns-option", nil, "a DNS resolver option")
@@ -275,6 +274,9 @@ func (f *runFlags) options(cmd *cobra.Command, a *app, args []string) (engine.Cr
 	o.Network = engine.NetworkRequest{Network: f.network, Aliases: f.networkAliases, IPv4: f.ip, IPv6: f.ip6,
 		MAC: f.macAddress, HostnameGiven: f.hostname != "", DNSGiven: len(f.dns) > 0,
 		ExtraHostsGiven: len(f.addHosts) > 0, PublishRequested: len(f.publish) > 0 || f.publishAll}
+	if f.network == "host" && len(f.publish) > 0 {
+		fmt.Fprintln(a.err, "WARNING: Published ports are discarded when using host network mode")
+	}
 	if f.userns != "" && f.userns != "host" {
 		return o, errdefs.Unsupportedf("--userns %q: containers share the host's user namespace until berth has user namespaces; only \"host\" is accepted", f.userns)
 	}
@@ -770,8 +772,7 @@ func newBootCommand(a *app) *cobra.Command {
 	}
 }
 
-// storage reads -v, --mount, -p, --expose and the DNS flags. Ports are
-// checked, then refused: publishing them needs networking.
+// storage reads -v, --mount, -p, -P, --expose and the DNS flags.
 func (f *runFlags) storage(cfg *engine.Config) error {
 	for _, v := range f.volumes {
 		b, err := engine.ParseVolume(v)
@@ -793,18 +794,8 @@ func (f *runFlags) storage(cfg *engine.Config) error {
 		}
 	}
 	cfg.VolumesFrom = f.volumesFrom
-	for _, e := range f.expose {
-		if _, err := strconv.Atoi(strings.SplitN(strings.SplitN(e, "/", 2)[0], "-", 2)[0]); err != nil {
-			return errdefs.Invalidf("--expose %q: want PORT[-PORT][/PROTO]", e)
-		}
-	}
-	for _, p := range f.publish {
-		if err := engine.ParsePublish(p); err != nil {
-			return err
-		}
-	}
-	if f.publishAll {
-		return errdefs.Unsupportedf("--publish-all: publishing ports needs networking, which berth does not have yet")
+	if err := f.ports(&cfg.PortOptions); err != nil {
+		return err
 	}
 	cfg.DNS, cfg.DNSSearch, cfg.DNSOptions = f.dns, f.dnsSearch, f.dnsOptions
 	return nil

@@ -78,6 +78,7 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 	if cfg.StopSignal == "" {
 		cfg.StopSignal = ic.Config.StopSignal
 	}
+	exposePorts(&cfg.PortOptions, ic.Config.ExposedPorts)
 	cfg.Healthcheck = mergeHealthcheck(ic.Config.Healthcheck, opts.Config.Healthcheck)
 	if err := ValidateHealthcheck(cfg.Healthcheck); err != nil {
 		return nil, err
