@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -204,9 +205,34 @@ func (a *app) composeImage(cmd *cobra.Command, p *compose.Project, pull string, 
 	}
 }
 
-// composeBuild builds a service's image.
+// composeBuild builds a service's image with berth build, tagged with
+// its image name (or PROJECT-SERVICE).
 func (a *app) composeBuild(cmd *cobra.Command, p *compose.Project, s types.ServiceConfig) error {
-	return errdefs.Unsupportedf("service %q: build: berth has no image builder yet; build the image elsewhere and give it as image", s.Name)
+	b := s.Build
+	f := &buildFlags{tags: []string{compose.ImageName(p.Model, s)}, target: b.Target,
+		progress: "auto", network: "default"}
+	if b.Dockerfile != "" {
+		f.file = b.Dockerfile
+		if !filepath.IsAbs(f.file) {
+			f.file = filepath.Join(b.Context, f.file)
+		}
+	}
+	for _, k := range sortedKeysOf(b.Args) {
+		if v := b.Args[k]; v != nil {
+			f.buildArgs = append(f.buildArgs, k+"="+*v)
+		} else {
+			f.buildArgs = append(f.buildArgs, k)
+		}
+	}
+	for _, k := range sortedKeysOf(b.Labels) {
+		f.labels = append(f.labels, k+"="+b.Labels[k])
+	}
+	fmt.Fprintf(a.err, " Service %s  Building\n", s.Name)
+	if err := a.build(cmd, b.Context, f); err != nil {
+		return fmt.Errorf("service %q: build: %w", s.Name, err)
+	}
+	fmt.Fprintf(a.err, " Service %s  Built\n", s.Name)
+	return nil
 }
 
 // composeAttach follows the services' logs until their containers exit;
