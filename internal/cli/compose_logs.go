@@ -91,7 +91,11 @@ func (l *logPrinter) follow(p *compose.Project, services []string, opts logs.Rea
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			logs.ReadFollow(p.E.LogPath(c.ID), 0, opts, func() bool {
+			var files int
+			if rec, err := p.E.Lookup(c.ID); err == nil {
+				files = p.E.LogFiles(rec)
+			}
+			logs.ReadFollow(p.E.LogPath(c.ID), files, opts, func() bool {
 				if finished() {
 					return true
 				}
@@ -128,7 +132,11 @@ func (l *logPrinter) dump(p *compose.Project, cs []compose.Container, opts logs.
 	}
 	var all []line
 	for _, c := range cs {
-		entries, err := logs.Read(p.E.LogPath(c.ID), 0, opts)
+		files := 0
+		if rec, err := p.E.Lookup(c.ID); err == nil {
+			files = p.E.LogFiles(rec)
+		}
+		entries, err := logs.Read(p.E.LogPath(c.ID), files, opts)
 		if err != nil {
 			return err
 		}

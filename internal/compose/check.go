@@ -158,9 +158,6 @@ func checkService(p *types.Project, s types.ServiceConfig) error {
 	if s.Logging != nil && !loggingDrivers[s.Logging.Driver] {
 		return unsupported("logging.driver", "berth logs in json-file format only")
 	}
-	if s.Logging != nil && len(s.Logging.Options) > 0 {
-		return unsupported("logging.options", "berth rotates logs at 10 MiB, 3 files, and takes no log options yet")
-	}
 	if !restartPolicies[strings.SplitN(s.Restart, ":", 2)[0]] {
 		return unsupported("restart", "want no, always, on-failure[:N] or unless-stopped")
 	}

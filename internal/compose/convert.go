@@ -135,6 +135,11 @@ func CreateOptions(p *types.Project, s types.ServiceConfig, n int, oneoff bool) 
 			cfg.HostOptions.Tmpfs[dest] = topts
 		}
 	}
+	if s.Logging != nil {
+		if cfg.Log, err = engine.ParseLogOptions(s.Logging.Driver, s.Logging.Options); err != nil {
+			return o, bad("logging", err)
+		}
+	}
 	if cfg.PortOptions, err = ports(s); err != nil {
 		return o, bad("ports", err)
 	}

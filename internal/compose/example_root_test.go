@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"berth/internal/testfixture"
 )
 
 // TestExampleBusybox runs examples/busybox as its README says: up -d
@@ -68,5 +70,51 @@ func TestExampleBusybox(t *testing.T) {
 	b.must(env, "compose", "up", "-d", "--wait")
 	if got := get(); got != "hits: 3" {
 		t.Errorf("after down and up = %q, want hits: 3 (the count is in a volume)", got)
+	}
+}
+
+// TestExampleDebian runs examples/debian: up builds nginx, the app and
+// Redis from Debian packages, waits for their health checks, and a
+// request through nginx's published port comes back with the count the
+// app keeps in Redis. It needs a Debian mirror for debootstrap (unless
+// the base is cached) and for apt in the builds.
+func TestExampleDebian(t *testing.T) {
+	testfixture.RequireRoot(t)
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get("http://deb.debian.org/debian/dists/bookworm/Release")
+	if err != nil {
+		t.Skipf("needs the Debian mirror, for apt in the builds: %v", err)
+	}
+	resp.Body.Close()
+	b := newBerth(t)
+	example, _ := filepath.Abs("../../examples/debian")
+	b.dir = example
+	setup := exec.Command(filepath.Join(example, "setup.sh"))
+	setup.Env = append(setup.Environ(), "BERTH="+b.bin, "BERTH_ROOT="+b.root)
+	if out, err := setup.CombinedOutput(); err != nil {
+		t.Fatalf("setup.sh: %v\n%s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	env := []string{"PROXY_PORT=" + port}
+	t.Cleanup(func() { b.run(env, "compose", "down", "--rmi", "all", "-t", "0") })
+	b.must(env, "compose", "up", "-d", "--wait")
+	for i, want := range []string{"hits: 1 (app 1.0 on ", "hits: 2 (app 1.0 on "} {
+		resp, err := c.Get("http://127.0.0.1:" + port + "/")
+		if err != nil {
+			t.Fatalf("request %d through nginx's published port: %v", i+1, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.HasPrefix(string(body), want) {
+			t.Errorf("request %d = %q, want %q...", i+1, body, want)
+		}
+	}
+	if out := b.must(env, "compose", "down"); !strings.Contains(out, "debshop-app-1  Removed") {
+		t.Errorf("down:\n%s", out)
 	}
 }
