@@ -14,10 +14,10 @@ import (
 // plays a client on another machine.
 type portsEnv struct {
 	*cli
-	net            string
-	gw, outHost    string // host addresses: the network's gateway, the outside link's host end
-	outNS          string
-	port0, portEnd int // the test's host ports
+	net         string
+	gw, outHost string // host addresses: the network's gateway, the outside link's host end
+	outNS       string
+	port0       int // the first of the test's host ports
 }
 
 func newPortsEnv(t *testing.T) *portsEnv {
