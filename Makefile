@@ -36,7 +36,7 @@ TESTFLAGS ?=
 .DEFAULT_GOAL := help
 # Targets run one after another: test-root must not overlap test-unit.
 .NOTPARALLEL:
-.PHONY: help setup setup-docker build test test-unit test-root bench bench-runtime bench-images bench-containers bench-network lint demo clean
+.PHONY: help setup setup-docker build test test-unit test-root bench bench-runtime bench-images bench-containers bench-network bench-build lint demo clean
 
 help: ## show the targets
 	@echo "usage: make TARGET"
@@ -84,6 +84,10 @@ bench-containers: setup-docker build ## run, exec, idle memory, 1000 containers 
 bench-network: setup-docker build ## throughput of a published port on loopback vs docker-proxy and podman; its part of docs/BENCHMARKS.md (root)
 	bench/setup.sh
 	bench/network.sh
+
+bench-build: setup-docker build ## berth build vs docker's classic builder and buildah; its part of docs/BENCHMARKS.md (root)
+	bench/setup.sh
+	bench/build.sh
 
 lint: ## gofmt, go vet and staticcheck; runs all three, fails if any fails
 	@status=0; \

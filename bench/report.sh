@@ -2,10 +2,10 @@
 # Put one part of the benchmarks report into docs/BENCHMARKS.md, keeping the
 # other parts as their last run left them, so that each part can be rerun
 # on its own (make bench-runtime, make bench-images, make bench-containers,
-# make bench-network).
+# make bench-network, make bench-build).
 #   bench/report.sh PART FILE
-# PART is runtime, images, containers or network; FILE holds that part's
-# markdown.
+# PART is runtime, images, containers, network or build; FILE holds that
+# part's markdown.
 # Each part sits between HTML comments that mark its start and end.
 # Settings, from the environment:
 #   BENCH_REPORT=FILE   the report (docs/BENCHMARKS.md)
@@ -13,8 +13,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-parts=(runtime images containers network)
-declare -A rerun=([runtime]="make bench-runtime" [images]="make bench-images" [containers]="make bench-containers" [network]="make bench-network")
+parts=(runtime images containers network build)
+declare -A rerun=([runtime]="make bench-runtime" [images]="make bench-images" [containers]="make bench-containers" [network]="make bench-network" [build]="make bench-build")
 
 [ $# -eq 2 ] || {
 	echo "usage: bench/report.sh PART FILE" >&2

@@ -27,10 +27,12 @@ packages=(
 	gcc pkg-config libseccomp-dev make # build
 	libc6-dev                          # the static libc of berth-init (run --init)
 	busybox-static                     # test root filesystems
+	debootstrap                        # the Debian root filesystem of the build tests
 	runc crun hyperfine                # benchmarks: the runtimes berth is compared with
 	iproute2 procps jq                 # tests, demo and benchmarks
 	docker-registry skopeo             # image tests: a real registry, another client
 	apache2-utils openssl              # registry tests: htpasswd users, TLS
+	iptables util-linux                # network tests: FORWARD's DROP policy, nsenter
 )
 if [ "$want_docker" = 1 ]; then
 	packages+=(docker.io)

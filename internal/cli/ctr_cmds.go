@@ -155,7 +155,7 @@ func newInspectCommand(a *app) *cobra.Command {
 	var format, typ string
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
-		Short: "Return low-level information on containers and images",
+		Short: "Return low-level information on containers, images and networks",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := a.engine()

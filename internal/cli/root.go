@@ -106,6 +106,7 @@ func newRootCommand() (*cobra.Command, *globals) {
 	addVolumeCommands(cmd, a)
 	cmd.AddCommand(newDNSServerCommand())
 	cmd.AddCommand(newNetworkCommand(a))
+	addBuildCommands(cmd, a)
 	return cmd, g
 }
 

@@ -365,7 +365,7 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, f
 func (e *Engine) allocate(c *metadata.Container, a Attachment, ifname string) (*metadata.Endpoint, *metadata.Network, error) {
 	var ep *metadata.Endpoint
 	var n *metadata.Network
-	err := e.DB.UpdateVolatile(func(tx *metadata.Tx) error {
+	err := e.DB.Update(func(tx *metadata.Tx) error {
 		var err error
 		if n, err = tx.Network(a.NetworkID); err != nil {
 			return errdefs.NotFoundf("network %s not found: it was removed; disconnect the container from it", a.NetworkID)
@@ -426,7 +426,7 @@ func claim(tx *metadata.Tx, nid string, s network.Subnet, want, id string) (neti
 
 // release frees an endpoint's addresses and its record.
 func (e *Engine) release(ep *metadata.Endpoint) error {
-	return e.DB.UpdateVolatile(func(tx *metadata.Tx) error { return releaseTx(tx, ep) })
+	return e.DB.Update(func(tx *metadata.Tx) error { return releaseTx(tx, ep) })
 }
 
 func releaseTx(tx *metadata.Tx, ep *metadata.Endpoint) error {
@@ -468,23 +468,20 @@ func (e *Engine) netDown(c *metadata.Container) error {
 	if cfg, err := configOf(c); err == nil && cfg.Network.mode() != ModeBridge && !fileExists(nsPath) {
 		return nil // only a bridge mode container has endpoints
 	}
-	var eps []*metadata.Endpoint
-	err := e.DB.UpdateVolatile(func(tx *metadata.Tx) error {
-		eps = nil
-		err := tx.Endpoints(c.ID, func(ep *metadata.Endpoint) error {
-			eps = append(eps, ep)
+	// A read first: most calls (a second one for the same stop, a
+	// container that never ran) find nothing to release, and a write
+	// waits for the disk.
+	eps, err := e.endpointsOf(c.ID)
+	if err == nil && len(eps) > 0 {
+		err = e.DB.Update(func(tx *metadata.Tx) error {
+			for _, ep := range eps {
+				if err := releaseTx(tx, ep); err != nil {
+					return err
+				}
+			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		for _, ep := range eps {
-			if err := releaseTx(tx, ep); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
 	errs := []error{err}
 	for _, ep := range eps {
 		errs = append(errs, endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: ep.NetworkID}))

@@ -95,3 +95,20 @@ func jsonIndent(v any) ([]byte, error) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	return append(b, '\n'), err
 }
+
+// renamedOnNetworks rewrites the records of the user-defined networks
+// container id is on, so that its new name resolves there.
+func (e *Engine) renamedOnNetworks(id string) error {
+	eps, err := e.endpointsOf(id)
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		if n, err := e.networkByID(ep.NetworkID); err == nil && !n.Predefined {
+			if err := e.writeRecords(n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

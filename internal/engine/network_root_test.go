@@ -87,6 +87,13 @@ func TestNetworkTraffic(t *testing.T) {
 	if !strings.Contains(out, "nameserver 10.251.1.1") || !strings.Contains(out, "hello-from-web") {
 		t.Errorf("by name on the same network: %q; want the gateway as resolver and web's page", out)
 	}
+	// A renamed container answers to its new name.
+	c.run("rename", "web", "web2")
+	out = c.run("run", "--rm", "--network", "tn1", "busybox:test", "nslookup", "web2")
+	if !strings.Contains(out, "10.251.1.50") {
+		t.Errorf("nslookup of a renamed container: %q", out)
+	}
+	c.run("rename", "web2", "web")
 	// Another network: nothing gets through.
 	out, _ = c.runErr(nil, "run", "--rm", "--network", "tn2", "busybox:test", "sh", "-c",
 		"wget -T 2 -qO- http://10.251.1.50/ || echo blocked")
@@ -327,4 +334,79 @@ func TestNetworkForwardDropPolicy(t *testing.T) {
 		t.Errorf("berth changed rules that are not its own:\n%s", rules)
 	}
 	// The default network's bridge lives in that namespace, and goes with it.
+}
+
+func TestNetworkIPv6(t *testing.T) {
+	c := netCLI(t)
+	c.run("network", "create", "--ipv6", "--subnet", "fd00:be47:1::/64", "--subnet", "10.251.31.0/24", "six")
+	c.run("run", "-d", "--name", "six-a", "--network", "six", "--ip6", "fd00:be47:1::a", "busybox:test", "sleep", "60")
+	out := c.run("run", "--rm", "--network", "six", "busybox:test", "sh", "-c",
+		"ping -6 -c1 -W2 fd00:be47:1::a >/dev/null && echo v6-ok; nslookup six-a")
+	if !strings.Contains(out, "v6-ok") || !strings.Contains(out, "fd00:be47:1::a") {
+		t.Errorf("IPv6 on a network: %q; want a ping and the name's AAAA record", out)
+	}
+	got := strings.TrimSpace(c.run("inspect", "-f", `{{(index .NetworkSettings.Networks "six").GlobalIPv6Address}}`, "six-a"))
+	if got != "fd00:be47:1::a" {
+		t.Errorf("GlobalIPv6Address = %q, want fd00:be47:1::a", got)
+	}
+	for _, args := range [][]string{
+		{"network", "create", "--subnet", "fd00:be47:2::/64", "nov6flag"},
+		{"network", "create", "--ipv6", "nov6subnet"},
+		{"network", "create", "--subnet", "10.251.31.0/25", "overlap"},
+		{"network", "create", "--subnet", "10.251.32.0/24", "--gateway", "10.9.9.9", "badgw"},
+		{"network", "create", "-o", "com.docker.network.bridge.enable_icc=false", "badopt"},
+		{"network", "create", "six"},
+	} {
+		if out, err := c.runErr(nil, args...); err == nil {
+			t.Errorf("%v succeeded: %q", args, out)
+		}
+	}
+	if out := c.run("network", "ls", "-q", "--filter", "type=custom"); len(strings.Fields(out)) != 1 {
+		t.Errorf("only six should have been made; network ls says %q", out)
+	}
+}
+
+func TestNetworkPruneAndConnectStopped(t *testing.T) {
+	c := netCLI(t)
+	c.run("network", "create", "--subnet", "10.251.40.0/24", "--label", "keep=no", "unused")
+	c.run("network", "create", "--subnet", "10.251.41.0/24", "used")
+	c.run("create", "--name", "stopped", "busybox:test", "sleep", "30")
+	// A stopped container's connect takes effect at its start, as eth1.
+	c.run("network", "connect", "--alias", "st", "used", "stopped")
+	c.run("start", "stopped")
+	out := c.run("exec", "stopped", "ip", "-o", "-4", "addr", "show", "eth1")
+	if !strings.Contains(out, "10.251.41.") {
+		t.Errorf("eth1 after connect and start: %q", out)
+	}
+	if out := c.run("network", "prune", "-f"); !strings.Contains(out, "Deleted Networks:\nunused\n") {
+		t.Errorf("network prune: %q; want unused removed", out)
+	}
+	if out := c.run("network", "ls", "--format", "{{.Name}}", "--filter", "type=custom"); strings.TrimSpace(out) != "used" {
+		t.Errorf("after prune the custom networks are %q; want used, which a container is on", out)
+	}
+	c.run("network", "disconnect", "used", "stopped")
+	if out, err := c.runErr(nil, "exec", "stopped", "ip", "-o", "link", "show", "eth1"); err == nil {
+		t.Errorf("eth1 after disconnect: %q", out)
+	}
+	if out, err := c.runErr(nil, "network", "disconnect", "used", "stopped"); err == nil || !strings.Contains(out, "is not connected") {
+		t.Errorf("a second disconnect: %v %q", err, out)
+	}
+}
+
+// TestNetworkOrphanRules checks that the rules of a bridge that went
+// without `network rm` (deleted by hand, a root thrown away) are cleared
+// when the next bridge is made.
+func TestNetworkOrphanRules(t *testing.T) {
+	c := netCLI(t)
+	id := strings.TrimSpace(c.run("network", "create", "--subnet", "10.251.50.0/24", "orphan"))
+	if n, _ := network.CountRules(network.RuleTag(id)); n == 0 {
+		t.Fatal("the network has no rules")
+	}
+	if err := network.DeleteBridge("berth" + id[:10]); err != nil {
+		t.Fatal(err)
+	}
+	c.run("network", "create", "--subnet", "10.251.51.0/24", "next")
+	if n, _ := network.CountRules(network.RuleTag(id)); n != 0 {
+		t.Errorf("%d rules of a bridge deleted by hand are left", n)
+	}
 }

@@ -70,27 +70,6 @@ func (db *DB) Update(fn func(*Tx) error) error {
 	})
 }
 
-// UpdateVolatile is Update without waiting for the disk: for records
-// that only matter while the machine is up, such as the addresses of
-// running containers, which a reboot frees anyway. A killed command still
-// leaves the transaction whole, since its writes are in the page cache.
-func (db *DB) UpdateVolatile(fn func(*Tx) error) error {
-	b, err := db.open(false)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	b.NoSync = true
-	return b.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketImages, bucketNames, bucketSnapshots, bucketMeta} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		return fn(&Tx{tx: tx})
-	})
-}
-
 // View runs fn in a read-only transaction, which other readers may share.
 func (db *DB) View(fn func(*Tx) error) error {
 	if _, err := os.Stat(db.path); errors.Is(err, fs.ErrNotExist) {

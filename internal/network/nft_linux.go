@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -70,6 +72,9 @@ func InstallRules(r Rules) error {
 	c.AddChain(fwd)
 	c.AddChain(post)
 	if err := delTagged(c, t, []*nftables.Chain{fwd, post}, RuleTag(r.ID)); err != nil {
+		return err
+	}
+	if err := delOrphans(c, t, []*nftables.Chain{fwd, post}); err != nil {
 		return err
 	}
 	tag := userdata.AppendString(nil, userdata.TypeComment, RuleTag(r.ID))
@@ -156,6 +161,58 @@ func delTagged(c *nftables.Conn, t *nftables.Table, chains []*nftables.Chain, ta
 		}
 	}
 	return nil
+}
+
+// delOrphans queues the deletion of berth's rules whose bridge is gone
+// from the host: a root thrown away without `network rm`, or a bridge
+// someone deleted by hand. They match nothing, and a network whose bridge
+// is made again gets its rules again with it.
+func delOrphans(c *nftables.Conn, t *nftables.Table, chains []*nftables.Chain) error {
+	gone := map[string]bool{}
+	for _, ch := range chains {
+		rules, err := c.GetRules(t, ch)
+		if err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue
+			}
+			return fmt.Errorf("nftables: list %s rules: %w", ch.Name, err)
+		}
+		for _, r := range rules {
+			if s, ok := userdata.GetString(r.UserData, userdata.TypeComment); !ok || !strings.HasPrefix(s, RuleTag("")) {
+				continue
+			}
+			name := ruleBridge(r)
+			if name == "" {
+				continue
+			}
+			if _, seen := gone[name]; !seen {
+				_, err := netlink.LinkByName(name)
+				var nf netlink.LinkNotFoundError
+				gone[name] = errors.As(err, &nf)
+			}
+			if gone[name] {
+				if err := c.DelRule(r); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// ruleBridge is the interface name the first ifname match of r compares
+// with: the bridge of a rule InstallRules made.
+func ruleBridge(r *nftables.Rule) string {
+	for i, x := range r.Exprs {
+		m, ok := x.(*expr.Meta)
+		if !ok || (m.Key != expr.MetaKeyIIFNAME && m.Key != expr.MetaKeyOIFNAME) || i+1 >= len(r.Exprs) {
+			continue
+		}
+		if cmp, ok := r.Exprs[i+1].(*expr.Cmp); ok {
+			return strings.TrimRight(string(cmp.Data), "\x00")
+		}
+	}
+	return ""
 }
 
 // ipsDstNAT is the conntrack status bit of a destination-NATed
