@@ -7,7 +7,6 @@ import (
 
 	"berth/internal/compose"
 	"berth/internal/engine"
-	"berth/internal/errdefs"
 	"berth/internal/metadata"
 )
 
@@ -104,15 +103,12 @@ func newComposeRmCommand(a *app, g *composeFlags) *cobra.Command {
 					return err
 				}
 			}
-			if volumes {
-				return errdefs.Unsupportedf("-v: berth has no anonymous volumes yet")
-			}
 			return p.Each(args, false, func(c compose.Container, rec *metadata.Container) error {
 				if st := p.E.Status(rec); st == engine.StatusRunning || st == engine.StatusPaused {
 					return nil // rm leaves running containers alone, as Docker Compose does
 				}
 				fmt.Fprintf(a.err, " Container %s  Removing\n", c.Name)
-				if err := p.E.Remove(rec, engine.RemoveOptions{}); err != nil {
+				if err := p.E.Remove(rec, engine.RemoveOptions{Volumes: volumes}); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.err, " Container %s  Removed\n", c.Name)
