@@ -149,7 +149,9 @@ part=$work/part.md
 	echo "\`compose up -d\` from nothing and \`compose down -v -t 0\` of examples/busybox"
 	echo "(three services, two health checks waited for in order, two networks,"
 	echo "a named volume, without the published port), mean of $runs runs each"
-	echo "(hyperfine), on $(nproc) CPUs. Measured by \`make bench-compose\`."
+	echo "(hyperfine), on $(nproc) CPUs. Measured by \`make bench-compose\`. Both tools"
+	echo "wait for the cache's and then the app's health check, run every second:"
+	echo "most of \`up\`'s time is that wait."
 	echo
 	echo "| command | berth | docker-compose | berth is faster by |"
 	echo "|---|---|---|---|"
