@@ -373,3 +373,44 @@ services:
 		}
 	}
 }
+
+// TestServiceFields checks in a running container what the fields that
+// shape it asked for.
+func TestServiceFields(t *testing.T) {
+	b := newBerth(t)
+	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+services:
+  box:
+    image: busybox:test
+    command: sleep 1000
+    stop_signal: KILL
+    hostname: box
+    domainname: example.internal
+    user: "1000:1000"
+    working_dir: /tmp
+    environment: [GREETING=hello]
+    read_only: true
+    tmpfs: [/scratch:size=1m]
+    sysctls: {net.ipv4.ip_unprivileged_port_start: "80"}
+    ulimits: {nofile: {soft: 123, hard: 456}}
+    cap_drop: [ALL]
+    extra_hosts: ["db.example:10.1.2.3"]
+    deploy:
+      resources:
+        limits: {pids: 50}
+`), 0o644)
+	b.must(nil, "compose", "up", "-d")
+	script := `hostname; cat /proc/sys/kernel/domainname; id -u; pwd; echo $GREETING; ` +
+		`(touch /x 2>/dev/null && echo writable) || echo read-only; touch /scratch/f && echo tmpfs ok; ` +
+		`cat /proc/sys/net/ipv4/ip_unprivileged_port_start; ulimit -n; ulimit -Hn; ` +
+		`grep CapEff /proc/self/status; grep db.example /etc/hosts | cut -f1`
+	got := strings.Fields(b.must(nil, "compose", "exec", "-T", "box", "sh", "-c", script))
+	want := []string{"box", "example.internal", "1000", "/tmp", "hello", "read-only", "tmpfs", "ok",
+		"80", "123", "456", "CapEff:", "0000000000000000", "10.1.2.3"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("in the container:\n%v\nwant\n%v", got, want)
+	}
+	if out := b.must(nil, "inspect", "-f", "{{.HostConfig.PidsLimit}}", "proj-box-1"); strings.TrimSpace(out) != "50" {
+		t.Errorf("PidsLimit = %q, want 50", out)
+	}
+}
