@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -413,4 +414,65 @@ services:
 	if out := b.must(nil, "inspect", "-f", "{{.HostConfig.PidsLimit}}", "proj-box-1"); strings.TrimSpace(out) != "50" {
 		t.Errorf("PidsLimit = %q, want 50", out)
 	}
+}
+
+// TestUpAttachedInterrupt: up without -d prints each service's lines
+// after its container's name, and an interrupt stops the project, as
+// Ctrl-C does in Docker Compose.
+func TestUpAttachedInterrupt(t *testing.T) {
+	b := newBerth(t)
+	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+services:
+  ticker:
+    image: busybox:test
+    command: ["sh", "-c", "trap 'echo bye; exit 0' TERM; echo ready; while :; do sleep 0.1; done"]
+`), 0o644)
+	cmd := exec.Command(b.bin, "--root", b.root, "compose", "up", "--no-color")
+	cmd.Dir = b.dir
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "proj-ticker-1 | ready") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no prefixed line from ticker:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("up did not end after an interrupt:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "proj-ticker-1 | bye") {
+		t.Errorf("the container's last line is missing:\n%s", out.String())
+	}
+	if st := strings.TrimSpace(b.must(nil, "compose", "ps", "-a", "--format", "{{.State}}")); st != "exited" {
+		t.Errorf("after the interrupt ticker is %q, want exited", st)
+	}
+}
+
+// syncBuffer is a buffer that a command writes while a test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
