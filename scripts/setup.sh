@@ -32,6 +32,7 @@ packages=(
 	iproute2 procps jq                 # tests, demo and benchmarks
 	docker-registry skopeo             # image tests: a real registry, another client
 	apache2-utils openssl              # registry tests: htpasswd users, TLS
+	iptables util-linux                # network tests: FORWARD's DROP policy, nsenter
 )
 if [ "$want_docker" = 1 ]; then
 	packages+=(docker.io)

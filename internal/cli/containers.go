@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -31,7 +30,7 @@ func addContainerCommands(root *cobra.Command, a *app) {
 		newTopCommand, func(a *app) *cobra.Command { return newPauseCommand(a, true) },
 		func(a *app) *cobra.Command { return newPauseCommand(a, false) },
 		newUpdateCommand, newStatsCommand, newAttachCommand,
-		newCpCommand, newDiffCommand, newCommitCommand, newExportCommand,
+		newCpCommand, newDiffCommand, newCommitCommand, newExportCommand, newPortCommand,
 	} {
 		root.AddCommand(mk(a))
 		sub := mk(a)
@@ -152,7 +151,8 @@ type runFlags struct {
 	tty, interactive, rm, readOnly            bool
 	pull, platform, stopSignal, restart       string
 	stopTimeout                               int
-	network                                   string
+	network, ip, ip6, macAddress              string
+	networkAliases                            []string
 	memory, memorySwap, cpusetCpus            string
 	memoryReservation, userns                 string
 	cpus                                      float64
@@ -190,7 +190,15 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container (default SIGTERM)")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy: no, on-failure[:N], always, unless-stopped")
 	fl.IntVar(&f.stopTimeout, "stop-timeout", -1, "seconds to wait for the container to stop before killing it (default 10)")
-	fl.StringVar(&f.network, "network", "none", "network: none (the container has only loopback); bridge networks are not available yet")
+	fl.StringVar(&f.network, "network", "", "connect the container to a network: bridge (the default), none, host, container:NAME, or a network's name or ID")
+	fl.StringVar(&f.network, "net", "", "same as --network")
+	fl.MarkHidden("net")
+	fl.StringArrayVar(&f.networkAliases, "network-alias", nil, "a name the container answers to on its user-defined network")
+	fl.StringArrayVar(&f.networkAliases, "net-alias", nil, "same as --network-alias")
+	fl.MarkHidden("net-alias")
+	fl.StringVar(&f.ip, "ip", "", "the container's IPv4 address on its user-defined network")
+	fl.StringVar(&f.ip6, "ip6", "", "the container's IPv6 address on its user-defined network")
+	fl.StringVar(&f.macAddress, "mac-address", "", "the container's MAC address (such as 02:42:0a:d9:00:05)")
 	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit (such as 64m, 1g)")
 	fl.StringVar(&f.memoryReservation, "memory-reservation", "", "memory soft limit, kept under pressure (below --memory)")
 	fl.StringVar(&f.userns, "userns", "", "user namespace mode: host (the only one until user namespaces come)")
@@ -209,14 +217,14 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.ulimits, "ulimit", nil, "resource limit: NAME=SOFT[:HARD] (nofile=1024:2048)")
 	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs: PATH[:OPTIONS]")
 	fl.BoolVar(&f.init, "init", false, "run an init as PID 1 that forwards signals and reaps zombies")
-	fl.StringArrayVar(&f.addHosts, "add-host", nil, "add a line to /etc/hosts: NAME:IP")
+	fl.StringArrayVar(&f.addHosts, "add-host", nil, "add a line to /etc/hosts: NAME:IP (IP host-gateway: the host)")
 	fl.StringVar(&f.cidfile, "cidfile", "", "write the container ID to the file, which must not exist")
 	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "mount a volume or a host path: [NAME:|/HOST:]/CONTAINER[:ro|rw,nocopy,U,z,Z,PROPAGATION] (see docs/VOLUMES.md)")
 	fl.StringArrayVar(&f.mounts, "mount", nil, "mount: type=volume|bind|tmpfs,source=NAME|/HOST,target=/CONTAINER[,readonly,volume-nocopy,bind-propagation=P,tmpfs-size=N,tmpfs-mode=M]")
 	fl.StringArrayVar(&f.volumesFrom, "volumes-from", nil, "mount the volumes and binds of a container: CONTAINER[:ro|rw]")
-	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port (needs networking: not yet)")
-	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish every exposed port (needs networking: not yet)")
-	fl.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range")
+	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container's port(s) to the host: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp|sctp], ports may be ranges")
+	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish every exposed port (the image's and --expose's) to a free host port")
+	fl.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range of ports: PORT[-PORT][/PROTO]")
 	fl.StringArrayVar(&f.dns, "dns", nil, "a DNS server for the container's /etc/resolv.conf")
 	fl.StringArrayVar(&f.dnsSearch, "dns-search", nil, "a DNS search domain")
 	fl.StringArrayVar(&f.dnsOptions, "dns-option", nil, "a DNS resolver option")
@@ -263,8 +271,11 @@ func (f *runFlags) options(cmd *cobra.Command, a *app, args []string) (engine.Cr
 	default:
 		return o, errdefs.Invalidf("--pull %q: want always, missing or never", f.pull)
 	}
-	if f.network != "none" {
-		return o, errdefs.Unsupportedf("--network %q: only \"none\" is available until berth has networks", f.network)
+	o.Network = engine.NetworkRequest{Network: f.network, Aliases: f.networkAliases, IPv4: f.ip, IPv6: f.ip6,
+		MAC: f.macAddress, HostnameGiven: f.hostname != "", DNSGiven: len(f.dns) > 0,
+		ExtraHostsGiven: len(f.addHosts) > 0, PublishRequested: len(f.publish) > 0 || f.publishAll}
+	if f.network == "host" && len(f.publish) > 0 {
+		fmt.Fprintln(a.err, "WARNING: Published ports are discarded when using host network mode")
 	}
 	if f.userns != "" && f.userns != "host" {
 		return o, errdefs.Unsupportedf("--userns %q: containers share the host's user namespace until berth has user namespaces; only \"host\" is accepted", f.userns)
@@ -761,8 +772,7 @@ func newBootCommand(a *app) *cobra.Command {
 	}
 }
 
-// storage reads -v, --mount, -p, --expose and the DNS flags. Ports are
-// checked, then refused: publishing them needs networking.
+// storage reads -v, --mount, -p, -P, --expose and the DNS flags.
 func (f *runFlags) storage(cfg *engine.Config) error {
 	for _, v := range f.volumes {
 		b, err := engine.ParseVolume(v)
@@ -784,18 +794,8 @@ func (f *runFlags) storage(cfg *engine.Config) error {
 		}
 	}
 	cfg.VolumesFrom = f.volumesFrom
-	for _, e := range f.expose {
-		if _, err := strconv.Atoi(strings.SplitN(strings.SplitN(e, "/", 2)[0], "-", 2)[0]); err != nil {
-			return errdefs.Invalidf("--expose %q: want PORT[-PORT][/PROTO]", e)
-		}
-	}
-	for _, p := range f.publish {
-		if err := engine.ParsePublish(p); err != nil {
-			return err
-		}
-	}
-	if f.publishAll {
-		return errdefs.Unsupportedf("--publish-all: publishing ports needs networking, which berth does not have yet")
+	if err := f.ports(&cfg.PortOptions); err != nil {
+		return err
 	}
 	cfg.DNS, cfg.DNSSearch, cfg.DNSOptions = f.dns, f.dnsSearch, f.dnsOptions
 	return nil

@@ -155,7 +155,7 @@ func newInspectCommand(a *app) *cobra.Command {
 	var format, typ string
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
-		Short: "Return low-level information on containers and images",
+		Short: "Return low-level information on containers, images and networks",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := a.engine()
@@ -179,7 +179,7 @@ func newInspectCommand(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output: json, or a Go template")
-	cmd.Flags().StringVar(&typ, "type", "", "only look for a container or an image")
+	cmd.Flags().StringVar(&typ, "type", "", "only look for a container, an image or a network")
 	return cmd
 }
 
@@ -193,15 +193,22 @@ func inspectOne(e *engine.Engine, arg, typ string) (any, error) {
 	}
 	if typ == "" || typ == "image" {
 		img, err := e.Images.Lookup(arg)
-		if err != nil {
-			if typ == "" {
-				return nil, errdefs.NotFoundf("No such object: %s", arg)
-			}
+		if err == nil {
+			return e.Images.Inspect(img)
+		} else if typ == "image" {
 			return nil, err
 		}
-		return e.Images.Inspect(img)
 	}
-	return nil, errdefs.Invalidf("--type %q: want container or image", typ)
+	if typ == "" || typ == "network" {
+		n, err := e.LookupNetwork(arg)
+		if err == nil {
+			return e.InspectNetwork(n)
+		} else if typ == "network" {
+			return nil, err
+		}
+		return nil, errdefs.NotFoundf("No such object: %s", arg)
+	}
+	return nil, errdefs.Invalidf("--type %q: want container, image or network", typ)
 }
 
 func newContainerInspectCommand(a *app) *cobra.Command {

@@ -71,7 +71,11 @@ func newPsCommand(a *app) *cobra.Command {
 					rows = append(rows, nil)
 					continue
 				}
-				rows = append(rows, psRowOf(s, noTrunc))
+				row := psRowOf(s, noTrunc)
+				if strings.Contains(format, ".Networks") {
+					row.Networks = strings.Join(e.ContainerNetworks(s.Container), ",")
+				}
+				rows = append(rows, row)
 			}
 			if quiet {
 				return nil
@@ -112,7 +116,7 @@ func psRowOf(s engine.Summary, noTrunc bool) psRow {
 		ID: id, Image: s.ImageName, Command: cmd,
 		CreatedAt:  s.Created.Format("2006-01-02 15:04:05 -0700 MST"),
 		RunningFor: since(s.Created), Status: s.StatusText(), State: s.Status,
-		Names: s.Name, Labels: strings.Join(labels, ","), Size: "0B",
+		Ports: s.Ports, Names: s.Name, Labels: strings.Join(labels, ","), Size: "0B",
 	}
 }
 

@@ -104,6 +104,8 @@ func newRootCommand() (*cobra.Command, *globals) {
 	addImageCommands(cmd, a)
 	addContainerCommands(cmd, a)
 	addVolumeCommands(cmd, a)
+	cmd.AddCommand(newDNSServerCommand())
+	cmd.AddCommand(newNetworkCommand(a))
 	addBuildCommands(cmd, a)
 	return cmd, g
 }

@@ -25,8 +25,8 @@ func newSystemPruneCommand(a *app) *cobra.Command {
 	var all, force, volumes bool
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
-		Short: "Remove unused data: stopped containers, unused images, the trash, and with --volumes unused anonymous volumes",
-		Long: "Remove stopped containers, dangling images (all unused images with -a), and empty the trash " +
+		Short: "Remove unused data: stopped containers, unused networks and images, the trash, and with --volumes unused anonymous volumes",
+		Long: "Remove stopped containers, unused networks, dangling images (all unused images with -a), and empty the trash " +
 			"of removed containers, freeing their space now. Unlike container prune and rm, nothing " +
 			"goes to the trash: what system prune removes cannot be restored.",
 		Args: cobra.NoArgs,
@@ -88,7 +88,15 @@ func systemPruneSteps(all, volumes bool) []pruneStep {
 			}
 			return "Deleted Containers:", rep.Deleted, int64(rep.SpaceReclaimed), err
 		}},
-		{"every removed container kept in the trash", func(a *app) (string, []string, int64, error) {
+		{"all networks not used by at least one container", func(a *app) (string, []string, int64, error) {
+			e, err := a.engine()
+			if err != nil {
+				return "", nil, 0, err
+			}
+			names, err := e.PruneNetworks(nil)
+			return "Deleted Networks:", names, 0, err
+		}},
+		{"every removed container and volume kept in the trash", func(a *app) (string, []string, int64, error) {
 			e, err := a.engine()
 			if err != nil {
 				return "", nil, 0, err
@@ -97,10 +105,17 @@ func systemPruneSteps(all, volumes bool) []pruneStep {
 			if err != nil {
 				return "", nil, 0, err
 			}
+			vols, err := e.Volumes.TrashList()
+			if err != nil {
+				return "", nil, 0, err
+			}
 			freed, err := e.PurgeTrash(true)
 			var ids []string
 			for _, t := range list {
 				ids = append(ids, t.Container.ID)
+			}
+			for _, v := range vols {
+				ids = append(ids, "volume "+v.Volume.Name)
 			}
 			return "Emptied from the trash:", ids, freed, err
 		}},
@@ -138,7 +153,7 @@ func systemPruneSteps(all, volumes bool) []pruneStep {
 			}
 			return "Deleted Volumes:", rep.Deleted, rep.SpaceReclaimed, err
 		}}
-		steps = append(steps[:1], append([]pruneStep{vol}, steps[1:]...)...)
+		steps = append(steps[:2], append([]pruneStep{vol}, steps[2:]...)...)
 	}
 	return steps
 }

@@ -43,9 +43,14 @@ type Config struct {
 	// Healthcheck is the image's HEALTHCHECK with the --health-* flags
 	// laid over it; Test ["NONE"] turns it off.
 	Healthcheck *image.HealthConfig `json:"healthcheck,omitempty"`
+	// Network is the container's network mode and its networks
+	// (network.go).
+	Network NetworkConfig `json:"network,omitempty"`
 	// HostOptions are the privileges, devices, rlimits, tmpfs mounts,
 	// init and /etc/hosts entries asked for (hostopts.go).
 	HostOptions
+	// PortOptions are the published and exposed ports (ports.go).
+	PortOptions
 }
 
 // Args is the process the container runs: entrypoint, then cmd.

@@ -56,7 +56,7 @@ func (e *Engine) CopyFromContainer(ctx context.Context, c *metadata.Container, s
 			return stats, err
 		}
 	}
-	err := e.withRootfs(c, func(rootfs string) error {
+	err := e.withContainerFS(c, func(rootfs string) error {
 		ct, err := openTree(rootfs, c.Name)
 		if err != nil {
 			return err
@@ -135,7 +135,7 @@ func (e *Engine) CopyToContainer(ctx context.Context, c *metadata.Container, src
 		}
 		defer src.close()
 	}
-	err := e.withRootfs(c, func(rootfs string) error {
+	err := e.withContainerFS(c, func(rootfs string) error {
 		ct, err := openTree(rootfs, c.Name)
 		if err != nil {
 			return err

@@ -27,6 +27,9 @@ type CreateOptions struct {
 	Hostname   string
 	Labels     map[string]string
 	Config     Config
+	// Network is --network and the flags of the container's place on
+	// it; the zero value is the default bridge network.
+	Network NetworkRequest
 }
 
 // Create makes a container from an image: its record, its directory
@@ -46,11 +49,16 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 	if _, err := e.CheckHostOptions(&opts.Config.HostOptions); err != nil {
 		return nil, err
 	}
+	netcfg, err := e.resolveNetwork(opts.Network)
+	if err != nil {
+		return nil, err
+	}
 	ic, err := e.Images.DockerConfig(img)
 	if err != nil {
 		return nil, err
 	}
 	cfg := opts.Config
+	cfg.Network = netcfg
 	cfg.Entrypoint, cfg.Cmd = ic.Config.Entrypoint, ic.Config.Cmd
 	if opts.Entrypoint != nil {
 		cfg.Entrypoint, cfg.Cmd = opts.Entrypoint, nil
@@ -70,6 +78,7 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 	if cfg.StopSignal == "" {
 		cfg.StopSignal = ic.Config.StopSignal
 	}
+	exposePorts(&cfg.PortOptions, ic.Config.ExposedPorts)
 	cfg.Healthcheck = mergeHealthcheck(ic.Config.Healthcheck, opts.Config.Healthcheck)
 	if err := ValidateHealthcheck(cfg.Healthcheck); err != nil {
 		return nil, err
@@ -146,9 +155,8 @@ func (e *Engine) prepareDir(dir string, cfg *Config) error {
 		}
 	}
 	files := map[string]string{
-		"hostname": cfg.Hostname + "\n",
-		"hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
-			"127.0.1.1\t" + cfg.Hostname + "\n" + hostsLines(cfg.ExtraHosts),
+		"hostname":    cfg.Hostname + "\n",
+		"hosts":       hostsFile(cfg, nil, e.hostGatewayFor(cfg)),
 		"resolv.conf": resolv,
 	}
 	for name, body := range files {

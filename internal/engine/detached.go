@@ -41,12 +41,14 @@ func (e *Engine) StartChild(id string, report *os.File) error {
 		release, err := e.prepareConsole(c.ID, bundle, &opts)
 		if err != nil {
 			e.unmountRootfs(c.ID)
+			e.netDown(c)
 			return err
 		}
 		defer release()
 	}
 	if err := e.Runtime.Create(c.ID, opts); err != nil {
 		e.unmountRootfs(c.ID)
+		e.netDown(c)
 		return err
 	}
 	st, err := e.Runtime.State(c.ID)
@@ -92,6 +94,7 @@ func (e *Engine) Cleanup(id string) error {
 	}
 	e.Runtime.Delete(c.ID, deleteForce)
 	e.unmountRootfs(c.ID)
+	e.netDown(c)
 	e.emit(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
 	err = e.update(c.ID, func(rec *metadata.Container) error {
 		rec.State.Status = StatusExited

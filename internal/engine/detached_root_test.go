@@ -52,6 +52,10 @@ func newCLI(t *testing.T) *cli {
 				time.Sleep(50 * time.Millisecond)
 			}
 		}
+		// The root's bridges would outlive its temp dir.
+		if e, err := Open(c.root, filepath.Join(c.root, "runtime")); err == nil {
+			e.ReleaseNetworks()
+		}
 	})
 	return c
 }

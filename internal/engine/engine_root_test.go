@@ -59,6 +59,7 @@ func newEngine(t *testing.T) *Engine {
 		for _, s := range list {
 			e.Remove(s.Container, RemoveOptions{Force: true})
 		}
+		e.ReleaseNetworks()
 	})
 	return e
 }

@@ -142,8 +142,8 @@ func ParseAddHost(s string) (string, error) {
 	if !ok || name == "" || strings.ContainsAny(name, " \t\r\n#") {
 		return "", errdefs.Invalidf("--add-host %q: want NAME:IP", s)
 	}
-	if ip == "host-gateway" {
-		return "", errdefs.Unsupportedf("--add-host %q: host-gateway needs a network, and berth has only --network none for now", s)
+	if ip == hostGatewayName {
+		return name + ":" + ip, nil
 	}
 	ip = strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]")
 	if _, err := netip.ParseAddr(ip); err != nil {
@@ -152,11 +152,21 @@ func ParseAddHost(s string) (string, error) {
 	return name + ":" + ip, nil
 }
 
-// hostsLines are /etc/hosts lines for the --add-host entries.
-func hostsLines(extra []string) string {
+// hostGatewayName is the --add-host address that stands for the host:
+// the default bridge network's gateway.
+const hostGatewayName = "host-gateway"
+
+// hostsLines are /etc/hosts lines for the --add-host entries, with
+// host-gateway replaced by gw (the line is left out without one).
+func hostsLines(extra []string, gw string) string {
 	var b strings.Builder
 	for _, e := range extra {
 		name, ip, _ := strings.Cut(e, ":")
+		if ip == hostGatewayName {
+			if ip = gw; ip == "" {
+				continue
+			}
+		}
 		b.WriteString(ip + "\t" + name + "\n")
 	}
 	return b.String()

@@ -131,11 +131,14 @@ func TestParseAddHost(t *testing.T) {
 			t.Errorf("ParseAddHost(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"db", ":10.0.0.2", "db:", "db:300.1.1.1", "db:name", "a b:10.0.0.1", "a\nb:10.0.0.1", "gw:host-gateway"} {
+	for _, in := range []string{"db", ":10.0.0.2", "db:", "db:300.1.1.1", "db:name", "a b:10.0.0.1", "a\nb:10.0.0.1"} {
 		_, err := ParseAddHost(in)
 		wantFlagError(t, "--add-host "+in, err, "--add-host")
 	}
-	if got := hostsLines([]string{"db:10.0.0.2", "v6:2001:db8::1"}); got != "10.0.0.2\tdb\n2001:db8::1\tv6\n" {
+	if got, err := ParseAddHost("gw:host-gateway"); err != nil || got != "gw:host-gateway" {
+		t.Errorf("ParseAddHost(gw:host-gateway) = %q, %v; want it kept for the start", got, err)
+	}
+	if got := hostsLines([]string{"db:10.0.0.2", "v6:2001:db8::1", "gw:host-gateway"}, "10.9.0.1"); got != "10.0.0.2\tdb\n2001:db8::1\tv6\n10.9.0.1\tgw\n" {
 		t.Errorf("hosts lines %q", got)
 	}
 }

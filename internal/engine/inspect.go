@@ -66,7 +66,10 @@ type HostConfigJSON struct {
 	CpusetCpus        string
 	PidsLimit         *int64
 	ShmSize           int64
+	PortBindings      map[string][]PortBindingJSON
+	PublishAllPorts   bool
 	HostOptionsJSON
+	MountsHostJSON
 }
 
 // GraphDriverJSON names the container's layers.
@@ -83,6 +86,7 @@ type ConfigJSON struct {
 	AttachStdin  bool
 	AttachStdout bool
 	AttachStderr bool
+	ExposedPorts map[string]struct{} `json:",omitempty"`
 	Tty          bool
 	OpenStdin    bool
 	StdinOnce    bool
@@ -98,11 +102,14 @@ type ConfigJSON struct {
 	Healthcheck  *image.HealthConfig `json:",omitempty"`
 }
 
-// NetworkJSON is Docker's NetworkSettings, for a container with only
-// loopback.
+// NetworkJSON is Docker's NetworkSettings: the container's endpoints,
+// and, for the default bridge network, Docker's top-level copy of its
+// endpoint there (network_inspect.go).
 type NetworkJSON struct {
-	Networks map[string]any
-	Ports    map[string]any
+	SandboxKey string
+	Ports      map[string]any
+	EndpointJSON
+	Networks map[string]*EndpointSettingsJSON
 }
 
 func timeOrZero(t time.Time) string {
@@ -138,7 +145,7 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 			StopSignal: cfg.StopSignal, StopTimeout: cfg.StopTimeout, Healthcheck: cfg.Healthcheck,
 			Volumes: anonymousPaths(cfg),
 		},
-		NetworkSettings: NetworkJSON{Networks: map[string]any{}, Ports: map[string]any{}},
+		NetworkSettings: NetworkJSON{Networks: map[string]*EndpointSettingsJSON{}, Ports: map[string]any{}},
 	}
 	if st != StatusCreated {
 		out.State.Health = e.health(c, cfg)
@@ -155,11 +162,14 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 		out.Args = []string{}
 	}
 	h := &out.HostConfig
-	h.AutoRemove, h.ReadonlyRootfs, h.NetworkMode, h.ShmSize = cfg.AutoRemove, cfg.ReadOnly, "none", cfg.ShmSize
+	h.AutoRemove, h.ReadonlyRootfs, h.NetworkMode, h.ShmSize = cfg.AutoRemove, cfg.ReadOnly, cfg.Network.modeName(), cfg.ShmSize
+	e.inspectNetwork(c, cfg, &out.NetworkSettings)
 	if h.ShmSize == 0 {
 		h.ShmSize = 64 << 20
 	}
 	h.HostOptionsJSON = cfg.HostOptions.inspect()
+	e.inspectPorts(c, cfg, out)
+	h.MountsHostJSON = mountsHostJSON(cfg)
 	h.RestartPolicy.Name = "no"
 	if cfg.Restart != "" {
 		name, count, _ := strings.Cut(cfg.Restart, ":")

@@ -29,7 +29,8 @@ func (e *Engine) Rename(arg, name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	return e.DB.Update(func(tx *metadata.Tx) error {
+	var id string
+	err := e.DB.Update(func(tx *metadata.Tx) error {
 		c, err := lookup(tx, arg)
 		if err != nil {
 			return err
@@ -37,8 +38,13 @@ func (e *Engine) Rename(arg, name string) error {
 		if c.Name == name {
 			return errdefs.Invalidf("renaming a container with the same name as its current name")
 		}
+		id = c.ID
 		return tx.RenameContainer(c, name)
 	})
+	if err != nil {
+		return err
+	}
+	return e.renamedOnNetworks(id)
 }
 
 // Pause freezes (or, with pause false, thaws) container c.

@@ -87,10 +87,12 @@ func TestSystemPrune(t *testing.T) {
 		t.Fatalf("after no, ps -aq = %q", got)
 	}
 
+	c.run("network", "create", "unused")
 	c.run("volume", "create", "named")
 	c.run("run", "-v", "/anon", "-v", "named:/data", "busybox:test", "true")
 	out = c.run("system", "prune", "-f", "--volumes")
-	for _, want := range []string{"Deleted Containers:\n" + done + "\n", "Emptied from the trash:\n" + gone + "\n", "Total reclaimed space: "} {
+	// Two stopped containers go, in the order of their IDs.
+	for _, want := range []string{"Deleted Containers:\n", "\n" + done + "\n", "Emptied from the trash:\n" + gone + "\n", "Total reclaimed space: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("system prune output lacks %q:\n%s", want, out)
 		}
@@ -100,6 +102,12 @@ func TestSystemPrune(t *testing.T) {
 	}
 	if vols := c.run("volume", "ls", "-q"); strings.TrimSpace(vols) != "named" {
 		t.Errorf("volumes after system prune --volumes: %q; want only the named one", vols)
+	}
+	if !strings.Contains(out, "Deleted Networks:\nunused\n") {
+		t.Errorf("system prune lists no network:\n%s", out)
+	}
+	if nets := c.run("network", "ls", "--format", "{{.Name}}"); strings.Contains(nets, "unused") {
+		t.Errorf("networks after prune:\n%s", nets)
 	}
 	if !strings.Contains(out, "Deleted Volumes:\n") {
 		t.Errorf("system prune --volumes lists no volume:\n%s", out)

@@ -26,13 +26,19 @@ func (e *Engine) bundle(c *metadata.Container) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	nsPath, hostNet, err := e.netUp(c, cfg)
+	if err != nil {
+		return "", err
+	}
 	rootfs, err := e.mountRootfs(c)
 	if err != nil {
+		e.netDown(c)
 		return "", err
 	}
 	user, err := resolveUser(rootfs, cfg.User)
 	if err != nil {
 		e.unmountRootfs(c.ID)
+		e.netDown(c)
 		return "", err
 	}
 	dir := e.dir(c.ID)
@@ -48,18 +54,24 @@ func (e *Engine) bundle(c *metadata.Container) (string, error) {
 			bindFile(dir, "hosts", "/etc/hosts"),
 			bindFile(dir, "resolv.conf", "/etc/resolv.conf"),
 		},
+		NetNS: nsPath,
 	}
 	if err := e.applyHostOptions(dir, &cfg.HostOptions, &opts); err != nil {
 		e.unmountRootfs(c.ID)
+		e.netDown(c)
 		return "", err
 	}
 	binds, err := e.volumeMounts(cfg.Binds, rootfs, user)
 	if err != nil {
 		e.unmountRootfs(c.ID)
+		e.netDown(c)
 		return "", err
 	}
 	opts.Mounts = append(opts.Mounts, binds...)
 	s := spec.ForContainer(opts)
+	if hostNet {
+		dropNetNS(s)
+	}
 	b, err := json.MarshalIndent(s, "", "\t")
 	if err != nil {
 		return "", err
@@ -105,6 +117,8 @@ func (e *Engine) RunAttached(c *metadata.Container, stdio Stdio) (int, error) {
 	in := stdio.In
 	if in == nil {
 		if in, err = os.Open(os.DevNull); err != nil {
+			e.unmountRootfs(c.ID)
+			e.netDown(c)
 			return -1, err
 		}
 		defer in.Close()
@@ -141,6 +155,7 @@ func (e *Engine) RunAttached(c *metadata.Container, stdio Stdio) (int, error) {
 	}
 	e.Runtime.Delete(c.ID, deleteForce)
 	e.unmountRootfs(c.ID)
+	e.netDown(c)
 	e.emit(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
 	err = e.update(c.ID, func(c *metadata.Container) error {
 		c.State.Status = StatusExited

@@ -13,7 +13,7 @@ func TestStats(t *testing.T) {
 	c.stopAtEnd()
 	// 20 MB in /dev/shm is memory that no cache dropping frees; the
 	// shell and its two children are three processes.
-	c.run("run", "-d", "--name", "hold", "busybox:test", "sh", "-c",
+	c.run("run", "-d", "--name", "hold", "--network", "none", "busybox:test", "sh", "-c",
 		"head -c 20000000 /dev/zero > /dev/shm/x; sleep 1000 & sleep 1000 & wait")
 	c.run("run", "-d", "--name", "busy", "busybox:test", "sh", "-c", "while :; do :; done")
 	c.run("create", "--name", "idle", "busybox:test", "true")

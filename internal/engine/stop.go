@@ -85,6 +85,7 @@ func (e *Engine) Stop(c *metadata.Container, timeout *int) error {
 func (e *Engine) finish(c *metadata.Container, code int) error {
 	e.Runtime.Delete(c.ID, deleteForce)
 	e.unmountRootfs(c.ID)
+	e.netDown(c)
 	return e.update(c.ID, func(rec *metadata.Container) error {
 		if rec.State.Status == StatusRunning {
 			rec.State.Status = StatusExited
@@ -143,6 +144,9 @@ func (e *Engine) Remove(c *metadata.Container, opts RemoveOptions) error {
 		return err
 	}
 	if err := e.unmountRootfs(c.ID); err != nil {
+		return err
+	}
+	if err := e.netDown(c); err != nil {
 		return err
 	}
 	// A container run with --rm asked to be thrown away; others go to

@@ -10,6 +10,7 @@ import (
 
 	"berth/internal/errdefs"
 	"berth/internal/metadata"
+	"berth/internal/volume"
 )
 
 // DefaultTrashTime is how long a removed container is kept before it is
@@ -95,9 +96,14 @@ func (e *Engine) Restore(arg, newName string) (*metadata.Container, error) {
 // grace period, or all with all set. It returns the bytes freed.
 func (e *Engine) PurgeTrash(all bool) (int64, error) {
 	cutoff := time.Now().Add(-trashTime())
-	var victims []string
+	var victims, volumeDirs []string
 	err := e.DB.Update(func(tx *metadata.Tx) error {
-		err := tx.TrashedAll(func(tr *metadata.Trashed) error {
+		// Removed volumes share the trash and its grace period.
+		var err error
+		if volumeDirs, err = e.Volumes.PurgeTrashed(tx, cutoff, all); err != nil {
+			return err
+		}
+		err = tx.TrashedAll(func(tr *metadata.Trashed) error {
 			if all || tr.Removed.Before(cutoff) {
 				victims = append(victims, tr.Container.ID)
 			}
@@ -116,8 +122,7 @@ func (e *Engine) PurgeTrash(all bool) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	// Removed volumes share the trash and its grace period.
-	freed, verr := e.Volumes.PurgeTrash(cutoff, all)
+	freed, verr := volume.FreeDirs(volumeDirs)
 	errs := []error{verr}
 	for _, id := range victims {
 		freed += duDir(e.trashDir(id))

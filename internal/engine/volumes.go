@@ -7,7 +7,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -44,8 +43,8 @@ func (e *Engine) planMounts(cfg *Config, imageVolumes map[string]struct{}) error
 				m.ReadOnly = mode == "ro"
 			}
 			// The volume is the other container's: rm -v of this one
-			// leaves it.
-			m.Anonymous = false
+			// leaves it. Nor was it given with -v here.
+			m.Anonymous, m.Spec = false, ""
 			from = append(from, m)
 		}
 	}
@@ -264,6 +263,23 @@ func (e *Engine) mountsJSON(cfg *Config) []MountJSON {
 	return out
 }
 
+// MountsHostJSON is the mounts' part of Docker's HostConfig.
+type MountsHostJSON struct {
+	// Binds are the -v values that name a source, as given.
+	Binds       []string
+	VolumesFrom []string
+}
+
+func mountsHostJSON(cfg *Config) MountsHostJSON {
+	out := MountsHostJSON{VolumesFrom: cfg.VolumesFrom}
+	for _, m := range cfg.Binds {
+		if m.Spec != "" {
+			out.Binds = append(out.Binds, m.Spec)
+		}
+	}
+	return out
+}
+
 // anonymousPaths are the container paths of cfg's anonymous volumes,
 // Docker's Config.Volumes.
 func anonymousPaths(cfg *Config) map[string]struct{} {
@@ -323,7 +339,3 @@ func (e *Engine) restoreVolumes(c *metadata.Container) {
 		}
 	}
 }
-
-// trashCutoff is when a removed thing must have gone to the trash to be
-// freed now.
-func trashCutoff() time.Time { return time.Now().Add(-trashTime()) }

@@ -69,6 +69,9 @@ func TestVolumeCLI(t *testing.T) {
 	if out := c.run("inspect", "--format", "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}}{{end}}", "first"); out != "volume data /s true\n" {
 		t.Errorf("inspect Mounts: %q", out)
 	}
+	if out := c.run("inspect", "--format", "{{json .HostConfig.Binds}}", "first"); out != "[\"data:/s\"]\n" {
+		t.Errorf("inspect HostConfig.Binds: %q", out)
+	}
 	if out := c.run("system", "df"); !strings.Contains(out, "Local Volumes") {
 		t.Errorf("df:\n%s", out)
 	}

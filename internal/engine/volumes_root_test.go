@@ -97,7 +97,7 @@ func TestVolumeOutlivesContainers(t *testing.T) {
 	if err != nil || len(ins.Mounts) != 1 {
 		t.Fatalf("inspect: %+v %v", ins, err)
 	}
-	want := MountJSON{Type: "volume", Name: "data", Source: e.Volumes.Path("data"), Destination: "/d", Driver: "local", RW: true}
+	want := MountJSON{Type: "volume", Name: "data", Source: e.Volumes.Path("data"), Destination: "/d", Driver: "local", Mode: "z", RW: true}
 	if ins.Mounts[0] != want {
 		t.Errorf("Mounts = %+v, want %+v", ins.Mounts[0], want)
 	}
@@ -268,5 +268,97 @@ func TestVolumeRemovedUnderContainerAndRestored(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(e.Volumes.Path("kept"), "f")); err != nil || string(b) != "kept\n" {
 		t.Errorf("restored volume holds %q, %v", b, err)
+	}
+}
+
+func TestVolumeClaimRacesRemove(t *testing.T) {
+	e := newEngine(t)
+	m, _ := ParseVolume("race:/d")
+	for i := 0; i < 20; i++ {
+		done := make(chan error)
+		go func() {
+			_, err := e.Create(CreateOptions{Image: "busybox:test", Args: []string{"true"}, Config: Config{Binds: []Bind{m}}})
+			done <- err
+		}()
+		e.RemoveVolume("race", false, true)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		// Whichever came first, the container's volume exists.
+		if _, err := e.Volumes.Get("race"); err != nil {
+			t.Fatalf("round %d: a container names a volume that is gone: %v", i, err)
+		}
+		list, _ := e.List()
+		for _, s := range list {
+			e.Remove(s.Container, RemoveOptions{Purge: true})
+		}
+	}
+	// A create that fails leaves no volume it made.
+	if _, err := e.Create(CreateOptions{Image: "busybox:test", Name: "dup", Args: []string{"true"}}); err != nil {
+		t.Fatal(err)
+	}
+	m2, _ := ParseVolume("orphan:/o")
+	if _, err := e.Create(CreateOptions{Image: "busybox:test", Name: "dup", Args: []string{"true"}, Config: Config{Binds: []Bind{m2}}}); err == nil {
+		t.Fatal("a second container named dup")
+	}
+	if _, err := e.Volumes.Get("orphan"); err == nil {
+		t.Error("a failed create left its volume's record")
+	}
+	if _, err := os.Stat(filepath.Join(e.Volumes.Dir, "orphan")); err == nil {
+		t.Error("a failed create left its volume's directory")
+	}
+}
+
+func TestCopyThroughVolumes(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "in-bind"), []byte("bound"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var cfg Config
+	for _, v := range []string{"cpdata:/d", host + ":/h:ro"} {
+		m, _ := ParseVolume(v)
+		cfg.Binds = append(cfg.Binds, m)
+	}
+	c, err := e.Create(CreateOptions{Image: "busybox:test", Name: "cpv", Args: []string{"cat", "/d/f"}, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile("/proc/self/mountinfo")
+	src := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(src, []byte("copied in"), 0o644)
+	// Into a volume of a container that never ran: the file lands in
+	// the volume, where the container finds it.
+	if _, err := e.CopyToContainer(ctx, c, src, nil, "/d/", CopyOptions{}); err != nil {
+		t.Fatalf("cp into a volume: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(e.Volumes.Path("cpdata"), "f")); err != nil || string(b) != "copied in" {
+		t.Errorf("the volume holds %q, %v", b, err)
+	}
+	out := t.TempDir()
+	if _, err := e.CopyFromContainer(ctx, c, "/h/in-bind", out, nil, CopyOptions{}); err != nil {
+		t.Fatalf("cp out of a bind: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "in-bind")); string(b) != "bound" {
+		t.Errorf("copied out %q", b)
+	}
+	if _, err := e.CopyToContainer(ctx, c, src, nil, "/h/", CopyOptions{}); err == nil {
+		t.Error("cp into a read-only bind succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(host, "f")); err == nil {
+		t.Error("cp wrote into a read-only bind's host directory")
+	}
+	after, _ := os.ReadFile("/proc/self/mountinfo")
+	if string(before) != string(after) {
+		t.Errorf("cp changed the host's mount table:\n%s\n---\n%s", before, after)
+	}
+	f, _ := os.CreateTemp(t.TempDir(), "out")
+	defer f.Close()
+	if code, err := e.RunAttached(c, Stdio{Out: f, Err: f}); code != 0 || err != nil {
+		t.Fatalf("run: %d %v", code, err)
+	}
+	if b, _ := os.ReadFile(f.Name()); string(b) != "copied in" {
+		t.Errorf("the container read %q", b)
 	}
 }

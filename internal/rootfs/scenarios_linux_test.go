@@ -26,6 +26,7 @@ var scenarios = map[string]func(c *checker, e env){
 	"errors":         scenarioErrors,
 	"userns":         scenarioUserNS,
 	"userns-inner":   scenarioUserNSInner,
+	"swap":           scenarioSwap,
 }
 
 // defaultSpec is berth's default spec, as the engine hands it over.

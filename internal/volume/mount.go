@@ -49,6 +49,8 @@ type Mount struct {
 	Mode string `json:"mode,omitempty"`
 	// Relabel records :z or :Z, which mean nothing without SELinux.
 	Relabel bool `json:"relabel,omitempty"`
+	// Spec is the -v value as given, for inspect's HostConfig.Binds.
+	Spec string `json:"spec,omitempty"`
 }
 
 // Kind is m's type, bind for records from before volumes.

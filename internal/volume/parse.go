@@ -93,9 +93,13 @@ func ParseVolume(raw string) (Mount, error) {
 	}
 	m.Destination = path.Clean(m.Destination)
 	m.ReadOnly, m.Relabel, m.NoCopy, m.Chown, m.Mode = ms.readOnly, ms.relabel, ms.noCopy, ms.chown, mode
+	if m.Source != "" {
+		m.Spec = raw
+	}
 	switch {
 	case m.Source == "":
 		m.Type, m.Anonymous = TypeVolume, true
+		m.Mode = firstOf(mode, "z")
 	case path.IsAbs(m.Source):
 		m.Type, m.Source, m.Create = TypeBind, path.Clean(m.Source), true
 		m.Propagation = ms.propagation
@@ -106,7 +110,8 @@ func ParseVolume(raw string) (Mount, error) {
 		if err := ValidName(m.Source); err != nil {
 			return Mount{}, err
 		}
-		m.Type, m.Name, m.Source = TypeVolume, m.Source, ""
+		// Docker's inspect shows the mode of a -v volume given none as "z".
+		m.Type, m.Name, m.Source, m.Mode = TypeVolume, m.Source, "", firstOf(mode, "z")
 		if ms.propagation != "" {
 			return Mount{}, invalidf("%v: a propagation mode is for host paths, not for volumes", badSpec(raw))
 		}

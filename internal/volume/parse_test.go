@@ -11,12 +11,12 @@ import (
 
 func TestParseVolume(t *testing.T) {
 	for in, want := range map[string]Mount{
-		"/host:/ctr:ro,rshared": {Type: TypeBind, Source: "/host", Destination: "/ctr", ReadOnly: true, Propagation: "rshared", Create: true, Mode: "ro,rshared"},
-		"/host/../h:/c/":        {Type: TypeBind, Source: "/h", Destination: "/c", Create: true},
-		"data:/var/lib/data":    {Type: TypeVolume, Name: "data", Destination: "/var/lib/data"},
-		"data:/d:ro,nocopy,U,z": {Type: TypeVolume, Name: "data", Destination: "/d", ReadOnly: true, NoCopy: true, Chown: true, Relabel: true, Mode: "ro,nocopy,U,z"},
-		"/anon":                 {Type: TypeVolume, Destination: "/anon", Anonymous: true},
-		"/h:/c:Z":               {Type: TypeBind, Source: "/h", Destination: "/c", Create: true, Relabel: true, Mode: "Z"},
+		"/host:/ctr:ro,rshared": {Type: TypeBind, Source: "/host", Destination: "/ctr", ReadOnly: true, Propagation: "rshared", Create: true, Mode: "ro,rshared", Spec: "/host:/ctr:ro,rshared"},
+		"/host/../h:/c/":        {Type: TypeBind, Source: "/h", Destination: "/c", Create: true, Spec: "/host/../h:/c/"},
+		"data:/var/lib/data":    {Type: TypeVolume, Name: "data", Destination: "/var/lib/data", Mode: "z", Spec: "data:/var/lib/data"},
+		"data:/d:ro,nocopy,U,z": {Type: TypeVolume, Name: "data", Destination: "/d", ReadOnly: true, NoCopy: true, Chown: true, Relabel: true, Mode: "ro,nocopy,U,z", Spec: "data:/d:ro,nocopy,U,z"},
+		"/anon":                 {Type: TypeVolume, Destination: "/anon", Anonymous: true, Mode: "z"},
+		"/h:/c:Z":               {Type: TypeBind, Source: "/h", Destination: "/c", Create: true, Relabel: true, Mode: "Z", Spec: "/h:/c:Z"},
 	} {
 		got, err := ParseVolume(in)
 		if err != nil || !reflect.DeepEqual(got, want) {

@@ -117,11 +117,19 @@ func (s *Store) Ensure(tx *metadata.Tx, name string, opts CreateOptions) (*metad
 }
 
 // Discard removes the data directories of volumes made in a transaction
-// that failed.
+// that failed, unless another command has made one of them since.
 func (s *Store) Discard(names []string) {
-	for _, n := range names {
-		os.RemoveAll(filepath.Join(s.Dir, n))
+	if len(names) == 0 {
+		return
 	}
+	s.DB.Update(func(tx *metadata.Tx) error {
+		for _, n := range names {
+			if _, err := tx.Volume(n); errdefs.IsNotFound(err) {
+				os.RemoveAll(filepath.Join(s.Dir, n))
+			}
+		}
+		return nil
+	})
 }
 
 // Get returns volume name.
@@ -250,7 +258,10 @@ func (s *Store) Remove(name string, opts RemoveOptions) (int64, error) {
 			}
 			return errdefs.Conflictf("remove %s: volume is in use - [%s]", name, strings.Join(short, ", "))
 		}
-		freeDir, err = s.drop(tx, v, opts.Keep)
+		dst, err := s.drop(tx, v, opts.Keep)
+		if !opts.Keep {
+			freeDir = dst
+		}
 		return err
 	})
 	if err != nil || freeDir == "" {
@@ -260,20 +271,11 @@ func (s *Store) Remove(name string, opts RemoveOptions) (int64, error) {
 	return size, os.RemoveAll(freeDir)
 }
 
-// drop removes v's record in tx and moves its directory to the trash
-// (keep) or aside, to be freed once tx commits; it returns that
-// directory when it is to be freed. The rename comes last, so that its
-// failure rolls the transaction back.
+// drop removes v's record in tx and moves its directory to the trash,
+// recorded there with keep, or else only aside, to be freed once tx
+// commits; it returns where the directory went. The rename comes last,
+// so that its failure rolls the transaction back.
 func (s *Store) drop(tx *metadata.Tx, v *metadata.Volume, keep bool) (string, error) {
-	dst, err := s.moveOut(tx, v, keep)
-	if keep {
-		return "", err
-	}
-	return dst, err
-}
-
-// moveOut is drop, returning where the directory went.
-func (s *Store) moveOut(tx *metadata.Tx, v *metadata.Volume, keep bool) (string, error) {
 	if err := tx.DeleteVolume(v.Name); err != nil {
 		return "", err
 	}
@@ -338,7 +340,7 @@ func (s *Store) Prune(opts PruneOptions) (*PruneReport, error) {
 		}
 		for _, v := range victims {
 			size := DiskUsage(filepath.Join(s.Dir, v.Name))
-			dst, err := s.moveOut(tx, v, opts.Keep)
+			dst, err := s.drop(tx, v, opts.Keep)
 			if err != nil {
 				return err
 			}

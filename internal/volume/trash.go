@@ -69,32 +69,47 @@ func (s *Store) TrashList() ([]metadata.TrashedVolume, error) {
 // PurgeTrash frees removed volumes for good: those removed before
 // cutoff, or all with all set. It returns the bytes freed.
 func (s *Store) PurgeTrash(cutoff time.Time, all bool) (int64, error) {
-	var victims []string
+	var dirs []string
 	err := s.DB.Update(func(tx *metadata.Tx) error {
-		var drop []*metadata.TrashedVolume
-		err := tx.TrashedVolumes(func(tv *metadata.TrashedVolume) error {
-			if all || tv.Removed.Before(cutoff) {
-				drop = append(drop, tv)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, tv := range drop {
-			if err := tx.DeleteTrashedVolume(tv); err != nil {
-				return err
-			}
-			victims = append(victims, filepath.Join(s.TrashDir, tv.Dir))
-		}
-		return nil
+		var err error
+		dirs, err = s.PurgeTrashed(tx, cutoff, all)
+		return err
 	})
 	if err != nil {
 		return 0, err
 	}
+	return FreeDirs(dirs)
+}
+
+// PurgeTrashed forgets in tx the volumes removed before cutoff (every
+// one with all) and returns their directories, which FreeDirs frees once
+// tx has committed.
+func (s *Store) PurgeTrashed(tx *metadata.Tx, cutoff time.Time, all bool) ([]string, error) {
+	var drop []*metadata.TrashedVolume
+	err := tx.TrashedVolumes(func(tv *metadata.TrashedVolume) error {
+		if all || tv.Removed.Before(cutoff) {
+			drop = append(drop, tv)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, tv := range drop {
+		if err := tx.DeleteTrashedVolume(tv); err != nil {
+			return nil, err
+		}
+		dirs = append(dirs, filepath.Join(s.TrashDir, tv.Dir))
+	}
+	return dirs, nil
+}
+
+// FreeDirs removes dirs and returns the space they took.
+func FreeDirs(dirs []string) (int64, error) {
 	var freed int64
 	var errs []error
-	for _, dir := range victims {
+	for _, dir := range dirs {
 		freed += DiskUsage(dir)
 		errs = append(errs, os.RemoveAll(dir))
 	}
