@@ -60,15 +60,17 @@ a tar of one (or a lone Dockerfile) on stdin. See docs/BUILD.md.`,
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
-	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain or tty (all print plain lines)")
+	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain or tty (all print plain lines), or quiet (as -q)")
 	return cmd
 }
 
 func (a *app) build(cmd *cobra.Command, ctxArg string, f *buildFlags) error {
 	switch f.progress {
-	case "auto", "plain", "tty", "quiet":
+	case "auto", "plain", "tty":
+	case "quiet":
+		f.quiet = true
 	default:
-		return errdefs.Invalidf("--progress=%s: must be auto, plain or tty", f.progress)
+		return errdefs.Invalidf("--progress=%s: must be auto, plain, tty or quiet", f.progress)
 	}
 	opts := build.Options{BuildArgs: map[string]string{}, Labels: map[string]string{}, Secrets: map[string]string{},
 		Target: f.target, NoCache: f.noCache, Pull: f.pull, Platform: *image.HostPlatform()}
