@@ -383,3 +383,37 @@ func TestBuildCancel(t *testing.T) {
 		t.Errorf("a mount under the engine's root is left after a cancelled build")
 	}
 }
+
+// TestBuildKilledLeftovers: a build killed mid-step leaves its layer
+// mounted in a temporary snapshot directory; the next collection
+// unmounts and removes it.
+func TestBuildKilledLeftovers(t *testing.T) {
+	e := newEngine(t)
+	b, release, err := e.BuildBackend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := e.Images.Lookup("busybox:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := b.Prepare(img.Chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release() // as if the build were killed: the mount stays
+	dir := filepath.Dir(l.Root())
+	if _, err := e.Images.Collect(true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s is still there after collection: %v", dir, err)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mounts), dir) {
+		t.Errorf("%s is still mounted after collection", l.Root())
+	}
+	if code, out := run(t, e, CreateOptions{Image: "busybox:test", Args: []string{"ls", "/bin/sh"}}); code != 0 || out != "/bin/sh\n" {
+		t.Errorf("the image's layers were harmed: %d %q", code, out)
+	}
+}
