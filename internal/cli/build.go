@@ -424,11 +424,18 @@ func newBuilderPruneCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			n, freed, err := st.PruneBuildCache(age)
+			keys, freed, err := st.PruneBuildCache(age)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.out, "Deleted build cache objects: %d\nTotal reclaimed space: %s\n", n, humanSize(freed))
+			if len(keys) > 0 {
+				fmt.Fprintln(a.out, "Deleted build cache objects:")
+				for _, k := range keys {
+					fmt.Fprintln(a.out, k[:25])
+				}
+				fmt.Fprintln(a.out)
+			}
+			fmt.Fprintf(a.out, "Total reclaimed space: %s\n", humanSize(freed))
 			return nil
 		},
 	}

@@ -6,12 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
+	"berth/internal/archive"
 	"berth/internal/build"
 	"berth/internal/image"
 	"berth/internal/metadata"
@@ -236,8 +238,8 @@ CMD ["sh", "-c", "id -u; echo $GREETING; stat -c %U /srv/out.txt; cat /srv/out.t
 	if r := cacheRow(); r.Total == 0 || r.Size == 0 {
 		t.Errorf("system df's build cache: %+v, want records and their size", r)
 	}
-	if n, _, err := e.Images.PruneBuildCache(0); err != nil || n == 0 {
-		t.Errorf("PruneBuildCache = %d, %v", n, err)
+	if keys, _, err := e.Images.PruneBuildCache(0); err != nil || len(keys) == 0 {
+		t.Errorf("PruneBuildCache = %d records, %v", len(keys), err)
 	}
 	if r := cacheRow(); r.Total != 0 || r.Size != 0 {
 		t.Errorf("system df's build cache after prune: %+v", r)
@@ -415,5 +417,54 @@ func TestBuildKilledLeftovers(t *testing.T) {
 	}
 	if code, out := run(t, e, CreateOptions{Image: "busybox:test", Args: []string{"ls", "/bin/sh"}}); code != 0 || out != "/bin/sh\n" {
 		t.Errorf("the image's layers were harmed: %d %q", code, out)
+	}
+}
+
+// TestBuildCLI drives `berth build` as users do: a Dockerfile on stdin,
+// a context tar on stdin, -f, a failing step's exit status and message,
+// then the cache in `system df` and its removal by `builder prune` and
+// `system prune`.
+func TestBuildCLI(t *testing.T) {
+	c := newCLI(t)
+	id := strings.TrimSpace(c.runIn([]byte("FROM busybox:test\nRUN echo from-stdin > /f\nCMD [\"cat\", \"/f\"]\n"), "build", "-q", "-t", "stdin:1", "-"))
+	if !strings.HasPrefix(id, "sha256:") {
+		t.Fatalf("build -q printed %q", id)
+	}
+	if out := c.run("run", "--rm", "stdin:1"); out != "from-stdin\n" {
+		t.Errorf("run stdin:1 = %q", out)
+	}
+
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"build/app.Dockerfile": "FROM busybox:test\nCOPY msg /msg\nCMD [\"cat\", \"/msg\"]\n", "msg": "from a tar\n"})
+	var tarball bytes.Buffer
+	if err := archive.Tar(context.Background(), &tarball, dir); err != nil {
+		t.Fatal(err)
+	}
+	c.runIn(tarball.Bytes(), "build", "-q", "-f", "build/app.Dockerfile", "-t", "tar:1", "-")
+	if out := c.run("run", "--rm", "tar:1"); out != "from a tar\n" {
+		t.Errorf("run tar:1 = %q", out)
+	}
+
+	out, err := c.runErr([]byte("FROM busybox:test\nRUN echo failing; exit 3\n"), "build", "-")
+	if err == nil || !strings.Contains(out, "#2 ") || !strings.Contains(out, "failing") ||
+		!strings.Contains(out, "Dockerfile:2: RUN: process \"/bin/sh -c echo failing; exit 3\" did not complete successfully: exit code: 3") {
+		t.Errorf("failing build: %v\n%s", err, out)
+	}
+	if _, err := c.runErr(nil, "build", "--network", "bridge", dir); err == nil {
+		t.Errorf("build --network bridge succeeded")
+	}
+
+	if df := c.run("system", "df"); !regexp.MustCompile(`Build Cache\s+[1-9]`).MatchString(df) {
+		t.Errorf("system df shows no build cache:\n%s", df)
+	}
+	if out := c.run("builder", "prune", "-f"); !strings.Contains(out, "Deleted build cache objects:\n") {
+		t.Errorf("builder prune -f said %q", out)
+	}
+	c.runIn([]byte("FROM busybox:test\nRUN true\n"), "build", "-q", "-")
+	if out := c.run("system", "prune", "-f"); !strings.Contains(out, "Deleted build cache objects:\n") {
+		t.Errorf("system prune -f said %q", out)
+	}
+	if df := c.run("system", "df"); !regexp.MustCompile(`Build Cache\s+0\s`).MatchString(df) {
+		t.Errorf("system df after prune:\n%s", df)
 	}
 }
