@@ -91,7 +91,7 @@ func TestBuildDebian(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"Dockerfile": `FROM debian:test
+	writeTestFiles(t, dir, map[string]string{"Dockerfile": `FROM debian:test
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends hello \
@@ -112,7 +112,7 @@ CMD ["sh", "-c", "hello; id -un; pwd"]
 	}
 
 	// A C program built with Debian's gcc into an image of its own.
-	writeFiles(t, dir, map[string]string{
+	writeTestFiles(t, dir, map[string]string{
 		"hello.c": "#include <stdio.h>\nint main(void) { puts(\"hello from C\"); return 0; }\n",
 		"Dockerfile": `FROM debian:test AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev

@@ -91,7 +91,7 @@ func buildIn(t *testing.T, e *Engine, dir string, opts build.Options) (digest.Di
 	return id, log, err
 }
 
-func writeFiles(t *testing.T, dir string, files map[string]string) {
+func writeTestFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
 	for name, body := range files {
 		p := filepath.Join(dir, name)
@@ -118,7 +118,7 @@ CMD ["cat", "/app/copy", "/app/list"]
 func TestBuildCache(t *testing.T) {
 	e := newEngine(t)
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"Dockerfile": cacheDockerfile, "a.txt": "A\n", "b.txt": "B\n"})
+	writeTestFiles(t, dir, map[string]string{"Dockerfile": cacheDockerfile, "a.txt": "A\n", "b.txt": "B\n"})
 	id1, log, err := buildIn(t, e, dir, build.Options{Names: []string{"docker.io/library/built:test"}})
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestBuildCache(t *testing.T) {
 		t.Errorf("rebuild after touch: cache %s (%v), want HHHHH", log.cached(), err)
 	}
 
-	writeFiles(t, dir, map[string]string{"b.txt": "B2\n"})
+	writeTestFiles(t, dir, map[string]string{"b.txt": "B2\n"})
 	id3, log, err := buildIn(t, e, dir, build.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +172,7 @@ func TestBuildCache(t *testing.T) {
 func TestBuildMultiStage(t *testing.T) {
 	e := newEngine(t)
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	writeTestFiles(t, dir, map[string]string{
 		"Dockerfile": `FROM busybox:test AS build
 WORKDIR /src
 COPY . .
@@ -201,7 +201,7 @@ CMD ["sh", "-c", "id -u; echo $GREETING; stat -c %U /srv/out.txt; cat /srv/out.t
 		t.Errorf("config: healthcheck %v user %q", ic.Config.Healthcheck, ic.Config.User)
 	}
 
-	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox:test\nRUN echo before; exit 7\n"})
+	writeTestFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox:test\nRUN echo before; exit 7\n"})
 	_, log, err := buildIn(t, e, dir, build.Options{})
 	if err == nil || !strings.Contains(err.Error(), "Dockerfile:2: RUN:") || !strings.Contains(err.Error(), "exit code: 7") {
 		t.Fatalf("failing RUN: %v", err)
@@ -258,7 +258,7 @@ CMD ["sh", "-c", "id -u; echo $GREETING; stat -c %U /srv/out.txt; cat /srv/out.t
 func TestBuildParallelStages(t *testing.T) {
 	e := newEngine(t)
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"Dockerfile": `FROM busybox:test AS a
+	writeTestFiles(t, dir, map[string]string{"Dockerfile": `FROM busybox:test AS a
 RUN sleep 2 && echo a > /a
 FROM busybox:test AS b
 RUN sleep 2 && echo b > /b
@@ -290,7 +290,7 @@ func TestBuildRunMounts(t *testing.T) {
 	dir := t.TempDir()
 	secret := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(secret, []byte("s3cret"), 0o600)
-	writeFiles(t, dir, map[string]string{
+	writeTestFiles(t, dir, map[string]string{
 		"in.txt": "from context\n",
 		"Dockerfile": `FROM busybox:test
 RUN --mount=type=cache,target=/cache sh -c 'echo run >> /cache/log; wc -l < /cache/log > /count'
@@ -322,7 +322,7 @@ CMD ["sh", "-c", "cat /count /seen /copied /tmpfs-list /nets; ls /run/secrets 2>
 func TestBuildPushPull(t *testing.T) {
 	e := newEngine(t)
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox:test\nRUN echo pushed > /p\nCMD [\"cat\", \"/p\"]\n"})
+	writeTestFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox:test\nRUN echo pushed > /p\nCMD [\"cat\", \"/p\"]\n"})
 	id, _, err := buildIn(t, e, dir, build.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -359,7 +359,7 @@ func TestBuildPushPull(t *testing.T) {
 func TestBuildCancel(t *testing.T) {
 	e := newEngine(t)
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox:test\nRUN sleep 30\n"})
+	writeTestFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox:test\nRUN sleep 30\n"})
 	df, err := build.Parse("Dockerfile", []byte("FROM busybox:test\nRUN sleep 30\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -435,7 +435,7 @@ func TestBuildCLI(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"build/app.Dockerfile": "FROM busybox:test\nCOPY msg /msg\nCMD [\"cat\", \"/msg\"]\n", "msg": "from a tar\n"})
+	writeTestFiles(t, dir, map[string]string{"build/app.Dockerfile": "FROM busybox:test\nCOPY msg /msg\nCMD [\"cat\", \"/msg\"]\n", "msg": "from a tar\n"})
 	var tarball bytes.Buffer
 	if err := archive.Tar(context.Background(), &tarball, dir); err != nil {
 		t.Fatal(err)
