@@ -292,13 +292,18 @@ func TestBuildRunMounts(t *testing.T) {
 	os.WriteFile(secret, []byte("s3cret"), 0o600)
 	writeTestFiles(t, dir, map[string]string{
 		"in.txt": "from context\n",
-		"Dockerfile": `FROM busybox:test
+		"Dockerfile": `FROM busybox:test AS src
+RUN mkdir /data && echo staged > /data/file
+
+FROM busybox:test
 RUN --mount=type=cache,target=/cache sh -c 'echo run >> /cache/log; wc -l < /cache/log > /count'
 RUN --mount=type=secret,id=tok sh -c 'cat /run/secrets/tok || echo none' > /seen
 RUN --mount=type=bind,source=in.txt,target=/in.txt cp /in.txt /copied && ! touch /in.txt 2>/dev/null
+RUN --mount=type=bind,rw,target=/ctx rm /ctx/in.txt && echo scribble > /ctx/new
+RUN --mount=type=bind,from=src,source=/data,target=/mnt cat /mnt/file > /from-stage
 RUN --mount=type=tmpfs,target=/scratch touch /scratch/x && ls /scratch > /tmpfs-list
 RUN --network=none sh -c 'ls /sys/class/net > /nets'
-CMD ["sh", "-c", "cat /count /seen /copied /tmpfs-list /nets; ls /run/secrets 2>&1; ls /scratch 2>&1"]
+CMD ["sh", "-c", "cat /count /seen /copied /from-stage /tmpfs-list /nets; ls /run/secrets 2>&1; ls /scratch /mnt /ctx 2>&1"]
 `})
 	opts := build.Options{Names: []string{"docker.io/library/mounts:test"}, Secrets: map[string]string{"tok": secret}, NoCache: true}
 	for i := 0; i < 2; i++ {
@@ -307,9 +312,16 @@ CMD ["sh", "-c", "cat /count /seen /copied /tmpfs-list /nets; ls /run/secrets 2>
 		}
 	}
 	code, out := run(t, e, CreateOptions{Image: "mounts:test"})
-	want := "2\ns3cretfrom context\nx\nlo\nls: /run/secrets: No such file or directory\nls: /scratch: No such file or directory\n"
+	want := "2\ns3cretfrom context\nstaged\nx\nlo\nls: /run/secrets: No such file or directory\n" +
+		"ls: /scratch: No such file or directory\nls: /mnt: No such file or directory\nls: /ctx: No such file or directory\n"
 	if code == 0 || out != want {
 		t.Errorf("run mounts:test = %d %q, want %q", code, out, want)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "in.txt")); err != nil || string(b) != "from context\n" {
+		t.Errorf("a writable bind of the context changed the context: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
+		t.Errorf("a writable bind of the context wrote into the context")
 	}
 	delete(opts.Secrets, "tok")
 	if _, _, err := buildIn(t, e, dir, opts); err != nil {
