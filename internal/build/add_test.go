@@ -93,3 +93,35 @@ func TestLabelsAndTarget(t *testing.T) {
 		t.Errorf("stage a ran %d steps though target b does not need it", len(f.runs))
 	}
 }
+
+// A COPY whose source is a symlink copies what it points to, so a
+// change there must miss the cache.
+func TestCopySymlinkSourceKey(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "real.txt"), []byte("one\n"), 0o644)
+	os.Symlink("real.txt", filepath.Join(dir, "link.txt"))
+	df, err := Parse("Dockerfile", []byte("FROM base\nCOPY link.txt /copied\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bctx, err := OpenContext(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFake(t)
+	build := func() {
+		t.Helper()
+		if _, err := Build(context.Background(), f, df, bctx, Options{Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"}, Network: NetworkHost}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	build()
+	if b, _ := os.ReadFile(filepath.Join(f.dirs[f.top], "copied")); string(b) != "one\n" {
+		t.Fatalf("COPY of a symlink copied %q, want its target's content", b)
+	}
+	os.WriteFile(filepath.Join(dir, "real.txt"), []byte("two\n"), 0o644)
+	build()
+	if b, _ := os.ReadFile(filepath.Join(f.dirs[f.top], "copied")); string(b) != "two\n" {
+		t.Errorf("after the target changed, the image holds %q: the cache hid the change", b)
+	}
+}
