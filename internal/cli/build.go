@@ -237,6 +237,7 @@ const maxStdinContext = 8 << 30
 // buildInputs reads the Dockerfile and opens the context: a directory,
 // or stdin holding a context tar or a Dockerfile alone.
 func (a *app) buildInputs(ctxArg, file string) (string, []byte, *build.Context, func(), error) {
+	var cleanup func()
 	if ctxArg == "-" {
 		if file == "-" {
 			return "", nil, nil, nil, errdefs.Invalidf("the context and the Dockerfile cannot both come from stdin")
@@ -259,7 +260,7 @@ func (a *app) buildInputs(ctxArg, file string) (string, []byte, *build.Context, 
 		if err != nil {
 			return "", nil, nil, nil, err
 		}
-		cleanup := func() { os.RemoveAll(dir) }
+		cleanup = func() { os.RemoveAll(dir) }
 		if _, err := archive.Apply(context.Background(), dir, io.LimitReader(br, maxStdinContext), archive.Limits{}); err != nil {
 			return "", nil, nil, cleanup, errdefs.Invalidf("the context tar on stdin: %v", err)
 		}
@@ -287,10 +288,10 @@ func (a *app) buildInputs(ctxArg, file string) (string, []byte, *build.Context, 
 		}
 	}
 	if err != nil {
-		return "", nil, nil, nil, err
+		return "", nil, nil, cleanup, err
 	}
 	bctx, err := build.OpenContext(ctxArg, dfPath)
-	return name, data, bctx, nil, err
+	return name, data, bctx, cleanup, err
 }
 
 const maxDockerfileStdin = 4 << 20

@@ -452,7 +452,11 @@ func TestBuildCLI(t *testing.T) {
 	if err := archive.Tar(context.Background(), &tarball, dir); err != nil {
 		t.Fatal(err)
 	}
+	before, _ := filepath.Glob(filepath.Join(os.TempDir(), "berth-build-context-*"))
 	c.runIn(tarball.Bytes(), "build", "-q", "-f", "build/app.Dockerfile", "-t", "tar:1", "-")
+	if after, _ := filepath.Glob(filepath.Join(os.TempDir(), "berth-build-context-*")); len(after) > len(before) {
+		t.Errorf("the context unpacked from stdin is left behind: %v", after)
+	}
 	if out := c.run("run", "--rm", "tar:1"); out != "from a tar\n" {
 		t.Errorf("run tar:1 = %q", out)
 	}
