@@ -114,13 +114,14 @@ func (a *app) build(cmd *cobra.Command, ctxArg string, f *buildFlags) error {
 		}
 	}
 	switch f.network {
-	case "default", "host":
-		// Until berth has a default network, RUN uses the host's.
+	case "default", "bridge":
+		opts.Network = build.NetworkDefault
+	case "host":
 		opts.Network = build.NetworkHost
 	case "none":
 		opts.Network = build.NetworkNone
 	default:
-		return errdefs.Invalidf("--network=%s: berth build takes default, host or none", f.network)
+		return errdefs.Invalidf("--network=%s: berth build takes default (bridge), host or none", f.network)
 	}
 	epoch, err := sourceDateEpoch()
 	if err != nil {
