@@ -183,7 +183,7 @@ func (a *app) composeImage(cmd *cobra.Command, p *compose.Project, pull string, 
 				return err
 			}
 			if _, err := st.Lookup(img); err != nil || build || s.PullPolicy == types.PullPolicyBuild {
-				return a.composeBuild(cmd, p, s)
+				return a.composeBuild(cmd, p, s, buildFlags{})
 			}
 			return nil
 		}
@@ -206,11 +206,12 @@ func (a *app) composeImage(cmd *cobra.Command, p *compose.Project, pull string, 
 }
 
 // composeBuild builds a service's image with berth build, tagged with
-// its image name (or PROJECT-SERVICE).
-func (a *app) composeBuild(cmd *cobra.Command, p *compose.Project, s types.ServiceConfig) error {
+// its image name (or PROJECT-SERVICE); extra carries compose build's
+// --no-cache, --pull and --build-arg.
+func (a *app) composeBuild(cmd *cobra.Command, p *compose.Project, s types.ServiceConfig, extra buildFlags) error {
 	b := s.Build
 	f := &buildFlags{tags: []string{compose.ImageName(p.Model, s)}, target: b.Target,
-		progress: "auto", network: "default"}
+		progress: "auto", network: "default", noCache: extra.noCache, pull: extra.pull}
 	if b.Dockerfile != "" {
 		f.file = b.Dockerfile
 		if !filepath.IsAbs(f.file) {
@@ -224,6 +225,7 @@ func (a *app) composeBuild(cmd *cobra.Command, p *compose.Project, s types.Servi
 			f.buildArgs = append(f.buildArgs, k)
 		}
 	}
+	f.buildArgs = append(f.buildArgs, extra.buildArgs...)
 	for _, k := range sortedKeysOf(b.Labels) {
 		f.labels = append(f.labels, k+"="+b.Labels[k])
 	}

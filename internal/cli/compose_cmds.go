@@ -378,7 +378,8 @@ func newComposePushCommand(a *app, g *composeFlags) *cobra.Command {
 }
 
 func newComposeBuildCommand(a *app, g *composeFlags) *cobra.Command {
-	return &cobra.Command{
+	var extra buildFlags
+	cmd := &cobra.Command{
 		Use:   "build [OPTIONS] [SERVICE...]",
 		Short: "Build or rebuild services",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -392,7 +393,7 @@ func newComposeBuildCommand(a *app, g *composeFlags) *cobra.Command {
 			}
 			for _, n := range names {
 				if s := p.Model.Services[n]; s.Build != nil {
-					if err := a.composeBuild(cmd, p, s); err != nil {
+					if err := a.composeBuild(cmd, p, s, extra); err != nil {
 						return err
 					}
 				}
@@ -400,4 +401,8 @@ func newComposeBuildCommand(a *app, g *composeFlags) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&extra.noCache, "no-cache", false, "do not use the build cache")
+	cmd.Flags().BoolVar(&extra.pull, "pull", false, "always pull the images FROM names")
+	cmd.Flags().StringArrayVar(&extra.buildArgs, "build-arg", nil, "set a build-time variable (KEY=VALUE), over the service's args")
+	return cmd
 }
