@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -475,4 +476,39 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestExternalNetworkAddress: a service joins an external network at the
+// address it asks for, and down leaves the network, which is not the
+// project's.
+func TestExternalNetworkAddress(t *testing.T) {
+	b := newBerth(t)
+	subnet := fmt.Sprintf("10.%d.%d", 200+os.Getpid()%50, os.Getpid()%250)
+	b.must(nil, "network", "create", "--subnet", subnet+".0/24", "shared")
+	t.Cleanup(func() { b.run(nil, "network", "rm", "shared") })
+	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+services:
+  box:
+    image: busybox:test
+    command: sleep 1000
+    stop_signal: KILL
+    networks:
+      shared:
+        ipv4_address: `+subnet+`.42
+networks:
+  shared:
+    external: true
+`), 0o644)
+	b.must(nil, "compose", "up", "-d")
+	if out := b.must(nil, "compose", "exec", "-T", "box", "ip", "-4", "-o", "addr", "show", "eth0"); !strings.Contains(out, subnet+".42/24") {
+		t.Errorf("box's address: %s, want %s.42", out, subnet)
+	}
+	b.must(nil, "compose", "down", "-t", "0")
+	if nets := b.must(nil, "network", "ls", "--format", "{{.Name}}"); !strings.Contains(nets, "shared") {
+		t.Errorf("down removed the external network: %s", nets)
+	}
+	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte("services:\n  box:\n    image: busybox:test\n    networks: [gone]\nnetworks:\n  gone: {external: true}\n"), 0o644)
+	if out, err := b.run(nil, "compose", "up", "-d"); err == nil || !strings.Contains(out, "gone") {
+		t.Errorf("up with a missing external network: %v\n%s", err, out)
+	}
 }
