@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"berth/internal/archive"
+	"berth/internal/engine"
 	"berth/internal/testfixture"
 )
 
@@ -55,6 +56,23 @@ func newBerth(t *testing.T) *berth {
 	t.Cleanup(func() {
 		b.run(nil, "compose", "-p", "other", "down", "-t", "0")
 		b.run(nil, "compose", "down", "-t", "0")
+		out, _ := b.run(nil, "ps", "-aq", "--no-trunc")
+		ids := strings.Fields(out)
+		if len(ids) > 0 {
+			b.run(nil, append([]string{"rm", "-f", "--purge"}, ids...)...)
+		}
+		// The monitors, and the cleanup commands they run, write under
+		// the root for a moment after rm; then the root's bridges go,
+		// which would outlive its temp dir.
+		out, _ = b.run(nil, "container", "trash", "--format", "{{.ID}}")
+		for _, id := range append(ids, strings.Fields(out)...) {
+			for i := 0; i < 100 && exec.Command("pgrep", "-f", "(berth-monitor|__cleanup) "+id).Run() == nil; i++ {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		if e, err := engine.Open(b.root, filepath.Join(b.root, "runtime")); err == nil {
+			e.ReleaseNetworks()
+		}
 	})
 	return b
 }
