@@ -36,6 +36,7 @@ func TestExampleBusybox(t *testing.T) {
 	l.Close()
 	env := []string{"PROXY_PORT=" + port}
 	t.Cleanup(func() { b.run(env, "compose", "down", "-v", "-t", "0") })
+	diagnose(t, b, env)
 	b.must(env, "compose", "up", "-d", "--wait")
 	get := func() string {
 		c := &http.Client{Timeout: 10 * time.Second}
@@ -102,6 +103,7 @@ func TestExampleDebian(t *testing.T) {
 	l.Close()
 	env := []string{"PROXY_PORT=" + port}
 	t.Cleanup(func() { b.run(env, "compose", "down", "--rmi", "all", "-t", "0") })
+	diagnose(t, b, env)
 	b.must(env, "compose", "up", "-d", "--wait")
 	for i, want := range []string{"hits: 1 (app 1.0 on ", "hits: 2 (app 1.0 on "} {
 		resp, err := c.Get("http://127.0.0.1:" + port + "/")
@@ -117,4 +119,17 @@ func TestExampleDebian(t *testing.T) {
 	if out := b.must(env, "compose", "down"); !strings.Contains(out, "debshop-app-1  Removed") {
 		t.Errorf("down:\n%s", out)
 	}
+}
+
+// diagnose logs the project's containers and their last lines when the
+// test has failed, before the project goes down.
+func diagnose(t *testing.T, b *berth, env []string) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		ps, _ := b.run(env, "compose", "ps", "-a")
+		logs, _ := b.run(env, "compose", "logs", "--no-color", "--tail", "30")
+		t.Logf("compose ps -a:\n%s\ncompose logs:\n%s", ps, logs)
+	})
 }
