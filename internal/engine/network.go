@@ -621,3 +621,20 @@ func (e *Engine) hostGatewayFor(cfg *Config) string {
 	}
 	return ""
 }
+
+// sharedHostname is the host name of the container whose network
+// namespace nc shares (container:ID), which Docker gives the new one too;
+// "" for other modes.
+func (e *Engine) sharedHostname(nc NetworkConfig) string {
+	if !strings.HasPrefix(nc.Mode, ModeContainer) {
+		return ""
+	}
+	c, err := e.Lookup(strings.TrimPrefix(nc.Mode, ModeContainer))
+	if err != nil {
+		return ""
+	}
+	if cfg, err := configOf(c); err == nil {
+		return cfg.Hostname
+	}
+	return ""
+}
