@@ -638,3 +638,17 @@ func (e *Engine) sharedHostname(nc NetworkConfig) string {
 	}
 	return ""
 }
+
+// drop takes network id out of n's networks, and says whether it was
+// there.
+func (n *NetworkConfig) drop(id string) bool {
+	var keep []Attachment
+	for _, a := range n.Networks {
+		if a.NetworkID != id {
+			keep = append(keep, a)
+		}
+	}
+	dropped := len(keep) != len(n.Networks)
+	n.Networks = keep
+	return dropped
+}

@@ -434,6 +434,15 @@ func TestNetworkPruneAndConnectStopped(t *testing.T) {
 	if out, err := c.runErr(nil, "network", "disconnect", "used", "stopped"); err == nil || !strings.Contains(out, "is not connected") {
 		t.Errorf("a second disconnect: %v %q", err, out)
 	}
+	// A stopped container leaves a network that is removed, and starts
+	// without it.
+	c.run("network", "connect", "used", "stopped")
+	c.run("stop", "-t", "0", "stopped")
+	c.run("network", "rm", "used")
+	c.run("start", "stopped")
+	if got := strings.TrimSpace(c.run("inspect", "-f", "{{len .NetworkSettings.Networks}}", "stopped")); got != "1" {
+		t.Errorf("after its network's rm the container is on %s networks, want 1", got)
+	}
 }
 
 // TestNetworkOrphanRules checks that the rules of a bridge that went
