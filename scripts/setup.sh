@@ -27,6 +27,7 @@ packages=(
 	gcc pkg-config libseccomp-dev make # build
 	libc6-dev                          # the static libc of berth-init (run --init)
 	busybox-static                     # test root filesystems
+	debootstrap                        # the Debian root filesystem of the build tests
 	runc crun hyperfine                # benchmarks: the runtimes berth is compared with
 	iproute2 procps jq                 # tests, demo and benchmarks
 	docker-registry skopeo             # image tests: a real registry, another client

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -31,7 +30,7 @@ func addContainerCommands(root *cobra.Command, a *app) {
 		newTopCommand, func(a *app) *cobra.Command { return newPauseCommand(a, true) },
 		func(a *app) *cobra.Command { return newPauseCommand(a, false) },
 		newUpdateCommand, newStatsCommand, newAttachCommand,
-		newCpCommand, newDiffCommand, newCommitCommand, newExportCommand,
+		newCpCommand, newDiffCommand, newCommitCommand, newExportCommand, newPortCommand,
 	} {
 		root.AddCommand(mk(a))
 		sub := mk(a)
@@ -223,9 +222,9 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "mount a volume or a host path: [NAME:|/HOST:]/CONTAINER[:ro|rw,nocopy,U,z,Z,PROPAGATION] (see docs/VOLUMES.md)")
 	fl.StringArrayVar(&f.mounts, "mount", nil, "mount: type=volume|bind|tmpfs,source=NAME|/HOST,target=/CONTAINER[,readonly,volume-nocopy,bind-propagation=P,tmpfs-size=N,tmpfs-mode=M]")
 	fl.StringArrayVar(&f.volumesFrom, "volumes-from", nil, "mount the volumes and binds of a container: CONTAINER[:ro|rw]")
-	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port (needs networking: not yet)")
-	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish every exposed port (needs networking: not yet)")
-	fl.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range")
+	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container's port(s) to the host: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp|sctp], ports may be ranges")
+	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish every exposed port (the image's and --expose's) to a free host port")
+	fl.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range of ports: PORT[-PORT][/PROTO]")
 	fl.StringArrayVar(&f.dns, "dns", nil, "a DNS server for the container's /etc/resolv.conf")
 	fl.StringArrayVar(&f.dnsSearch, "dns-search", nil, "a DNS search domain")
 	fl.StringArrayVar(&f.dnsOptions, "dns-option", nil, "a DNS resolver option")
@@ -275,6 +274,9 @@ func (f *runFlags) options(cmd *cobra.Command, a *app, args []string) (engine.Cr
 	o.Network = engine.NetworkRequest{Network: f.network, Aliases: f.networkAliases, IPv4: f.ip, IPv6: f.ip6,
 		MAC: f.macAddress, HostnameGiven: f.hostname != "", DNSGiven: len(f.dns) > 0,
 		ExtraHostsGiven: len(f.addHosts) > 0, PublishRequested: len(f.publish) > 0 || f.publishAll}
+	if f.network == "host" && len(f.publish) > 0 {
+		fmt.Fprintln(a.err, "WARNING: Published ports are discarded when using host network mode")
+	}
 	if f.userns != "" && f.userns != "host" {
 		return o, errdefs.Unsupportedf("--userns %q: containers share the host's user namespace until berth has user namespaces; only \"host\" is accepted", f.userns)
 	}
@@ -684,71 +686,54 @@ func newRmCommand(a *app) *cobra.Command {
 }
 
 // resources turns the quota flags into OCI resources, with Docker's
-// meanings: --memory-swap is memory plus swap, twice --memory unless set.
+// meanings (engine.Limits): sizes are read here, so that an error quotes
+// what the user typed.
 func (f *runFlags) resources(cmd *cobra.Command) (*specs.LinuxResources, error) {
-	r := &specs.LinuxResources{}
-	set := false
-	if f.memory != "" {
-		n, err := ParseBytes(f.memory)
-		if err != nil || n < 6<<20 {
-			return nil, errdefs.Invalidf("--memory %q: want a size of at least 6m, such as 64m", f.memory)
+	var l engine.Limits
+	size := func(flag, s string, min int64, want string) (int64, error) {
+		if s == "" {
+			return 0, nil
 		}
-		swap := 2 * n
-		if f.memorySwap != "" {
-			if swap, err = ParseBytes(f.memorySwap); err != nil || (swap != -1 && swap < n) {
-				return nil, errdefs.Invalidf("--memory-swap %q: want -1 or a size no smaller than --memory", f.memorySwap)
-			}
+		n, err := ParseBytes(s)
+		if err != nil || (n < min && n != -1) || n == 0 {
+			return 0, errdefs.Invalidf("--%s %q: %s", flag, s, want)
 		}
-		r.Memory = &specs.LinuxMemory{Limit: &n, Swap: &swap}
-		set = true
-	} else if f.memorySwap != "" {
-		return nil, errdefs.Invalidf("--memory-swap needs --memory")
+		return n, nil
 	}
-	if f.memoryReservation != "" {
-		n, err := ParseBytes(f.memoryReservation)
-		if err != nil || n <= 0 {
-			return nil, errdefs.Invalidf("--memory-reservation %q: want a size such as 32m", f.memoryReservation)
-		}
-		if r.Memory == nil {
-			r.Memory = &specs.LinuxMemory{}
-		}
-		if r.Memory.Limit != nil && n > *r.Memory.Limit {
-			return nil, errdefs.Invalidf("--memory-reservation %q: it must be below --memory", f.memoryReservation)
-		}
-		r.Memory.Reservation = &n
-		set = true
+	var err error
+	if l.Memory, err = size("memory", f.memory, 6<<20, "want a size of at least 6m, such as 64m"); err != nil {
+		return nil, err
 	}
-	if cmd.Flags().Changed("cpus") || f.cpuShares != 0 || f.cpusetCpus != "" {
-		r.CPU = &specs.LinuxCPU{Cpus: f.cpusetCpus}
-		if cmd.Flags().Changed("cpus") {
-			if f.cpus <= 0 {
-				return nil, errdefs.Invalidf("--cpus %v: want a number above 0", f.cpus)
-			}
-			period := uint64(100000)
-			quota := int64(f.cpus * float64(period))
-			r.CPU.Period, r.CPU.Quota = &period, &quota
-		}
-		if f.cpuShares != 0 {
-			if f.cpuShares < 2 {
-				return nil, errdefs.Invalidf("--cpu-shares %d: want at least 2", f.cpuShares)
-			}
-			shares := uint64(f.cpuShares)
-			r.CPU.Shares = &shares
-		}
-		set = true
+	if l.Memory == -1 {
+		return nil, errdefs.Invalidf("--memory %q: want a size of at least 6m, such as 64m", f.memory)
 	}
+	if l.MemorySwap, err = size("memory-swap", f.memorySwap, 0, "want -1 or a size no smaller than --memory"); err != nil {
+		return nil, err
+	}
+	if l.MemorySwap != 0 && l.MemorySwap != -1 && l.MemorySwap < l.Memory {
+		return nil, errdefs.Invalidf("--memory-swap %q: want -1 or a size no smaller than --memory", f.memorySwap)
+	}
+	if l.MemoryReservation, err = size("memory-reservation", f.memoryReservation, 1, "want a size such as 32m"); err != nil {
+		return nil, err
+	}
+	if l.MemoryReservation == -1 {
+		return nil, errdefs.Invalidf("--memory-reservation %q: want a size such as 32m", f.memoryReservation)
+	}
+	if l.Memory != 0 && l.MemoryReservation > l.Memory {
+		return nil, errdefs.Invalidf("--memory-reservation %q: it must be below --memory", f.memoryReservation)
+	}
+	if cmd.Flags().Changed("cpus") {
+		if f.cpus <= 0 {
+			return nil, errdefs.Invalidf("--cpus %v: want a number above 0", f.cpus)
+		}
+		l.CPUs = f.cpus
+	}
+	l.CPUShares, l.CpusetCpus = f.cpuShares, f.cpusetCpus
 	if cmd.Flags().Changed("pids-limit") {
 		n := f.pidsLimit
-		if n == 0 {
-			return nil, errdefs.Invalidf("--pids-limit 0: want a limit above 0, or -1 for none")
-		}
-		r.Pids = &specs.LinuxPids{Limit: &n}
-		set = true
+		l.PidsLimit = &n
 	}
-	if !set {
-		return nil, nil
-	}
-	return r, nil
+	return l.Resources()
 }
 
 func newBootCommand(a *app) *cobra.Command {
@@ -770,8 +755,7 @@ func newBootCommand(a *app) *cobra.Command {
 	}
 }
 
-// storage reads -v, --mount, -p, --expose and the DNS flags. Ports are
-// checked, then refused: publishing them needs networking.
+// storage reads -v, --mount, -p, -P, --expose and the DNS flags.
 func (f *runFlags) storage(cfg *engine.Config) error {
 	for _, v := range f.volumes {
 		b, err := engine.ParseVolume(v)
@@ -793,18 +777,8 @@ func (f *runFlags) storage(cfg *engine.Config) error {
 		}
 	}
 	cfg.VolumesFrom = f.volumesFrom
-	for _, e := range f.expose {
-		if _, err := strconv.Atoi(strings.SplitN(strings.SplitN(e, "/", 2)[0], "-", 2)[0]); err != nil {
-			return errdefs.Invalidf("--expose %q: want PORT[-PORT][/PROTO]", e)
-		}
-	}
-	for _, p := range f.publish {
-		if err := engine.ParsePublish(p); err != nil {
-			return err
-		}
-	}
-	if f.publishAll {
-		return errdefs.Unsupportedf("--publish-all: publishing ports needs networking, which berth does not have yet")
+	if err := f.ports(&cfg.PortOptions); err != nil {
+		return err
 	}
 	cfg.DNS, cfg.DNSSearch, cfg.DNSOptions = f.dns, f.dnsSearch, f.dnsOptions
 	return nil

@@ -116,7 +116,7 @@ func psRowOf(s engine.Summary, noTrunc bool) psRow {
 		ID: id, Image: s.ImageName, Command: cmd,
 		CreatedAt:  s.Created.Format("2006-01-02 15:04:05 -0700 MST"),
 		RunningFor: since(s.Created), Status: s.StatusText(), State: s.Status,
-		Names: s.Name, Labels: strings.Join(labels, ","), Size: "0B",
+		Ports: s.Ports, Names: s.Name, Labels: strings.Join(labels, ","), Size: "0B",
 	}
 }
 

@@ -78,6 +78,7 @@ func TestDocker(t *testing.T) {
 	t.Run("oom", e.testOOM)
 	t.Run("image-archives", e.testImageArchives)
 	t.Run("image-registry", e.testImageRegistry)
+	t.Run("build", e.testBuild)
 }
 
 // testImport imports the busybox root filesystem as image, which the

@@ -49,6 +49,8 @@ type Config struct {
 	// HostOptions are the privileges, devices, rlimits, tmpfs mounts,
 	// init and /etc/hosts entries asked for (hostopts.go).
 	HostOptions
+	// PortOptions are the published and exposed ports (ports.go).
+	PortOptions
 }
 
 // Args is the process the container runs: entrypoint, then cmd.

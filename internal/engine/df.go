@@ -111,10 +111,15 @@ func (e *Engine) DiskUsage() ([]DiskUsage, error) {
 		blobs.Size += size
 		return nil
 	})
+	bc, err := e.Images.BuildCache()
+	if err != nil {
+		return nil, err
+	}
+	cache := DiskUsage{Type: "Build Cache", Total: bc.Records, Size: bc.Size, Reclaimable: bc.Size - bc.Shared}
 	return []DiskUsage{
 		imgs, blobs, ctr,
 		vols,
-		{Type: "Build Cache"},
+		cache,
 		logs,
 	}, nil
 }

@@ -66,6 +66,8 @@ type HostConfigJSON struct {
 	CpusetCpus        string
 	PidsLimit         *int64
 	ShmSize           int64
+	PortBindings      map[string][]PortBindingJSON
+	PublishAllPorts   bool
 	HostOptionsJSON
 	MountsHostJSON
 }
@@ -84,6 +86,7 @@ type ConfigJSON struct {
 	AttachStdin  bool
 	AttachStdout bool
 	AttachStderr bool
+	ExposedPorts map[string]struct{} `json:",omitempty"`
 	Tty          bool
 	OpenStdin    bool
 	StdinOnce    bool
@@ -165,6 +168,7 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 		h.ShmSize = 64 << 20
 	}
 	h.HostOptionsJSON = cfg.HostOptions.inspect()
+	e.inspectPorts(c, cfg, out)
 	h.MountsHostJSON = mountsHostJSON(cfg)
 	h.RestartPolicy.Name = "no"
 	if cfg.Restart != "" {

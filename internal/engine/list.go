@@ -18,6 +18,9 @@ type Summary struct {
 	Status  string // created, running, paused, exited
 	Config  *Config
 	Command string
+	// Ports is the PORTS column: published and exposed ports while the
+	// container runs.
+	Ports string
 	// Health is the container's health while it runs with a check.
 	Health *Health
 }
@@ -62,6 +65,7 @@ func (e *Engine) List() ([]Summary, error) {
 	close(next)
 	wg.Wait()
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	e.listPorts(out)
 	return out, nil
 }
 

@@ -339,7 +339,7 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, f
 		e.release(ep)
 		return nil, err
 	}
-	if err := endpointUp(e, EndpointInfo{ContainerID: c.ID, NetworkID: n.ID, Bridge: n.Bridge, IPv4: v4, IPv6: v6}); err != nil {
+	if err := endpointUp(e, EndpointInfo{ContainerID: c.ID, NetworkID: n.ID, Bridge: n.Bridge, HostVeth: ep.HostVeth, IPv4: v4, IPv6: v6}); err != nil {
 		network.DeleteEndpoint(ep.HostVeth)
 		e.release(ep)
 		return nil, err

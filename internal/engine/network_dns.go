@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"sort"
 
@@ -51,7 +52,10 @@ func (e *Engine) writeRecords(n *metadata.Network) error {
 		return err
 	}
 	defer unlock()
-	recs := netdns.Records{Network: n.Name, Records: []netdns.Record{}, Upstream: network.HostResolv().Servers}
+	recs := netdns.Records{Records: []netdns.Record{}, Upstream: dnsUpstream()}
+	if netdns.CheckName(n.Name) == nil {
+		recs.Network = n.Name
+	}
 	for _, s := range []string{n.Subnet, n.Subnet6} {
 		if s != "" {
 			recs.Subnets = append(recs.Subnets, s)
@@ -66,7 +70,18 @@ func (e *Engine) writeRecords(n *metadata.Network) error {
 			if err != nil {
 				return nil
 			}
-			r := netdns.Record{Name: c.Name, Aliases: append(append([]string{}, ep.Aliases...), shortID(c.ID))}
+			// A name that is no DNS name (Docker's allow "a..b") is
+			// left out rather than failing the network's every start.
+			var names []string
+			for _, name := range append(append([]string{c.Name}, ep.Aliases...), shortID(c.ID)) {
+				if netdns.CheckName(name) == nil {
+					names = append(names, name)
+				}
+			}
+			if len(names) == 0 {
+				return nil
+			}
+			r := netdns.Record{Name: names[0], Aliases: names[1:]}
 			if ep.IPv4 != "" {
 				r.IPv4 = append(r.IPv4, ep.IPv4)
 			}
@@ -89,6 +104,29 @@ func (e *Engine) writeRecords(n *metadata.Network) error {
 		return err
 	}
 	return writePublic(e.RecordsPath(n.ID), b)
+}
+
+// dnsUpstream is where a resolver sends the names its network does not
+// know: the host's servers. The resolver runs on the host, so a local
+// stub resolver (127.0.0.53) is reachable and used, as the host's own
+// programs use it; without any usable server, the ones containers on the
+// default network get.
+func dnsUpstream() []string {
+	var out []string
+	b, _ := os.ReadFile("/etc/resolv.conf")
+	for _, s := range network.ParseResolv(b).Servers {
+		if _, err := netdns.ParseUpstream(s); err == nil {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		for _, s := range network.HostResolv().Servers {
+			if _, err := netdns.ParseUpstream(s); err == nil {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 func jsonIndent(v any) ([]byte, error) {

@@ -1,14 +1,19 @@
 package engine
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"berth/internal/portmap"
+)
 
 // EndpointInfo is a container's endpoint on a bridge network, as the
 // hooks below see it.
 type EndpointInfo struct {
 	ContainerID string
 	NetworkID   string
-	// Bridge is the network's bridge interface on the host.
-	Bridge string
+	// Bridge is the network's bridge interface on the host, and
+	// HostVeth the container's port on it.
+	Bridge, HostVeth string
 	// IPv4 and IPv6 are the container's addresses there; IPv6 is the
 	// zero Addr unless the network has IPv6.
 	IPv4, IPv6 netip.Addr
@@ -18,10 +23,15 @@ type EndpointInfo struct {
 // bridge network is up, before the container runs: the place to publish
 // its ports (-p, -P) to ep's addresses. An error fails the start, and
 // the endpoint is taken down again.
-func endpointUp(e *Engine, ep EndpointInfo) error { return nil }
+func endpointUp(e *Engine, ep EndpointInfo) error {
+	return e.publishPorts(ep.ContainerID, ep.HostVeth, portmap.Target{
+		Network: ep.NetworkID, Addr4: ep.IPv4, Addr6: ep.IPv6, Iface: ep.Bridge})
+}
 
 // endpointDown is called when the container leaves the network (stop,
 // rm, disconnect), after or instead of endpointUp: the place to
 // unpublish its ports. Only ContainerID and NetworkID are set. It must
 // tolerate being called for a container that published nothing.
-func endpointDown(e *Engine, ep EndpointInfo) error { return nil }
+func endpointDown(e *Engine, ep EndpointInfo) error {
+	return e.unpublishPorts(ep.ContainerID, ep.NetworkID)
+}

@@ -51,6 +51,19 @@ func (s *Store) Collect(wait bool) (int64, error) {
 		if err != nil {
 			return err
 		}
+		// The build cache keeps its steps' layers for the next build.
+		err = tx.BuildSteps(func(st *metadata.BuildStep) error {
+			for _, l := range st.Layers {
+				blobs[l.Blob] = true
+			}
+			for _, c := range st.Chain {
+				chains[c] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		if p, ok := s.Users.(Pinner); ok {
 			pinned, err := p.PinnedChains(tx)
 			if err != nil {

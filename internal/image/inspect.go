@@ -40,7 +40,9 @@ type HealthConfig struct {
 	Interval    time.Duration `json:",omitempty"`
 	Timeout     time.Duration `json:",omitempty"`
 	StartPeriod time.Duration `json:",omitempty"`
-	Retries     int           `json:",omitempty"`
+	// StartInterval is how often the check runs during StartPeriod.
+	StartInterval time.Duration `json:",omitempty"`
+	Retries       int           `json:",omitempty"`
 }
 
 // dockerConfig is an image config as Docker writes it; OCI configs are a

@@ -11,6 +11,8 @@
 // answer was truncated, SERVFAIL when none answers. A server whose
 // records name the network's subnets answers only queries from inside
 // them, so one network cannot read another's names through its gateway.
+// A container on several networks gets the names of all of them from the
+// one resolver it asks (see peers).
 //
 // The engine describes the network in records.json in the network's
 // directory, written with WriteRecords; the server stats that file on

@@ -261,11 +261,14 @@ func ServerMain(dir, addr string) error {
 	runtime.GOMAXPROCS(2)
 	signal.Ignore(unix.SIGHUP, unix.SIGPIPE)
 	var ready *os.File
+	readyFd := -1
 	if fd, err := strconv.Atoi(os.Getenv(readyEnv)); err == nil && fd > 2 {
+		readyFd = fd
 		ready = os.NewFile(uintptr(fd), "ready")
 		unix.CloseOnExec(fd)
 		os.Unsetenv(readyEnv)
 	}
+	closeInherited(readyFd)
 	logger := log.New(os.Stderr, "", log.LstdFlags)
 	s, lock, err := listenLocked(dir, addr, logger)
 	if err != nil {
@@ -293,6 +296,28 @@ func ServerMain(dir, addr string) error {
 		logger.Printf("exiting: stopped")
 	}
 	return err
+}
+
+// closeInherited closes the descriptors this process inherited, other
+// than stdio and keep: a long-lived server must not hold open the pipes
+// of whoever started it, such as a shell's or a test runner's, which wait
+// for every writer to close. Those are the descriptors without
+// close-on-exec, since they survived the exec, while the Go runtime opens
+// all of its own with it.
+func closeInherited(keep int) {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd < 3 || fd == keep {
+			continue
+		}
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+			unix.Close(fd)
+		}
+	}
 }
 
 // listenLocked takes the pid file's lock, binds the server's sockets and

@@ -3,6 +3,7 @@ package netdns
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -338,4 +339,29 @@ func smapsRollup(t *testing.T, pid int) map[string]int {
 		}
 	}
 	return fields
+}
+
+// TestServerHoldsNoInheritedFiles: a descriptor that the caller leaves
+// open across exec, such as a shell's pipe, is not held by the server, so
+// whoever reads that pipe sees it end.
+func TestServerHoldsNoInheritedFiles(t *testing.T) {
+	testfixture.RequireRoot(t)
+	dir, _ := networkDir(t)
+	var p [2]int
+	// No O_CLOEXEC: inherited. Non-blocking, so that the read below can
+	// time out.
+	if err := unix.Pipe2(p[:], unix.O_NONBLOCK); err != nil {
+		t.Fatal(err)
+	}
+	r := os.NewFile(uintptr(p[0]), "r")
+	defer r.Close()
+	err := EnsureRunning(dir, loopbackIP())
+	unix.Close(p[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := r.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("read of a pipe whose write end the server inherited = %v, want EOF", err)
+	}
 }

@@ -54,7 +54,7 @@ type Record struct {
 // when it writes it, not when a container's lookup fails.
 func (r *Records) Validate() error {
 	if r.Network != "" {
-		if err := checkName(r.Network); err != nil {
+		if err := CheckName(r.Network); err != nil {
 			return fmt.Errorf("network %w", err)
 		}
 	}
@@ -68,7 +68,7 @@ func (r *Records) Validate() error {
 			return fmt.Errorf("record %d: no name", i)
 		}
 		for _, n := range append([]string{rec.Name}, rec.Aliases...) {
-			if err := checkName(n); err != nil {
+			if err := CheckName(n); err != nil {
 				return fmt.Errorf("record %q: %w", rec.Name, err)
 			}
 		}
@@ -91,10 +91,10 @@ func (r *Records) Validate() error {
 	return nil
 }
 
-// checkName accepts what Docker accepts in container names and network
-// aliases, as DNS names: dot-separated labels of letters, digits, '-' and
-// '_', each 1 to 63 bytes long, 253 bytes in all.
-func checkName(n string) error {
+// CheckName says whether a container name or alias can be served as a DNS
+// name: dot-separated labels of letters, digits, '-' and '_' (which
+// Docker's names allow), each 1 to 63 bytes long, 253 bytes in all.
+func CheckName(n string) error {
 	if len(n) > 253 {
 		return fmt.Errorf("name %q is longer than 253 bytes", n)
 	}

@@ -39,6 +39,7 @@ type Server struct {
 	addr     netip.AddrPort
 	log      *log.Logger
 	udp, tcp *dns.Server
+	peers    *peers
 	forwards chan struct{} // one token per query being forwarded
 	closed   chan struct{}
 	close    sync.Once
@@ -67,6 +68,7 @@ func Listen(dir string, addr netip.AddrPort, logger *log.Logger) (*Server, error
 	s := &Server{
 		path:     filepath.Join(dir, RecordsFile),
 		log:      logger,
+		peers:    newPeers(dir),
 		forwards: make(chan struct{}, maxForwards),
 		closed:   make(chan struct{}),
 	}
@@ -185,26 +187,23 @@ func (s *Server) records() *table {
 // ServeDNS answers one query.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	t := s.records()
-	if !t.allowed(remoteAddr(w)) {
-		m := new(dns.Msg).SetRcode(req, dns.RcodeRefused)
-		w.WriteMsg(m)
+	src := remoteAddr(w)
+	if !t.allowed(src) {
+		w.WriteMsg(new(dns.Msg).SetRcode(req, dns.RcodeRefused))
 		return
 	}
 	if req.Opcode != dns.OpcodeQuery {
 		w.WriteMsg(new(dns.Msg).SetRcode(req, dns.RcodeNotImplemented))
 		return
 	}
-	q := req.Question[0]
-	if q.Qclass == dns.ClassINET {
-		if e := t.lookup(q.Name); e != nil {
-			reply(w, req, answer(req, e))
+	if req.Question[0].Qclass == dns.ClassINET {
+		if m := localAnswer(req, t); m != nil {
+			reply(w, req, m)
 			return
 		}
-		if q.Qtype == dns.TypePTR {
-			if a, ok := reverseAddr(q.Name); ok {
-				if name, ok := t.ptr[a.Unmap()]; ok {
-					m := localReply(req)
-					m.Answer = []dns.RR{&dns.PTR{Hdr: header(q, dns.TypePTR), Ptr: name}}
+		if owner, ok := t.owners[src]; ok {
+			for _, pt := range s.peers.of(owner) {
+				if m := localAnswer(req, pt); m != nil {
 					reply(w, req, m)
 					return
 				}
@@ -212,6 +211,25 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		}
 	}
 	s.forward(w, req, t)
+}
+
+// localAnswer is t's answer to req, or nil when t does not know the name
+// or the address asked about.
+func localAnswer(req *dns.Msg, t *table) *dns.Msg {
+	q := req.Question[0]
+	if e := t.lookup(q.Name); e != nil {
+		return answer(req, e)
+	}
+	if q.Qtype == dns.TypePTR {
+		if a, ok := reverseAddr(q.Name); ok {
+			if name, ok := t.ptr[a.Unmap()]; ok {
+				m := localReply(req)
+				m.Answer = []dns.RR{&dns.PTR{Hdr: header(q, dns.TypePTR), Ptr: name}}
+				return m
+			}
+		}
+	}
+	return nil
 }
 
 // answer is the reply for a name the network knows: its addresses of the

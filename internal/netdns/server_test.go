@@ -257,3 +257,62 @@ func TestOnlyQueries(t *testing.T) {
 		t.Errorf("upstream was asked %v", got)
 	}
 }
+
+// TestPeerNetworks: a container on two networks asks the resolver of one
+// and gets the names of both; the names of a network it is not on stay
+// hidden.
+func TestPeerNetworks(t *testing.T) {
+	up := startUpstream(t, "127.0.0.1")
+	parent := t.TempDir()
+	dirs := map[string]Records{
+		"a": {Network: "neta", Records: []Record{
+			{Name: "app", IPv4: []string{"127.0.0.1"}},
+			{Name: "web", IPv4: []string{"10.1.0.3"}},
+		}},
+		"b": {Network: "netb", Records: []Record{
+			{Name: "APP", IPv4: []string{"10.2.0.2"}},
+			{Name: "db", Aliases: []string{"store"}, IPv4: []string{"10.2.0.3"}},
+		}},
+		"c": {Network: "netc", Records: []Record{
+			{Name: "secret", IPv4: []string{"10.3.0.3"}},
+		}},
+	}
+	for name, r := range dirs {
+		dir := filepath.Join(parent, name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		r.Upstream = []string{up.addr.String()}
+		writeRecords(t, dir, r)
+	}
+	// The client, 127.0.0.1, is app: on a and b, not on c.
+	s := serve(t, filepath.Join(parent, "a"))
+	for _, tc := range []struct {
+		name  string
+		qtype uint16
+		want  []string
+	}{
+		{"web.", dns.TypeA, []string{"10.1.0.3"}},
+		{"db.", dns.TypeA, []string{"10.2.0.3"}},
+		{"store.netb.", dns.TypeA, []string{"10.2.0.3"}},
+		{"app.", dns.TypeA, []string{"127.0.0.1"}},
+		{"3.0.2.10.in-addr.arpa.", dns.TypePTR, []string{"db.netb."}},
+	} {
+		r := query(t, s.Addr(), "udp", tc.name, tc.qtype)
+		if got := addrs(r); r.Rcode != dns.RcodeSuccess || !slices.Equal(got, tc.want) {
+			t.Errorf("%s %s = %s %v, want %v", tc.name, dns.TypeToString[tc.qtype], dns.RcodeToString[r.Rcode], got, tc.want)
+		}
+	}
+	if r := query(t, s.Addr(), "udp", "secret.", dns.TypeA); r.Rcode != dns.RcodeNameError {
+		t.Errorf("secret., of a network app is not on = %s %v, want the upstream's NXDOMAIN", dns.RcodeToString[r.Rcode], addrs(r))
+	}
+
+	// app leaves b: b's names go.
+	r := dirs["b"]
+	r.Records = r.Records[1:]
+	r.Upstream = []string{up.addr.String()}
+	writeRecords(t, filepath.Join(parent, "b"), r)
+	if r := query(t, s.Addr(), "udp", "db.", dns.TypeA); r.Rcode != dns.RcodeNameError {
+		t.Errorf("db. after app left b = %s %v, want NXDOMAIN", dns.RcodeToString[r.Rcode], addrs(r))
+	}
+}

@@ -11,6 +11,8 @@ type table struct {
 	suffix   string            // "." + network name, lowercase; "" without one
 	names    map[string]*entry // by lowercase name, without a trailing dot
 	ptr      map[netip.Addr]string
+	owners   map[netip.Addr]string // address -> lowercase record name
+	members  map[string]bool       // lowercase record names
 	subnets  []netip.Prefix
 	upstream []netip.AddrPort
 }
@@ -23,7 +25,8 @@ type entry struct {
 
 // newTable builds the lookup table of r, which has been validated.
 func newTable(r Records) *table {
-	t := &table{names: map[string]*entry{}, ptr: map[netip.Addr]string{}}
+	t := &table{names: map[string]*entry{}, ptr: map[netip.Addr]string{},
+		owners: map[netip.Addr]string{}, members: map[string]bool{}}
 	if r.Network != "" {
 		t.suffix = "." + strings.ToLower(r.Network)
 	}
@@ -44,8 +47,10 @@ func newTable(r Records) *table {
 		for _, a := range append(v4, v6...) {
 			if _, ok := t.ptr[a]; !ok {
 				t.ptr[a] = rec.Name + t.suffix + "."
+				t.owners[a] = strings.ToLower(rec.Name)
 			}
 		}
+		t.members[strings.ToLower(rec.Name)] = true
 	}
 	for _, s := range r.Subnets {
 		if p, err := netip.ParsePrefix(s); err == nil {
