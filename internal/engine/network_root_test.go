@@ -470,3 +470,77 @@ func TestNetworkOrphanRules(t *testing.T) {
 		t.Errorf("%d rules of a bridge deleted by hand are left", n)
 	}
 }
+
+// TestNetworkIptablesBackend runs berth, with its rules in iptables
+// chains (as on a host without nftables), in a network namespace of its
+// own: egress, isolation and internal networks must hold as with
+// nftables, and nothing may be left in iptables after network rm.
+func TestNetworkIptablesBackend(t *testing.T) {
+	c := netCLI(t)
+	if _, err := exec.LookPath("iptables"); err != nil {
+		t.Skip("iptables is not installed")
+	}
+	ns := fmt.Sprintf("bnipt%d", os.Getpid())
+	out := fmt.Sprintf("bnipto%d", os.Getpid())
+	sh(t, "ip", "netns", "add", ns)
+	sh(t, "ip", "netns", "add", out)
+	t.Cleanup(func() {
+		exec.Command("ip", "netns", "del", ns).Run()
+		exec.Command("ip", "netns", "del", out).Run()
+	})
+	sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	sh(t, "ip", "-n", ns, "link", "add", "up0", "type", "veth", "peer", "name", "down0", "netns", out)
+	sh(t, "ip", "-n", ns, "addr", "add", "198.18.80.1/30", "dev", "up0")
+	sh(t, "ip", "-n", ns, "link", "set", "up0", "up")
+	sh(t, "ip", "-n", out, "addr", "add", "198.18.80.2/30", "dev", "down0")
+	sh(t, "ip", "-n", out, "link", "set", "down0", "up")
+	in := func(args ...string) (string, error) {
+		cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + ns}, args...)...)
+		cmd.Env = append(os.Environ(), network.EnvFirewall+"=iptables")
+		b, err := cmd.CombinedOutput()
+		return string(b), err
+	}
+	berth := func(args ...string) string {
+		t.Helper()
+		o, err := in(append([]string{c.bin, "--root", c.root}, args...)...)
+		if err != nil {
+			t.Fatalf("berth %s: %v\n%s", strings.Join(args, " "), err, o)
+		}
+		return o
+	}
+	ping := func(addr string) string {
+		return "ping -c1 -W2 " + addr + " >/dev/null && echo reached || echo unreachable"
+	}
+	ids := []string{
+		strings.TrimSpace(berth("network", "create", "--subnet", "10.251.60.0/24", "ia")),
+		strings.TrimSpace(berth("network", "create", "--subnet", "10.251.61.0/24", "ib")),
+		strings.TrimSpace(berth("network", "create", "--internal", "--subnet", "10.251.62.0/24", "ic")),
+	}
+	if rules, _ := in("iptables", "-S"); !strings.Contains(rules, network.RuleTag(ids[0])) {
+		t.Errorf("no rules of network ia in iptables:\n%s", rules)
+	}
+	berth("run", "-d", "--name", "target", "--network", "ib", "--ip", "10.251.61.5", "busybox:test", "sleep", "60")
+	for _, tc := range []struct{ net, addr, want string }{
+		{"ia", "198.18.80.2", "reached"},
+		{"ia", "10.251.61.5", "unreachable"},
+		{"ic", "198.18.80.2", "unreachable"},
+		{"ib", "10.251.61.5", "reached"},
+	} {
+		if got := berth("run", "--rm", "--network", tc.net, "busybox:test", "sh", "-c", ping(tc.addr)); !strings.Contains(got, tc.want) {
+			t.Errorf("from %s to %s: %q, want %s", tc.net, tc.addr, got, tc.want)
+		}
+	}
+	if tables, _ := in("nft", "list", "tables"); strings.Contains(tables, "inet "+network.TableName) {
+		t.Errorf("berth made its nftables table with BERTH_FIREWALL=iptables: %s", tables)
+	}
+	berth("rm", "-f", "target")
+	berth("network", "rm", "ia", "ib", "ic")
+	for _, table := range []string{"filter", "nat"} {
+		rules, _ := in("iptables", "-t", table, "-S")
+		for _, id := range ids {
+			if strings.Contains(rules, network.RuleTag(id)) {
+				t.Errorf("iptables -t %s keeps rules of removed network %s:\n%s", table, id[:12], rules)
+			}
+		}
+	}
+}
