@@ -305,7 +305,9 @@ func TestNetworkNoLeaks(t *testing.T) {
 	if got := settle(); got != before {
 		t.Errorf("veths: %d before, %d after %d runs", before, got, cycles)
 	}
-	if _, err := os.Stat("/run/berth/netns/" + id); err == nil {
+	// With --root, the runtime's state is ROOT/runtime, and the
+	// namespaces are beside it.
+	if _, err := os.Stat(filepath.Join(c.root, "netns", id)); err == nil {
 		t.Errorf("the network namespace of a removed container is left")
 	}
 	if got, _ := network.CountRules(network.RuleTag(nid)); got != rules {
@@ -542,5 +544,44 @@ func TestNetworkIptablesBackend(t *testing.T) {
 				t.Errorf("iptables -t %s keeps rules of removed network %s:\n%s", table, id[:12], rules)
 			}
 		}
+	}
+}
+
+// TestNetworkAfterReboot plays a reboot under a running container: its
+// processes, its network namespace and the network's bridge go, with no
+// berth command to see it. The next start on the network gives the dead
+// container's address back, and its name leaves the network's records.
+func TestNetworkAfterReboot(t *testing.T) {
+	c := netCLI(t)
+	nid := strings.TrimSpace(c.run("network", "create", "rb"))
+	id := strings.TrimSpace(c.run("run", "-d", "--name", "gone", "--network", "rb", "busybox:test", "sleep", "600"))
+	ip := strings.TrimSpace(c.run("inspect", "-f", `{{(index .NetworkSettings.Networks "rb").IPAddress}}`, "gone"))
+	if pids, err := exec.Command("pgrep", "-f", "berth-monitor.*"+id).Output(); err == nil {
+		for _, p := range strings.Fields(string(pids)) {
+			exec.Command("kill", "-9", p).Run()
+		}
+	}
+	pid := strings.TrimSpace(c.run("inspect", "-f", "{{.State.Pid}}", "gone"))
+	exec.Command("kill", "-9", pid).Run()
+	if !network.IsNetNS(filepath.Join(c.root, "netns", id)) {
+		t.Fatal("the running container has no network namespace file")
+	}
+	if err := network.RemoveNetNS(filepath.Join(c.root, "netns", id)); err != nil {
+		t.Fatal(err)
+	}
+	if err := network.DeleteBridge("berth" + nid[:10]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	c.run("run", "-d", "--name", "next", "--network", "rb", "busybox:test", "sleep", "60")
+	out := c.run("network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{.IPv4Address}};{{end}}", "rb")
+	if strings.Contains(out, "gone") || !strings.Contains(out, "next ") {
+		t.Errorf("after the reboot the network holds %q; want next alone (gone was at %s)", out, ip)
+	}
+	// gone's address is free again.
+	c.run("run", "-d", "--name", "third", "--network", "rb", "--ip", ip, "busybox:test", "sleep", "60")
+	b, _ := os.ReadFile(filepath.Join(c.root, "networks", nid, "records.json"))
+	if strings.Contains(string(b), `"gone"`) {
+		t.Errorf("the records still name the dead container:\n%s", b)
 	}
 }
