@@ -418,6 +418,13 @@ services:
     deploy:
       resources:
         limits: {pids: 50}
+  chatty:
+    image: busybox:test
+    command: ["sh", "-c", "for i in $$(seq 1 100); do echo line $$i of a chatty service; done; echo last; exec sleep 1000"]
+    stop_signal: KILL
+    logging:
+      driver: json-file
+      options: {max-size: 1k, max-file: "2"}
 `), 0o644)
 	b.must(nil, "compose", "up", "-d")
 	script := `hostname; cat /proc/sys/kernel/domainname; id -u; pwd; echo $GREETING; ` +
@@ -432,6 +439,23 @@ services:
 	}
 	if out := b.must(nil, "inspect", "-f", "{{.HostConfig.PidsLimit}}", "proj-box-1"); strings.TrimSpace(out) != "50" {
 		t.Errorf("PidsLimit = %q, want 50", out)
+	}
+	// The chatty service's log rotates at 1k into two files.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(b.must(nil, "compose", "logs", "--tail", "1", "chatty"), "last") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	logPath := strings.TrimSpace(b.must(nil, "inspect", "-f", "{{.LogPath}}", "proj-chatty-1"))
+	for _, f := range []string{logPath, logPath + ".1"} {
+		if fi, err := os.Stat(f); err != nil || fi.Size() > 1024 {
+			t.Errorf("%s: %v, %v; want a file of at most 1k", f, fi, err)
+		}
+	}
+	if _, err := os.Stat(logPath + ".2"); err == nil {
+		t.Errorf("the log kept a third file, %s.2", logPath)
+	}
+	if out := b.must(nil, "compose", "logs", "--no-log-prefix", "chatty"); !strings.HasSuffix(out, "last\n") || strings.Contains(out, "line 1 of") {
+		t.Errorf("compose logs chatty: the last lines across both files, without the rotated-out first ones; got\n%s", out)
 	}
 }
 
