@@ -554,3 +554,48 @@ networks:
 		t.Errorf("up with a missing external network: %v\n%s", err, out)
 	}
 }
+
+// TestBuildRecreates: up builds a service's missing image, tagged
+// PROJECT-SERVICE with the build's args; up --build after a change in
+// the context rebuilds it and recreates the container, and an up with
+// nothing changed leaves it alone.
+func TestBuildRecreates(t *testing.T) {
+	b := newBerth(t)
+	ctx := filepath.Join(b.dir, "web")
+	os.Mkdir(ctx, 0o755)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox:test\nARG GREETING=none\nCOPY msg /msg\nRUN echo $GREETING > /greeting\nCMD [\"sleep\", \"1000\"]\n"), 0o644)
+	os.WriteFile(filepath.Join(ctx, "msg"), []byte("one\n"), 0o644)
+	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+services:
+  web:
+    build:
+      context: ./web
+      args: {GREETING: hello}
+    stop_signal: KILL
+`), 0o644)
+	b.must(nil, "compose", "up", "-d")
+	id := func() string { return strings.TrimSpace(b.must(nil, "compose", "ps", "-q")) }
+	first := id()
+	if out := b.must(nil, "compose", "exec", "-T", "web", "cat", "/greeting", "/msg"); out != "hello\none\n" {
+		t.Errorf("in the built image: %q, want hello, one", out)
+	}
+	if img := b.must(nil, "compose", "images", "--format", "{{.Repository}}"); strings.TrimSpace(img) != "proj-web" {
+		t.Errorf("compose images: %q, want proj-web", img)
+	}
+	b.must(nil, "compose", "up", "-d")
+	if id() != first {
+		t.Errorf("up with nothing changed recreated web")
+	}
+	os.WriteFile(filepath.Join(ctx, "msg"), []byte("two\n"), 0o644)
+	b.must(nil, "compose", "up", "-d", "--build")
+	if id() == first {
+		t.Errorf("up --build after a change left the container of the old image")
+	}
+	if out := b.must(nil, "compose", "exec", "-T", "web", "cat", "/msg"); out != "two\n" {
+		t.Errorf("after the rebuild: %q, want two", out)
+	}
+	b.must(nil, "compose", "down", "--rmi", "local", "-t", "0")
+	if out, _ := b.run(nil, "image", "inspect", "proj-web"); !strings.Contains(out, "No such image") {
+		t.Errorf("down --rmi local left proj-web: %s", out)
+	}
+}
