@@ -162,20 +162,9 @@ func newInspectCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var items []any
-			var errs []error
-			for _, arg := range args {
-				item, err := inspectOne(e, arg, typ)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				items = append(items, item)
-			}
-			if err := inspectOut(a.out, format, items); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+			return inspectEach(a.out, format, args, func(arg string) (any, error) {
+				return inspectOne(e, arg, typ)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output: json, or a Go template")

@@ -187,23 +187,13 @@ func newNetworkInspectCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var items []any
-			var errs []error
-			for _, arg := range args {
+			return inspectEach(a.out, format, args, func(arg string) (any, error) {
 				n, err := e.LookupNetwork(arg)
-				if err == nil {
-					var j *engine.NetworkInspectJSON
-					if j, err = e.InspectNetwork(n); err == nil {
-						items = append(items, j)
-						continue
-					}
+				if err != nil {
+					return nil, err
 				}
-				errs = append(errs, err)
-			}
-			if err := inspectOut(a.out, format, items); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+				return e.InspectNetwork(n)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output: json, or a Go template")

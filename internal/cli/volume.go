@@ -185,21 +185,14 @@ func newVolumeInspectCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var items []any
-			var errs []error
-			for _, name := range args {
+			return inspectEach(a.out, format, args, func(name string) (any, error) {
 				v, err := e.Volumes.Get(name)
 				if err != nil {
-					errs = append(errs, errdefs.NotFoundf("no such volume: %s", name))
-					continue
+					return nil, errdefs.NotFoundf("no such volume: %s", name)
 				}
-				items = append(items, volumeJSON{CreatedAt: v.Created.Local().Format(time.RFC3339), Driver: v.Driver,
-					Labels: v.Labels, Mountpoint: e.Volumes.Path(v.Name), Name: v.Name, Options: v.Options, Scope: "local"})
-			}
-			if err := inspectOut(a.out, format, items); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+				return volumeJSON{CreatedAt: v.Created.Local().Format(time.RFC3339), Driver: v.Driver,
+					Labels: v.Labels, Mountpoint: e.Volumes.Path(v.Name), Name: v.Name, Options: v.Options, Scope: "local"}, nil
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output: json, or a Go template")
