@@ -609,6 +609,19 @@ func newStartCommand(a *app) *cobra.Command {
 	return cmd
 }
 
+// container opens the engine and looks up the container arg names.
+func (a *app) container(arg string) (*engine.Engine, *metadata.Container, error) {
+	e, err := a.engine()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := e.Lookup(arg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, c, nil
+}
+
 // eachContainer runs fn for every named container, printing each name
 // that succeeded, and joins the errors.
 func (a *app) eachContainer(args []string, fn func(e *engine.Engine, c *metadata.Container) error) error {

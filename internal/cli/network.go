@@ -278,15 +278,7 @@ func newNetworkConnectCommand(a *app) *cobra.Command {
 		Short: "Connect a container to a network",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
-			if err != nil {
-				return err
-			}
-			n, err := e.LookupNetwork(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := e.Lookup(args[1])
+			e, n, c, err := a.networkAndContainer(args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -306,15 +298,7 @@ func newNetworkDisconnectCommand(a *app) *cobra.Command {
 		Short: "Disconnect a container from a network",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
-			if err != nil {
-				return err
-			}
-			n, err := e.LookupNetwork(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := e.Lookup(args[1])
+			e, n, c, err := a.networkAndContainer(args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -323,4 +307,22 @@ func newNetworkDisconnectCommand(a *app) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "accepted for Docker's sake: a disconnect always goes ahead")
 	return cmd
+}
+
+// networkAndContainer opens the engine and looks up the network and the
+// container that connect and disconnect name, the network first.
+func (a *app) networkAndContainer(network, container string) (*engine.Engine, *metadata.Network, *metadata.Container, error) {
+	e, err := a.engine()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	n, err := e.LookupNetwork(network)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err := e.Lookup(container)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return e, n, c, nil
 }
