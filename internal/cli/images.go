@@ -381,18 +381,8 @@ func newImagePruneCommand(a *app) *cobra.Command {
 				return err
 			}
 			rep, err := st.Prune(all)
-			if rep != nil && len(rep.Deleted) > 0 {
-				fmt.Fprintln(a.out, "Deleted Images:")
-				for _, d := range rep.Deleted {
-					if d.Untagged != "" {
-						fmt.Fprintf(a.out, "untagged: %s\n", d.Untagged)
-					} else {
-						fmt.Fprintf(a.out, "deleted: %s\n", d.Deleted)
-					}
-				}
-				fmt.Fprintln(a.out)
-			}
 			if rep != nil {
+				printDeleted(a.out, "Deleted Images:", imagePruneLines(rep.Deleted))
 				fmt.Fprintf(a.out, "Total reclaimed space: %s\n", humanSize(rep.SpaceReclaimed))
 			}
 			return err

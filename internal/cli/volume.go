@@ -271,13 +271,7 @@ func newVolumePruneCommand(a *app) *cobra.Command {
 			if rep == nil {
 				return err
 			}
-			if len(rep.Deleted) > 0 {
-				fmt.Fprintln(a.out, "Deleted Volumes:")
-				for _, n := range rep.Deleted {
-					fmt.Fprintln(a.out, n)
-				}
-				fmt.Fprintln(a.out)
-			}
+			printDeleted(a.out, "Deleted Volumes:", rep.Deleted)
 			fmt.Fprintf(a.out, "Total reclaimed space: %s\n", humanSize(rep.SpaceReclaimed))
 			if len(rep.Deleted) > 0 && rep.SpaceReclaimed == 0 {
 				fmt.Fprintf(a.err, "The trash keeps what was pruned (volumes: %d, space: %s) for volume restore; "+
