@@ -622,26 +622,19 @@ func (a *app) container(arg string) (*engine.Engine, *metadata.Container, error)
 	return e, c, nil
 }
 
-// eachContainer runs fn for every named container, printing each name
-// that succeeded, and joins the errors.
+// eachContainer runs fn for every named container, as eachArg does.
 func (a *app) eachContainer(args []string, fn func(e *engine.Engine, c *metadata.Container) error) error {
 	e, err := a.engine()
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, arg := range args {
+	return eachArg(a.out, args, func(arg string) error {
 		c, err := e.Lookup(arg)
-		if err == nil {
-			err = fn(e, c)
-		}
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return err
 		}
-		fmt.Fprintln(a.out, arg)
-	}
-	return errors.Join(errs...)
+		return fn(e, c)
+	})
 }
 
 func newStopCommand(a *app) *cobra.Command {

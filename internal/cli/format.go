@@ -153,6 +153,21 @@ func inspectEach(w io.Writer, format string, args []string, one func(arg string)
 	return errors.Join(errs...)
 }
 
+// eachArg runs fn for every argument, printing each one it succeeded
+// for, and then joins the errors, as Docker's commands that take several
+// names do.
+func eachArg(w io.Writer, args []string, fn func(arg string) error) error {
+	var errs []error
+	for _, arg := range args {
+		if err := fn(arg); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintln(w, arg)
+	}
+	return errors.Join(errs...)
+}
+
 // inspectOut prints inspect results: a JSON array, or each through a
 // --format template.
 func inspectOut(w io.Writer, format string, items []any) error {

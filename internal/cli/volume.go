@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -211,15 +210,9 @@ func newVolumeRmCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var errs []error
-			for _, name := range args {
-				if err := e.RemoveVolume(name, force, purge); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintln(a.out, name)
-			}
-			return errors.Join(errs...)
+			return eachArg(a.out, args, func(name string) error {
+				return e.RemoveVolume(name, force, purge)
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove a volume that containers use; no error for a missing one")
