@@ -274,14 +274,7 @@ measure() {
 			unset "why[$s:$t]"
 		else
 			rm -f "$out/$s-$t.json"
-			# hyperfine hides the commands' stderr: run them once more to
-			# show why they failed.
-			if ! sh -c "${prep[$s:$t]}" >/dev/null 2>"$work/err" </dev/null; then
-				why[$s:$t]="its prepare command failed: $(last_line "$work/err")"
-			else
-				sh -c "${cmd[$s:$t]}" >/dev/null 2>"$work/err" </dev/null || true
-				why[$s:$t]="it failed: $(last_line "$work/err")"
-			fi
+			why[$s:$t]=$(why_failed "${prep[$s:$t]}" "${cmd[$s:$t]}")
 			[ "$t" != berth ] || berth_failed=1
 		fi
 	done

@@ -98,6 +98,18 @@ ratio() {
 	fi
 }
 
+# why_failed PREPARE COMMAND: why a measured run failed. hyperfine hides
+# the commands' stderr, so they run once more, untimed; PREPARE may be
+# empty.
+why_failed() {
+	if [ -n "$1" ] && ! sh -c "$1" >/dev/null 2>"$work/err" </dev/null; then
+		echo "its prepare command failed: $(last_line "$work/err")"
+	else
+		sh -c "$2" >/dev/null 2>"$work/err" </dev/null || true
+		echo "it failed: $(last_line "$work/err")"
+	fi
+}
+
 # start_private_dockerd BRIDGE: starts a dockerd with everything of its
 # own under $work/docker, listening on $BENCH_DOCKER, its containers on
 # BRIDGE (none: no network) and no iptables rules, and waits until it
