@@ -103,6 +103,7 @@ lint: ## gofmt, go vet and staticcheck; runs all three, fails if any fails
 	out=$$(if [ -n "$$files" ]; then gofmt -l $$files; fi); \
 	if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$out"; status=1; fi; \
 	echo "$(GO) vet ./..."; $(GO) vet ./... || status=1; \
+	echo "$(GO) vet -tags lean ./internal/cli"; $(GO) vet -tags lean ./internal/cli || status=1; \
 	echo "staticcheck $(STATICCHECK_VERSION) ./..."; \
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./... || status=1; \
 	exit $$status
