@@ -14,7 +14,7 @@
 # Settings, from the environment:
 #   BERTH=PATH              the berth to measure (default bin/berth)
 #   BENCH_NET_SECONDS=N     seconds each send lasts (5)
-#   BENCH_NET_RUNS=N        sends of each kind per tool; the median counts (3)
+#   BENCH_NET_RUNS=N        sends of each kind per tool; the median counts (5)
 #   BENCH_NET_STREAMS=N     connections at once in the second kind (4)
 #   BENCH_TMPDIR=DIR        where the stores go (/var/tmp)
 #   BENCH_REPORT=FILE       the report (docs/BENCHMARKS.md)
@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 
 berth=${BERTH:-bin/berth}
 secs=${BENCH_NET_SECONDS:-5}
-runs=${BENCH_NET_RUNS:-3}
+runs=${BENCH_NET_RUNS:-5}
 streams=${BENCH_NET_STREAMS:-4}
 out=bench/out/network
 img=bench/tcpthru:1
@@ -239,6 +239,7 @@ carriers() {
 }
 
 declare -A carrier_pids # tool -> the carriers' pids, space-separated
+declare -A target       # tool -> the address its sends go to
 
 # start_server TOOL: runs TOOL's container and waits for its published
 # port to answer.
@@ -259,6 +260,7 @@ start_server() {
 	fi
 	mapfile -t pids < <(carriers "$t")
 	carrier_pids[$t]="${pids[*]}"
+	target[$t]=$addr
 	procs[$t]=$(for p in "${pids[@]}"; do cat "/proc/$p/comm" 2>/dev/null; done | sort | paste -sd+)
 	# The host is shared: the processes that carry the bytes get a larger
 	# share of the CPUs than the rest, the same for every tool. Every
@@ -273,7 +275,7 @@ send() {
 	local t=$1 kind=$2 i=$3 before after pids
 	read -ra pids <<<"${carrier_pids[$t]}"
 	before=$(cpu_ticks "${pids[@]}")
-	if ! timeout $((secs + 90)) nice -n -10 "$work/tcpthru" -to "127.0.0.1:${port[$t]}" -t "$secs" -P "$kind" >"$work/send.json" 2>"$work/err"; then
+	if ! timeout $((secs + 90)) nice -n -10 "$work/tcpthru" -to "${target[$t]}" -t "$secs" -P "$kind" >"$work/send.json" 2>"$work/err"; then
 		why[$t]="tcpthru -P $kind failed: $(last_line "$work/err")"
 		return 1
 	fi
@@ -298,6 +300,15 @@ for t in "${tools[@]}"; do
 		echo "bench: $t: ${why[$t]}" >&2
 	fi
 done
+# A reference: the same berth container at its own address, no port
+# published, so no NAT: the most the path into a container gives here.
+if [ -n "${target[berth]:-}" ]; then
+	ip=$(sh -c "${pre[berth]} inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' bench-net" 2>/dev/null) || ip=""
+	if [ -n "$ip" ]; then
+		target[direct]=$ip:5001 carrier_pids[direct]=${carrier_pids[berth]} procs[direct]=${procs[berth]}
+		live+=(direct)
+	fi
+fi
 # The tools take turns, run by run, so that a change in the host's other
 # load falls on all of them alike.
 for kind in 1 "$streams"; do
@@ -335,8 +346,11 @@ tmp=$(mktemp)
 	echo
 	echo "| tool | forwarding | Gbit/s, 1 connection | Gbit/s, $streams connections | CPU s per GB (1 / $streams) | throughput vs docker (1 / $streams) | CPU per GB, docker's ÷ this (1 / $streams) |"
 	echo "|---|---|---|---|---|---|---|"
-	declare -A how=([berth]="nftables DNAT (kernel)" [docker]="docker-proxy (userland)" [podman]="netavark DNAT (kernel)")
-	for t in "${tools[@]}"; do
+	declare -A how=([berth]="nftables DNAT (kernel)" [docker]="docker-proxy (userland)" [podman]="netavark DNAT (kernel)"
+		[direct]="none: the container's own address")
+	version[direct]="berth's container, reference"
+	for t in "${tools[@]}" direct; do
+		[ "$t" != direct ] || [ -n "${result[direct:1]:-}" ] || continue
 		label="$t${version[$t]:+ (${version[$t]})}"
 		if [ -n "${result[$t:1]:-}" ] && [ -n "${result[$t:$streams]:-}" ]; then
 			vs="–" vc="–"
@@ -373,7 +387,10 @@ tmp=$(mktemp)
 	echo "send by send, so that a change in the host's other load falls on each"
 	echo "alike. On the host, \`tcpthru -to 127.0.0.1:PORT -t $secs -P N\` writes"
 	echo "256 KiB buffers on N connections for $secs s, half-closes, and counts"
-	echo "the bytes the container says it read. Sender, receiver and proxy share"
+	echo "the bytes the container says it read. The \`direct\` row sends to berth's"
+	echo "container at its own address, with nothing published and no NAT: the"
+	echo "most this host's path into a container carries, for reference."
+	echo "Sender, receiver and proxy share"
 	echo "the host's CPUs, so a copy in userland costs CPU that the sender would"
 	echo "otherwise use. They run at nice -10, so that other work on the host"
 	echo "takes less of their share. CPU per GB is the user and system time of"

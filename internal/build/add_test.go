@@ -2,10 +2,12 @@ package build
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +67,61 @@ func TestAddURL(t *testing.T) {
 	body = "changed\n"
 	if err := build(f, "FROM base\nADD "+srv.URL+"/files/tool.sh /opt/\n"); err != nil || f.n != before+1 {
 		t.Errorf("changed download: %v, no new layer", err)
+	}
+}
+
+// TestLabelsAndTarget: --label adds to the labels the Dockerfile sets,
+// and only the stages the target needs run.
+func TestLabelsAndTarget(t *testing.T) {
+	df, err := Parse("Dockerfile", []byte("FROM base AS a\nLABEL from=file keep=1\nRUN exit 3\nFROM base AS b\nLABEL from=file keep=1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFake(t)
+	_, err = Build(context.Background(), f, df, nil, Options{Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"},
+		Target: "b", Labels: map[string]string{"from": "flag", "extra": "x"}, Network: NetworkHost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg imageConfig
+	json.Unmarshal(f.config, &cfg)
+	want := map[string]string{"from": "flag", "keep": "1", "extra": "x"}
+	if !reflect.DeepEqual(cfg.Config.Labels, want) {
+		t.Errorf("labels = %v, want %v", cfg.Config.Labels, want)
+	}
+	if len(f.runs) != 0 {
+		t.Errorf("stage a ran %d steps though target b does not need it", len(f.runs))
+	}
+}
+
+// A COPY whose source is a symlink copies what it points to, so a
+// change there must miss the cache.
+func TestCopySymlinkSourceKey(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "real.txt"), []byte("one\n"), 0o644)
+	os.Symlink("real.txt", filepath.Join(dir, "link.txt"))
+	df, err := Parse("Dockerfile", []byte("FROM base\nCOPY link.txt /copied\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bctx, err := OpenContext(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFake(t)
+	build := func() {
+		t.Helper()
+		if _, err := Build(context.Background(), f, df, bctx, Options{Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"}, Network: NetworkHost}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	build()
+	if b, _ := os.ReadFile(filepath.Join(f.dirs[f.top], "copied")); string(b) != "one\n" {
+		t.Fatalf("COPY of a symlink copied %q, want its target's content", b)
+	}
+	os.WriteFile(filepath.Join(dir, "real.txt"), []byte("two\n"), 0o644)
+	build()
+	if b, _ := os.ReadFile(filepath.Join(f.dirs[f.top], "copied")); string(b) != "two\n" {
+		t.Errorf("after the target changed, the image holds %q: the cache hid the change", b)
 	}
 }

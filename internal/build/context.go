@@ -178,15 +178,24 @@ func readDir(root *fsRoot, dir string) ([]string, error) {
 // Timestamps are left out, so a touched file hashes the same.
 func hashSources(h hash.Hash, root *fsRoot, srcs []source, skip func(string, bool) (bool, bool), withOwners bool) error {
 	for _, s := range srcs {
-		if err := hashEntry(h, root, s.rel, skip, withOwners); err != nil {
+		if err := hashEntry(h, root, s.rel, skip, withOwners, true); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func hashEntry(h hash.Hash, root *fsRoot, p string, skip func(string, bool) (bool, bool), withOwners bool) error {
+// hashEntry hashes p and what it holds; follow says whether a symlink
+// at p itself is followed, as COPY follows its sources' own.
+func hashEntry(h hash.Hash, root *fsRoot, p string, skip func(string, bool) (bool, bool), withOwners, follow bool) error {
 	st, err := root.stat(p)
+	if err == nil && follow && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		var fd int
+		if fd, err = root.open(p, unix.O_PATH); err == nil {
+			err = unix.Fstat(fd, &st)
+			unix.Close(fd)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -197,7 +206,11 @@ func hashEntry(h hash.Hash, root *fsRoot, p string, skip func(string, bool) (boo
 	}
 	switch typ {
 	case unix.S_IFREG:
-		fd, err := root.open(p, unix.O_RDONLY|unix.O_NOFOLLOW)
+		flags := unix.O_RDONLY | unix.O_NOFOLLOW
+		if follow {
+			flags = unix.O_RDONLY
+		}
+		fd, err := root.open(p, flags)
 		if err != nil {
 			return err
 		}
@@ -235,7 +248,7 @@ func hashEntry(h hash.Hash, root *fsRoot, p string, skip func(string, bool) (boo
 					continue
 				}
 			}
-			if err := hashEntry(h, root, child, skip, withOwners); err != nil {
+			if err := hashEntry(h, root, child, skip, withOwners, false); err != nil {
 				return err
 			}
 		}

@@ -208,8 +208,28 @@ func (r *stageRunner) bindSource(m *instructions.Mount) (string, string, func(),
 		if err := hashSources(h, root, srcs, r.bd.bctx.skip, false); err != nil {
 			return "", "", nil, err
 		}
-		src, err := inside(r.bd.bctx.Dir, srcs[0].rel)
-		return src, hex.EncodeToString(h.Sum(nil)), nil, err
+		key := hex.EncodeToString(h.Sum(nil))
+		if m.ReadOnly {
+			src, err := inside(r.bd.bctx.Dir, srcs[0].rel)
+			return src, key, nil, err
+		}
+		// What a step writes to a writable bind is thrown away, as in
+		// Docker: it gets a copy, never the context itself.
+		tmp, err := os.MkdirTemp("", "berth-build-bind-")
+		if err != nil {
+			return "", "", nil, err
+		}
+		done := func() { os.RemoveAll(tmp) }
+		dst, err := openRoot(tmp)
+		if err != nil {
+			return "", "", done, err
+		}
+		defer dst.Close()
+		o := &copyOpts{uid: 0, gid: 0, skip: r.bd.bctx.skip}
+		if err := copySource(r, root, srcs[0], dst, "/src", false, false, o); err != nil {
+			return "", "", done, err
+		}
+		return filepath.Join(tmp, "src"), key, done, nil
 	}
 	l, key, err := r.sourceLayer(m.From)
 	if err != nil {

@@ -60,15 +60,17 @@ a tar of one (or a lone Dockerfile) on stdin. See docs/BUILD.md.`,
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
-	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain or tty (all print plain lines)")
+	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain or tty (all print plain lines), or quiet (as -q)")
 	return cmd
 }
 
 func (a *app) build(cmd *cobra.Command, ctxArg string, f *buildFlags) error {
 	switch f.progress {
-	case "auto", "plain", "tty", "quiet":
+	case "auto", "plain", "tty":
+	case "quiet":
+		f.quiet = true
 	default:
-		return errdefs.Invalidf("--progress=%s: must be auto, plain or tty", f.progress)
+		return errdefs.Invalidf("--progress=%s: must be auto, plain, tty or quiet", f.progress)
 	}
 	opts := build.Options{BuildArgs: map[string]string{}, Labels: map[string]string{}, Secrets: map[string]string{},
 		Target: f.target, NoCache: f.noCache, Pull: f.pull, Platform: *image.HostPlatform()}
@@ -235,6 +237,7 @@ const maxStdinContext = 8 << 30
 // buildInputs reads the Dockerfile and opens the context: a directory,
 // or stdin holding a context tar or a Dockerfile alone.
 func (a *app) buildInputs(ctxArg, file string) (string, []byte, *build.Context, func(), error) {
+	var cleanup func()
 	if ctxArg == "-" {
 		if file == "-" {
 			return "", nil, nil, nil, errdefs.Invalidf("the context and the Dockerfile cannot both come from stdin")
@@ -257,7 +260,7 @@ func (a *app) buildInputs(ctxArg, file string) (string, []byte, *build.Context, 
 		if err != nil {
 			return "", nil, nil, nil, err
 		}
-		cleanup := func() { os.RemoveAll(dir) }
+		cleanup = func() { os.RemoveAll(dir) }
 		if _, err := archive.Apply(context.Background(), dir, io.LimitReader(br, maxStdinContext), archive.Limits{}); err != nil {
 			return "", nil, nil, cleanup, errdefs.Invalidf("the context tar on stdin: %v", err)
 		}
@@ -285,10 +288,10 @@ func (a *app) buildInputs(ctxArg, file string) (string, []byte, *build.Context, 
 		}
 	}
 	if err != nil {
-		return "", nil, nil, nil, err
+		return "", nil, nil, cleanup, err
 	}
 	bctx, err := build.OpenContext(ctxArg, dfPath)
-	return name, data, bctx, nil, err
+	return name, data, bctx, cleanup, err
 }
 
 const maxDockerfileStdin = 4 << 20
@@ -422,11 +425,18 @@ func newBuilderPruneCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			n, freed, err := st.PruneBuildCache(age)
+			keys, freed, err := st.PruneBuildCache(age)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.out, "Deleted build cache objects: %d\nTotal reclaimed space: %s\n", n, humanSize(freed))
+			if len(keys) > 0 {
+				fmt.Fprintln(a.out, "Deleted build cache objects:")
+				for _, k := range keys {
+					fmt.Fprintln(a.out, k[:25])
+				}
+				fmt.Fprintln(a.out)
+			}
+			fmt.Fprintf(a.out, "Total reclaimed space: %s\n", humanSize(freed))
 			return nil
 		},
 	}

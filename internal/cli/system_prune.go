@@ -139,6 +139,17 @@ func systemPruneSteps(all, volumes bool) []pruneStep {
 			return "Deleted Images:", lines, rep.SpaceReclaimed, err
 		}},
 	}
+	steps = append(steps, pruneStep{"unused build cache", func(a *app) (string, []string, int64, error) {
+		st, err := a.images()
+		if err != nil {
+			return "", nil, 0, err
+		}
+		keys, freed, err := st.PruneBuildCache(0)
+		for i, k := range keys {
+			keys[i] = k[:25]
+		}
+		return "Deleted build cache objects:", keys, freed, err
+	}})
 	if volumes {
 		// after the containers, which held them, and before the trash
 		// is emptied, which frees them

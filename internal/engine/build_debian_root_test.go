@@ -70,7 +70,8 @@ func mirrorReachable() error {
 
 // TestBuildDebian builds on a debootstrapped Debian the way real
 // projects do: apt-get installs a package over the network, and the
-// image runs it.
+// image runs it; then a multi-stage build compiles a C program with
+// Debian's gcc into an image that holds the binary alone.
 func TestBuildDebian(t *testing.T) {
 	testfixture.RequireRoot(t)
 	testfixture.RequireFeature(t, "the Debian mirror "+debianMirror, mirrorReachable)
@@ -108,5 +109,33 @@ CMD ["sh", "-c", "hello; id -un; pwd"]
 	}
 	if code, out := run(t, e, CreateOptions{Image: "hello:test"}); code != 0 || out != "Hello, world!\napp\n/home/app\n" {
 		t.Errorf("run hello:test = %d %q", code, out)
+	}
+
+	// A C program built with Debian's gcc into an image of its own.
+	writeTestFiles(t, dir, map[string]string{
+		"hello.c": "#include <stdio.h>\nint main(void) { puts(\"hello from C\"); return 0; }\n",
+		"Dockerfile": `FROM debian:test AS build
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev
+WORKDIR /src
+COPY hello.c .
+RUN gcc -static -O2 -o /hello hello.c
+
+FROM scratch
+COPY --from=build /hello /hello
+USER 65534
+ENTRYPOINT ["/hello"]
+`})
+	if _, log, err := buildIn(t, e, dir, build.Options{Names: []string{"docker.io/library/hello-c:test"}}); err != nil {
+		for _, s := range log.steps {
+			t.Logf("%s:\n%s", s.name, s.out.String())
+		}
+		t.Fatal(err)
+	}
+	if code, out := run(t, e, CreateOptions{Image: "hello-c:test"}); code != 0 || out != "hello from C\n" {
+		t.Errorf("run hello-c:test = %d %q", code, out)
+	}
+	img, err := e.Images.Lookup("hello-c:test")
+	if err != nil || len(img.Chain) != 1 {
+		t.Errorf("hello-c:test: %v, %d layers, want the binary's alone", err, len(img.Chain))
 	}
 }

@@ -232,7 +232,9 @@ func TestNetworkNoLeaks(t *testing.T) {
 	nid := strings.TrimSpace(c.run("network", "inspect", "-f", "{{.Id}}", "leak"))
 	c.run("run", "--rm", "--network", "leak", "busybox:test", "true") // the bridge and rules come with the first
 	bridge := "berth" + nid[:10]
-	before := bridgePorts(t, bridge)
+	// No container runs on the network between the runs: once the kernel
+	// has freed the veths, the bridge has no ports.
+	const before = 0
 	rules, _ := network.CountRules(network.RuleTag(nid))
 	cycles := 200
 	if testing.Short() {

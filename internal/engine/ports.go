@@ -26,8 +26,10 @@ type PortOptions struct {
 // portsTable is the nftables table of berth's rules.
 const portsTable = "berth"
 
+// publisher works under a lock of the whole host's, whatever the root:
+// the table, and the host's ports, are the host's.
 func (e *Engine) publisher() *portmap.Publisher {
-	return &portmap.Publisher{Table: portsTable, LockPath: filepath.Join(e.root, "ports.lock")}
+	return &portmap.Publisher{Table: portsTable, LockPath: "/run/berth/ports.lock"}
 }
 
 // exposePorts adds the image's exposed ports and the published ones to

@@ -14,10 +14,11 @@ import (
 // plays a client on another machine.
 type portsEnv struct {
 	*cli
-	net            string
-	gw, outHost    string // host addresses: the network's gateway, the outside link's host end
-	outNS          string
-	port0, portEnd int // the test's host ports
+	net         string
+	gw, outHost string // host addresses: the network's gateway, the outside link's host end
+	gw6         string // the network's IPv6 gateway
+	outNS       string
+	port0       int // the first of the test's host ports
 }
 
 func newPortsEnv(t *testing.T) *portsEnv {
@@ -26,8 +27,8 @@ func newPortsEnv(t *testing.T) *portsEnv {
 	x := pid%200 + 20
 	e := &portsEnv{cli: c, net: fmt.Sprintf("ports%d", pid),
 		gw: fmt.Sprintf("172.30.%d.1", x), outHost: fmt.Sprintf("172.30.%d.129", x), outNS: fmt.Sprintf("ports%d-out", pid),
-		port0: 20000 + (pid%4000)*10}
-	c.run("network", "create", "--subnet", fmt.Sprintf("172.30.%d.0/25", x), e.net)
+		gw6: fmt.Sprintf("fd00:b0:%x::1", x), port0: 20000 + (pid%4000)*10}
+	c.run("network", "create", "--ipv6", "--subnet", fmt.Sprintf("172.30.%d.0/25", x), "--subnet", fmt.Sprintf("fd00:b0:%x::/64", x), e.net)
 	hostIf := fmt.Sprintf("vpq%d", pid)
 	t.Cleanup(func() {
 		exec.Command("ip", "netns", "del", e.outNS).Run()
@@ -105,6 +106,7 @@ func TestPublishedPorts(t *testing.T) {
 		{"", "127.0.0.1", all, true},
 		{"", e.gw, all, true},
 		{"", e.outHost, all, true},
+		{"", e.gw6, all, true},
 		{"ctr:client", e.gw, all, true},
 		{"ctr:client", e.outHost, all, true},
 		{"ctr:web", e.gw, all, true},
@@ -122,7 +124,7 @@ func TestPublishedPorts(t *testing.T) {
 		}
 	}
 
-	want := fmt.Sprintf("80/tcp -> 0.0.0.0:%d\n80/tcp -> 127.0.0.1:%d\n", all, local)
+	want := fmt.Sprintf("80/tcp -> 0.0.0.0:%d\n80/tcp -> [::]:%d\n80/tcp -> 127.0.0.1:%d\n", all, all, local)
 	if got := e.run("port", "web"); got != want {
 		t.Errorf("port web = %q, want %q", got, want)
 	}

@@ -36,8 +36,15 @@ func (e *Engine) status(c *metadata.Container) string {
 	// Not running. Between an exit and the restart after it, the
 	// monitor says so in the exit file.
 	if c.State.Monitor > 0 && monitor.Running(c.State.Monitor, c.ID) {
-		if ex, err := monitor.ReadExit(e.ExitPath(c.ID)); err == nil && ex.Restarting {
+		ex, err := monitor.ReadExit(e.ExitPath(c.ID))
+		if err == nil && ex.Restarting {
 			return StatusRestarting
+		}
+		if err != nil && c.State.Status == StatusRunning {
+			// The container's first run has ended, and its monitor
+			// has not recorded it yet: whether it restarts is not
+			// known, so it is not exited yet either.
+			return StatusRunning
 		}
 	}
 	if c.State.Status == StatusCreated && err != nil {

@@ -110,9 +110,9 @@ func (s *Store) BuildCache() (BuildCacheUsage, error) {
 
 // PruneBuildCache forgets build cache records (all of them, or those
 // not used for longer than olderThan) and frees the layers no image
-// uses. It returns the records removed and the bytes freed.
-func (s *Store) PruneBuildCache(olderThan time.Duration) (int, int64, error) {
-	n := 0
+// uses. It returns the keys of the records removed and the bytes freed.
+func (s *Store) PruneBuildCache(olderThan time.Duration) ([]string, int64, error) {
+	var removed []string
 	cutoff := time.Now().Add(-olderThan)
 	err := s.DB.Update(func(tx *metadata.Tx) error {
 		var keys []string
@@ -129,12 +129,12 @@ func (s *Store) PruneBuildCache(olderThan time.Duration) (int, int64, error) {
 				return err
 			}
 		}
-		n = len(keys)
+		removed = keys
 		return nil
 	})
 	if err != nil {
-		return 0, 0, err
+		return nil, 0, err
 	}
 	freed, err := s.Collect(true)
-	return n, freed, err
+	return removed, freed, err
 }

@@ -234,6 +234,17 @@ func TestPublishConflicts(t *testing.T) {
 	if held, _ := e.pub.List(); len(held) != 0 {
 		t.Errorf("a failed Publish left %v", held)
 	}
+	// The same for UDP, on IPv6.
+	udp, err := net.ListenPacket("udp6", fmt.Sprintf("[::]:%d", taken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	u, _ := Parse(fmt.Sprintf("%d:53/udp", taken))
+	_, err = e.pub.Publish(e.target("c1udp"), u)
+	if !errors.As(err, &inUse) || inUse.Pid != os.Getpid() || !strings.Contains(err.Error(), fmt.Sprintf("[::]:%d/udp", taken)) {
+		t.Errorf("Publish on a UDP port a program holds: %v, want an in-use error naming [::]:%d/udp and pid %d", err, taken, os.Getpid())
+	}
 
 	// Another container holds it.
 	if _, err := e.pub.Publish(e.target("c1second"), bs); err != nil {

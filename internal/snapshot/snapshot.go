@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 
 	"berth/internal/metadata"
 )
@@ -166,6 +167,10 @@ func (s *Store) Sweep(age time.Duration) error {
 			if err != nil || fi.ModTime().After(cutoff) {
 				continue
 			}
+			// A build killed mid-step leaves its layer mounted at
+			// rootfs: unmount it, so that removal neither walks into
+			// the mount nor stops at its busy mount point.
+			unix.Unmount(filepath.Join(s.root, name, "rootfs"), unix.MNT_DETACH)
 		}
 		if err := os.RemoveAll(filepath.Join(s.root, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
