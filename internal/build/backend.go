@@ -50,8 +50,10 @@ type Layer interface {
 type Network string
 
 const (
-	// NetworkHost is the host's network namespace (the default until
-	// berth has a default network).
+	// NetworkDefault is berth's default bridge network, as a container's
+	// (the default).
+	NetworkDefault Network = "default"
+	// NetworkHost is the host's network namespace.
 	NetworkHost Network = "host"
 	// NetworkNone is a namespace of its own with only loopback.
 	NetworkNone Network = "none"

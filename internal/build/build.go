@@ -81,7 +81,7 @@ func Build(ctx context.Context, b Backend, df *Dockerfile, bctx *Context, opts O
 		opts.Progress = noProgress{}
 	}
 	if opts.Network == "" {
-		opts.Network = NetworkHost
+		opts.Network = NetworkDefault
 	}
 	// The first failure stops the other stages too.
 	ctx, cancel := context.WithCancel(ctx)

@@ -56,7 +56,7 @@ a tar of one (or a lone Dockerfile) on stdin. See docs/BUILD.md.`,
 	fl.BoolVar(&f.pull, "pull", false, "always pull the images FROM names")
 	fl.StringArrayVar(&f.labels, "label", nil, "set a label on the image (KEY=VALUE)")
 	fl.StringVar(&f.platform, "platform", "", "the platform to build for (only the host's)")
-	fl.StringVar(&f.network, "network", "default", "RUN's network: default, host or none")
+	fl.StringVar(&f.network, "network", "default", "RUN's network: default (the bridge network), host or none")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
@@ -114,13 +114,14 @@ func (a *app) build(cmd *cobra.Command, ctxArg string, f *buildFlags) error {
 		}
 	}
 	switch f.network {
-	case "default", "host":
-		// Until berth has a default network, RUN uses the host's.
+	case "default", "bridge":
+		opts.Network = build.NetworkDefault
+	case "host":
 		opts.Network = build.NetworkHost
 	case "none":
 		opts.Network = build.NetworkNone
 	default:
-		return errdefs.Invalidf("--network=%s: berth build takes default, host or none", f.network)
+		return errdefs.Invalidf("--network=%s: berth build takes default (bridge), host or none", f.network)
 	}
 	epoch, err := sourceDateEpoch()
 	if err != nil {

@@ -423,7 +423,7 @@ func composeRowOf(c compose.Container) composeRow {
 
 func newComposeConfigCommand(a *app, g *composeFlags) *cobra.Command {
 	var (
-		format                                                  string
+		format                                           string
 		services, volumes, profiles, images, quiet, hash bool
 	)
 	cmd := &cobra.Command{

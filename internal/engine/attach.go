@@ -174,14 +174,9 @@ func (e *Engine) startMonitor(c *metadata.Container, cfg *Config, attach bool, e
 		}
 		return p, err
 	}
-	err = e.update(c.ID, func(rec *metadata.Container) error {
-		rec.State.Monitor = p.PID
-		return nil
-	})
-	if err != nil && p.Attached != nil {
-		p.Attached.Close()
-	}
-	return p, err
+	// The start command, the monitor's child, has recorded the monitor
+	// as the container's (StartChild): one write to the database less.
+	return p, nil
 }
 
 // prepareConsole makes the start command's create of container id give

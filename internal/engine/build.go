@@ -22,6 +22,7 @@ import (
 	"berth/internal/build"
 	"berth/internal/container"
 	"berth/internal/metadata"
+	"berth/internal/network"
 	"berth/internal/spec"
 )
 
@@ -140,6 +141,22 @@ func (b *buildBackend) Discard(bl build.Layer) {
 	b.e.Images.Snaps.Discard(l.dir)
 }
 
+// stepNetwork puts the RUN step id on the default bridge network, as a
+// container is put there, and returns its network namespace and what
+// takes it down.
+func (b *buildBackend) stepNetwork(id string) (string, func(), error) {
+	nc, err := b.e.resolveNetwork(NetworkRequest{})
+	if err != nil {
+		return "", nil, err
+	}
+	c := &metadata.Container{ID: id}
+	nsPath := b.e.netnsPath(id)
+	if _, _, err := b.e.attachAll(c, &nc, nsPath); err != nil {
+		return "", nil, fmt.Errorf("the step's network: %w", err)
+	}
+	return nsPath, func() { b.e.netDown(c) }, nil
+}
+
 // Run runs a RUN step's process as a container without a record: it
 // lives as long as the step, in the build's own layer.
 func (b *buildBackend) Run(ctx context.Context, bl build.Layer, p build.Process) (int, error) {
@@ -157,16 +174,29 @@ func (b *buildBackend) Run(ctx context.Context, bl build.Layer, p build.Process)
 		"hostname": id[:12] + "\n",
 		"hosts":    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
 	}
-	// RUN's network: the host's until berth has a default network (see
-	// buildNetNS), or a namespace of its own with loopback alone.
-	if p.Network == build.NetworkHost {
+	// RUN's network: the default bridge network, as a container's, the
+	// host's, or a namespace of its own with loopback alone.
+	var netns string
+	switch p.Network {
+	case build.NetworkHost:
 		resolv, err := os.ReadFile("/etc/resolv.conf")
 		if err != nil {
 			resolv = nil
 		}
 		files["resolv.conf"] = string(resolv)
-	} else {
+	case build.NetworkNone:
 		files["resolv.conf"] = ""
+	default:
+		ns, release, err := b.stepNetwork(id)
+		if err != nil {
+			return -1, err
+		}
+		defer release()
+		netns = ns
+		r := network.HostResolv()
+		if files["resolv.conf"], err = resolvConf(r.Servers, r.Search, r.Options); err != nil {
+			return -1, err
+		}
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(l.dir, name), []byte(body), 0o644); err != nil {
@@ -178,7 +208,7 @@ func (b *buildBackend) Run(ctx context.Context, bl build.Layer, p build.Process)
 		cwd = "/"
 	}
 	opts := spec.Options{
-		Args: p.Args, Env: spec.MergeEnv(p.Env, nil), Cwd: cwd, User: user, Hostname: id[:12],
+		Args: p.Args, Env: spec.MergeEnv(p.Env, nil), Cwd: cwd, User: user, Hostname: id[:12], NetNS: netns,
 		Mounts: append([]specs.Mount{
 			bindFile(l.dir, "hostname", "/etc/hostname"),
 			bindFile(l.dir, "hosts", "/etc/hosts"),

@@ -100,7 +100,7 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Hostname = firstOf(opts.Hostname, id[:12])
+	cfg.Hostname = firstOf(opts.Hostname, e.sharedHostname(netcfg), id[:12])
 	dir := e.dir(id)
 	fb, err := fileBinds(dir, opts.Files)
 	if err != nil {
@@ -178,11 +178,13 @@ func (e *Engine) prepareDir(dir string, cfg *Config) error {
 	return nil
 }
 
-func firstOf(a, b string) string {
-	if a != "" {
-		return a
+func firstOf(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
 	}
-	return b
+	return ""
 }
 
 // mergeEnv lays over on base by variable name.

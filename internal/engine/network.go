@@ -621,3 +621,34 @@ func (e *Engine) hostGatewayFor(cfg *Config) string {
 	}
 	return ""
 }
+
+// sharedHostname is the host name of the container whose network
+// namespace nc shares (container:ID), which Docker gives the new one too;
+// "" for other modes.
+func (e *Engine) sharedHostname(nc NetworkConfig) string {
+	if !strings.HasPrefix(nc.Mode, ModeContainer) {
+		return ""
+	}
+	c, err := e.Lookup(strings.TrimPrefix(nc.Mode, ModeContainer))
+	if err != nil {
+		return ""
+	}
+	if cfg, err := configOf(c); err == nil {
+		return cfg.Hostname
+	}
+	return ""
+}
+
+// drop takes network id out of n's networks, and says whether it was
+// there.
+func (n *NetworkConfig) drop(id string) bool {
+	var keep []Attachment
+	for _, a := range n.Networks {
+		if a.NetworkID != id {
+			keep = append(keep, a)
+		}
+	}
+	dropped := len(keep) != len(n.Networks)
+	n.Networks = keep
+	return dropped
+}

@@ -200,7 +200,9 @@ func (e *Engine) Networks() ([]*metadata.Network, error) {
 }
 
 // RemoveNetwork removes a user-defined network that no running
-// container is on: its record, bridge, rules and resolver.
+// container is on: its record, bridge, rules and resolver. Stopped
+// containers configured for it leave it, in the same transaction, so
+// that they start without it rather than fail.
 func (e *Engine) RemoveNetwork(n *metadata.Network) error {
 	if n.Predefined {
 		return errdefs.Conflictf("%s is a pre-defined network and cannot be removed", n.Name)
@@ -220,6 +222,24 @@ func (e *Engine) RemoveNetwork(n *metadata.Network) error {
 		}
 		if len(users) > 0 {
 			return errdefs.Conflictf("error while removing network: network %s id %s has active endpoints (%s)", n.Name, n.ID, strings.Join(users, ", "))
+		}
+		var leaving []*metadata.Container
+		err = tx.Containers(func(c *metadata.Container) error {
+			if cfg, err := configOf(c); err == nil && cfg.Network.drop(n.ID) {
+				if c.Config, err = json.Marshal(cfg); err != nil {
+					return err
+				}
+				leaving = append(leaving, c)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, c := range leaving {
+			if err := tx.PutContainer(c); err != nil {
+				return err
+			}
 		}
 		return tx.DeleteNetwork(n)
 	})
@@ -389,13 +409,7 @@ func (e *Engine) Disconnect(n *metadata.Network, c *metadata.Container) error {
 		if err != nil {
 			return err
 		}
-		var keep []Attachment
-		for _, a := range rc.Network.Networks {
-			if a.NetworkID != n.ID {
-				keep = append(keep, a)
-			}
-		}
-		rc.Network.Networks = keep
+		rc.Network.drop(n.ID)
 		rec.Config, err = json.Marshal(rc)
 		return err
 	})

@@ -286,7 +286,41 @@ func (e *Engine) bridgeUp(n *metadata.Network) (network.BridgeLink, error) {
 		e.bridgeDown(n)
 		return br, err
 	}
-	return br, nil
+	// A bridge made again means a reboot (or a hand) took the old one,
+	// and with it the namespaces of the containers that were on it.
+	return br, e.sweepStale(n)
+}
+
+// sweepStale gives back the addresses of network n's endpoints whose
+// container has no network namespace any more: after a reboot, the
+// containers that ran are stopped, and no daemon was there to take them
+// off their networks. A container that is starting has made its
+// namespace before it claims an address, so it is never swept.
+func (e *Engine) sweepStale(n *metadata.Network) error {
+	var stale []*metadata.Endpoint
+	err := e.DB.View(func(tx *metadata.Tx) error {
+		return tx.Endpoints("", func(ep *metadata.Endpoint) error {
+			if ep.NetworkID == n.ID && !network.IsNetNS(e.netnsPath(ep.ContainerID)) {
+				stale = append(stale, ep)
+			}
+			return nil
+		})
+	})
+	if err != nil || len(stale) == 0 {
+		return err
+	}
+	err = e.DB.Update(func(tx *metadata.Tx) error {
+		for _, ep := range stale {
+			if err := releaseTx(tx, ep); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil && !n.Predefined {
+		err = e.writeRecords(n)
+	}
+	return err
 }
 
 // bridgeDown removes network n's bridge, rules and resolver.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"berth/internal/errdefs"
 	"berth/internal/metadata"
 	"berth/internal/portmap"
 )
@@ -52,6 +53,9 @@ func exposePorts(o *PortOptions, image map[string]struct{}) {
 // nothing is published and the container must not start.
 func (e *Engine) publishPorts(id, hostVeth string, t portmap.Target) error {
 	c, err := e.Lookup(id)
+	if errdefs.IsNotFound(err) {
+		return nil // a build's RUN step: on the network, without a record or ports
+	}
 	if err != nil {
 		return err
 	}

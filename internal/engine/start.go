@@ -158,12 +158,16 @@ func (e *Engine) RunAttached(c *metadata.Container, stdio Stdio) (int, error) {
 	e.unmountRootfs(c.ID)
 	e.netDown(c)
 	e.emit(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
-	err = e.update(c.ID, func(c *metadata.Container) error {
-		c.State.Status = StatusExited
-		c.State.ExitCode = code
-		c.State.FinishedAt = time.Now().UTC()
-		return nil
-	})
+	if cfg == nil || !cfg.AutoRemove {
+		// A --rm container is removed next: its exit needs no record,
+		// and the write would wait for the disk.
+		err = e.update(c.ID, func(c *metadata.Container) error {
+			c.State.Status = StatusExited
+			c.State.ExitCode = code
+			c.State.FinishedAt = time.Now().UTC()
+			return nil
+		})
+	}
 	if runErr != nil {
 		return code, runErr
 	}

@@ -96,6 +96,9 @@ func (e *Engine) Restore(arg, newName string) (*metadata.Container, error) {
 // grace period, or all with all set. It returns the bytes freed.
 func (e *Engine) PurgeTrash(all bool) (int64, error) {
 	cutoff := time.Now().Add(-trashTime())
+	if due, err := e.trashDue(cutoff, all); err != nil || !due {
+		return 0, err
+	}
 	var victims, volumeDirs []string
 	err := e.DB.Update(func(tx *metadata.Tx) error {
 		// Removed volumes share the trash and its grace period.
@@ -132,6 +135,34 @@ func (e *Engine) PurgeTrash(all bool) (int64, error) {
 	}
 	return freed, errors.Join(errs...)
 }
+
+// trashDue reports whether anything in the trash is to be freed now. It
+// only reads: every rm asks, and most of the time nothing is due, where a
+// write would wait for the disk twice.
+func (e *Engine) trashDue(cutoff time.Time, all bool) (bool, error) {
+	due := false
+	err := e.DB.View(func(tx *metadata.Tx) error {
+		check := func(removed time.Time) error {
+			if all || removed.Before(cutoff) {
+				due = true
+				return errStop
+			}
+			return nil
+		}
+		err := tx.TrashedAll(func(tr *metadata.Trashed) error { return check(tr.Removed) })
+		if err == nil && !due {
+			err = tx.TrashedVolumes(func(tv *metadata.TrashedVolume) error { return check(tv.Removed) })
+		}
+		if errors.Is(err, errStop) {
+			err = nil
+		}
+		return err
+	})
+	return due, err
+}
+
+// errStop ends a walk over records early.
+var errStop = errors.New("stop")
 
 // TrashList returns the removed containers that can be restored.
 func (e *Engine) TrashList() ([]metadata.Trashed, error) {

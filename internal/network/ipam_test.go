@@ -2,6 +2,7 @@ package network
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -89,5 +90,13 @@ func TestPickSubnet(t *testing.T) {
 func TestMAC(t *testing.T) {
 	if got := MAC(netip.MustParseAddr("172.17.0.2")).String(); got != "02:42:ac:11:00:02" {
 		t.Errorf("MAC = %s, want 02:42:ac:11:00:02", got)
+	}
+}
+
+func TestSplitRule(t *testing.T) {
+	got := splitRule(`-A BERTH-FORWARD -o br1 ! -i br1 -m comment --comment "berth network abc" -j DROP`)
+	want := []string{"-A", "BERTH-FORWARD", "-o", "br1", "!", "-i", "br1", "-m", "comment", "--comment", "berth network abc", "-j", "DROP"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("splitRule = %q, want %q", got, want)
 	}
 }

@@ -50,7 +50,7 @@ func chains(t *nftables.Table) (fwd, post *nftables.Chain) {
 	return fwd, post
 }
 
-// InstallRules puts network r's rules in berth's table, replacing any it
+// installNft puts network r's rules in berth's table, replacing any it
 // had, in one transaction:
 //
 //	forward:     oifname BR iifname != BR ct state established,related accept
@@ -62,7 +62,7 @@ func chains(t *nftables.Table) (fwd, post *nftables.Chain) {
 // So nothing from another network, or from outside, opens a connection
 // to a container unless a published port's DNAT let it in, and an
 // internal network's containers reach only each other and the host.
-func InstallRules(r Rules) error {
+func installNft(r Rules) error {
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
@@ -99,8 +99,8 @@ func InstallRules(r Rules) error {
 	return nil
 }
 
-// RemoveRules removes network id's rules from berth's table.
-func RemoveRules(id string) error {
+// removeNft removes network id's rules from berth's table.
+func removeNft(id string) error {
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
@@ -116,8 +116,8 @@ func RemoveRules(id string) error {
 	return nil
 }
 
-// CountRules counts the rules in berth's table that carry tag.
-func CountRules(tag string) (int, error) {
+// countNft counts the rules in berth's table that carry tag.
+func countNft(tag string) (int, error) {
 	c, err := nftables.New()
 	if err != nil {
 		return 0, err
