@@ -24,16 +24,11 @@ cd "$(dirname "$0")/.."
 berth=${BERTH:-bin/berth}
 runs=${BENCH_RUNS:-10}
 out=bench/out/build
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
+. bench/lib.sh
 [ "$(id -u)" -eq 0 ] || die "run it as root: builds mount layers and run containers, and dockerd needs root"
 [ -x "$berth" ] || die "$berth is not built: run 'make build' first"
-for cmd in hyperfine jq busybox; do
-	command -v "$cmd" >/dev/null || die "$cmd is missing: run scripts/setup.sh"
-done
-case $runs in '' | *[!0-9]* | 0) die "BENCH_RUNS must be a positive number" ;; esac
+need_cmds hyperfine jq busybox
+need_positive BENCH_RUNS
 # dockerd lives in sbin, which a sudo or cron environment may lack.
 export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 berth=$(realpath "$berth")
@@ -51,34 +46,15 @@ unset DOCKER_HOST DOCKER_CONTEXT BERTH_RUNTIME_DIR
 dockerd_pid=""
 declare -A tools why
 
-# stop PID SECONDS: SIGTERM, then SIGKILL after SECONDS.
-stop() {
-	local i
-	kill -TERM "$1" 2>/dev/null || return 0
-	for ((i = 0; i < $2 * 10; i++)); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null || true
-}
 cleanup() {
-	local p pid line mp
 	trap '' INT TERM
-	[ -z "$dockerd_pid" ] || stop "$dockerd_pid" 30
+	[ -z "$dockerd_pid" ] || stop "$dockerd_pid" dockerd 30
 	# What is left of the engines' processes names the temp dir.
-	for p in /proc/[0-9]*/cmdline; do
-		pid=${p#/proc/}
-		pid=${pid%/cmdline}
-		line=$(tr '\0' ' ' 2>/dev/null <"$p") || continue
-		[[ $line != *"$work/"* ]] || kill -KILL "$pid" 2>/dev/null || true
-	done
-	awk -v w="$work" '$5 == w || index($5, w "/") == 1 {print $5}' /proc/self/mountinfo |
-		sort -r | while read -r mp; do umount -l "$mp" 2>/dev/null || true; done
-	rm -rf --one-file-system "$work"
+	kill_naming "$work/"
+	remove_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-last_line() { tail -n 1 "$1" 2>/dev/null | cut -c1-200; }
 
 # The base image: a busybox rootfs, imported into each tool.
 mkdir -p "$work/docker/client" "$work/buildah"
@@ -105,30 +81,10 @@ echo 0 >"$work/big/early.txt"
 
 tools[berth]="$berth build -q"
 
-# A private dockerd, as in bench/containers.sh: its own stores, no bridge.
+# A private dockerd (bench/lib.sh): its own stores, no bridge.
 start_dockerd() {
-	local i
-	command -v dockerd >/dev/null && command -v docker >/dev/null || {
-		why[docker]="docker.io is not installed (scripts/setup.sh --docker)"
-		return 1
-	}
-	echo '{}' >"$work/docker/daemon.json"
-	setsid dockerd --config-file "$work/docker/daemon.json" \
-		--data-root "$work/docker/data" --exec-root "$work/docker/exec" \
-		--pidfile "$work/docker/docker.pid" -H "$BENCH_DOCKER" \
-		--bridge=none --iptables=false --ip6tables=false \
-		>"$work/docker/dockerd.log" 2>&1 </dev/null &
-	dockerd_pid=$!
-	for ((i = 0; i < 600; i++)); do
-		kill -0 "$dockerd_pid" 2>/dev/null || {
-			why[docker]="dockerd exited at start: $(last_line "$work/docker/dockerd.log")"
-			return 1
-		}
-		docker -H "$BENCH_DOCKER" version >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-	[ "$i" != 600 ] || {
-		why[docker]="dockerd did not answer within 60 s"
+	start_private_dockerd none || {
+		why[docker]=$dockerd_why
 		return 1
 	}
 	docker -H "$BENCH_DOCKER" import "$work/busybox.tar" bench/busybox:1 >/dev/null 2>"$work/err" || {
@@ -168,7 +124,7 @@ measure() { # measure CASE TOOL PREPARE COMMAND
 	if hyperfine -N --warmup 1 --runs "$runs" --prepare "$3" --export-json "$json" "$4" >/dev/null 2>"$work/err"; then
 		mean[$1:$2]=$(jq '.results[0].mean' "$json")
 	else
-		why[$1:$2]="failed: $(tail -n 1 "$work/err")"
+		why[$1:$2]="failed: $(last_line "$work/err")"
 	fi
 }
 for t in berth docker buildah; do

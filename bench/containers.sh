@@ -42,23 +42,14 @@ report=${BENCH_REPORT:-docs/BENCHMARKS.md}
 out=bench/out/containers
 img=bench/busybox:1
 
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
+. bench/lib.sh
 
 [ "$(id -u)" -eq 0 ] || die "run it as root: containers need namespaces, mounts and cgroups, and dockerd needs root"
 if [ ! -x "$berth" ]; then
 	die "$berth is not built: run 'make build' first (or 'make bench-containers', which does)"
 fi
-for cmd in hyperfine jq free; do
-	command -v "$cmd" >/dev/null || die "$cmd is missing: run scripts/setup.sh"
-done
-for v in BENCH_RUNS BENCH_LOOP BENCH_LOOP_RUNS BENCH_DETACH BENCH_DETACH_RUNS BENCH_MEM BENCH_DENSITY BENCH_PS_RUNS; do
-	case ${!v:-1} in
-	'' | *[!0-9]* | 0) die "$v must be a positive number" ;;
-	esac
-done
+need_cmds hyperfine jq free
+need_positive BENCH_RUNS BENCH_LOOP BENCH_LOOP_RUNS BENCH_DETACH BENCH_DETACH_RUNS BENCH_MEM BENCH_DENSITY BENCH_PS_RUNS
 # dockerd lives in sbin, which a sudo or cron environment may lack.
 export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
@@ -108,20 +99,8 @@ declare -A rm_err # tool -> how its removal failed, the first time
 declare -A tool_why # tool -> why it is not measured at all
 dockerd_pid=""
 
-# stop PID NAME SECONDS: SIGTERM, then SIGKILL after SECONDS.
-stop() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < $3 * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	echo "bench: $2 did not stop within $3 s of SIGTERM; killing it" >&2
-	kill -KILL "$pid" 2>/dev/null || true
-}
-
 cleanup() {
-	local t p pid line mp f
+	local t pid f
 	trap '' INT TERM
 	# Each tool removes its own containers first: their processes, mounts
 	# and cgroups go with them.
@@ -147,24 +126,13 @@ cleanup() {
 	[ -z "$dockerd_pid" ] || stop "$dockerd_pid" dockerd 30
 	# What is left of the engines' processes (containerd when dockerd was
 	# killed, shims, conmons) names the temp dir on its command line.
-	for p in /proc/[0-9]*/cmdline; do
-		pid=${p#/proc/}
-		pid=${pid%/cmdline}
-		line=$(tr '\0' ' ' 2>/dev/null <"$p") || continue
-		if [[ $line == *"$work/"* ]]; then
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-	done
+	kill_naming "$work/"
 	# rmdir removes only an empty cgroup: one that another dockerd or
 	# podman uses now stays. The deepest first.
 	engine_cgroups | sort -r | while read -r f; do
 		grep -qxF "$f" <<<"$cgroups_before" || rmdir "$f" 2>/dev/null || true
 	done
-	# Overlays, and dockerd's and podman's binds of their stores onto
-	# themselves: the deepest first.
-	awk -v w="$work" '$5 == w || index($5, w "/") == 1 {print $5}' /proc/self/mountinfo |
-		sort -r | while read -r mp; do umount -l "$mp" 2>/dev/null || true; done
-	rm -rf --one-file-system "$work"
+	remove_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -174,29 +142,6 @@ mkdir -p "$BENCH_ROOT" "$work/docker/client" "$work/podman"
 # DOCKER_CONFIG names a directory without one.
 echo '{}' >"$DOCKER_CONFIG/config.json"
 
-# last_line FILE: the last non-empty line of FILE, cut to 200 characters:
-# where a failed command says why. The report names the temp dir by the
-# variables, not by where it was.
-last_line() {
-	local line
-	line=$(grep -v '^[[:space:]]*$' "$1" 2>/dev/null | tail -n 1)
-	line=${line//"$BENCH_ROOT"/\$BENCH_ROOT}
-	line=${line//"$work"/(temp dir)}
-	line=${line:0:200}
-	echo "${line:-no error message}"
-}
-
-# quote ARGS...: the command line as one would type it.
-quote() {
-	local a s=""
-	for a in "$@"; do
-		case $a in
-		*[!A-Za-z0-9_./=:-]* | "") a="'${a//\'/\'\\\'\'}'" ;;
-		esac
-		s+="${s:+ }$a"
-	done
-	printf '%s' "$s"
-}
 
 now() { date +%s.%N; }
 # used_kib: the host's used memory, as `free` says: the median of five
@@ -228,41 +173,11 @@ if ! "$berth" --root "$BENCH_ROOT" import "$work/busybox.tar" "$img" >/dev/null 
 fi
 
 # --- dockerd -----------------------------------------------------------------
-# A private dockerd, everything of its own under the temp dir, as in
-# bench/images.sh. It starts its own containerd, whose shims run runc. No
-# bridge, no iptables: the containers have no network.
+# A private dockerd (bench/lib.sh). It starts its own containerd, whose
+# shims run runc. No bridge: the containers have no network.
 start_dockerd() {
-	local dockerd major config=$work/docker/daemon.json i
-	dockerd=$(command -v dockerd) && command -v docker >/dev/null || {
-		tool_why[docker]="docker.io is not installed (scripts/setup.sh --docker)"
-		return 1
-	}
-	# Our own config, so that the host's daemon.json is not read. dockerd
-	# before 23 writes an identity key to /etc/docker unless told where.
-	major=$("$dockerd" --version | sed -n 's/^Docker version \([0-9]*\)\..*/\1/p')
-	if [ -n "$major" ] && [ "$major" -lt 23 ]; then
-		printf '{"deprecated-key-path": "%s"}\n' "$work/docker/key.json" >"$config"
-	else
-		echo '{}' >"$config"
-	fi
-	# In a session of its own: a ^C at the terminal reaches the bench,
-	# whose cleanup removes the containers before it stops dockerd.
-	setsid "$dockerd" --config-file "$config" \
-		--data-root "$work/docker/data" --exec-root "$work/docker/exec" \
-		--pidfile "$work/docker/docker.pid" -H "$BENCH_DOCKER" \
-		--bridge=none --iptables=false --ip6tables=false \
-		>"$work/docker/dockerd.log" 2>&1 </dev/null &
-	dockerd_pid=$!
-	for ((i = 0; i < 600; i++)); do
-		if ! kill -0 "$dockerd_pid" 2>/dev/null; then
-			tool_why[docker]="dockerd exited at start: $(last_line "$work/docker/dockerd.log")"
-			return 1
-		fi
-		docker -H "$BENCH_DOCKER" version >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-	if [ "$i" = 600 ]; then
-		tool_why[docker]="dockerd did not answer within 60 s: $(last_line "$work/docker/dockerd.log")"
+	if ! start_private_dockerd none; then
+		tool_why[docker]=$dockerd_why
 		return 1
 	fi
 	if ! docker -H "$BENCH_DOCKER" import "$work/busybox.tar" "$img" >/dev/null 2>"$work/err" </dev/null; then
@@ -399,14 +314,7 @@ measure() {
 			unset "why[$s:$t]"
 		else
 			rm -f "$out/$s-$t.json"
-			# hyperfine hides the commands' stderr: run them once more to
-			# show why they failed.
-			if [ -n "${prep[$s:$t]:-}" ] && ! sh -c "${prep[$s:$t]}" >/dev/null 2>"$work/err" </dev/null; then
-				why[$s:$t]="its prepare command failed: $(last_line "$work/err")"
-			else
-				sh -c "${cmd[$s:$t]}" >/dev/null 2>"$work/err" </dev/null || true
-				why[$s:$t]="it failed: $(last_line "$work/err")"
-			fi
+			why[$s:$t]=$(why_failed "${prep[$s:$t]:-}" "${cmd[$s:$t]}")
 			[ "$t" != berth ] || berth_failed=1
 		fi
 	done
@@ -588,13 +496,6 @@ median() {
 	[ -f "$json" ] || return 0
 	jq -r '.results[0].median' "$json"
 }
-ratio() { # ratio A B: A/B as "0.42×", or "n/a"
-	if [ -z "$1" ] || [ -z "$2" ]; then
-		echo "n/a"
-	else
-		awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f×", a / b}'
-	fi
-}
 mb() { awk -v k="$1" 'BEGIN {printf "%.2f MB", k * 1024 / 1e6}'; } # mb KIB
 
 # goal SECTION FACTOR: whether berth's median is within FACTOR of docker's.
@@ -677,16 +578,6 @@ section_table() { # section_table SECTION
 	done
 }
 
-cgroup_mode() {
-	if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
-		echo "v2 (unified)"
-	elif [ -d /sys/fs/cgroup/unified ]; then
-		echo "v1, hybrid (v2 mounted at /sys/fs/cgroup/unified)"
-	else
-		echo "v1 (legacy)"
-	fi
-}
-
 # first_line COMMAND...: the first line of its output, or "unknown". Not
 # through head, which may leave COMMAND a broken pipe to fail on.
 first_line() {
@@ -698,11 +589,7 @@ first_line() {
 
 # Other work on the host skews the times: the report gives the load.
 load_start=$(cut -d ' ' -f 1-3 /proc/loadavg)
-berth_rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-# The report itself does not count: another part may have just written it.
-if [ -n "$(git status --porcelain --untracked-files=no -- . ":(exclude)docs/BENCHMARKS.md" 2>/dev/null)" ]; then
-	berth_rev+=" with uncommitted changes"
-fi
+berth_rev=$(berth_revision)
 if [ -z "${tool_why[docker]:-}" ]; then
 	docker_version=$(docker -H "$BENCH_DOCKER" version --format '{{.Server.Version}} (dockerd), {{.Client.Version}} (client)' 2>/dev/null || echo unknown)
 	docker_version+=", runtime $(docker -H "$BENCH_DOCKER" info --format '{{.DefaultRuntime}}' 2>/dev/null || echo unknown)"
@@ -735,11 +622,7 @@ write_report() {
 		echo
 		echo "| | |"
 		echo "|---|---|"
-		echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
-		echo "| kernel | $(uname -sr) |"
-		echo "| cgroups | $(cgroup_mode) |"
-		echo "| CPU | $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(nproc) cores |"
-		echo "| memory | $(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) |"
+		host_rows cgroups
 		echo "| file system of the stores | $(df --output=fstype "$work" | tail -n 1) |"
 		echo "| load average at the start | $load_start |"
 		echo "| berth | commit $berth_rev |"

@@ -30,10 +30,7 @@ out=bench/out/images
 go=${GO:-go}
 name=bench/big:1
 
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
+. bench/lib.sh
 
 [ "$(id -u)" -eq 0 ] || die "run it as root: the image stores keep files of every owner, and dockerd needs root"
 if [ ! -x "$berth" ]; then
@@ -42,9 +39,7 @@ fi
 if ! command -v "$go" >/dev/null && [ -x /usr/local/go/bin/go ]; then
 	go=/usr/local/go/bin/go
 fi
-for cmd in hyperfine jq "$go"; do
-	command -v "$cmd" >/dev/null || die "$cmd is missing: run scripts/setup.sh"
-done
+need_cmds hyperfine jq "$go"
 # dockerd lives in sbin, which a sudo or cron environment may lack.
 export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
@@ -65,62 +60,20 @@ unset DOCKER_HOST DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
 
 registry_pid="" dockerd_pid=""
 
-# stop PID NAME SECONDS: SIGTERM, then SIGKILL after SECONDS.
-stop() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < $3 * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	echo "bench: $2 did not stop within $3 s of SIGTERM; killing it" >&2
-	kill -KILL "$pid" 2>/dev/null || true
-}
-
 cleanup() {
-	local p pid line mp
 	[ -z "$registry_pid" ] || stop "$registry_pid" docker-registry 10
 	[ -z "$dockerd_pid" ] || stop "$dockerd_pid" dockerd 30
 	# What dockerd started and left behind (its containerd, when dockerd
 	# was killed) names dockerd's directory on its command line.
-	for p in /proc/[0-9]*/cmdline; do
-		pid=${p#/proc/}
-		pid=${pid%/cmdline}
-		line=$(tr '\0' ' ' <"$p" 2>/dev/null) || continue
-		if [[ $line == *"$work/docker/"* ]]; then
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-	done
-	# dockerd bind-mounts its data root onto itself; unmount the deepest
-	# first.
-	awk -v w="$work" '$5 == w || index($5, w "/") == 1 {print $5}' /proc/self/mountinfo |
-		sort -r | while read -r mp; do umount -l "$mp" 2>/dev/null || true; done
-	rm -rf --one-file-system "$work"
+	kill_naming "$work/docker/"
+	# dockerd bind-mounts its data root onto itself.
+	remove_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$BENCH_STATE" "$work/registry" "$work/docker"
 
-# last_line FILE: the last non-empty line of FILE, cut to 200 characters:
-# where a failed command says why.
-last_line() {
-	local line
-	line=$(grep -v '^[[:space:]]*$' "$1" 2>/dev/null | tail -n 1 | cut -c 1-200)
-	echo "${line:-no error message}"
-}
-
-# quote ARGS...: the command line as one would type it.
-quote() {
-	local a s=""
-	for a in "$@"; do
-		case $a in
-		*[!A-Za-z0-9_./=:-]* | "") a="'${a//\'/\'\\\'\'}'" ;;
-		esac
-		s+="${s:+ }$a"
-	done
-	printf '%s' "$s"
-}
 
 sections=(pull load import save)
 declare -A tools=([pull]="berth docker skopeo" [load]="berth docker tar tarsync" [import]="berth docker tar tarsync" [save]="berth docker tar")
@@ -217,35 +170,10 @@ start_registry || echo "bench: pull is not measured: $registry_why" >&2
 docker_why=""
 docker=(docker -H "$BENCH_DOCKER")
 start_dockerd() {
-	local dockerd major config=$work/docker/daemon.json i
-	dockerd=$(command -v dockerd) && command -v docker >/dev/null || {
-		docker_why="docker.io is not installed (scripts/setup.sh --docker)"
+	start_private_dockerd none || {
+		docker_why=$dockerd_why
 		return 1
 	}
-	# Our own config, so that the host's daemon.json is not read. dockerd
-	# before 23 writes an identity key to /etc/docker unless told where.
-	major=$("$dockerd" --version | sed -n 's/^Docker version \([0-9]*\)\..*/\1/p')
-	if [ -n "$major" ] && [ "$major" -lt 23 ]; then
-		printf '{"deprecated-key-path": "%s"}\n' "$work/docker/key.json" >"$config"
-	else
-		echo '{}' >"$config"
-	fi
-	setsid "$dockerd" --config-file "$config" \
-		--data-root "$work/docker/data" --exec-root "$work/docker/exec" \
-		--pidfile "$work/docker/docker.pid" -H "$BENCH_DOCKER" \
-		--bridge=none --iptables=false --ip6tables=false \
-		>"$work/docker/dockerd.log" 2>&1 </dev/null &
-	dockerd_pid=$!
-	for ((i = 0; i < 600; i++)); do
-		if ! kill -0 "$dockerd_pid" 2>/dev/null; then
-			docker_why="dockerd exited at start: $(last_line "$work/docker/dockerd.log")"
-			return 1
-		fi
-		"${docker[@]}" version >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	docker_why="dockerd did not answer within 60 s: $(last_line "$work/docker/dockerd.log")"
-	return 1
 }
 echo "== starting dockerd"
 start_dockerd || echo "bench: docker is not measured: $docker_why" >&2
@@ -346,14 +274,7 @@ measure() {
 			unset "why[$s:$t]"
 		else
 			rm -f "$out/$s-$t.json"
-			# hyperfine hides the commands' stderr: run them once more to
-			# show why they failed.
-			if ! sh -c "${prep[$s:$t]}" >/dev/null 2>"$work/err" </dev/null; then
-				why[$s:$t]="its prepare command failed: $(last_line "$work/err")"
-			else
-				sh -c "${cmd[$s:$t]}" >/dev/null 2>"$work/err" </dev/null || true
-				why[$s:$t]="it failed: $(last_line "$work/err")"
-			fi
+			why[$s:$t]=$(why_failed "${prep[$s:$t]}" "${cmd[$s:$t]}")
 			[ "$t" != berth ] || berth_failed=1
 		fi
 	done
@@ -365,13 +286,6 @@ median() {
 	local json=$out/$1-$2.json
 	[ -f "$json" ] || return 0
 	jq -r '.results[0].median' "$json"
-}
-ratio() { # ratio A B: A/B as "0.42×", or "n/a"
-	if [ -z "$1" ] || [ -z "$2" ]; then
-		echo "n/a"
-	else
-		awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f×", a / b}'
-	fi
 }
 name_of() { # name_of SECTION TOOL: the tool as the report names it
 	echo "${label[$1:$2]:-$2 $1}"
@@ -440,11 +354,7 @@ mib() { awk -v b="$1" 'BEGIN {printf "%.0f MB", b / 1e6}'; }
 
 # Other work on the host skews the times: the report gives the load.
 load_start=$(cut -d ' ' -f 1-3 /proc/loadavg)
-berth_rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-# The report itself does not count: the other part may have just written it.
-if [ -n "$(git status --porcelain --untracked-files=no -- . ":(exclude)docs/BENCHMARKS.md" 2>/dev/null)" ]; then
-	berth_rev+=" with uncommitted changes"
-fi
+berth_rev=$(berth_revision)
 if [ -z "$docker_why" ]; then
 	docker_version=$("${docker[@]}" version --format '{{.Server.Version}} (dockerd), {{.Client.Version}} (client)' 2>/dev/null || echo unknown)
 	docker_driver=$("${docker[@]}" info --format '{{.Driver}}' 2>/dev/null || echo unknown)
@@ -468,10 +378,7 @@ write_report() {
 		echo
 		echo "| | |"
 		echo "|---|---|"
-		echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
-		echo "| kernel | $(uname -sr) |"
-		echo "| CPU | $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(nproc) cores |"
-		echo "| memory | $(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) |"
+		host_rows
 		echo "| file system of the stores | $(df --output=fstype "$work" | tail -n 1) |"
 		echo "| load average at the start | $load_start |"
 		echo "| berth | commit $berth_rev |"

@@ -30,21 +30,12 @@ streams=${BENCH_NET_STREAMS:-4}
 out=bench/out/network
 img=bench/tcpthru:1
 
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
+. bench/lib.sh
 
 [ "$(id -u)" -eq 0 ] || die "run it as root: containers need namespaces, and the tools change the host's network"
 [ -x "$berth" ] || die "$berth is not built: run 'make build' first (or 'make bench-network', which does)"
-for cmd in jq ip; do
-	command -v "$cmd" >/dev/null || die "$cmd is missing: run scripts/setup.sh"
-done
-for v in BENCH_NET_SECONDS BENCH_NET_RUNS BENCH_NET_STREAMS; do
-	case ${!v:-1} in
-	'' | *[!0-9]* | 0) die "$v must be a positive number" ;;
-	esac
-done
+need_cmds jq ip
+need_positive BENCH_NET_SECONDS BENCH_NET_RUNS BENCH_NET_STREAMS
 export PATH=$PATH:/usr/local/go/bin:/usr/local/sbin:/usr/sbin:/sbin
 go=$(command -v go) || die "go is missing: bench/tcpthru is built with it"
 
@@ -74,19 +65,7 @@ dockerd_pid=""
 docker_bridge=bbench$$
 docker_bridge_cidr=172.30.$(($$ % 200 + 20)).1/24
 
-stop() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < $3 * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	echo "bench: $2 did not stop within $3 s of SIGTERM; killing it" >&2
-	kill -KILL "$pid" 2>/dev/null || true
-}
-
 cleanup() {
-	local mp
 	trap '' INT TERM
 	[ ! -d "$BENCH_ROOT" ] || timeout 60 sh -c "${pre[berth]} rm -f bench-net" >/dev/null 2>&1 || true
 	if [ -n "$dockerd_pid" ]; then
@@ -97,24 +76,13 @@ cleanup() {
 		timeout 60 podman rm -f -t 0 bench-net >/dev/null 2>&1 || true
 	fi
 	ip link del "$docker_bridge" 2>/dev/null || true
-	awk -v w="$work" '$5 == w || index($5, w "/") == 1 {print $5}' /proc/self/mountinfo |
-		sort -r | while read -r mp; do umount -l "$mp" 2>/dev/null || true; done
-	rm -rf --one-file-system "$work"
+	remove_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$BENCH_ROOT" "$work/docker/client" "$work/podman/tmp"
 echo '{}' >"$DOCKER_CONFIG/config.json"
-
-last_line() {
-	local line
-	line=$(grep -v '^[[:space:]]*$' "$1" 2>/dev/null | tail -n 1)
-	line=${line//"$BENCH_ROOT"/\$BENCH_ROOT}
-	line=${line//"$work"/(temp dir)}
-	line=${line:0:200}
-	echo "${line:-no error message}"
-}
 
 # --- the image ---------------------------------------------------------------
 echo "== making the image: busybox and bench/tcpthru"
@@ -131,33 +99,17 @@ if ! "$berth" --root "$BENCH_ROOT" import "$work/image.tar" "$img" >/dev/null 2>
 fi
 
 start_dockerd() {
-	local dockerd i
-	dockerd=$(command -v dockerd) && command -v docker >/dev/null || {
+	command -v dockerd >/dev/null && command -v docker >/dev/null || {
 		tool_why[docker]="docker.io is not installed (scripts/setup.sh --docker)"
 		return 1
 	}
 	ip link add "$docker_bridge" type bridge
 	ip addr add "$docker_bridge_cidr" dev "$docker_bridge"
 	ip link set "$docker_bridge" up
-	echo '{}' >"$work/docker/daemon.json"
 	# No iptables: Docker leaves loopback traffic to docker-proxy in any
 	# case, and the host's firewall stays as it is.
-	setsid "$dockerd" --config-file "$work/docker/daemon.json" \
-		--data-root "$work/docker/data" --exec-root "$work/docker/exec" \
-		--pidfile "$work/docker/docker.pid" -H "$BENCH_DOCKER" \
-		--bridge="$docker_bridge" --iptables=false --ip6tables=false \
-		>"$work/docker/dockerd.log" 2>&1 </dev/null &
-	dockerd_pid=$!
-	for ((i = 0; i < 600; i++)); do
-		if ! kill -0 "$dockerd_pid" 2>/dev/null; then
-			tool_why[docker]="dockerd exited at start: $(last_line "$work/docker/dockerd.log")"
-			return 1
-		fi
-		docker -H "$BENCH_DOCKER" version >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-	if [ "$i" = 600 ]; then
-		tool_why[docker]="dockerd did not answer within 60 s: $(last_line "$work/docker/dockerd.log")"
+	if ! start_private_dockerd "$docker_bridge"; then
+		tool_why[docker]=$dockerd_why
 		return 1
 	fi
 	version[docker]=$(docker -H "$BENCH_DOCKER" version --format 'Docker {{.Server.Version}}' 2>/dev/null || true)
@@ -333,7 +285,7 @@ sh -c "${pre[berth]} rm -f bench-net" >/dev/null 2>&1 || true
 # --- the report --------------------------------------------------------------
 fmt() { awk -v x="$1" 'BEGIN {printf "%.1f", x}'; }
 fmt2() { awk -v x="$1" 'BEGIN {printf "%.2f", x}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.1f×", a / b; else print "–"}'; }
+speedup() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.1f×", a / b; else print "–"}'; }
 tmp=$(mktemp)
 {
 	echo "## Network"
@@ -355,8 +307,8 @@ tmp=$(mktemp)
 		if [ -n "${result[$t:1]:-}" ] && [ -n "${result[$t:$streams]:-}" ]; then
 			vs="–" vc="–"
 			if [ -n "${result[docker:1]:-}" ] && [ "$t" != docker ]; then
-				vs="$(ratio "${result[$t:1]}" "${result[docker:1]}") / $(ratio "${result[$t:$streams]}" "${result[docker:$streams]}")"
-				vc="$(ratio "${cpu[docker:1]}" "${cpu[$t:1]}") / $(ratio "${cpu[docker:$streams]}" "${cpu[$t:$streams]}")"
+				vs="$(speedup "${result[$t:1]}" "${result[docker:1]}") / $(speedup "${result[$t:$streams]}" "${result[docker:$streams]}")"
+				vc="$(speedup "${cpu[docker:1]}" "${cpu[$t:1]}") / $(speedup "${cpu[docker:$streams]}" "${cpu[$t:$streams]}")"
 			fi
 			echo "| $label | ${how[$t]} | $(fmt "${result[$t:1]}") | $(fmt "${result[$t:$streams]}") | $(fmt2 "${cpu[$t:1]}") / $(fmt2 "${cpu[$t:$streams]}") | $vs | $vc |"
 		else

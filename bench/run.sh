@@ -23,18 +23,13 @@ loop_runs=${BENCH_LOOP_RUNS:-3}
 report=${BENCH_REPORT:-docs/BENCHMARKS.md}
 out=bench/out
 
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
+. bench/lib.sh
 
 [ "$(id -u)" -eq 0 ] || die "run it as root: containers need namespaces, mounts and cgroups"
 if [ ! -x "$berth_runc" ]; then
 	die "$berth_runc is not built: run 'make build' first (or 'make bench', which does)"
 fi
-for cmd in hyperfine jq; do
-	command -v "$cmd" >/dev/null || die "$cmd is missing: run scripts/setup.sh"
-done
+need_cmds hyperfine jq
 
 tools=(berth runc crun)
 declare -A bin=([berth]=$berth_runc [runc]=runc [crun]=crun)
@@ -78,13 +73,6 @@ for b in "$BENCH_TRUE:/bin/true" "$BENCH_SLEEP:/bin/sleep 1000"; do
 	mv "$dir/config.json.new" "$dir/config.json"
 done
 
-# first_error FILE: the last non-empty line of FILE, cut to 200 characters.
-first_error() {
-	local line
-	line=$(grep -v '^[[:space:]]*$' "$1" | tail -n 1 | cut -c 1-200)
-	echo "${line:-no error message}"
-}
-
 # Commands, as hyperfine runs them: each through `sh -c`, which hyperfine
 # times and subtracts, the same for every runtime. $$ is that shell's pid,
 # so every run gets a fresh container id.
@@ -127,17 +115,6 @@ bench() {
 	fi
 }
 
-# quote ARGS...: the command line as one would type it.
-quote() {
-	local a s=""
-	for a in "$@"; do
-		case $a in
-		*[!A-Za-z0-9_./=:-]* | "") a="'${a//\'/\'\\\'\'}'" ;;
-		esac
-		s+="${s:+ }$a"
-	done
-	printf '%s' "$s"
-}
 
 # --- (a) one run, (b) many runs in a row -----------------------------------
 ok_run=()
@@ -149,7 +126,7 @@ for t in "${tools[@]}"; do
 	if BENCH_PROBE=1 sh -c "${cmd_run[$t]}" </dev/null >/dev/null 2>"$work/err"; then
 		ok_run+=("$t")
 	else
-		why[run:$t]=$(first_error "$work/err")
+		why[run:$t]=$(last_line "$work/err")
 	fi
 done
 for t in "${tools[@]}"; do why[loop:$t]=${why[run:$t]:-}; done
@@ -193,7 +170,7 @@ for t in "${tools[@]}"; do
 	before=$(runtime_procs | awk '{print $1}')
 	if ! "${r[@]}" create --bundle "$BENCH_SLEEP" sleeper </dev/null >/dev/null 2>"$work/err" ||
 		! "${r[@]}" start sleeper </dev/null >/dev/null 2>"$work/err"; then
-		why[exec:$t]="create and start: $(first_error "$work/err")"
+		why[exec:$t]="create and start: $(last_line "$work/err")"
 		why[mem:$t]=${why[exec:$t]}
 		"${r[@]}" delete -f sleeper >/dev/null 2>&1 || true
 		continue
@@ -216,7 +193,7 @@ for t in "${tools[@]}"; do
 	if BENCH_PROBE=1 sh -c "${cmd_exec[$t]}" </dev/null >/dev/null 2>"$work/err"; then
 		ok_exec+=("$t")
 	else
-		why[exec:$t]=$(first_error "$work/err")
+		why[exec:$t]=$(last_line "$work/err")
 	fi
 done
 
@@ -232,13 +209,6 @@ done
 median() {
 	[ -f "$1" ] || return 0
 	jq -r --arg t "$2" '.results[] | select(.command == $t) | .median' "$1"
-}
-ratio() { # ratio A B: A/B as "0.42×", or "n/a"
-	if [ -z "$1" ] || [ -z "$2" ]; then
-		echo "n/a"
-	else
-		awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f×", a / b}'
-	fi
 }
 
 # section_table SECTION JSON TITLE
@@ -284,16 +254,6 @@ goal() { # goal SECTION: whether berth's median is at most half of runc's
 	fi
 }
 
-cgroup_mode() {
-	if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
-		echo "v2 (unified)"
-	elif [ -d /sys/fs/cgroup/unified ]; then
-		echo "v1, hybrid (v2 mounted at /sys/fs/cgroup/unified)"
-	else
-		echo "v1 (legacy)"
-	fi
-}
-
 version_of() { # version_of TOOL: its first --version line
 	if [ -n "${skip[$1]:-}" ]; then
 		echo "not installed"
@@ -302,11 +262,7 @@ version_of() { # version_of TOOL: its first --version line
 	fi
 }
 
-berth_rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-# The report itself does not count: the other part may have just written it.
-if [ -n "$(git status --porcelain --untracked-files=no -- . ":(exclude)docs/BENCHMARKS.md" 2>/dev/null)" ]; then
-	berth_rev+=" with uncommitted changes"
-fi
+berth_rev=$(berth_revision)
 if [ -n "${left_n[berth]:-}" ]; then
 	if [ "${left_n[berth]}" = 0 ]; then mem_goal="met: none"; else mem_goal="not met: ${left_n[berth]}"; fi
 else
@@ -324,11 +280,7 @@ tmp_report=$(mktemp "$work/report.XXXXXX")
 	echo
 	echo "| | |"
 	echo "|---|---|"
-	echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
-	echo "| kernel | $(uname -sr) |"
-	echo "| cgroups | $(cgroup_mode) |"
-	echo "| CPU | $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(nproc) cores |"
-	echo "| memory | $(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) |"
+	host_rows cgroups
 	echo "| berth | commit $berth_rev |"
 	echo "| runc | $(version_of runc) |"
 	echo "| crun | $(version_of crun) |"

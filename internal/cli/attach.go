@@ -14,11 +14,7 @@ func newAttachCommand(a *app) *cobra.Command {
 		Short: "Attach local standard input, output, and error streams to a running container",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
-			if err != nil {
-				return err
-			}
-			c, err := e.Lookup(args[0])
+			e, c, err := a.container(args[0])
 			if err != nil {
 				return err
 			}

@@ -430,13 +430,10 @@ func newBuilderPruneCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(keys) > 0 {
-				fmt.Fprintln(a.out, "Deleted build cache objects:")
-				for _, k := range keys {
-					fmt.Fprintln(a.out, k[:25])
-				}
-				fmt.Fprintln(a.out)
+			for i, k := range keys {
+				keys[i] = k[:25]
 			}
+			printDeleted(a.out, "Deleted build cache objects:", keys)
 			fmt.Fprintf(a.out, "Total reclaimed space: %s\n", humanSize(freed))
 			return nil
 		},

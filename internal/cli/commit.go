@@ -37,11 +37,7 @@ func newCommitCommand(a *app) *cobra.Command {
 				}
 				opts.Names = []string{ref.String()}
 			}
-			e, err := a.engine()
-			if err != nil {
-				return err
-			}
-			c, err := e.Lookup(args[0])
+			e, c, err := a.container(args[0])
 			if err != nil {
 				return err
 			}

@@ -609,26 +609,32 @@ func newStartCommand(a *app) *cobra.Command {
 	return cmd
 }
 
-// eachContainer runs fn for every named container, printing each name
-// that succeeded, and joins the errors.
+// container opens the engine and looks up the container arg names.
+func (a *app) container(arg string) (*engine.Engine, *metadata.Container, error) {
+	e, err := a.engine()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := e.Lookup(arg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, c, nil
+}
+
+// eachContainer runs fn for every named container, as eachArg does.
 func (a *app) eachContainer(args []string, fn func(e *engine.Engine, c *metadata.Container) error) error {
 	e, err := a.engine()
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, arg := range args {
+	return eachArg(a.out, args, func(arg string) error {
 		c, err := e.Lookup(arg)
-		if err == nil {
-			err = fn(e, c)
-		}
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return err
 		}
-		fmt.Fprintln(a.out, arg)
-	}
-	return errors.Join(errs...)
+		return fn(e, c)
+	})
 }
 
 func newStopCommand(a *app) *cobra.Command {

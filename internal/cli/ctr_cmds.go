@@ -27,11 +27,7 @@ func newExecCommand(a *app) *cobra.Command {
 		Short: "Execute a command in a running container",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
-			if err != nil {
-				return err
-			}
-			c, err := e.Lookup(args[0])
+			e, c, err := a.container(args[0])
 			if err != nil {
 				return err
 			}
@@ -73,11 +69,7 @@ func newLogsCommand(a *app) *cobra.Command {
 		Short: "Fetch the logs of a container",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
-			if err != nil {
-				return err
-			}
-			c, err := e.Lookup(args[0])
+			e, c, err := a.container(args[0])
 			if err != nil {
 				return err
 			}
@@ -162,20 +154,9 @@ func newInspectCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var items []any
-			var errs []error
-			for _, arg := range args {
-				item, err := inspectOne(e, arg, typ)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				items = append(items, item)
-			}
-			if err := inspectOut(a.out, format, items); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+			return inspectEach(a.out, format, args, func(arg string) (any, error) {
+				return inspectOne(e, arg, typ)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output: json, or a Go template")
@@ -281,11 +262,7 @@ func newTopCommand(a *app) *cobra.Command {
 		Short: "Display the running processes of a container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
-			if err != nil {
-				return err
-			}
-			c, err := e.Lookup(args[0])
+			e, c, err := a.container(args[0])
 			if err != nil {
 				return err
 			}

@@ -13,11 +13,7 @@ func newDiffCommand(a *app) *cobra.Command {
 		Args:                  cobra.ExactArgs(1),
 		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
-			if err != nil {
-				return err
-			}
-			c, err := e.Lookup(args[0])
+			e, c, err := a.container(args[0])
 			if err != nil {
 				return err
 			}

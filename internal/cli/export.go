@@ -19,11 +19,7 @@ func newExportCommand(a *app) *cobra.Command {
 			if output == "" && isTerminal(a.out) {
 				return errors.New("cowardly refusing to save to a terminal. Use the -o flag or redirect")
 			}
-			e, err := a.engine()
-			if err != nil {
-				return err
-			}
-			c, err := e.Lookup(args[0])
+			e, c, err := a.container(args[0])
 			if err != nil {
 				return err
 			}

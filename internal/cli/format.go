@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -130,6 +131,41 @@ func printDockerJSON(w io.Writer, v any) error {
 	}
 	_, err = fmt.Fprintf(w, "%s\n", b)
 	return err
+}
+
+// inspectEach looks up every argument with one and prints what it found
+// as inspectOut does; then, as Docker does, it returns the errors of the
+// arguments it could not inspect, joined.
+func inspectEach(w io.Writer, format string, args []string, one func(arg string) (any, error)) error {
+	var items []any
+	var errs []error
+	for _, arg := range args {
+		item, err := one(arg)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		items = append(items, item)
+	}
+	if err := inspectOut(w, format, items); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
+
+// eachArg runs fn for every argument, printing each one it succeeded
+// for, and then joins the errors, as Docker's commands that take several
+// names do.
+func eachArg(w io.Writer, args []string, fn func(arg string) error) error {
+	var errs []error
+	for _, arg := range args {
+		if err := fn(arg); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintln(w, arg)
+	}
+	return errors.Join(errs...)
 }
 
 // inspectOut prints inspect results: a JSON array, or each through a

@@ -282,23 +282,13 @@ func newImageInspectCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var items []any
-			var errs []error
-			for _, arg := range args {
+			return inspectEach(a.out, format, args, func(arg string) (any, error) {
 				img, err := st.Lookup(arg)
-				if err == nil {
-					var in *image.Inspect
-					if in, err = st.Inspect(img); err == nil {
-						items = append(items, in)
-						continue
-					}
+				if err != nil {
+					return nil, err
 				}
-				errs = append(errs, err)
-			}
-			if err := inspectOut(a.out, format, items); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+				return st.Inspect(img)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output: json, or a Go template")
@@ -391,18 +381,8 @@ func newImagePruneCommand(a *app) *cobra.Command {
 				return err
 			}
 			rep, err := st.Prune(all)
-			if rep != nil && len(rep.Deleted) > 0 {
-				fmt.Fprintln(a.out, "Deleted Images:")
-				for _, d := range rep.Deleted {
-					if d.Untagged != "" {
-						fmt.Fprintf(a.out, "untagged: %s\n", d.Untagged)
-					} else {
-						fmt.Fprintf(a.out, "deleted: %s\n", d.Deleted)
-					}
-				}
-				fmt.Fprintln(a.out)
-			}
 			if rep != nil {
+				printDeleted(a.out, "Deleted Images:", imagePruneLines(rep.Deleted))
 				fmt.Fprintf(a.out, "Total reclaimed space: %s\n", humanSize(rep.SpaceReclaimed))
 			}
 			return err

@@ -187,23 +187,13 @@ func newNetworkInspectCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var items []any
-			var errs []error
-			for _, arg := range args {
+			return inspectEach(a.out, format, args, func(arg string) (any, error) {
 				n, err := e.LookupNetwork(arg)
-				if err == nil {
-					var j *engine.NetworkInspectJSON
-					if j, err = e.InspectNetwork(n); err == nil {
-						items = append(items, j)
-						continue
-					}
+				if err != nil {
+					return nil, err
 				}
-				errs = append(errs, err)
-			}
-			if err := inspectOut(a.out, format, items); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+				return e.InspectNetwork(n)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output: json, or a Go template")
@@ -288,15 +278,7 @@ func newNetworkConnectCommand(a *app) *cobra.Command {
 		Short: "Connect a container to a network",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
-			if err != nil {
-				return err
-			}
-			n, err := e.LookupNetwork(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := e.Lookup(args[1])
+			e, n, c, err := a.networkAndContainer(args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -316,15 +298,7 @@ func newNetworkDisconnectCommand(a *app) *cobra.Command {
 		Short: "Disconnect a container from a network",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
-			if err != nil {
-				return err
-			}
-			n, err := e.LookupNetwork(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := e.Lookup(args[1])
+			e, n, c, err := a.networkAndContainer(args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -333,4 +307,22 @@ func newNetworkDisconnectCommand(a *app) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "accepted for Docker's sake: a disconnect always goes ahead")
 	return cmd
+}
+
+// networkAndContainer opens the engine and looks up the network and the
+// container that connect and disconnect name, the network first.
+func (a *app) networkAndContainer(network, container string) (*engine.Engine, *metadata.Network, *metadata.Container, error) {
+	e, err := a.engine()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	n, err := e.LookupNetwork(network)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err := e.Lookup(container)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return e, n, c, nil
 }

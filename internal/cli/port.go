@@ -38,11 +38,7 @@ func newPortCommand(a *app) *cobra.Command {
 		Short: "List port mappings or a specific mapping for the container",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
-			if err != nil {
-				return err
-			}
-			c, err := e.Lookup(args[0])
+			e, c, err := a.container(args[0])
 			if err != nil {
 				return err
 			}

@@ -2,12 +2,14 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"berth/internal/engine"
 	"berth/internal/errdefs"
+	"berth/internal/image"
 )
 
 // newContainerPruneCommand is `container prune`; Docker has no top-level
@@ -38,13 +40,7 @@ func newContainerPruneCommand(a *app) *cobra.Command {
 			if rep == nil {
 				return err
 			}
-			if len(rep.Deleted) > 0 {
-				fmt.Fprintln(a.out, "Deleted Containers:")
-				for _, id := range rep.Deleted {
-					fmt.Fprintln(a.out, id)
-				}
-				fmt.Fprintln(a.out)
-			}
+			printDeleted(a.out, "Deleted Containers:", rep.Deleted)
 			fmt.Fprintf(a.out, "Total reclaimed space: %s\n", humanSize(int64(rep.SpaceReclaimed)))
 			// Docker frees the space at once; say where it went, on
 			// stderr, so that stdout stays Docker's.
@@ -59,6 +55,32 @@ func newContainerPruneCommand(a *app) *cobra.Command {
 	cmd.Flags().BoolVar(&purge, "purge", false, "free the containers now instead of keeping them in the trash")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, "provide filter values (until=DURATION|TIME, label=KEY[=VALUE], label!=KEY[=VALUE])")
 	return cmd
+}
+
+// printDeleted prints what a prune removed as Docker does: a heading, a
+// line each and a blank line, or nothing when nothing was removed.
+func printDeleted(w io.Writer, heading string, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintln(w, heading)
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+	fmt.Fprintln(w)
+}
+
+// imagePruneLines are image prune's lines for what it removed.
+func imagePruneLines(deleted []image.Deleted) []string {
+	var lines []string
+	for _, d := range deleted {
+		if d.Untagged != "" {
+			lines = append(lines, "untagged: "+d.Untagged)
+		} else {
+			lines = append(lines, "deleted: "+d.Deleted)
+		}
+	}
+	return lines
 }
 
 // pruneFilters reads --filter: until=, label= and label!=, as Docker's

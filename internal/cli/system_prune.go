@@ -51,13 +51,7 @@ func newSystemPruneCommand(a *app) *cobra.Command {
 					errs = append(errs, err)
 				}
 				total += freed
-				if len(lines) > 0 {
-					fmt.Fprintln(a.out, heading)
-					for _, l := range lines {
-						fmt.Fprintln(a.out, l)
-					}
-					fmt.Fprintln(a.out)
-				}
+				printDeleted(a.out, heading, lines)
 			}
 			fmt.Fprintf(a.out, "Total reclaimed space: %s\n", humanSize(total))
 			return errors.Join(errs...)
@@ -128,15 +122,7 @@ func systemPruneSteps(all, volumes bool) []pruneStep {
 			if rep == nil {
 				return "", nil, 0, err
 			}
-			var lines []string
-			for _, d := range rep.Deleted {
-				if d.Untagged != "" {
-					lines = append(lines, "untagged: "+d.Untagged)
-				} else {
-					lines = append(lines, "deleted: "+d.Deleted)
-				}
-			}
-			return "Deleted Images:", lines, rep.SpaceReclaimed, err
+			return "Deleted Images:", imagePruneLines(rep.Deleted), rep.SpaceReclaimed, err
 		}},
 	}
 	steps = append(steps, pruneStep{"unused build cache", func(a *app) (string, []string, int64, error) {

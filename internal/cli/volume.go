@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -185,21 +184,14 @@ func newVolumeInspectCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var items []any
-			var errs []error
-			for _, name := range args {
+			return inspectEach(a.out, format, args, func(name string) (any, error) {
 				v, err := e.Volumes.Get(name)
 				if err != nil {
-					errs = append(errs, errdefs.NotFoundf("no such volume: %s", name))
-					continue
+					return nil, errdefs.NotFoundf("no such volume: %s", name)
 				}
-				items = append(items, volumeJSON{CreatedAt: v.Created.Local().Format(time.RFC3339), Driver: v.Driver,
-					Labels: v.Labels, Mountpoint: e.Volumes.Path(v.Name), Name: v.Name, Options: v.Options, Scope: "local"})
-			}
-			if err := inspectOut(a.out, format, items); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+				return volumeJSON{CreatedAt: v.Created.Local().Format(time.RFC3339), Driver: v.Driver,
+					Labels: v.Labels, Mountpoint: e.Volumes.Path(v.Name), Name: v.Name, Options: v.Options, Scope: "local"}, nil
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output: json, or a Go template")
@@ -218,15 +210,9 @@ func newVolumeRmCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var errs []error
-			for _, name := range args {
-				if err := e.RemoveVolume(name, force, purge); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintln(a.out, name)
-			}
-			return errors.Join(errs...)
+			return eachArg(a.out, args, func(name string) error {
+				return e.RemoveVolume(name, force, purge)
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove a volume that containers use; no error for a missing one")
@@ -278,13 +264,7 @@ func newVolumePruneCommand(a *app) *cobra.Command {
 			if rep == nil {
 				return err
 			}
-			if len(rep.Deleted) > 0 {
-				fmt.Fprintln(a.out, "Deleted Volumes:")
-				for _, n := range rep.Deleted {
-					fmt.Fprintln(a.out, n)
-				}
-				fmt.Fprintln(a.out)
-			}
+			printDeleted(a.out, "Deleted Volumes:", rep.Deleted)
 			fmt.Fprintf(a.out, "Total reclaimed space: %s\n", humanSize(rep.SpaceReclaimed))
 			if len(rep.Deleted) > 0 && rep.SpaceReclaimed == 0 {
 				fmt.Fprintf(a.err, "The trash keeps what was pruned (volumes: %d, space: %s) for volume restore; "+

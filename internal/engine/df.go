@@ -1,15 +1,14 @@
 package engine
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 
 	"github.com/opencontainers/go-digest"
 
 	"berth/internal/metadata"
+	"berth/internal/volume"
 )
 
 // DiskUsage is one row of `system df`.
@@ -19,23 +18,6 @@ type DiskUsage struct {
 	Active      int
 	Size        int64
 	Reclaimable int64
-}
-
-// duDir is the disk space under dir, in allocated blocks, as du counts it.
-func duDir(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if fi, err := d.Info(); err == nil {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-				n += st.Blocks * 512
-			}
-		}
-		return nil
-	})
-	return n
 }
 
 // DiskUsage accounts for the space under the root: unpacked image layers
@@ -55,7 +37,7 @@ func (e *Engine) DiskUsage() ([]DiskUsage, error) {
 		for _, c := range s.Chain {
 			usedChains[c] = true
 		}
-		size := duDir(filepath.Join(e.dir(s.ID), "upper"))
+		size := volume.DiskUsage(filepath.Join(e.dir(s.ID), "upper"))
 		ctr.Size += size
 		running := s.Status == StatusRunning || s.Status == StatusPaused || s.Status == StatusRestarting
 		if running {

@@ -128,7 +128,7 @@ func (e *Engine) PurgeTrash(all bool) (int64, error) {
 	freed, verr := volume.FreeDirs(volumeDirs)
 	errs := []error{verr}
 	for _, id := range victims {
-		freed += duDir(e.trashDir(id))
+		freed += volume.DiskUsage(e.trashDir(id))
 		if err := os.RemoveAll(e.trashDir(id)); err != nil {
 			errs = append(errs, err)
 		}

@@ -65,11 +65,11 @@
 enum policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS, RESTART_UNLESS_STOPPED };
 
 static struct {
-	const char *id;
-	const char *log;
+	char *id;
+	char *log;
 	long long log_max_size; /* 0: never rotate */
 	long long log_max_files;
-	const char *exit_file;
+	char *exit_file;
 	int stdin_pipe;
 	char *console; /* the console socket: the container has a terminal */
 	char *attach;  /* the attach socket */
@@ -251,6 +251,86 @@ static int parse_restart(const char *v)
 	return 0;
 }
 
+/* The keys whose value is a string, kept where it is in cfgbuf. */
+static const struct {
+	const char *key;
+	unsigned bit;
+	int (*valid)(const char *);
+	char **val;
+	const char *bad;
+} str_keys[] = {
+	{"id", K_ID, valid_id, &cfg.id, "has a bad id"},
+	{"log", K_LOG, valid_path, &cfg.log, "has a log path that is not absolute or too long"},
+	{"exit", K_EXIT, valid_path, &cfg.exit_file, "has an exit path that is not absolute or too long"},
+	{"console", K_CONSOLE, valid_socket_path, &cfg.console, "has a bad console socket path"},
+	{"attach", K_ATTACH, valid_socket_path, &cfg.attach, "has a bad attach socket path"},
+};
+
+/* The keys whose value is a number from min to max. */
+static const struct {
+	const char *key;
+	unsigned bit;
+	long long min, max;
+	long long *val;
+	const char *bad;
+} num_keys[] = {
+	{"health-interval", K_HEALTH_INTERVAL, 1, INT_MAX, &cfg.health_interval, "has a bad health-interval"},
+	{"log-max-size", K_SIZE, 0, LLONG_MAX / 2, &cfg.log_max_size, "has a bad log-max-size"},
+	{"log-max-files", K_FILES, 1, MON_FILES_MAX, &cfg.log_max_files, "has a bad log-max-files"},
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Sets what key names from val. Returns NULL or what is wrong, and in
+ * *bit the key's bit: 0 for the command lines, whose key comes again on
+ * each argument's line. */
+static const char *parse_key(const char *key, char *val, unsigned *bit)
+{
+	*bit = 0;
+	if (strcmp(key, "start") == 0 || strcmp(key, "cleanup") == 0 || strcmp(key, "health") == 0) {
+		char **argv = key[0] == 's' ? cfg.start : key[0] == 'c' ? cfg.cleanup : cfg.health;
+		int *n = key[0] == 's' ? &cfg.nstart : key[0] == 'c' ? &cfg.ncleanup : &cfg.nhealth;
+		if (*n >= MON_ARGS_MAX)
+			return "has too many arguments";
+		if (*n == 0 && !valid_path(val))
+			return "names a command that is not an absolute path";
+		argv[(*n)++] = val;
+		return NULL;
+	}
+	for (size_t i = 0; i < NELEM(str_keys); i++) {
+		if (strcmp(key, str_keys[i].key) == 0) {
+			*bit = str_keys[i].bit;
+			if (!str_keys[i].valid(val))
+				return str_keys[i].bad;
+			*str_keys[i].val = val;
+			return NULL;
+		}
+	}
+	for (size_t i = 0; i < NELEM(num_keys); i++) {
+		if (strcmp(key, num_keys[i].key) == 0) {
+			*bit = num_keys[i].bit;
+			if (parse_num(val, num_keys[i].max, num_keys[i].val) < 0 || *num_keys[i].val < num_keys[i].min)
+				return num_keys[i].bad;
+			return NULL;
+		}
+	}
+	if (strcmp(key, "stdin") == 0) {
+		*bit = K_STDIN;
+		if (strcmp(val, "pipe") == 0)
+			cfg.stdin_pipe = 1;
+		else if (strcmp(val, "null") != 0)
+			return "has a bad stdin";
+		return NULL;
+	}
+	if (strcmp(key, "restart") == 0) {
+		*bit = K_RESTART;
+		if (parse_restart(val) < 0)
+			return "has a bad restart policy";
+		return NULL;
+	}
+	return "has an unknown key";
+}
+
 /* Parses cfgbuf[0:len], one "key value" per line, into cfg. The strings
  * stay in cfgbuf. Returns NULL or what is wrong. */
 static const char *parse_config(size_t len, int *lineno)
@@ -289,66 +369,10 @@ static const char *parse_config(size_t len, int *lineno)
 		}
 		if (val == NULL)
 			return "has a key without a value";
-		unsigned bit = 0;
-		if (strcmp(key, "start") == 0 || strcmp(key, "cleanup") == 0 || strcmp(key, "health") == 0) {
-			char **argv = key[0] == 's' ? cfg.start : key[0] == 'c' ? cfg.cleanup : cfg.health;
-			int *n = key[0] == 's' ? &cfg.nstart : key[0] == 'c' ? &cfg.ncleanup : &cfg.nhealth;
-			if (*n >= MON_ARGS_MAX)
-				return "has too many arguments";
-			if (*n == 0 && !valid_path(val))
-				return "names a command that is not an absolute path";
-			argv[(*n)++] = val;
-			continue;
-		} else if (strcmp(key, "health-interval") == 0) {
-			bit = K_HEALTH_INTERVAL;
-			if (parse_num(val, INT_MAX, &cfg.health_interval) < 0 || cfg.health_interval < 1)
-				return "has a bad health-interval";
-		} else if (strcmp(key, "id") == 0) {
-			bit = K_ID;
-			if (!valid_id(val))
-				return "has a bad id";
-			cfg.id = val;
-		} else if (strcmp(key, "log") == 0) {
-			bit = K_LOG;
-			if (!valid_path(val))
-				return "has a log path that is not absolute or too long";
-			cfg.log = val;
-		} else if (strcmp(key, "log-max-size") == 0) {
-			bit = K_SIZE;
-			if (parse_num(val, LLONG_MAX / 2, &cfg.log_max_size) < 0)
-				return "has a bad log-max-size";
-		} else if (strcmp(key, "log-max-files") == 0) {
-			bit = K_FILES;
-			if (parse_num(val, MON_FILES_MAX, &cfg.log_max_files) < 0 || cfg.log_max_files < 1)
-				return "has a bad log-max-files";
-		} else if (strcmp(key, "exit") == 0) {
-			bit = K_EXIT;
-			if (!valid_path(val))
-				return "has an exit path that is not absolute or too long";
-			cfg.exit_file = val;
-		} else if (strcmp(key, "stdin") == 0) {
-			bit = K_STDIN;
-			if (strcmp(val, "pipe") == 0)
-				cfg.stdin_pipe = 1;
-			else if (strcmp(val, "null") != 0)
-				return "has a bad stdin";
-		} else if (strcmp(key, "restart") == 0) {
-			bit = K_RESTART;
-			if (parse_restart(val) < 0)
-				return "has a bad restart policy";
-		} else if (strcmp(key, "console") == 0) {
-			bit = K_CONSOLE;
-			if (!valid_socket_path(val))
-				return "has a bad console socket path";
-			cfg.console = val;
-		} else if (strcmp(key, "attach") == 0) {
-			bit = K_ATTACH;
-			if (!valid_socket_path(val))
-				return "has a bad attach socket path";
-			cfg.attach = val;
-		} else {
-			return "has an unknown key";
-		}
+		unsigned bit;
+		const char *bad = parse_key(key, val, &bit);
+		if (bad != NULL)
+			return bad;
 		if (seen & bit)
 			return "repeats a key";
 		seen |= bit;
