@@ -48,8 +48,9 @@ setup: ## install missing build, test and benchmark packages (root), check Go
 setup-docker: ## setup, plus docker.io for the Docker tests
 	scripts/setup.sh --docker
 
-build: ## build bin/berth, the bin/berth-runc link, and bin/berth-init, the static init of run --init
-	$(GO) build -o bin/berth ./cmd/berth
+build: ## build bin/berth, bin/berth-compose (berth whole, for compose), the bin/berth-runc link, and bin/berth-init, the static init of run --init
+	$(GO) build -tags lean -o bin/berth ./cmd/berth
+	$(GO) build -o bin/berth-compose ./cmd/berth
 	ln -sfn berth bin/berth-runc
 	$(CC) -static -Os -s -Wall -Wextra -o bin/berth-init cmd/berth-init/init.c
 
@@ -102,6 +103,7 @@ lint: ## gofmt, go vet and staticcheck; runs all three, fails if any fails
 	out=$$(if [ -n "$$files" ]; then gofmt -l $$files; fi); \
 	if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$out"; status=1; fi; \
 	echo "$(GO) vet ./..."; $(GO) vet ./... || status=1; \
+	echo "$(GO) vet -tags lean ./internal/cli"; $(GO) vet -tags lean ./internal/cli || status=1; \
 	echo "staticcheck $(STATICCHECK_VERSION) ./..."; \
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./... || status=1; \
 	exit $$status

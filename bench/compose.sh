@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Time `compose up -d` and `compose down` of examples/busybox (a proxy,
-# an app and a cache with health checks, two networks and a volume) with
-# berth and with Docker Compose (docker-compose, on a private dockerd),
+# an app and a cache with health checks, two networks and a volume) and
+# of examples/debian (nginx, an app and Redis built from Debian packages)
+# with berth and with Docker Compose (docker-compose, on a private dockerd),
 # side by side in one run, and write the compose part of
 # docs/BENCHMARKS.md (bench/report.sh keeps the other parts). Needs root,
 # hyperfine, jq and bin/berth (`make bench-compose` builds it and
@@ -11,6 +12,8 @@
 # Settings, from the environment:
 #   BERTH=PATH            the berth to measure (default bin/berth)
 #   BENCH_RUNS=N          hyperfine runs of each command (10)
+#   BENCH_DEBIAN=0        leave out examples/debian (its base needs a Debian
+#                         mirror, or the tarball the build tests cache)
 #   BENCH_TMPDIR=DIR      where the stores go (/var/tmp)
 #   BENCH_REPORT=FILE     the report (docs/BENCHMARKS.md)
 # Raw hyperfine JSON goes to bench/out/compose/.
@@ -49,9 +52,14 @@ dockerd_pid=""
 
 cleanup() {
 	trap '' INT TERM
-	[ ! -d "$BENCH_ROOT" ] || (cd "$work/project" && "$berth" --root "$BENCH_ROOT" compose -p bench down -v -t 0) >/dev/null 2>&1 || true
+	local ex
+	for ex in busybox:project debian:debian; do
+		[ ! -d "$BENCH_ROOT" ] || [ ! -d "$work/${ex#*:}" ] ||
+			(cd "$work/${ex#*:}" && "$berth" --root "$BENCH_ROOT" compose -p "bench${ex%%:*}" down -v -t 0) >/dev/null 2>&1 || true
+		[ -z "$dockerd_pid" ] || [ ! -d "$work/${ex#*:}" ] ||
+			(cd "$work/${ex#*:}" && DOCKER_HOST=$BENCH_DOCKER docker-compose -p "bench${ex%%:*}" down -v -t 0) >/dev/null 2>&1 || true
+	done
 	if [ -n "$dockerd_pid" ]; then
-		(cd "$work/project" && DOCKER_HOST=$BENCH_DOCKER docker-compose -p bench down -v -t 0) >/dev/null 2>&1 || true
 		kill -TERM "$dockerd_pid" 2>/dev/null || true
 		for _ in $(seq 300); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$dockerd_pid" 2>/dev/null || true
@@ -111,55 +119,89 @@ start_dockerd() {
 echo "== starting dockerd"
 start_dockerd || echo "bench: docker-compose is not measured: ${why[docker]}" >&2
 
+# The Debian example, when its base can be made (examples/debian/setup.sh:
+# a Debian mirror, or the tarball berth's build tests cache): berth builds
+# its images and docker loads them, so that both run the same images.
+debian=${BENCH_DEBIAN:-1}
+if [ "$debian" = 1 ]; then
+	echo "== debian: base image and builds"
+	mkdir -p "$work/debian"
+	cp -r examples/debian/. "$work/debian/"
+	sed -i -e '/^name:/d' "$work/debian/compose.yaml"
+	if ! BERTH=$berth BERTH_ROOT=$BENCH_ROOT examples/debian/setup.sh >"$work/err" 2>&1; then
+		why[debian]="examples/debian/setup.sh failed: $(tail -n 1 "$work/err")"
+	elif ! (cd "$work/debian" && "$berth" --root "$BENCH_ROOT" compose -p benchdeb build) >"$work/err" 2>&1; then
+		why[debian]="berth compose build failed: $(tail -n 1 "$work/err")"
+	elif [ -z "${why[docker]:-}" ] && ! "$berth" --root "$BENCH_ROOT" save debshop/proxy:latest debshop/app:latest debshop/redis:latest |
+		docker -H "$BENCH_DOCKER" load >/dev/null 2>"$work/err"; then
+		why[debian]="docker load of the images berth built failed: $(tail -n 1 "$work/err")"
+	fi
+fi
+# A free host port for the Debian example's proxy.
+export PROXY_PORT=$((20000 + RANDOM % 20000))
+
 declare -A pre=(
-	[berth]="\"\$BERTH_BIN\" --root \"\$BENCH_ROOT\" compose -p bench"
-	[docker]="DOCKER_HOST=\$BENCH_DOCKER docker-compose -p bench"
+	[berth]="\"\$BERTH_BIN\" --root \"\$BENCH_ROOT\" compose"
+	[docker]="DOCKER_HOST=\$BENCH_DOCKER docker-compose"
 )
+declare -A upflags=([berth]="up -d" [docker]="up -d --no-build")
 export BERTH_BIN=$berth
-cd "$work/project"
 declare -A up_ms down_ms version
 version[berth]=$("$berth" --version 2>/dev/null | head -n 1 || echo berth)
 version[docker]=$(docker-compose version --short 2>/dev/null | sed 's/^/docker-compose /' || true)
-for t in berth docker; do
-	[ -z "${why[$t]:-}" ] || continue
-	p=${pre[$t]}
-	echo "== $t: up -d"
-	if ! hyperfine --shell=bash --runs "$runs" --export-json "$OLDPWD/$out/$t-up.json" \
-		--prepare "$p down -v -t 0 >/dev/null 2>&1" "$p up -d >/dev/null 2>&1" >/dev/null 2>"$work/err"; then
-		why[$t]="up -d failed: $(tail -n 1 "$work/err")"
-		continue
-	fi
-	echo "== $t: down"
-	if ! hyperfine --shell=bash --runs "$runs" --export-json "$OLDPWD/$out/$t-down.json" \
-		--prepare "$p up -d >/dev/null 2>&1" "$p down -v -t 0 >/dev/null 2>&1" >/dev/null 2>"$work/err"; then
-		why[$t]="down failed: $(tail -n 1 "$work/err")"
-		continue
-	fi
-	up_ms[$t]=$(jq '.results[0].mean * 1000 | floor' "$OLDPWD/$out/$t-up.json")
-	down_ms[$t]=$(jq '.results[0].mean * 1000 | floor' "$OLDPWD/$out/$t-down.json")
-done
-cd "$OLDPWD"
+# measure EXAMPLE DIR: up -d from nothing, then down, with each tool.
+measure() {
+	local ex=$1 dir=$2 t p
+	for t in berth docker; do
+		[ -z "${why[$t]:-}" ] || continue
+		p="${pre[$t]} -p bench$ex"
+		echo "== $ex, $t: up -d"
+		if ! (cd "$dir" && hyperfine --shell=bash --runs "$runs" --export-json "$OLDPWD/$out/$ex-$t-up.json" \
+			--prepare "$p down -v -t 0 >/dev/null 2>&1" "$p ${upflags[$t]} >/dev/null 2>&1") >/dev/null 2>"$work/err"; then
+			why[$ex-$t]="up -d failed: $(tail -n 1 "$work/err")"
+			continue
+		fi
+		echo "== $ex, $t: down"
+		if ! (cd "$dir" && hyperfine --shell=bash --runs "$runs" --export-json "$OLDPWD/$out/$ex-$t-down.json" \
+			--prepare "$p ${upflags[$t]} >/dev/null 2>&1" "$p down -v -t 0 >/dev/null 2>&1") >/dev/null 2>"$work/err"; then
+			why[$ex-$t]="down failed: $(tail -n 1 "$work/err")"
+			continue
+		fi
+		up_ms[$ex-$t]=$(jq '.results[0].mean * 1000 | floor' "$out/$ex-$t-up.json")
+		down_ms[$ex-$t]=$(jq '.results[0].mean * 1000 | floor' "$out/$ex-$t-down.json")
+	done
+}
+measure busybox "$work/project"
+[ "$debian" != 1 ] || [ -n "${why[debian]:-}" ] || measure debian "$work/debian"
 
 ratio() { [ -n "${1:-}" ] && [ -n "${2:-}" ] && [ "$1" -gt 0 ] && echo "$(jq -n "$2 / $1 * 10 | floor / 10")×" || echo "–"; }
 cell() { [ -n "${1:-}" ] && echo "$1 ms" || echo "not run"; }
+row() { echo "| $1 | $(cell "${2:-}") | $(cell "${3:-}") | $(ratio "${2:-}" "${3:-}") |"; }
 part=$work/part.md
 {
 	echo "## Compose"
 	echo
-	echo "\`compose up -d\` from nothing and \`compose down -v -t 0\` of examples/busybox"
-	echo "(three services, two health checks waited for in order, two networks,"
-	echo "a named volume, without the published port), mean of $runs runs each"
-	echo "(hyperfine), on $(nproc) CPUs. Measured by \`make bench-compose\`."
+	echo "\`compose up -d\` from nothing and \`compose down -v -t 0\`, mean of $runs runs"
+	echo "each (hyperfine), on $(nproc) CPUs, measured by \`make bench-compose\`:"
+	echo "examples/busybox (a proxy, an app and a cache, two health checks waited"
+	echo "for in order, two networks, a named volume, without its published port)"
+	echo "and examples/debian (nginx, a Python app and Redis built from Debian"
+	echo "packages, two health checks, two networks, a published port; the images"
+	echo "are built beforehand, by berth, and loaded into docker). Both tools wait"
+	echo "for the health checks, run every second: most of \`up\`'s time is that"
+	echo "wait."
 	echo
 	echo "| command | berth | docker-compose | berth is faster by |"
 	echo "|---|---|---|---|"
-	echo "| up -d | $(cell "${up_ms[berth]:-}") | $(cell "${up_ms[docker]:-}") | $(ratio "${up_ms[berth]:-}" "${up_ms[docker]:-}") |"
-	echo "| down | $(cell "${down_ms[berth]:-}") | $(cell "${down_ms[docker]:-}") | $(ratio "${down_ms[berth]:-}" "${down_ms[docker]:-}") |"
+	row "busybox: up -d" "${up_ms[busybox-berth]:-}" "${up_ms[busybox-docker]:-}"
+	row "busybox: down" "${down_ms[busybox-berth]:-}" "${down_ms[busybox-docker]:-}"
+	row "debian: up -d" "${up_ms[debian-berth]:-}" "${up_ms[debian-docker]:-}"
+	row "debian: down" "${down_ms[debian-berth]:-}" "${down_ms[debian-docker]:-}"
 	echo
 	echo "Versions: ${version[berth]:-berth}; ${version[docker]:-docker-compose not installed}."
-	for t in berth docker; do
-		[ -z "${why[$t]:-}" ] || echo "${t/docker/docker-compose} not measured: ${why[$t]//$work/(temp dir)}."
-	done
+	for k in "${!why[@]}"; do
+		echo "Not measured, $k: ${why[$k]//$work/(temp dir)}."
+	done | sort | sed 's/docker/docker-compose/'
 } >"$part"
 bench/report.sh compose "$part"
 cat "$part"

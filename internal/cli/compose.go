@@ -1,3 +1,5 @@
+//go:build !lean
+
 package cli
 
 import (
@@ -5,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -182,7 +185,7 @@ func (a *app) composeImage(cmd *cobra.Command, p *compose.Project, pull string, 
 				return err
 			}
 			if _, err := st.Lookup(img); err != nil || build || s.PullPolicy == types.PullPolicyBuild {
-				return a.composeBuild(cmd, p, s)
+				return a.composeBuild(cmd, p, s, buildFlags{})
 			}
 			return nil
 		}
@@ -204,9 +207,36 @@ func (a *app) composeImage(cmd *cobra.Command, p *compose.Project, pull string, 
 	}
 }
 
-// composeBuild builds a service's image.
-func (a *app) composeBuild(cmd *cobra.Command, p *compose.Project, s types.ServiceConfig) error {
-	return errdefs.Unsupportedf("service %q: build: berth has no image builder yet; build the image elsewhere and give it as image", s.Name)
+// composeBuild builds a service's image with berth build, tagged with
+// its image name (or PROJECT-SERVICE); extra carries compose build's
+// --no-cache, --pull and --build-arg.
+func (a *app) composeBuild(cmd *cobra.Command, p *compose.Project, s types.ServiceConfig, extra buildFlags) error {
+	b := s.Build
+	f := &buildFlags{tags: []string{compose.ImageName(p.Model, s)}, target: b.Target,
+		progress: "auto", network: "default", noCache: extra.noCache, pull: extra.pull}
+	if b.Dockerfile != "" {
+		f.file = b.Dockerfile
+		if !filepath.IsAbs(f.file) {
+			f.file = filepath.Join(b.Context, f.file)
+		}
+	}
+	for _, k := range sortedKeysOf(b.Args) {
+		if v := b.Args[k]; v != nil {
+			f.buildArgs = append(f.buildArgs, k+"="+*v)
+		} else {
+			f.buildArgs = append(f.buildArgs, k)
+		}
+	}
+	f.buildArgs = append(f.buildArgs, extra.buildArgs...)
+	for _, k := range sortedKeysOf(b.Labels) {
+		f.labels = append(f.labels, k+"="+b.Labels[k])
+	}
+	fmt.Fprintf(a.err, " Service %s  Building\n", s.Name)
+	if err := a.build(cmd, b.Context, f); err != nil {
+		return fmt.Errorf("service %q: build: %w", s.Name, err)
+	}
+	fmt.Fprintf(a.err, " Service %s  Built\n", s.Name)
+	return nil
 }
 
 // composeAttach follows the services' logs until their containers exit;
@@ -408,7 +438,7 @@ func composeRowOf(c compose.Container) composeRow {
 	r := composeRow{ID: c.ID, Name: c.Name, Image: c.ImageName, Command: strconv.Quote(c.Command), Service: c.Service,
 		CreatedAt: c.Created.Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: since(c.Created),
 		Status: c.StatusText(), State: c.Status, Project: c.Config.Labels[compose.LabelProject],
-		ExitCode: c.State.ExitCode, Publishers: []any{}}
+		ExitCode: c.State.ExitCode, Publishers: []any{}, Ports: c.Ports}
 	if c.Health != nil {
 		r.Health = c.Health.Status
 	}

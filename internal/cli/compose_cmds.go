@@ -1,12 +1,11 @@
+//go:build !lean
+
 package cli
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"sort"
 	"strconv"
@@ -14,441 +13,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"berth/internal/compose"
 	"berth/internal/engine"
 	"berth/internal/errdefs"
-	"berth/internal/logs"
-	"berth/internal/metadata"
+	"berth/internal/portmap"
 )
-
-func newComposeLogsCommand(a *app, g *composeFlags) *cobra.Command {
-	var (
-		follow, timestamps, noColor, noPrefix bool
-		tail, sinceS, until                   string
-		index                                 int
-	)
-	cmd := &cobra.Command{
-		Use:   "logs [OPTIONS] [SERVICE...]",
-		Short: "View output from containers",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.project(a)
-			if err != nil {
-				return err
-			}
-			if len(p.Model.Services) > 0 {
-				if _, err := compose.Select(p.Model, args); err != nil {
-					return err
-				}
-			}
-			opts := logs.ReadOptions{Tail: -1}
-			if tail != "all" {
-				if n, err := strconv.Atoi(tail); err != nil || n < 0 {
-					return errdefs.Invalidf("--tail %q: want a number or \"all\"", tail)
-				} else {
-					opts.Tail = n
-				}
-			}
-			if opts.Since, err = parseTime(sinceS, "--since"); err != nil {
-				return err
-			}
-			if opts.Until, err = parseTime(until, "--until"); err != nil {
-				return err
-			}
-			lp := a.newLogPrinter(noColor, noPrefix, timestamps)
-			if follow {
-				_, err := lp.follow(p, args, opts, false)
-				return err
-			}
-			cs, err := p.Containers(true, args...)
-			if err != nil {
-				return err
-			}
-			if index > 0 {
-				cs = withIndex(cs, index)
-			}
-			return lp.dump(p, cs, opts)
-		},
-	}
-	f := cmd.Flags()
-	f.BoolVarP(&follow, "follow", "f", false, "follow log output")
-	f.BoolVarP(&timestamps, "timestamps", "t", false, "show timestamps")
-	f.StringVarP(&tail, "tail", "n", "all", "number of lines to show from the end of the logs for each container")
-	f.StringVar(&sinceS, "since", "", "show logs since a timestamp or a relative time (42m)")
-	f.StringVar(&until, "until", "", "show logs before a timestamp or a relative time")
-	f.BoolVar(&noColor, "no-color", false, "produce monochrome output")
-	f.BoolVar(&noPrefix, "no-log-prefix", false, "don't print a prefix in logs")
-	f.IntVar(&index, "index", 0, "index of the container if the service has several replicas")
-	return cmd
-}
-
-func withIndex(cs []compose.Container, index int) []compose.Container {
-	var out []compose.Container
-	for _, c := range cs {
-		if c.Number == index && !c.Oneoff {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// serviceContainer is the container number index of a service, running.
-func serviceContainer(p *compose.Project, service string, index int) (*metadata.Container, error) {
-	if _, err := compose.Select(p.Model, []string{service}); err != nil {
-		return nil, err
-	}
-	cs, err := p.Containers(false, service)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range withIndex(cs, index) {
-		return p.E.Lookup(c.ID)
-	}
-	return nil, errdefs.NotFoundf("service %q has no container %d: run up first", service, index)
-}
-
-func newComposeExecCommand(a *app, g *composeFlags) *cobra.Command {
-	var (
-		detach, noTTY, privileged bool
-		env                       []string
-		user, workdir             string
-		index                     int
-	)
-	cmd := &cobra.Command{
-		Use:   "exec [OPTIONS] SERVICE COMMAND [ARGS...]",
-		Short: "Execute a command in a running container",
-		Args:  cobra.MinimumNArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.load(a)
-			if err != nil {
-				return err
-			}
-			c, err := serviceContainer(p, args[0], index)
-			if err != nil {
-				return err
-			}
-			tty := !noTTY && term.IsTerminal(int(os.Stdin.Fd())) && !detach
-			opts := engine.ExecOptions{Args: args[1:], Env: env, WorkingDir: workdir, User: user,
-				Tty: tty, Detach: detach, Privileged: privileged,
-				Stdio: engine.Stdio{Out: os.Stdout, Err: os.Stderr}}
-			if !detach {
-				opts.Stdio.In = os.Stdin
-			}
-			code, err := p.E.Exec(c, opts)
-			if err != nil {
-				return ownError(err)
-			}
-			if code != 0 {
-				return &ExitError{Code: code}
-			}
-			return nil
-		},
-	}
-	f := cmd.Flags()
-	f.SetInterspersed(false)
-	f.BoolVarP(&detach, "detach", "d", false, "run the command in the background")
-	f.BoolVarP(&noTTY, "no-TTY", "T", false, "don't allocate a terminal (default: one when stdin is a terminal)")
-	f.BoolVar(&privileged, "privileged", false, "give the command every capability")
-	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable")
-	f.StringVarP(&user, "user", "u", "", "run the command as this user")
-	f.StringVarP(&workdir, "workdir", "w", "", "working directory of the command")
-	f.IntVar(&index, "index", 1, "index of the container if the service has several replicas")
-	return cmd
-}
-
-func newComposeRunCommand(a *app, g *composeFlags) *cobra.Command {
-	var (
-		detach, rm, noDeps, servicePorts, noTTY, build bool
-		interactive                                    bool
-		env, labels, volumes, publish                  []string
-		name, user, workdir, entrypoint, pull          string
-	)
-	cmd := &cobra.Command{
-		Use:   "run [OPTIONS] SERVICE [COMMAND] [ARGS...]",
-		Short: "Run a one-off command on a service",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.load(a)
-			if err != nil {
-				return err
-			}
-			if err := p.Enable(args[:1]); err != nil {
-				return err
-			}
-			if _, err := compose.Select(p.Model, args[:1]); err != nil {
-				return err
-			}
-			s := p.Model.Services[args[0]]
-			if servicePorts || len(publish) > 0 {
-				return errdefs.Unsupportedf("--service-ports and --publish need networking, which berth does not have yet")
-			}
-			if len(volumes) > 0 {
-				return errdefs.Unsupportedf("--volume: not supported by compose run yet; declare the volume in the service")
-			}
-			ensure := a.composeImage(cmd, p, pull, build, false)
-			if !noDeps && len(s.DependsOn) > 0 {
-				var deps []string
-				for d := range s.DependsOn {
-					deps = append(deps, d)
-				}
-				sort.Strings(deps)
-				if err := p.Up(compose.UpOptions{Services: deps, EnsureImage: ensure}); err != nil {
-					return err
-				}
-				for _, d := range deps {
-					if err := p.Wait([]string{d}, 0); err != nil && s.DependsOn[d].Condition != "service_started" {
-						return err
-					}
-				}
-			}
-			if err := ensure(s); err != nil {
-				return err
-			}
-			if err := p.Prepare(args[:1]); err != nil {
-				return err
-			}
-			if len(args) > 1 {
-				s.Command = args[1:]
-			}
-			if cmd.Flags().Changed("entrypoint") {
-				s.Entrypoint = strings.Fields(entrypoint)
-			}
-			if cmd.Flags().Changed("user") {
-				s.User = user
-			}
-			if cmd.Flags().Changed("workdir") {
-				s.WorkingDir = workdir
-			}
-			tty := !noTTY && term.IsTerminal(int(os.Stdin.Fd())) && !detach
-			s.Tty, s.StdinOpen = tty, interactive
-			s.Restart = ""
-			if s.Deploy != nil {
-				d := *s.Deploy
-				d.RestartPolicy = nil
-				s.Deploy = &d
-			}
-			o, err := compose.CreateOptions(p.Model, s, 1, true)
-			if err != nil {
-				return err
-			}
-			suffix := make([]byte, 6)
-			rand.Read(suffix)
-			o.Name = fmt.Sprintf("%s-%s-run-%s", p.Model.Name, s.Name, hex.EncodeToString(suffix))
-			if name != "" {
-				o.Name = name
-			}
-			o.Env = append(o.Env, env...)
-			for _, l := range labels {
-				k, v, _ := strings.Cut(l, "=")
-				o.Labels[k] = v
-			}
-			o.Config.AutoRemove = rm
-			c, err := p.E.Create(o)
-			if err != nil {
-				return ownError(err)
-			}
-			if detach {
-				if err := p.E.StartDetached(c); err != nil {
-					return ownError(err)
-				}
-				fmt.Fprintln(a.out, o.Name)
-				return nil
-			}
-			if tty || interactive {
-				return a.startAttached(p.E, c, interactive, engine.AttachOptions{SigProxy: true})
-			}
-			return a.runAttached(p.E, c, false)
-		},
-	}
-	f := cmd.Flags()
-	f.SetInterspersed(false)
-	f.BoolVarP(&detach, "detach", "d", false, "run the container in the background and print its name")
-	f.BoolVar(&rm, "rm", false, "remove the container when it exits")
-	f.BoolVar(&noDeps, "no-deps", false, "don't start linked services")
-	f.BoolVarP(&servicePorts, "service-ports", "P", false, "run with the service's ports published")
-	f.StringArrayVarP(&publish, "publish", "p", nil, "publish a container's port to the host")
-	f.BoolVarP(&noTTY, "no-TTY", "T", false, "don't allocate a terminal (default: one when stdin is a terminal)")
-	f.BoolVarP(&interactive, "interactive", "i", true, "keep STDIN open")
-	f.BoolVar(&build, "build", false, "build the image before starting the container")
-	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable")
-	f.StringArrayVarP(&labels, "label", "l", nil, "add or override a label")
-	f.StringArrayVarP(&volumes, "volume", "v", nil, "bind mount a volume")
-	f.StringVar(&name, "name", "", "name of the container")
-	f.StringVarP(&user, "user", "u", "", "run as this user")
-	f.StringVarP(&workdir, "workdir", "w", "", "working directory inside the container")
-	f.StringVar(&entrypoint, "entrypoint", "", "override the image's entrypoint")
-	f.StringVar(&pull, "pull", "policy", "pull the image before running: always, missing, never, policy")
-	return cmd
-}
-
-func newComposeCreateCommand(a *app, g *composeFlags) *cobra.Command {
-	var build, noBuild, force, noRecreate, removeOrphans bool
-	var pull string
-	var scale []string
-	cmd := &cobra.Command{
-		Use:   "create [OPTIONS] [SERVICE...]",
-		Short: "Create containers for a service",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.load(a)
-			if err != nil {
-				return err
-			}
-			o := compose.UpOptions{Services: args, ForceRecreate: force, NoRecreate: noRecreate, NoStart: true,
-				RemoveOrphans: removeOrphans, Scale: map[string]int{},
-				Warn: func(s string) { fmt.Fprintln(a.err, "WARN", s) }}
-			for _, s := range scale {
-				svc, n, ok := strings.Cut(s, "=")
-				count, err := strconv.Atoi(n)
-				if !ok || err != nil {
-					return errdefs.Invalidf("--scale %q: want SERVICE=NUM", s)
-				}
-				o.Scale[svc] = count
-			}
-			o.EnsureImage = a.composeImage(cmd, p, pull, build, noBuild)
-			return p.Up(o)
-		},
-	}
-	f := cmd.Flags()
-	f.BoolVar(&build, "build", false, "build images before creating containers")
-	f.BoolVar(&noBuild, "no-build", false, "don't build an image, even if it's missing")
-	f.BoolVar(&force, "force-recreate", false, "recreate containers even if their configuration hasn't changed")
-	f.BoolVar(&noRecreate, "no-recreate", false, "if containers already exist, don't recreate them")
-	f.BoolVar(&removeOrphans, "remove-orphans", false, "remove containers for services not defined in the compose file")
-	f.StringArrayVar(&scale, "scale", nil, "scale SERVICE to NUM instances")
-	f.StringVar(&pull, "pull", "policy", "pull images: always, missing, never, policy")
-	return cmd
-}
-
-func newComposeStartCommand(a *app, g *composeFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "start [SERVICE...]",
-		Short: "Start services",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.load(a)
-			if err != nil {
-				return err
-			}
-			return p.Start(args)
-		},
-	}
-}
-
-func newComposeStopCommand(a *app, g *composeFlags) *cobra.Command {
-	var timeout int
-	cmd := &cobra.Command{
-		Use:   "stop [OPTIONS] [SERVICE...]",
-		Short: "Stop services",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.project(a)
-			if err != nil {
-				return err
-			}
-			var t *int
-			if cmd.Flags().Changed("timeout") {
-				t = &timeout
-			}
-			return p.Stop(args, t)
-		},
-	}
-	cmd.Flags().IntVarP(&timeout, "timeout", "t", 10, "seconds to wait for containers to stop")
-	return cmd
-}
-
-func newComposeRestartCommand(a *app, g *composeFlags) *cobra.Command {
-	var timeout int
-	cmd := &cobra.Command{
-		Use:   "restart [OPTIONS] [SERVICE...]",
-		Short: "Restart service containers",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.load(a)
-			if err != nil {
-				return err
-			}
-			var t *int
-			if cmd.Flags().Changed("timeout") {
-				t = &timeout
-			}
-			return p.Restart(args, t)
-		},
-	}
-	cmd.Flags().IntVarP(&timeout, "timeout", "t", 10, "seconds to wait for containers to stop")
-	return cmd
-}
-
-func newComposeKillCommand(a *app, g *composeFlags) *cobra.Command {
-	var sig string
-	cmd := &cobra.Command{
-		Use:   "kill [OPTIONS] [SERVICE...]",
-		Short: "Force stop service containers",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := ParseSignal(sig)
-			if err != nil {
-				return err
-			}
-			return forEach(a, g, args, false, "Killing", "Killed", func(e *engine.Engine, rec *metadata.Container) error {
-				if st := e.Status(rec); st != engine.StatusRunning && st != engine.StatusPaused {
-					return nil
-				}
-				return e.Kill(rec, s)
-			})
-		},
-	}
-	cmd.Flags().StringVarP(&sig, "signal", "s", "SIGKILL", "signal to send to the container")
-	return cmd
-}
-
-func newComposeRmCommand(a *app, g *composeFlags) *cobra.Command {
-	var force, stop, volumes bool
-	cmd := &cobra.Command{
-		Use:   "rm [OPTIONS] [SERVICE...]",
-		Short: "Removes stopped service containers",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.project(a)
-			if err != nil {
-				return err
-			}
-			if stop {
-				if err := p.Stop(args, nil); err != nil {
-					return err
-				}
-			}
-			if volumes {
-				return errdefs.Unsupportedf("-v: berth has no anonymous volumes yet")
-			}
-			return p.Each(args, false, func(c compose.Container, rec *metadata.Container) error {
-				if st := p.E.Status(rec); st == engine.StatusRunning || st == engine.StatusPaused {
-					return nil // rm leaves running containers alone, as Docker Compose does
-				}
-				fmt.Fprintf(a.err, " Container %s  Removing\n", c.Name)
-				if err := p.E.Remove(rec, engine.RemoveOptions{}); err != nil {
-					return err
-				}
-				fmt.Fprintf(a.err, " Container %s  Removed\n", c.Name)
-				return nil
-			})
-		},
-	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "don't ask to confirm removal")
-	cmd.Flags().BoolVarP(&stop, "stop", "s", false, "stop the containers, if required, before removing")
-	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove any anonymous volumes attached to containers")
-	return cmd
-}
-
-func newComposePauseCommand(a *app, g *composeFlags, pause bool) *cobra.Command {
-	use, short, verb, done := "pause [SERVICE...]", "Pause services", "Pausing", "Paused"
-	if !pause {
-		use, short, verb, done = "unpause [SERVICE...]", "Unpause services", "Unpausing", "Unpaused"
-	}
-	return &cobra.Command{
-		Use: use, Short: short,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return forEach(a, g, args, false, verb, done, func(e *engine.Engine, rec *metadata.Container) error {
-				return e.Pause(rec, pause)
-			})
-		},
-	}
-}
 
 func newComposeTopCommand(a *app, g *composeFlags) *cobra.Command {
 	return &cobra.Command{
@@ -541,14 +111,29 @@ func newComposePortCommand(a *app, g *composeFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := serviceContainer(p, args[0], index); err != nil {
+			c, err := serviceContainer(p, args[0], index)
+			if err != nil {
 				return err
 			}
-			return errdefs.NotFoundf("no port %s/%s published for service %q: berth cannot publish ports yet", args[1], protocol, args[0])
+			want := args[1] + "/" + strings.ToLower(protocol)
+			if ps, err := portmap.ParseExpose(want); err != nil || len(ps) != 1 {
+				return errdefs.Invalidf("invalid port %q: want PRIVATE_PORT", args[1])
+			}
+			bindings, err := p.E.PortsOf(c)
+			if err != nil {
+				return err
+			}
+			for _, b := range bindings {
+				if b.Port() == want {
+					fmt.Fprintln(a.out, b.HostAddr())
+					return nil
+				}
+			}
+			return errdefs.NotFoundf("no port %s published for service %q", want, args[0])
 		},
 	}
 	cmd.Flags().IntVar(&index, "index", 1, "index of the container if the service has several replicas")
-	cmd.Flags().StringVar(&protocol, "protocol", "tcp", "tcp or udp")
+	cmd.Flags().StringVar(&protocol, "protocol", "tcp", "tcp, udp or sctp")
 	return cmd
 }
 
@@ -795,7 +380,8 @@ func newComposePushCommand(a *app, g *composeFlags) *cobra.Command {
 }
 
 func newComposeBuildCommand(a *app, g *composeFlags) *cobra.Command {
-	return &cobra.Command{
+	var extra buildFlags
+	cmd := &cobra.Command{
 		Use:   "build [OPTIONS] [SERVICE...]",
 		Short: "Build or rebuild services",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -809,7 +395,7 @@ func newComposeBuildCommand(a *app, g *composeFlags) *cobra.Command {
 			}
 			for _, n := range names {
 				if s := p.Model.Services[n]; s.Build != nil {
-					if err := a.composeBuild(cmd, p, s); err != nil {
+					if err := a.composeBuild(cmd, p, s, extra); err != nil {
 						return err
 					}
 				}
@@ -817,4 +403,8 @@ func newComposeBuildCommand(a *app, g *composeFlags) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&extra.noCache, "no-cache", false, "do not use the build cache")
+	cmd.Flags().BoolVar(&extra.pull, "pull", false, "always pull the images FROM names")
+	cmd.Flags().StringArrayVar(&extra.buildArgs, "build-arg", nil, "set a build-time variable (KEY=VALUE), over the service's args")
+	return cmd
 }

@@ -1,3 +1,5 @@
+//go:build !lean
+
 package cli
 
 import (
@@ -5,13 +7,17 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"berth/internal/compose"
 	"berth/internal/engine"
+	"berth/internal/errdefs"
 	"berth/internal/logs"
+
+	"github.com/spf13/cobra"
 )
 
 // logPrinter writes the lines of several containers, each after its
@@ -91,7 +97,11 @@ func (l *logPrinter) follow(p *compose.Project, services []string, opts logs.Rea
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			logs.ReadFollow(p.E.LogPath(c.ID), 0, opts, func() bool {
+			var files int
+			if rec, err := p.E.Lookup(c.ID); err == nil {
+				files = p.E.LogFiles(rec)
+			}
+			logs.ReadFollow(p.E.LogPath(c.ID), files, opts, func() bool {
 				if finished() {
 					return true
 				}
@@ -128,7 +138,11 @@ func (l *logPrinter) dump(p *compose.Project, cs []compose.Container, opts logs.
 	}
 	var all []line
 	for _, c := range cs {
-		entries, err := logs.Read(p.E.LogPath(c.ID), 0, opts)
+		files := 0
+		if rec, err := p.E.Lookup(c.ID); err == nil {
+			files = p.E.LogFiles(rec)
+		}
+		entries, err := logs.Read(p.E.LogPath(c.ID), files, opts)
 		if err != nil {
 			return err
 		}
@@ -141,4 +155,64 @@ func (l *logPrinter) dump(p *compose.Project, cs []compose.Container, opts logs.
 		l.print(x.name, x.en)
 	}
 	return nil
+}
+
+func newComposeLogsCommand(a *app, g *composeFlags) *cobra.Command {
+	var (
+		follow, timestamps, noColor, noPrefix bool
+		tail, sinceS, until                   string
+		index                                 int
+	)
+	cmd := &cobra.Command{
+		Use:   "logs [OPTIONS] [SERVICE...]",
+		Short: "View output from containers",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := g.project(a)
+			if err != nil {
+				return err
+			}
+			if len(p.Model.Services) > 0 {
+				if _, err := compose.Select(p.Model, args); err != nil {
+					return err
+				}
+			}
+			opts := logs.ReadOptions{Tail: -1}
+			if tail != "all" {
+				if n, err := strconv.Atoi(tail); err != nil || n < 0 {
+					return errdefs.Invalidf("--tail %q: want a number or \"all\"", tail)
+				} else {
+					opts.Tail = n
+				}
+			}
+			if opts.Since, err = parseTime(sinceS, "--since"); err != nil {
+				return err
+			}
+			if opts.Until, err = parseTime(until, "--until"); err != nil {
+				return err
+			}
+			lp := a.newLogPrinter(noColor, noPrefix, timestamps)
+			if follow {
+				_, err := lp.follow(p, args, opts, false)
+				return err
+			}
+			cs, err := p.Containers(true, args...)
+			if err != nil {
+				return err
+			}
+			if index > 0 {
+				cs = withIndex(cs, index)
+			}
+			return lp.dump(p, cs, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&follow, "follow", "f", false, "follow log output")
+	f.BoolVarP(&timestamps, "timestamps", "t", false, "show timestamps")
+	f.StringVarP(&tail, "tail", "n", "all", "number of lines to show from the end of the logs for each container")
+	f.StringVar(&sinceS, "since", "", "show logs since a timestamp or a relative time (42m)")
+	f.StringVar(&until, "until", "", "show logs before a timestamp or a relative time")
+	f.BoolVar(&noColor, "no-color", false, "produce monochrome output")
+	f.BoolVar(&noPrefix, "no-log-prefix", false, "don't print a prefix in logs")
+	f.IntVar(&index, "index", 0, "index of the container if the service has several replicas")
+	return cmd
 }

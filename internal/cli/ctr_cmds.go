@@ -97,7 +97,7 @@ func newLogsCommand(a *app) *cobra.Command {
 				fmt.Fprint(w, en.Log)
 			}
 			path := e.LogPath(c.ID)
-			entries, err := logs.Read(path, 0, opts)
+			entries, err := logs.Read(path, e.LogFiles(c), opts)
 			if err != nil {
 				return err
 			}

@@ -36,8 +36,13 @@ func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code
 
 // Main runs the CLI for the given arguments and returns the process's
 // exit code. When argv[0] is berth-runc, the runtime face is the whole
-// command line, so that Docker and containerd can use berth as runc.
+// command line, so that Docker and containerd can use berth as runc; when
+// it is berth-compose, the command line is compose's.
 func Main(args []string, stdout, stderr io.Writer) int {
+	if filepath.Base(args[0]) == "berth-compose" {
+		// berth whole, run by the lean build's compose command
+		args = append([]string{"berth", "compose"}, args[1:]...)
+	}
 	cmd, g := newCommand(args[0])
 	cmd.SetArgs(args[1:])
 	cmd.SetOut(stdout)

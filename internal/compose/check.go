@@ -25,7 +25,7 @@ var serviceFields = set(
 	"logging", "ulimits", "shm_size", "sysctls", "tty", "stdin_open", "container_name",
 	"profiles", "scale", "mem_limit", "mem_reservation", "memswap_limit", "cpus",
 	"cpu_shares", "cpuset", "pids_limit", "security_opt", "pull_policy", "platform",
-	"attach", "extends", "networks", "network_mode",
+	"attach", "extends", "networks", "network_mode", "ports",
 	// always in the JSON form, null when unset
 	"command", "entrypoint",
 )
@@ -157,9 +157,6 @@ func checkService(p *types.Project, s types.ServiceConfig) error {
 	}
 	if s.Logging != nil && !loggingDrivers[s.Logging.Driver] {
 		return unsupported("logging.driver", "berth logs in json-file format only")
-	}
-	if s.Logging != nil && len(s.Logging.Options) > 0 {
-		return unsupported("logging.options", "berth rotates logs at 10 MiB, 3 files, and takes no log options yet")
 	}
 	if !restartPolicies[strings.SplitN(s.Restart, ":", 2)[0]] {
 		return unsupported("restart", "want no, always, on-failure[:N] or unless-stopped")

@@ -12,6 +12,7 @@ import (
 
 	"berth/internal/engine"
 	"berth/internal/image"
+	"berth/internal/portmap"
 	"berth/internal/volume"
 )
 
@@ -134,10 +135,53 @@ func CreateOptions(p *types.Project, s types.ServiceConfig, n int, oneoff bool) 
 			cfg.HostOptions.Tmpfs[dest] = topts
 		}
 	}
+	if s.Logging != nil {
+		if cfg.Log, err = engine.ParseLogOptions(s.Logging.Driver, s.Logging.Options); err != nil {
+			return o, bad("logging", err)
+		}
+	}
+	if cfg.PortOptions, err = ports(s); err != nil {
+		return o, bad("ports", err)
+	}
 	o.Config = cfg
 	o.Network = networkRequest(p, s)
+	o.Network.PublishRequested = len(cfg.PortBindings) > 0
 	o.Files, err = files(p, s)
 	return o, err
+}
+
+// ports reads ports (short and long syntax, as the loader gives them)
+// and expose with the engine's parser of -p and --expose.
+func ports(s types.ServiceConfig) (engine.PortOptions, error) {
+	var o engine.PortOptions
+	for _, e := range s.Expose {
+		ps, err := portmap.ParseExpose(e)
+		if err != nil {
+			return o, err
+		}
+		o.ExposedPorts = append(o.ExposedPorts, ps...)
+	}
+	for _, p := range s.Ports {
+		spec := strconv.Itoa(int(p.Target))
+		if p.Published != "" || p.HostIP != "" {
+			spec = p.Published + ":" + spec
+		}
+		if ip := p.HostIP; ip != "" {
+			if strings.Contains(ip, ":") {
+				ip = "[" + ip + "]"
+			}
+			spec = ip + ":" + spec
+		}
+		if p.Protocol != "" {
+			spec += "/" + p.Protocol
+		}
+		bs, err := portmap.Parse(spec)
+		if err != nil {
+			return o, err
+		}
+		o.PortBindings = append(o.PortBindings, bs...)
+	}
+	return o, nil
 }
 
 // pyBool is how Docker Compose writes booleans in labels.

@@ -12,7 +12,8 @@ import (
 // DownOptions are down's flags.
 type DownOptions struct {
 	RemoveOrphans bool
-	// Volumes removes the project's named volumes too.
+	// Volumes removes the project's named volumes too, and its
+	// containers' anonymous ones.
 	Volumes bool
 	// Timeout overrides each container's stop timeout when set.
 	Timeout *int
@@ -41,7 +42,7 @@ func (p *Project) Down(o DownOptions) error {
 			continue
 		}
 		p.progress(c.Name, "Removing")
-		if err := p.E.Remove(rec, engine.RemoveOptions{Force: true}); err != nil {
+		if err := p.E.Remove(rec, engine.RemoveOptions{Force: true, Volumes: o.Volumes}); err != nil {
 			errs = append(errs, fmt.Errorf("remove %s: %w", c.Name, err))
 			continue
 		}

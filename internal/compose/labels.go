@@ -28,6 +28,10 @@ const (
 	LabelVolume     = "com.docker.compose.volume"
 )
 
+// envFilesKey is where Load notes the env files it read, in the
+// project's environment, as Docker Compose does.
+const envFilesKey = "COMPOSE_ENV_FILES"
+
 // Version is the Docker Compose version whose behaviour and labels berth
 // follows; it is the value of the version label.
 const Version = "2.40.0"
@@ -73,7 +77,7 @@ func projectLabels(p *types.Project) map[string]string {
 		LabelFiles:      strings.Join(p.ComposeFiles, ","),
 		LabelVersion:    Version,
 	}
-	if ef := p.Environment["COMPOSE_ENV_FILES"]; ef != "" {
+	if ef := p.Environment[envFilesKey]; ef != "" {
 		l[LabelEnvFile] = ef
 	}
 	return l

@@ -72,6 +72,10 @@ func Load(ctx context.Context, o LoadOptions) (*types.Project, error) {
 	if err := Check(p); err != nil {
 		return nil, err
 	}
+	// The env files read, for the environment_file label.
+	if len(po.EnvFiles) > 0 {
+		p.Environment[envFilesKey] = strings.Join(po.EnvFiles, ",")
+	}
 	return p, nil
 }
 

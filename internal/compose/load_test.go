@@ -148,3 +148,35 @@ func TestServiceHash(t *testing.T) {
 		t.Errorf("ServiceHash did not change with the environment")
 	}
 }
+
+// TestEnvFiles: --env-file replaces .env, berth's environment wins over
+// both, and COMPOSE_FILE names the files when -f does not.
+func TestEnvFiles(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("services:\n  a:\n    image: busybox:${TAG:-none}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "other.yaml"), []byte("services:\n  b:\n    image: other:${TAG:-none}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("TAG=dotenv\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "custom.env"), []byte("TAG=custom\n"), 0o644)
+	for _, tc := range []struct {
+		envFiles []string
+		environ  []string
+		want     string
+	}{
+		{nil, nil, "busybox:dotenv"},
+		{[]string{filepath.Join(dir, "custom.env")}, nil, "busybox:custom"},
+		{nil, []string{"TAG=environ"}, "busybox:environ"},
+		{nil, []string{"COMPOSE_FILE=" + filepath.Join(dir, "other.yaml")}, "other:dotenv"},
+	} {
+		p, err := Load(context.Background(), LoadOptions{WorkingDir: dir, EnvFiles: tc.envFiles, Environ: append([]string{}, tc.environ...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for _, s := range p.Services {
+			got = s.Image
+		}
+		if len(p.Services) != 1 || got != tc.want {
+			t.Errorf("Load(env files %v, environ %v): image %q, want %q", tc.envFiles, tc.environ, got, tc.want)
+		}
+	}
+}

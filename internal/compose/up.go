@@ -122,6 +122,12 @@ func (p *Project) converge(s types.ServiceConfig, want int, o UpOptions, depChan
 	if err != nil {
 		return false, err
 	}
+	// A container of an image that was rebuilt or pulled again since is
+	// out of date too, as in Docker Compose.
+	var imageID string
+	if img, err := p.E.Images.Lookup(ImageName(p.Model, s)); err == nil {
+		imageID = img.ID.String()
+	}
 	// Past the scale, highest numbers first, as Docker Compose does.
 	sort.SliceStable(existing, func(i, j int) bool { return existing[i].Number > existing[j].Number })
 	have := map[int]bool{}
@@ -133,7 +139,8 @@ func (p *Project) converge(s types.ServiceConfig, want int, o UpOptions, depChan
 			continue
 		}
 		have[c.Number] = true
-		stale := c.Hash != hash || o.ForceRecreate || depChanged
+		oldImage := c.Config.Labels[LabelImage]
+		stale := c.Hash != hash || o.ForceRecreate || depChanged || (imageID != "" && oldImage != "" && oldImage != imageID)
 		if stale && !o.NoRecreate {
 			if err := p.recreate(s, c, o.NoStart); err != nil {
 				errs = append(errs, err)

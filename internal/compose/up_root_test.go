@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"berth/internal/archive"
+	"berth/internal/engine"
 	"berth/internal/testfixture"
 )
 
@@ -53,6 +56,23 @@ func newBerth(t *testing.T) *berth {
 	t.Cleanup(func() {
 		b.run(nil, "compose", "-p", "other", "down", "-t", "0")
 		b.run(nil, "compose", "down", "-t", "0")
+		out, _ := b.run(nil, "ps", "-aq", "--no-trunc")
+		ids := strings.Fields(out)
+		if len(ids) > 0 {
+			b.run(nil, append([]string{"rm", "-f", "--purge"}, ids...)...)
+		}
+		// The monitors, and the cleanup commands they run, write under
+		// the root for a moment after rm; then the root's bridges go,
+		// which would outlive its temp dir.
+		out, _ = b.run(nil, "container", "trash", "--format", "{{.ID}}")
+		for _, id := range append(ids, strings.Fields(out)...) {
+			for i := 0; i < 100 && exec.Command("pgrep", "-f", "(berth-monitor|__cleanup) "+id).Run() == nil; i++ {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		if e, err := engine.Open(b.root, filepath.Join(b.root, "runtime")); err == nil {
+			e.ReleaseNetworks()
+		}
 	})
 	return b
 }
@@ -371,5 +391,211 @@ services:
 		if !strings.Contains(ev, want) {
 			t.Errorf("compose events: no %s in\n%s", want, ev)
 		}
+	}
+}
+
+// TestServiceFields checks in a running container what the fields that
+// shape it asked for.
+func TestServiceFields(t *testing.T) {
+	b := newBerth(t)
+	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+services:
+  box:
+    image: busybox:test
+    command: sleep 1000
+    stop_signal: KILL
+    hostname: box
+    domainname: example.internal
+    user: "1000:1000"
+    working_dir: /tmp
+    environment: [GREETING=hello]
+    read_only: true
+    tmpfs: [/scratch:size=1m]
+    sysctls: {net.ipv4.ip_unprivileged_port_start: "80"}
+    ulimits: {nofile: {soft: 123, hard: 456}}
+    cap_drop: [ALL]
+    extra_hosts: ["db.example:10.1.2.3"]
+    deploy:
+      resources:
+        limits: {pids: 50}
+  chatty:
+    image: busybox:test
+    command: ["sh", "-c", "for i in $$(seq 1 100); do echo line $$i of a chatty service; done; echo last; exec sleep 1000"]
+    stop_signal: KILL
+    logging:
+      driver: json-file
+      options: {max-size: 1k, max-file: "2"}
+`), 0o644)
+	b.must(nil, "compose", "up", "-d")
+	script := `hostname; cat /proc/sys/kernel/domainname; id -u; pwd; echo $GREETING; ` +
+		`(touch /x 2>/dev/null && echo writable) || echo read-only; touch /scratch/f && echo tmpfs ok; ` +
+		`cat /proc/sys/net/ipv4/ip_unprivileged_port_start; ulimit -n; ulimit -Hn; ` +
+		`grep CapEff /proc/self/status; grep db.example /etc/hosts | cut -f1`
+	got := strings.Fields(b.must(nil, "compose", "exec", "-T", "box", "sh", "-c", script))
+	want := []string{"box", "example.internal", "1000", "/tmp", "hello", "read-only", "tmpfs", "ok",
+		"80", "123", "456", "CapEff:", "0000000000000000", "10.1.2.3"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("in the container:\n%v\nwant\n%v", got, want)
+	}
+	if out := b.must(nil, "inspect", "-f", "{{.HostConfig.PidsLimit}}", "proj-box-1"); strings.TrimSpace(out) != "50" {
+		t.Errorf("PidsLimit = %q, want 50", out)
+	}
+	// The chatty service's log rotates at 1k into two files.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(b.must(nil, "compose", "logs", "--tail", "1", "chatty"), "last") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	logPath := strings.TrimSpace(b.must(nil, "inspect", "-f", "{{.LogPath}}", "proj-chatty-1"))
+	for _, f := range []string{logPath, logPath + ".1"} {
+		if fi, err := os.Stat(f); err != nil || fi.Size() > 1024 {
+			t.Errorf("%s: %v, %v; want a file of at most 1k", f, fi, err)
+		}
+	}
+	if _, err := os.Stat(logPath + ".2"); err == nil {
+		t.Errorf("the log kept a third file, %s.2", logPath)
+	}
+	if out := b.must(nil, "compose", "logs", "--no-log-prefix", "chatty"); !strings.HasSuffix(out, "last\n") || strings.Contains(out, "line 1 of") {
+		t.Errorf("compose logs chatty: the last lines across both files, without the rotated-out first ones; got\n%s", out)
+	}
+}
+
+// TestUpAttachedInterrupt: up without -d prints each service's lines
+// after its container's name, and an interrupt stops the project, as
+// Ctrl-C does in Docker Compose.
+func TestUpAttachedInterrupt(t *testing.T) {
+	b := newBerth(t)
+	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+services:
+  ticker:
+    image: busybox:test
+    command: ["sh", "-c", "trap 'echo bye; exit 0' TERM; echo ready; while :; do sleep 0.1; done"]
+`), 0o644)
+	cmd := exec.Command(b.bin, "--root", b.root, "compose", "up", "--no-color")
+	cmd.Dir = b.dir
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "proj-ticker-1 | ready") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no prefixed line from ticker:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("up did not end after an interrupt:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "proj-ticker-1 | bye") {
+		t.Errorf("the container's last line is missing:\n%s", out.String())
+	}
+	if st := strings.TrimSpace(b.must(nil, "compose", "ps", "-a", "--format", "{{.State}}")); st != "exited" {
+		t.Errorf("after the interrupt ticker is %q, want exited", st)
+	}
+}
+
+// syncBuffer is a buffer that a command writes while a test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestExternalNetworkAddress: a service joins an external network at the
+// address it asks for, and down leaves the network, which is not the
+// project's.
+func TestExternalNetworkAddress(t *testing.T) {
+	b := newBerth(t)
+	subnet := fmt.Sprintf("10.%d.%d", 200+os.Getpid()%50, os.Getpid()%250)
+	b.must(nil, "network", "create", "--subnet", subnet+".0/24", "shared")
+	t.Cleanup(func() { b.run(nil, "network", "rm", "shared") })
+	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+services:
+  box:
+    image: busybox:test
+    command: sleep 1000
+    stop_signal: KILL
+    networks:
+      shared:
+        ipv4_address: `+subnet+`.42
+networks:
+  shared:
+    external: true
+`), 0o644)
+	b.must(nil, "compose", "up", "-d")
+	if out := b.must(nil, "compose", "exec", "-T", "box", "ip", "-4", "-o", "addr", "show", "eth0"); !strings.Contains(out, subnet+".42/24") {
+		t.Errorf("box's address: %s, want %s.42", out, subnet)
+	}
+	b.must(nil, "compose", "down", "-t", "0")
+	if nets := b.must(nil, "network", "ls", "--format", "{{.Name}}"); !strings.Contains(nets, "shared") {
+		t.Errorf("down removed the external network: %s", nets)
+	}
+	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte("services:\n  box:\n    image: busybox:test\n    networks: [gone]\nnetworks:\n  gone: {external: true}\n"), 0o644)
+	if out, err := b.run(nil, "compose", "up", "-d"); err == nil || !strings.Contains(out, "gone") {
+		t.Errorf("up with a missing external network: %v\n%s", err, out)
+	}
+}
+
+// TestBuildRecreates: up builds a service's missing image, tagged
+// PROJECT-SERVICE with the build's args; up --build after a change in
+// the context rebuilds it and recreates the container, and an up with
+// nothing changed leaves it alone.
+func TestBuildRecreates(t *testing.T) {
+	b := newBerth(t)
+	ctx := filepath.Join(b.dir, "web")
+	os.Mkdir(ctx, 0o755)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox:test\nARG GREETING=none\nCOPY msg /msg\nRUN echo $GREETING > /greeting\nCMD [\"sleep\", \"1000\"]\n"), 0o644)
+	os.WriteFile(filepath.Join(ctx, "msg"), []byte("one\n"), 0o644)
+	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+services:
+  web:
+    build:
+      context: ./web
+      args: {GREETING: hello}
+    stop_signal: KILL
+`), 0o644)
+	b.must(nil, "compose", "up", "-d")
+	id := func() string { return strings.TrimSpace(b.must(nil, "compose", "ps", "-q")) }
+	first := id()
+	if out := b.must(nil, "compose", "exec", "-T", "web", "cat", "/greeting", "/msg"); out != "hello\none\n" {
+		t.Errorf("in the built image: %q, want hello, one", out)
+	}
+	if img := b.must(nil, "compose", "images", "--format", "{{.Repository}}"); strings.TrimSpace(img) != "proj-web" {
+		t.Errorf("compose images: %q, want proj-web", img)
+	}
+	b.must(nil, "compose", "up", "-d")
+	if id() != first {
+		t.Errorf("up with nothing changed recreated web")
+	}
+	os.WriteFile(filepath.Join(ctx, "msg"), []byte("two\n"), 0o644)
+	b.must(nil, "compose", "up", "-d", "--build")
+	if id() == first {
+		t.Errorf("up --build after a change left the container of the old image")
+	}
+	if out := b.must(nil, "compose", "exec", "-T", "web", "cat", "/msg"); out != "two\n" {
+		t.Errorf("after the rebuild: %q, want two", out)
+	}
+	b.must(nil, "compose", "down", "--rmi", "local", "-t", "0")
+	if out, _ := b.run(nil, "image", "inspect", "proj-web"); !strings.Contains(out, "No such image") {
+		t.Errorf("down --rmi local left proj-web: %s", out)
 	}
 }

@@ -28,7 +28,10 @@ type record struct {
 	Created     time.Time         `json:"created"`
 	Owner       string            `json:"owner"`
 	Annotations map[string]string `json:"annotations,omitempty"`
-	Spec        *specs.Spec       `json:"spec"`
+	// Spec is kept in spec.json beside state.json (records written
+	// before that have it here): state and list, which `ps` calls for
+	// every container, read state.json alone.
+	Spec *specs.Spec `json:"spec,omitempty"`
 	// CgroupsPath is the config's cgroupsPath. A relative one is taken
 	// relative to CreatorCgroups, the cgroups of the process that ran
 	// create: later commands may run in other cgroups.
@@ -79,12 +82,24 @@ func (r *Runtime) load(id string) (*record, error) {
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return nil, fmt.Errorf("state of %s is damaged: %w", id, err)
 	}
+	if rec.Spec == nil {
+		b, err := os.ReadFile(filepath.Join(r.dir(id), specFile))
+		if err != nil {
+			return nil, fmt.Errorf("read state of %s: %w", id, err)
+		}
+		if err := json.Unmarshal(b, &rec.Spec); err != nil {
+			return nil, fmt.Errorf("state of %s is damaged: %w", id, err)
+		}
+	}
 	return &rec, nil
 }
 
+// specFile holds a container's spec, beside state.json.
+const specFile = "spec.json"
+
 // loadHead is load without the spec, which state and list do not need:
-// decoding it is most of the cost of reading a record, and `ps` reads one
-// per container.
+// `ps` reads one record per container. A record written before the spec
+// had a file of its own still holds it; it is skipped.
 func (r *Runtime) loadHead(id string) (*record, error) {
 	b, err := r.readState(id)
 	if err != nil {
@@ -114,10 +129,22 @@ func (r *Runtime) readState(id string) ([]byte, error) {
 	return b, nil
 }
 
-// save writes the record atomically: a crash leaves the old or the new
-// file, never a torn one.
+// save writes the record atomically, the spec first: a crash leaves the
+// old or the new files, never a torn one, and a state.json whose spec is
+// not there yet.
 func (r *Runtime) save(rec *record) error {
-	b, err := json.Marshal(rec)
+	if rec.Spec != nil {
+		b, err := json.Marshal(rec.Spec)
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(filepath.Join(r.dir(rec.ID), specFile), b, 0o600); err != nil {
+			return err
+		}
+	}
+	head := *rec
+	head.Spec = nil
+	b, err := json.Marshal(&head)
 	if err != nil {
 		return err
 	}

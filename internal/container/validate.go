@@ -185,7 +185,10 @@ func isHostNamespace(t specs.LinuxNamespaceType, path string) bool {
 		return false
 	}
 	a, err1 := os.Stat(path)
-	b, err2 := os.Stat("/proc/self/ns/" + nsFiles[t])
+	// The calling thread's namespace, not the main thread's: a thread
+	// that made a container's network namespace (network.NewNetNS) may
+	// have been the main one, which stays in it.
+	b, err2 := os.Stat("/proc/thread-self/ns/" + nsFiles[t])
 	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 

@@ -160,6 +160,9 @@ func (e *Engine) startMonitor(c *metadata.Container, cfg *Config, attach bool, e
 	if cfg.Tty {
 		o.ConsoleSocket = e.consolePath(c.ID)
 	}
+	if cfg.Log != nil {
+		o.LogMaxSize, o.LogMaxFiles = cfg.Log.MaxSize, cfg.Log.MaxFiles
+	}
 	if hc := healthcheck(cfg); hc != nil {
 		o.Health = []string{"/proc/self/exe", "__health", c.ID}
 		o.HealthInterval = hc.Interval

@@ -43,6 +43,8 @@ type Config struct {
 	// Healthcheck is the image's HEALTHCHECK with the --health-* flags
 	// laid over it; Test ["NONE"] turns it off.
 	Healthcheck *image.HealthConfig `json:"healthcheck,omitempty"`
+	// Log is how the log rotates (logconfig.go); nil is the default.
+	Log *LogConfig `json:"log,omitempty"`
 	// Network is the container's network mode and its networks
 	// (network.go).
 	Network NetworkConfig `json:"network,omitempty"`

@@ -181,7 +181,12 @@ func (e *Engine) LogPath(id string) string { return filepath.Join(e.dir(id), "js
 // contents go to the caller's and into the log; wait, called after the
 // container exits, closes berth's ends and waits for the copies.
 func (e *Engine) teeLogs(c *metadata.Container, stdio Stdio) (out, errf *os.File, wait func(), err error) {
-	lw, err := logs.NewWriter(e.LogPath(c.ID), 0, 0)
+	var size int64
+	var files int
+	if cfg, cerr := configOf(c); cerr == nil && cfg.Log != nil {
+		size, files = cfg.Log.MaxSize, cfg.Log.MaxFiles
+	}
+	lw, err := logs.NewWriter(e.LogPath(c.ID), size, files)
 	if err != nil {
 		return nil, nil, nil, err
 	}

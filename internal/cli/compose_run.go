@@ -1,0 +1,269 @@
+//go:build !lean
+
+package cli
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"berth/internal/compose"
+	"berth/internal/engine"
+	"berth/internal/errdefs"
+	"berth/internal/metadata"
+	"berth/internal/portmap"
+)
+
+func withIndex(cs []compose.Container, index int) []compose.Container {
+	var out []compose.Container
+	for _, c := range cs {
+		if c.Number == index && !c.Oneoff {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// serviceContainer is the container number index of a service, running.
+func serviceContainer(p *compose.Project, service string, index int) (*metadata.Container, error) {
+	if _, err := compose.Select(p.Model, []string{service}); err != nil {
+		return nil, err
+	}
+	cs, err := p.Containers(false, service)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range withIndex(cs, index) {
+		return p.E.Lookup(c.ID)
+	}
+	return nil, errdefs.NotFoundf("service %q has no container %d: run up first", service, index)
+}
+
+func newComposeExecCommand(a *app, g *composeFlags) *cobra.Command {
+	var (
+		detach, noTTY, privileged bool
+		env                       []string
+		user, workdir             string
+		index                     int
+	)
+	cmd := &cobra.Command{
+		Use:   "exec [OPTIONS] SERVICE COMMAND [ARGS...]",
+		Short: "Execute a command in a running container",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := g.load(a)
+			if err != nil {
+				return err
+			}
+			c, err := serviceContainer(p, args[0], index)
+			if err != nil {
+				return err
+			}
+			tty := !noTTY && term.IsTerminal(int(os.Stdin.Fd())) && !detach
+			opts := engine.ExecOptions{Args: args[1:], Env: env, WorkingDir: workdir, User: user,
+				Tty: tty, Detach: detach, Privileged: privileged,
+				Stdio: engine.Stdio{Out: os.Stdout, Err: os.Stderr}}
+			if !detach {
+				opts.Stdio.In = os.Stdin
+			}
+			code, err := p.E.Exec(c, opts)
+			if err != nil {
+				return ownError(err)
+			}
+			if code != 0 {
+				return &ExitError{Code: code}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.BoolVarP(&detach, "detach", "d", false, "run the command in the background")
+	f.BoolVarP(&noTTY, "no-TTY", "T", false, "don't allocate a terminal (default: one when stdin is a terminal)")
+	f.BoolVar(&privileged, "privileged", false, "give the command every capability")
+	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable")
+	f.StringVarP(&user, "user", "u", "", "run the command as this user")
+	f.StringVarP(&workdir, "workdir", "w", "", "working directory of the command")
+	f.IntVar(&index, "index", 1, "index of the container if the service has several replicas")
+	return cmd
+}
+
+func newComposeRunCommand(a *app, g *composeFlags) *cobra.Command {
+	var (
+		detach, rm, noDeps, servicePorts, noTTY, build bool
+		interactive                                    bool
+		env, labels, volumes, publish                  []string
+		name, user, workdir, entrypoint, pull          string
+	)
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] SERVICE [COMMAND] [ARGS...]",
+		Short: "Run a one-off command on a service",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := g.load(a)
+			if err != nil {
+				return err
+			}
+			if err := p.Enable(args[:1]); err != nil {
+				return err
+			}
+			if _, err := compose.Select(p.Model, args[:1]); err != nil {
+				return err
+			}
+			s := p.Model.Services[args[0]]
+			if len(volumes) > 0 {
+				return errdefs.Unsupportedf("--volume: not supported by compose run yet; declare the volume in the service")
+			}
+			ensure := a.composeImage(cmd, p, pull, build, false)
+			if !noDeps && len(s.DependsOn) > 0 {
+				var deps []string
+				for d := range s.DependsOn {
+					deps = append(deps, d)
+				}
+				sort.Strings(deps)
+				if err := p.Up(compose.UpOptions{Services: deps, EnsureImage: ensure}); err != nil {
+					return err
+				}
+				for _, d := range deps {
+					if err := p.Wait([]string{d}, 0); err != nil && s.DependsOn[d].Condition != "service_started" {
+						return err
+					}
+				}
+			}
+			if err := ensure(s); err != nil {
+				return err
+			}
+			if err := p.Prepare(args[:1]); err != nil {
+				return err
+			}
+			if len(args) > 1 {
+				s.Command = args[1:]
+			}
+			if cmd.Flags().Changed("entrypoint") {
+				s.Entrypoint = strings.Fields(entrypoint)
+			}
+			if cmd.Flags().Changed("user") {
+				s.User = user
+			}
+			if cmd.Flags().Changed("workdir") {
+				s.WorkingDir = workdir
+			}
+			tty := !noTTY && term.IsTerminal(int(os.Stdin.Fd())) && !detach
+			s.Tty, s.StdinOpen = tty, interactive
+			s.Restart = ""
+			if s.Deploy != nil {
+				d := *s.Deploy
+				d.RestartPolicy = nil
+				s.Deploy = &d
+			}
+			o, err := compose.CreateOptions(p.Model, s, 1, true)
+			if err != nil {
+				return err
+			}
+			suffix := make([]byte, 6)
+			rand.Read(suffix)
+			o.Name = fmt.Sprintf("%s-%s-run-%s", p.Model.Name, s.Name, hex.EncodeToString(suffix))
+			if name != "" {
+				o.Name = name
+			}
+			o.Env = append(o.Env, env...)
+			for _, l := range labels {
+				k, v, _ := strings.Cut(l, "=")
+				o.Labels[k] = v
+			}
+			o.Config.AutoRemove = rm
+			// One-off containers publish the service's ports only when
+			// asked, so that they do not take the service's host ports.
+			if !servicePorts {
+				o.Config.PortBindings = nil
+			}
+			for _, spec := range publish {
+				bs, err := portmap.Parse(spec)
+				if err != nil {
+					return err
+				}
+				o.Config.PortBindings = append(o.Config.PortBindings, bs...)
+			}
+			o.Network.PublishRequested = len(o.Config.PortBindings) > 0
+			c, err := p.E.Create(o)
+			if err != nil {
+				return ownError(err)
+			}
+			if detach {
+				if err := p.E.StartDetached(c); err != nil {
+					return ownError(err)
+				}
+				fmt.Fprintln(a.out, o.Name)
+				return nil
+			}
+			if tty || interactive {
+				return a.startAttached(p.E, c, interactive, engine.AttachOptions{SigProxy: true})
+			}
+			return a.runAttached(p.E, c, false)
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.BoolVarP(&detach, "detach", "d", false, "run the container in the background and print its name")
+	f.BoolVar(&rm, "rm", false, "remove the container when it exits")
+	f.BoolVar(&noDeps, "no-deps", false, "don't start linked services")
+	f.BoolVarP(&servicePorts, "service-ports", "P", false, "run with the service's ports published")
+	f.StringArrayVarP(&publish, "publish", "p", nil, "publish a container's port to the host")
+	f.BoolVarP(&noTTY, "no-TTY", "T", false, "don't allocate a terminal (default: one when stdin is a terminal)")
+	f.BoolVarP(&interactive, "interactive", "i", true, "keep STDIN open")
+	f.BoolVar(&build, "build", false, "build the image before starting the container")
+	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable")
+	f.StringArrayVarP(&labels, "label", "l", nil, "add or override a label")
+	f.StringArrayVarP(&volumes, "volume", "v", nil, "bind mount a volume")
+	f.StringVar(&name, "name", "", "name of the container")
+	f.StringVarP(&user, "user", "u", "", "run as this user")
+	f.StringVarP(&workdir, "workdir", "w", "", "working directory inside the container")
+	f.StringVar(&entrypoint, "entrypoint", "", "override the image's entrypoint")
+	f.StringVar(&pull, "pull", "policy", "pull the image before running: always, missing, never, policy")
+	return cmd
+}
+
+func newComposeCreateCommand(a *app, g *composeFlags) *cobra.Command {
+	var build, noBuild, force, noRecreate, removeOrphans bool
+	var pull string
+	var scale []string
+	cmd := &cobra.Command{
+		Use:   "create [OPTIONS] [SERVICE...]",
+		Short: "Create containers for a service",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := g.load(a)
+			if err != nil {
+				return err
+			}
+			o := compose.UpOptions{Services: args, ForceRecreate: force, NoRecreate: noRecreate, NoStart: true,
+				RemoveOrphans: removeOrphans, Scale: map[string]int{},
+				Warn: func(s string) { fmt.Fprintln(a.err, "WARN", s) }}
+			for _, s := range scale {
+				svc, n, ok := strings.Cut(s, "=")
+				count, err := strconv.Atoi(n)
+				if !ok || err != nil {
+					return errdefs.Invalidf("--scale %q: want SERVICE=NUM", s)
+				}
+				o.Scale[svc] = count
+			}
+			o.EnsureImage = a.composeImage(cmd, p, pull, build, noBuild)
+			return p.Up(o)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&build, "build", false, "build images before creating containers")
+	f.BoolVar(&noBuild, "no-build", false, "don't build an image, even if it's missing")
+	f.BoolVar(&force, "force-recreate", false, "recreate containers even if their configuration hasn't changed")
+	f.BoolVar(&noRecreate, "no-recreate", false, "if containers already exist, don't recreate them")
+	f.BoolVar(&removeOrphans, "remove-orphans", false, "remove containers for services not defined in the compose file")
+	f.StringArrayVar(&scale, "scale", nil, "scale SERVICE to NUM instances")
+	f.StringVar(&pull, "pull", "policy", "pull images: always, missing, never, policy")
+	return cmd
+}
