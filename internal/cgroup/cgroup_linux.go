@@ -118,8 +118,7 @@ func OwnCgroups() (map[string]string, error) { return ownCgroups() }
 // cgroups own (from OwnCgroups, perhaps of another process and time)
 // rather than those of the calling process. A nil own means the caller's.
 func NewRelativeTo(cgroupsPath, id string, own map[string]string) (*Manager, error) {
-	mode := Detect()
-	hs, err := hostHierarchies(mode)
+	mode, hs, err := hostHierarchies()
 	if err != nil {
 		return nil, err
 	}
@@ -156,8 +155,8 @@ func NewAt(root string, mode Mode, cgroupsPath, id string) (*Manager, error) {
 	return newManager(mode, hs, cgroupsPath, id, own)
 }
 
-// hostCache holds the host's cgroup hierarchies, read from mountinfo once
-// per process: with many containers mountinfo grows long, and a command
+// hostCache holds the host's cgroup mode and hierarchies, read once per
+// process: with many containers mountinfo grows long, and a command
 // that looks at every container would otherwise read it once for each.
 var hostCache struct {
 	sync.Mutex
@@ -165,27 +164,28 @@ var hostCache struct {
 	hs   []hierarchy
 }
 
-func hostHierarchies(mode Mode) ([]hierarchy, error) {
+func hostHierarchies() (Mode, []hierarchy, error) {
 	hostCache.Lock()
 	defer hostCache.Unlock()
-	if hostCache.hs != nil && hostCache.mode == mode {
-		return append([]hierarchy(nil), hostCache.hs...), nil
+	if hostCache.hs != nil {
+		return hostCache.mode, append([]hierarchy(nil), hostCache.hs...), nil
 	}
+	mode := Detect()
 	mi, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
-		return nil, fmt.Errorf("find cgroup mounts: %w", err)
+		return mode, nil, fmt.Errorf("find cgroup mounts: %w", err)
 	}
 	mounts, err := parseMountInfo(mi)
 	mi.Close()
 	if err != nil {
-		return nil, fmt.Errorf("find cgroup mounts: %w", err)
+		return mode, nil, fmt.Errorf("find cgroup mounts: %w", err)
 	}
 	hs := hierarchiesFromMounts(mounts, mode, DefaultRoot)
 	if len(hs) == 0 {
-		return nil, fmt.Errorf("find cgroup mounts: no cgroup %s hierarchy is mounted", mode)
+		return mode, nil, fmt.Errorf("find cgroup mounts: no cgroup %s hierarchy is mounted", mode)
 	}
 	hostCache.mode, hostCache.hs = mode, hs
-	return append([]hierarchy(nil), hs...), nil
+	return mode, append([]hierarchy(nil), hs...), nil
 }
 
 func ownCgroups() (map[string]string, error) {

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"berth/internal/sysfile"
 )
 
 // writeFile writes one value to a cgroup control file. The file must
@@ -37,7 +39,7 @@ func writeFile(dir, name, value string) error {
 
 // readFile returns the trimmed contents of a cgroup file.
 func readFile(dir, name string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, name))
+	b, err := sysfile.Read(filepath.Join(dir, name))
 	if err != nil {
 		return "", err
 	}

@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"berth/internal/errdefs"
+	"berth/internal/sysfile"
 )
 
 // record is what berth keeps on disk for one container, in
@@ -119,7 +120,7 @@ func (r *Runtime) readState(id string) ([]byte, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(r.dir(id), "state.json"))
+	b, err := sysfile.Read(filepath.Join(r.dir(id), "state.json"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, errdefs.NotFoundf("container %q does not exist", id)
 	}
@@ -175,7 +176,7 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 // whether the process is a zombie. Comparing start times tells a
 // container's init apart from a later process that reused its pid.
 func procStart(pid int) (start uint64, zombie bool, err error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	b, err := sysfile.Read("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, false, err
 	}

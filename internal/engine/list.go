@@ -52,7 +52,9 @@ func (e *Engine) List() ([]Summary, error) {
 			defer wg.Done()
 			for i := range next {
 				out[i].Status = e.status(out[i].Container)
-				out[i].State.ExitCode = e.exitCode(out[i].Container)
+				if out[i].Status == StatusExited {
+					out[i].State.ExitCode = e.exitCode(out[i].Container)
+				}
 				if out[i].Status == StatusRunning {
 					out[i].Health = e.health(out[i].Container, out[i].Config)
 				}
