@@ -142,6 +142,9 @@ func (c *userCmd) check(docs []*docFile) []string {
 			for _, s := range sections {
 				where = append(where, s.String())
 			}
+			if c.anywhere {
+				where = []string{"README.md or docs/"}
+			}
 			problems = append(problems, c.path+": "+strings.Join(missing, " and ")+" not in "+strings.Join(where, ", "))
 		}
 	}
