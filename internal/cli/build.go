@@ -60,7 +60,7 @@ a tar of one (or a lone Dockerfile) on stdin. See docs/BUILD.md.`,
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
-	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain or tty (all print plain lines), or quiet (as -q)")
+	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto (tty on a terminal, else plain), plain, tty, or quiet (as -q)")
 	return cmd
 }
 
@@ -140,9 +140,12 @@ func (a *app) build(cmd *cobra.Command, ctxArg string, f *buildFlags) error {
 	if err != nil {
 		return err
 	}
-	var prog *plainProgress
+	var prog buildProgress
 	if !f.quiet {
 		prog = &plainProgress{w: a.err, start: time.Now()}
+		if f.progress == "tty" || (f.progress == "auto" && isTerminal(a.err)) {
+			prog = newTTYProgress(a.err, terminalWidth(a.err))
+		}
 		opts.Progress = prog
 	}
 	opts.PullImage = func(ctx context.Context, name string) error {
@@ -170,6 +173,9 @@ func (a *app) build(cmd *cobra.Command, ctxArg string, f *buildFlags) error {
 	stop()
 	release()
 	if err != nil {
+		if prog != nil {
+			prog.abort()
+		}
 		return err
 	}
 	if prog != nil {
