@@ -36,7 +36,7 @@ TESTFLAGS ?=
 .DEFAULT_GOAL := help
 # Targets run one after another: test-root must not overlap test-unit.
 .NOTPARALLEL:
-.PHONY: help setup setup-docker build test test-unit test-root bench bench-runtime bench-images bench-containers bench-network bench-build lint demo clean
+.PHONY: help setup setup-docker build test test-unit test-root bench bench-runtime bench-images bench-containers bench-network bench-build bench-compose lint demo clean
 
 help: ## show the targets
 	@echo "usage: make TARGET"
@@ -62,13 +62,15 @@ test-root: ## all tests, root ones included (as root)
 	@if [ "$$(id -u)" -ne 0 ]; then echo "make test-root: run it as root" >&2; exit 1; fi
 	BERTH_TEST_ROOT=1 $(GO) test -p 1 -count=1 $(TESTFLAGS) ./...
 
-bench: setup-docker build ## bench-runtime, bench-images, bench-containers, then bench-network: one docs/BENCHMARKS.md (root)
+bench: setup-docker build ## every part: runtime, images, containers, network, build, compose; one docs/BENCHMARKS.md (root)
 	bench/setup.sh
 	@status=0; \
 	bench/run.sh || status=1; \
 	bench/images.sh || status=1; \
 	bench/containers.sh || status=1; \
 	bench/network.sh || status=1; \
+	bench/build.sh || status=1; \
+	bench/compose.sh || status=1; \
 	exit $$status
 
 bench-runtime: setup build ## berth-runc vs runc and crun; its part of docs/BENCHMARKS.md (root)
@@ -88,6 +90,10 @@ bench-network: setup-docker build ## throughput of a published port on loopback 
 bench-build: setup-docker build ## berth build vs docker's classic builder and buildah; its part of docs/BENCHMARKS.md (root)
 	bench/setup.sh
 	bench/build.sh
+
+bench-compose: setup-docker build ## compose up -d and down of examples/busybox vs docker-compose; its part of docs/BENCHMARKS.md (root)
+	bench/setup.sh
+	bench/compose.sh
 
 lint: ## gofmt, go vet and staticcheck; runs all three, fails if any fails
 	@status=0; \

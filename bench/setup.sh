@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the benchmarks need on top of `scripts/setup.sh --docker`:
-# podman, which bench/containers.sh compares berth with, and buildah,
-# which bench/build.sh does.
+# podman, which bench/containers.sh compares berth with, buildah, which
+# bench/build.sh does, and docker-compose, which bench/compose.sh does.
 #   bench/setup.sh
 # As scripts/setup.sh: it installs only the packages that are missing, runs
 # apt-get update only when apt has no candidate for one of them, and needs
@@ -10,7 +10,7 @@ set -euo pipefail
 
 # Without the recommends (buildah, fuse-overlayfs, slirp4netns...): the
 # bench runs podman as root, with no network, on overlay.
-packages=(podman buildah)
+packages=(podman buildah docker-compose)
 
 installed() {
 	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]

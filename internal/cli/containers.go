@@ -686,71 +686,54 @@ func newRmCommand(a *app) *cobra.Command {
 }
 
 // resources turns the quota flags into OCI resources, with Docker's
-// meanings: --memory-swap is memory plus swap, twice --memory unless set.
+// meanings (engine.Limits): sizes are read here, so that an error quotes
+// what the user typed.
 func (f *runFlags) resources(cmd *cobra.Command) (*specs.LinuxResources, error) {
-	r := &specs.LinuxResources{}
-	set := false
-	if f.memory != "" {
-		n, err := ParseBytes(f.memory)
-		if err != nil || n < 6<<20 {
-			return nil, errdefs.Invalidf("--memory %q: want a size of at least 6m, such as 64m", f.memory)
+	var l engine.Limits
+	size := func(flag, s string, min int64, want string) (int64, error) {
+		if s == "" {
+			return 0, nil
 		}
-		swap := 2 * n
-		if f.memorySwap != "" {
-			if swap, err = ParseBytes(f.memorySwap); err != nil || (swap != -1 && swap < n) {
-				return nil, errdefs.Invalidf("--memory-swap %q: want -1 or a size no smaller than --memory", f.memorySwap)
-			}
+		n, err := ParseBytes(s)
+		if err != nil || (n < min && n != -1) || n == 0 {
+			return 0, errdefs.Invalidf("--%s %q: %s", flag, s, want)
 		}
-		r.Memory = &specs.LinuxMemory{Limit: &n, Swap: &swap}
-		set = true
-	} else if f.memorySwap != "" {
-		return nil, errdefs.Invalidf("--memory-swap needs --memory")
+		return n, nil
 	}
-	if f.memoryReservation != "" {
-		n, err := ParseBytes(f.memoryReservation)
-		if err != nil || n <= 0 {
-			return nil, errdefs.Invalidf("--memory-reservation %q: want a size such as 32m", f.memoryReservation)
-		}
-		if r.Memory == nil {
-			r.Memory = &specs.LinuxMemory{}
-		}
-		if r.Memory.Limit != nil && n > *r.Memory.Limit {
-			return nil, errdefs.Invalidf("--memory-reservation %q: it must be below --memory", f.memoryReservation)
-		}
-		r.Memory.Reservation = &n
-		set = true
+	var err error
+	if l.Memory, err = size("memory", f.memory, 6<<20, "want a size of at least 6m, such as 64m"); err != nil {
+		return nil, err
 	}
-	if cmd.Flags().Changed("cpus") || f.cpuShares != 0 || f.cpusetCpus != "" {
-		r.CPU = &specs.LinuxCPU{Cpus: f.cpusetCpus}
-		if cmd.Flags().Changed("cpus") {
-			if f.cpus <= 0 {
-				return nil, errdefs.Invalidf("--cpus %v: want a number above 0", f.cpus)
-			}
-			period := uint64(100000)
-			quota := int64(f.cpus * float64(period))
-			r.CPU.Period, r.CPU.Quota = &period, &quota
-		}
-		if f.cpuShares != 0 {
-			if f.cpuShares < 2 {
-				return nil, errdefs.Invalidf("--cpu-shares %d: want at least 2", f.cpuShares)
-			}
-			shares := uint64(f.cpuShares)
-			r.CPU.Shares = &shares
-		}
-		set = true
+	if l.Memory == -1 {
+		return nil, errdefs.Invalidf("--memory %q: want a size of at least 6m, such as 64m", f.memory)
 	}
+	if l.MemorySwap, err = size("memory-swap", f.memorySwap, 0, "want -1 or a size no smaller than --memory"); err != nil {
+		return nil, err
+	}
+	if l.MemorySwap != 0 && l.MemorySwap != -1 && l.MemorySwap < l.Memory {
+		return nil, errdefs.Invalidf("--memory-swap %q: want -1 or a size no smaller than --memory", f.memorySwap)
+	}
+	if l.MemoryReservation, err = size("memory-reservation", f.memoryReservation, 1, "want a size such as 32m"); err != nil {
+		return nil, err
+	}
+	if l.MemoryReservation == -1 {
+		return nil, errdefs.Invalidf("--memory-reservation %q: want a size such as 32m", f.memoryReservation)
+	}
+	if l.Memory != 0 && l.MemoryReservation > l.Memory {
+		return nil, errdefs.Invalidf("--memory-reservation %q: it must be below --memory", f.memoryReservation)
+	}
+	if cmd.Flags().Changed("cpus") {
+		if f.cpus <= 0 {
+			return nil, errdefs.Invalidf("--cpus %v: want a number above 0", f.cpus)
+		}
+		l.CPUs = f.cpus
+	}
+	l.CPUShares, l.CpusetCpus = f.cpuShares, f.cpusetCpus
 	if cmd.Flags().Changed("pids-limit") {
 		n := f.pidsLimit
-		if n == 0 {
-			return nil, errdefs.Invalidf("--pids-limit 0: want a limit above 0, or -1 for none")
-		}
-		r.Pids = &specs.LinuxPids{Limit: &n}
-		set = true
+		l.PidsLimit = &n
 	}
-	if !set {
-		return nil, nil
-	}
-	return r, nil
+	return l.Resources()
 }
 
 func newBootCommand(a *app) *cobra.Command {

@@ -38,16 +38,7 @@ func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code
 // exit code. When argv[0] is berth-runc, the runtime face is the whole
 // command line, so that Docker and containerd can use berth as runc.
 func Main(args []string, stdout, stderr io.Writer) int {
-	var cmd *cobra.Command
-	var g *globals
-	if filepath.Base(args[0]) == "berth-runc" {
-		cmd, g = newRuntimeCommand(true)
-		cmd.Use = "berth-runc"
-	} else {
-		cmd, g = newRootCommand()
-	}
-	cmd.Version = Version
-	cmd.SetVersionTemplate(versionText(cmd.Name()))
+	cmd, g := newCommand(args[0])
 	cmd.SetArgs(args[1:])
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
@@ -71,6 +62,22 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
+// newCommand builds the command line that argv0 names: berth's, or with
+// berth-runc, the runtime face alone.
+func newCommand(argv0 string) (*cobra.Command, *globals) {
+	var cmd *cobra.Command
+	var g *globals
+	if filepath.Base(argv0) == "berth-runc" {
+		cmd, g = newRuntimeCommand(true)
+		cmd.Use = "berth-runc"
+	} else {
+		cmd, g = newRootCommand()
+	}
+	cmd.Version = Version
+	cmd.SetVersionTemplate(versionText(cmd.Name()))
+	return cmd, g
+}
+
 func newRootCommand() (*cobra.Command, *globals) {
 	var root string
 	cmd := &cobra.Command{
@@ -78,6 +85,8 @@ func newRootCommand() (*cobra.Command, *globals) {
 		Short:         "Run containers: Docker's commands, daemonless and fast",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// compose's global flags stand before its subcommand
+		TraverseChildren: true,
 	}
 	cmd.PersistentFlags().StringVar(&root, "root", envOr("BERTH_ROOT", DefaultRoot),
 		"directory for all of berth's state (also $BERTH_ROOT)")
@@ -103,6 +112,7 @@ func newRootCommand() (*cobra.Command, *globals) {
 	}
 	addImageCommands(cmd, a)
 	addContainerCommands(cmd, a)
+	cmd.AddCommand(newComposeCommand(a))
 	addVolumeCommands(cmd, a)
 	cmd.AddCommand(newDNSServerCommand())
 	cmd.AddCommand(newNetworkCommand(a))

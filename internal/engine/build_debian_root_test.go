@@ -90,7 +90,7 @@ func TestBuildDebian(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"Dockerfile": `FROM debian:test
+	writeTestFiles(t, dir, map[string]string{"Dockerfile": `FROM debian:test
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends hello \

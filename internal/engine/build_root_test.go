@@ -89,7 +89,7 @@ func buildIn(t *testing.T, e *Engine, dir string, opts build.Options) (digest.Di
 	return id, log, err
 }
 
-func writeFiles(t *testing.T, dir string, files map[string]string) {
+func writeTestFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
 	for name, body := range files {
 		p := filepath.Join(dir, name)
@@ -116,7 +116,7 @@ CMD ["cat", "/app/copy", "/app/list"]
 func TestBuildCache(t *testing.T) {
 	e := newEngine(t)
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"Dockerfile": cacheDockerfile, "a.txt": "A\n", "b.txt": "B\n"})
+	writeTestFiles(t, dir, map[string]string{"Dockerfile": cacheDockerfile, "a.txt": "A\n", "b.txt": "B\n"})
 	id1, log, err := buildIn(t, e, dir, build.Options{Names: []string{"docker.io/library/built:test"}})
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func TestBuildCache(t *testing.T) {
 		t.Errorf("rebuild after touch: cache %s (%v), want HHHHH", log.cached(), err)
 	}
 
-	writeFiles(t, dir, map[string]string{"b.txt": "B2\n"})
+	writeTestFiles(t, dir, map[string]string{"b.txt": "B2\n"})
 	id3, log, err := buildIn(t, e, dir, build.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func TestBuildCache(t *testing.T) {
 func TestBuildMultiStage(t *testing.T) {
 	e := newEngine(t)
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	writeTestFiles(t, dir, map[string]string{
 		"Dockerfile": `FROM busybox:test AS build
 WORKDIR /src
 COPY . .
@@ -199,7 +199,7 @@ CMD ["sh", "-c", "id -u; echo $GREETING; stat -c %U /srv/out.txt; cat /srv/out.t
 		t.Errorf("config: healthcheck %v user %q", ic.Config.Healthcheck, ic.Config.User)
 	}
 
-	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox:test\nRUN echo before; exit 7\n"})
+	writeTestFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox:test\nRUN echo before; exit 7\n"})
 	_, log, err := buildIn(t, e, dir, build.Options{})
 	if err == nil || !strings.Contains(err.Error(), "Dockerfile:2: RUN:") || !strings.Contains(err.Error(), "exit code: 7") {
 		t.Fatalf("failing RUN: %v", err)
@@ -256,7 +256,7 @@ CMD ["sh", "-c", "id -u; echo $GREETING; stat -c %U /srv/out.txt; cat /srv/out.t
 func TestBuildParallelStages(t *testing.T) {
 	e := newEngine(t)
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"Dockerfile": `FROM busybox:test AS a
+	writeTestFiles(t, dir, map[string]string{"Dockerfile": `FROM busybox:test AS a
 RUN sleep 1 && echo a > /a
 FROM busybox:test AS b
 RUN sleep 1 && echo b > /b
@@ -288,7 +288,7 @@ func TestBuildRunMounts(t *testing.T) {
 	dir := t.TempDir()
 	secret := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(secret, []byte("s3cret"), 0o600)
-	writeFiles(t, dir, map[string]string{
+	writeTestFiles(t, dir, map[string]string{
 		"in.txt": "from context\n",
 		"Dockerfile": `FROM busybox:test
 RUN --mount=type=cache,target=/cache sh -c 'echo run >> /cache/log; wc -l < /cache/log > /count'
@@ -320,7 +320,7 @@ CMD ["sh", "-c", "cat /count /seen /copied /tmpfs-list /nets; ls /run/secrets 2>
 func TestBuildPushPull(t *testing.T) {
 	e := newEngine(t)
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox:test\nRUN echo pushed > /p\nCMD [\"cat\", \"/p\"]\n"})
+	writeTestFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox:test\nRUN echo pushed > /p\nCMD [\"cat\", \"/p\"]\n"})
 	id, _, err := buildIn(t, e, dir, build.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -357,7 +357,7 @@ func TestBuildPushPull(t *testing.T) {
 func TestBuildCancel(t *testing.T) {
 	e := newEngine(t)
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox:test\nRUN sleep 30\n"})
+	writeTestFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox:test\nRUN sleep 30\n"})
 	df, err := build.Parse("Dockerfile", []byte("FROM busybox:test\nRUN sleep 30\n"))
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,8 @@ type CreateOptions struct {
 	Hostname   string
 	Labels     map[string]string
 	Config     Config
+	// Files are placed in the container, read-only (files.go).
+	Files []File
 	// Network is --network and the flags of the container's place on
 	// it; the zero value is the default bridge network.
 	Network NetworkRequest
@@ -99,6 +101,12 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 		return nil, err
 	}
 	cfg.Hostname = firstOf(opts.Hostname, id[:12])
+	dir := e.dir(id)
+	fb, err := fileBinds(dir, opts.Files)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Binds = append(cfg.Binds, fb...)
 	raw, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
@@ -107,8 +115,11 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 		ID: id, Name: opts.Name, Image: img.ID, ImageName: opts.Image, Chain: img.Chain,
 		Created: time.Now().UTC(), Config: raw, State: metadata.ContainerState{Status: StatusCreated},
 	}
-	dir := e.dir(id)
 	if err := e.prepareDir(dir, &cfg); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := writeFiles(dir, opts.Files); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}

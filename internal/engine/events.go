@@ -37,6 +37,12 @@ func (e *Engine) emit(c *metadata.Container, action string, attrs map[string]str
 	ev := Event{Type: "container", Action: action}
 	ev.Actor.ID = c.ID
 	ev.Actor.Attributes = map[string]string{"name": c.Name, "image": c.ImageName}
+	// The container's labels too, as Docker's events carry them.
+	if cfg, err := configOf(c); err == nil {
+		for k, v := range cfg.Labels {
+			ev.Actor.Attributes[k] = v
+		}
+	}
 	for k, v := range attrs {
 		ev.Actor.Attributes[k] = v
 	}

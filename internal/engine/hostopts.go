@@ -36,6 +36,10 @@ type HostOptions struct {
 	// ExtraHosts are the --add-host entries, NAME:IP.
 	ExtraHosts      []string `json:"extraHosts,omitempty"`
 	ContainerIDFile string   `json:"containerIDFile,omitempty"`
+	// Sysctls are namespaced kernel parameters (--sysctl, sysctl.go).
+	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// Domainname is the container's NIS domain name (--domainname).
+	Domainname string `json:"domainname,omitempty"`
 }
 
 // Ulimit is one --ulimit, with Docker's field names; -1 is unlimited.

@@ -54,12 +54,20 @@ func (e *Engine) Pause(c *metadata.Container, pause bool) error {
 		if st != StatusRunning {
 			return errdefs.Conflictf("container %s is not running", shortID(c.ID))
 		}
-		return e.Runtime.Pause(c.ID)
+		if err := e.Runtime.Pause(c.ID); err != nil {
+			return err
+		}
+		e.emit(c, "pause", nil)
+		return nil
 	}
 	if st != StatusPaused {
 		return errdefs.Conflictf("container %s is not paused", shortID(c.ID))
 	}
-	return e.Runtime.Resume(c.ID)
+	if err := e.Runtime.Resume(c.ID); err != nil {
+		return err
+	}
+	e.emit(c, "unpause", nil)
+	return nil
 }
 
 // Pids lists the processes of running container c, as the host sees them.

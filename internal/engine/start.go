@@ -69,6 +69,7 @@ func (e *Engine) bundle(c *metadata.Container) (string, error) {
 	}
 	opts.Mounts = append(opts.Mounts, binds...)
 	s := spec.ForContainer(opts)
+	cfg.HostOptions.applySpec(s)
 	if hostNet {
 		dropNetNS(s)
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"slices"
@@ -140,7 +141,9 @@ func (e *Engine) volumeMounts(mounts []volume.Mount, rootfs string, user specs.U
 			}
 			m.Source = src
 		default:
-			if m.Create {
+			// -v makes a missing source directory; a file that is
+			// there already is bound as it is.
+			if _, err := os.Stat(m.Source); m.Create && errors.Is(err, fs.ErrNotExist) {
 				if err := os.MkdirAll(m.Source, 0o755); err != nil {
 					return nil, fmt.Errorf("--volume %s: %w", m.Source, err)
 				}

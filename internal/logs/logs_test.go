@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -63,5 +64,43 @@ func TestLongLinesAreCut(t *testing.T) {
 	all, _ := Read(path, 0, ReadOptions{Tail: -1})
 	if len(all) != 2 || len(all[0].Log) != maxLine || all[1].Log != strings.Repeat("a", 10)+"\n" {
 		t.Errorf("entries: %d, first %d bytes", len(all), len(all[0].Log))
+	}
+}
+
+// TestReadFollow: the last lines, then those written while it follows,
+// including one written just before stop said so, each once.
+func TestReadFollow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "json.log")
+	w, err := NewWriter(path, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"a\n", "b\n", "c\n"} {
+		w.Write("stdout", []byte(s), time.Now())
+	}
+	var got []string
+	var stopped bool
+	var mu sync.Mutex
+	done := make(chan error)
+	go func() {
+		done <- ReadFollow(path, 0, ReadOptions{Tail: 2}, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return stopped
+		}, func(e Entry) { got = append(got, e.Log) })
+	}()
+	time.Sleep(200 * time.Millisecond)
+	w.Write("stdout", []byte("d\n"), time.Now())
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	w.Write("stdout", []byte("e\n"), time.Now())
+	stopped = true
+	mu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if strings.Join(got, "") != "b\nc\nd\ne\n" {
+		t.Errorf("ReadFollow(tail 2) = %q, want b c d e", got)
 	}
 }

@@ -84,10 +84,64 @@ func Follow(path string, stop func() bool, fn func(Entry)) error {
 	if err != nil {
 		return err
 	}
-	defer func() { f.Close() }()
 	f.Seek(0, io.SeekEnd)
+	return follow(f, bufio.NewReader(f), nil, path, stop, fn)
+}
+
+// ReadFollow calls fn for the entries of the log at path that opts
+// select, its rotated files included, then for every entry appended
+// after them until stop returns true. No entry falls between the two,
+// as one could between a Read and a Follow.
+func ReadFollow(path string, maxFiles int, opts ReadOptions, stop func() bool, fn func(Entry)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	if maxFiles <= 0 {
+		maxFiles = DefaultMaxFiles
+	}
+	var all []Entry
+	for i := maxFiles - 1; i >= 1; i-- {
+		entries, err := readFile(path+"."+strconv.Itoa(i), opts)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			f.Close()
+			return err
+		}
+		all = append(all, entries...)
+	}
 	r := bufio.NewReader(f)
 	var partial []byte
+	for {
+		line, err := r.ReadBytes('\n')
+		partial = append(partial, line...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			f.Close()
+			return err
+		}
+		var e Entry
+		if json.Unmarshal(partial, &e) == nil && keep(e, opts) {
+			all = append(all, e)
+		}
+		partial = partial[:0]
+	}
+	if opts.Tail >= 0 && len(all) > opts.Tail {
+		all = all[len(all)-opts.Tail:]
+	}
+	for _, e := range all {
+		fn(e)
+	}
+	return follow(f, r, partial, path, stop, fn)
+}
+
+// follow reads entries from r, which reads f, the log at path, until
+// stop returns true; partial is the start of a line already read.
+func follow(f *os.File, r *bufio.Reader, partial []byte, path string, stop func() bool, fn func(Entry)) error {
+	defer func() { f.Close() }()
+	// Once stop says so, what was written before is still read.
+	done := false
 	for {
 		line, err := r.ReadBytes('\n')
 		partial = append(partial, line...)
@@ -102,8 +156,12 @@ func Follow(path string, stop func() bool, fn func(Entry)) error {
 		if err != io.EOF {
 			return err
 		}
-		if stop() {
+		if done {
 			return nil
+		}
+		if stop() {
+			done = true
+			continue
 		}
 		// Rotated: the path now names a new file.
 		if fi, err := os.Stat(path); err == nil {
