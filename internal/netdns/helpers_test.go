@@ -44,16 +44,11 @@ type upstream struct {
 func startUpstream(t *testing.T, ip string) *upstream {
 	t.Helper()
 	u := &upstream{}
-	pc, err := net.ListenPacket("udp", ip+":0")
+	pc, l, err := listenUDPTCP(netip.AddrPortFrom(netip.MustParseAddr(ip), 0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.addr = pc.LocalAddr().(*net.UDPAddr).AddrPort()
-	l, err := net.Listen("tcp", u.addr.String())
-	if err != nil {
-		pc.Close()
-		t.Fatal(err)
-	}
 	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: u}, {Listener: l, Handler: u}} {
 		started := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }

@@ -83,21 +83,35 @@ func Listen(dir string, addr netip.AddrPort, logger *log.Logger) (*Server, error
 	s.key = key
 	s.tbl.Store(newTable(r))
 
-	pc, err := net.ListenPacket("udp", addr.String())
+	pc, l, err := listenUDPTCP(addr)
 	if err != nil {
 		return nil, fmt.Errorf("dns server: %w", err)
 	}
-	// With port 0 the kernel picked the UDP port; TCP takes the same.
-	udpAddr := pc.LocalAddr().(*net.UDPAddr).AddrPort()
-	s.addr = netip.AddrPortFrom(addr.Addr(), udpAddr.Port())
-	l, err := net.Listen("tcp", s.addr.String())
-	if err != nil {
-		pc.Close()
-		return nil, fmt.Errorf("dns server: %w", err)
-	}
+	s.addr = netip.AddrPortFrom(addr.Addr(), pc.LocalAddr().(*net.UDPAddr).AddrPort().Port())
 	s.udp = &dns.Server{PacketConn: pc, Handler: s}
 	s.tcp = &dns.Server{Listener: l, Handler: s}
 	return s, nil
+}
+
+// listenUDPTCP binds UDP and TCP sockets at addr. With port 0 the kernel
+// picks the UDP port and TCP takes the same one, which a TCP socket may
+// already hold; then it tries another.
+func listenUDPTCP(addr netip.AddrPort) (net.PacketConn, net.Listener, error) {
+	for tries := 0; ; tries++ {
+		pc, err := net.ListenPacket("udp", addr.String())
+		if err != nil {
+			return nil, nil, err
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).AddrPort().Port()
+		l, err := net.Listen("tcp", netip.AddrPortFrom(addr.Addr(), port).String())
+		if err == nil {
+			return pc, l, nil
+		}
+		pc.Close()
+		if addr.Port() != 0 || !errors.Is(err, unix.EADDRINUSE) || tries == 10 {
+			return nil, nil, err
+		}
+	}
 }
 
 // Addr is the address the server listens at.

@@ -1,6 +1,7 @@
 package netdns
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -314,5 +315,40 @@ func TestPeerNetworks(t *testing.T) {
 	writeRecords(t, filepath.Join(parent, "b"), r)
 	if r := query(t, s.Addr(), "udp", "db.", dns.TypeA); r.Rcode != dns.RcodeNameError {
 		t.Errorf("db. after app left b = %s %v, want NXDOMAIN", dns.RcodeToString[r.Rcode], addrs(r))
+	}
+}
+
+// BenchmarkLocalName measures a query for a network's name over UDP on
+// loopback, the stat of records.json included.
+func BenchmarkLocalName(b *testing.B) {
+	dir := b.TempDir()
+	var recs []Record
+	for i := range 1000 {
+		recs = append(recs, Record{Name: fmt.Sprintf("c%d", i), IPv4: []string{fmt.Sprintf("10.90.%d.%d", i/250, i%250+2)}})
+	}
+	if err := WriteRecords(dir, Records{Network: "n", Records: recs}); err != nil {
+		b.Fatal(err)
+	}
+	s, err := Listen(dir, netip.MustParseAddrPort("127.0.0.1:0"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go s.Serve()
+	defer s.Close()
+	conn, err := (&dns.Client{}).Dial(s.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	m := new(dns.Msg).SetQuestion("c500.", dns.TypeA)
+	b.ResetTimer()
+	for b.Loop() {
+		if err := conn.WriteMsg(m); err != nil {
+			b.Fatal(err)
+		}
+		r, err := conn.ReadMsg()
+		if err != nil || len(r.Answer) != 1 {
+			b.Fatalf("c500. = %v, %v", r, err)
+		}
 	}
 }
