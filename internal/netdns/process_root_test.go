@@ -175,7 +175,12 @@ func TestEnsureRunningStale(t *testing.T) {
 	if err := unix.Kill(pid, unix.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the killed server to exit", func() bool { return len(servers(t, dir)) == 0 })
+	// Its lock goes when its files are closed, a moment after its
+	// memory (and so its command line) is gone.
+	waitFor(t, "the killed server to exit", func() bool {
+		p, _, err := running(dir)
+		return err == nil && p == 0 && len(servers(t, dir)) == 0
+	})
 	if err := EnsureRunning(dir, ip); err != nil {
 		t.Fatal(err)
 	}
