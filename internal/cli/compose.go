@@ -61,6 +61,17 @@ func newComposeCommand(a *app) *cobra.Command {
 }
 
 // load reads the project the global flags name.
+// loadSelected reads the project and the services args name (all of
+// them when args is empty), refusing a name it does not have.
+func (g *composeFlags) loadSelected(a *app, args []string) (*compose.Project, []string, error) {
+	p, err := g.load(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	names, err := compose.Select(p.Model, args)
+	return p, names, err
+}
+
 func (g *composeFlags) load(a *app) (*compose.Project, error) {
 	m, err := compose.Load(context.Background(), compose.LoadOptions{Files: g.files, Name: g.name,
 		WorkingDir: g.projectDir, EnvFiles: g.envFiles, Profiles: g.profiles})

@@ -268,11 +268,8 @@ func newComposeWaitCommand(a *app, g *composeFlags) *cobra.Command {
 		Short: "Block until containers of all (or specified) services stop",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.load(a)
+			p, _, err := g.loadSelected(a, args)
 			if err != nil {
-				return err
-			}
-			if _, err := compose.Select(p.Model, args); err != nil {
 				return err
 			}
 			cs, err := p.Containers(false, args...)
@@ -314,11 +311,7 @@ func newComposePullCommand(a *app, g *composeFlags) *cobra.Command {
 		Use:   "pull [OPTIONS] [SERVICE...]",
 		Short: "Pull service images",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.load(a)
-			if err != nil {
-				return err
-			}
-			names, err := compose.Select(p.Model, args)
+			p, names, err := g.loadSelected(a, args)
 			if err != nil {
 				return err
 			}
@@ -353,11 +346,7 @@ func newComposePushCommand(a *app, g *composeFlags) *cobra.Command {
 		Use:   "push [OPTIONS] [SERVICE...]",
 		Short: "Push service images",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.load(a)
-			if err != nil {
-				return err
-			}
-			names, err := compose.Select(p.Model, args)
+			p, names, err := g.loadSelected(a, args)
 			if err != nil {
 				return err
 			}
@@ -385,11 +374,7 @@ func newComposeBuildCommand(a *app, g *composeFlags) *cobra.Command {
 		Use:   "build [OPTIONS] [SERVICE...]",
 		Short: "Build or rebuild services",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.load(a)
-			if err != nil {
-				return err
-			}
-			names, err := compose.Select(p.Model, args)
+			p, names, err := g.loadSelected(a, args)
 			if err != nil {
 				return err
 			}
