@@ -327,20 +327,7 @@ func TestNetworkForwardDropPolicy(t *testing.T) {
 	if _, err := exec.LookPath("iptables"); err != nil {
 		t.Skip("iptables is not installed")
 	}
-	ns := fmt.Sprintf("bnfwd%d", os.Getpid())
-	out := fmt.Sprintf("bnfwdo%d", os.Getpid())
-	sh(t, "ip", "netns", "add", ns)
-	sh(t, "ip", "netns", "add", out)
-	t.Cleanup(func() {
-		exec.Command("ip", "netns", "del", ns).Run()
-		exec.Command("ip", "netns", "del", out).Run()
-	})
-	sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	sh(t, "ip", "-n", ns, "link", "add", "up0", "type", "veth", "peer", "name", "down0", "netns", out)
-	sh(t, "ip", "-n", ns, "addr", "add", "198.18.78.1/30", "dev", "up0")
-	sh(t, "ip", "-n", ns, "link", "set", "up0", "up")
-	sh(t, "ip", "-n", out, "addr", "add", "198.18.78.2/30", "dev", "down0")
-	sh(t, "ip", "-n", out, "link", "set", "down0", "up")
+	ns, _ := hostWithUplink(t, "bnfwd", 78)
 	in := func(args ...string) []string {
 		return append([]string{"nsenter", "--net=/run/netns/" + ns}, args...)
 	}
@@ -482,20 +469,7 @@ func TestNetworkIptablesBackend(t *testing.T) {
 	if _, err := exec.LookPath("iptables"); err != nil {
 		t.Skip("iptables is not installed")
 	}
-	ns := fmt.Sprintf("bnipt%d", os.Getpid())
-	out := fmt.Sprintf("bnipto%d", os.Getpid())
-	sh(t, "ip", "netns", "add", ns)
-	sh(t, "ip", "netns", "add", out)
-	t.Cleanup(func() {
-		exec.Command("ip", "netns", "del", ns).Run()
-		exec.Command("ip", "netns", "del", out).Run()
-	})
-	sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	sh(t, "ip", "-n", ns, "link", "add", "up0", "type", "veth", "peer", "name", "down0", "netns", out)
-	sh(t, "ip", "-n", ns, "addr", "add", "198.18.80.1/30", "dev", "up0")
-	sh(t, "ip", "-n", ns, "link", "set", "up0", "up")
-	sh(t, "ip", "-n", out, "addr", "add", "198.18.80.2/30", "dev", "down0")
-	sh(t, "ip", "-n", out, "link", "set", "down0", "up")
+	ns, _ := hostWithUplink(t, "bnipt", 80)
 	in := func(args ...string) (string, error) {
 		cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + ns}, args...)...)
 		cmd.Env = append(os.Environ(), network.EnvFirewall+"=iptables")
@@ -584,4 +558,28 @@ func TestNetworkAfterReboot(t *testing.T) {
 	if strings.Contains(string(b), `"gone"`) {
 		t.Errorf("the records still name the dead container:\n%s", b)
 	}
+}
+
+// hostWithUplink makes two network namespaces named after prefix: one to
+// run berth in as its host, with loopback up, and one that plays the
+// outside, joined by a veth: up0 (198.18.OCTET.1/30) on the host side,
+// down0 (198.18.OCTET.2/30) outside.
+func hostWithUplink(t *testing.T, prefix string, octet int) (ns, out string) {
+	t.Helper()
+	ns = fmt.Sprintf("%s%d", prefix, os.Getpid())
+	out = fmt.Sprintf("%so%d", prefix, os.Getpid())
+	sh(t, "ip", "netns", "add", ns)
+	sh(t, "ip", "netns", "add", out)
+	t.Cleanup(func() {
+		exec.Command("ip", "netns", "del", ns).Run()
+		exec.Command("ip", "netns", "del", out).Run()
+	})
+	host, outside := fmt.Sprintf("198.18.%d.1/30", octet), fmt.Sprintf("198.18.%d.2/30", octet)
+	sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	sh(t, "ip", "-n", ns, "link", "add", "up0", "type", "veth", "peer", "name", "down0", "netns", out)
+	sh(t, "ip", "-n", ns, "addr", "add", host, "dev", "up0")
+	sh(t, "ip", "-n", ns, "link", "set", "up0", "up")
+	sh(t, "ip", "-n", out, "addr", "add", outside, "dev", "down0")
+	sh(t, "ip", "-n", out, "link", "set", "down0", "up")
+	return ns, out
 }
