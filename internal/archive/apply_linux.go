@@ -33,6 +33,12 @@ type Limits struct {
 type Result struct {
 	Bytes   int64 // bytes of file content, holes included
 	Entries int64 // tar entries, whiteouts and directories included
+	// Rebuildable says that every file entry's content is in the
+	// directory under the entry's name, so that Rebuild can give back
+	// the stream from a split record: no entry replaced or removed an
+	// earlier one, and no entry has content that Apply does not keep
+	// (a whiteout's, a hardlink's or a device's, a sparse file's map).
+	Rebuildable bool
 }
 
 // copyBufferSize is the size of the buffer file content is copied through.
@@ -111,6 +117,7 @@ func Apply(ctx context.Context, dir string, r io.Reader, lim Limits) (Result, er
 	if err := a.finishDirs(); err != nil {
 		return a.res, err
 	}
+	a.res.Rebuildable = !a.lossy && !rt.removed
 	// Whatever follows the marker is padding; bound it like content.
 	n, err := io.Copy(io.Discard, io.LimitReader(br, lim.MaxBytes-a.res.Bytes+1))
 	if err != nil {
@@ -146,6 +153,8 @@ type applier struct {
 	umask uint32
 	euid  int
 	egid  int
+	// lossy is set by an entry whose content is not kept as it came.
+	lossy bool
 	// dirs holds what is set on each directory at the end, by clean path:
 	// creating entries in a directory changes its mtime.
 	dirs map[string]dirMeta
@@ -172,6 +181,14 @@ func (a *applier) entry(ctx context.Context, tr *tar.Reader, hdr *tar.Header) er
 			return errdefs.Invalidf("layer expands past %d bytes, the limit for one layer", a.lim.MaxBytes)
 		}
 		a.res.Bytes += hdr.Size
+		if isSparse(hdr) {
+			a.lossy = true
+		}
+	default:
+		// Content that the entry's type has no use for.
+		if hdr.Size > 0 {
+			a.lossy = true
+		}
 	}
 	name, err := cleanName(hdr.Name)
 	if err != nil {
@@ -179,6 +196,9 @@ func (a *applier) entry(ctx context.Context, tr *tar.Reader, hdr *tar.Header) er
 	}
 	parentPath, base := path.Dir(name), path.Base(name)
 	if strings.HasPrefix(base, whiteoutPrefix) {
+		if hdr.Size > 0 {
+			a.lossy = true
+		}
 		return a.whiteout(parentPath, base)
 	}
 	if name == "." && hdr.Typeflag != tar.TypeDir {
@@ -206,6 +226,20 @@ func (a *applier) entry(ctx context.Context, tr *tar.Reader, hdr *tar.Header) er
 	default:
 		return errdefs.Invalidf("unsupported entry type %q", hdr.Typeflag)
 	}
+}
+
+// isSparse says whether hdr is a sparse file, whose content the stream
+// holds compacted.
+func isSparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // cleanName makes a tar entry name a clean path relative to the layer's

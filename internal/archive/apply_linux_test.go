@@ -57,7 +57,7 @@ func TestApplyTypes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
-	if want := (Result{Bytes: int64(len("#!/bin/sh\n") + len("old") + len("f")), Entries: 11}); res != want {
+	if want := (Result{Bytes: int64(len("#!/bin/sh\n") + len("old") + len("f")), Entries: 11, Rebuildable: true}); res != want {
 		t.Errorf("Apply = %+v, want %+v", res, want)
 	}
 	for _, c := range []struct {

@@ -26,6 +26,9 @@ type root struct {
 	// until the next lookup.
 	dirs  map[string]dirFD
 	stale bool
+	// removed says that removeAll was called: an entry replaced
+	// something.
+	removed bool
 }
 
 // dirFD is an O_PATH fd of a directory in the layer.
@@ -143,6 +146,7 @@ func (r *root) resolve(p string) (int, error) {
 // of parents stale, since what they resolve to may be gone.
 func (r *root) removeAll(dirfd int, name string) error {
 	r.stale = true
+	r.removed = true
 	return removeAllAt(dirfd, name)
 }
 

@@ -54,7 +54,7 @@ func (s *Store) CommitDir(tmp string, layer io.Reader, parent digest.Digest) (me
 // with snapshots already committed. The image gets a manifest and the
 // given names, as any other image.
 func (s *Store) StoreBuilt(ctx context.Context, config []byte, layers []digest.Digest, names []string) (*metadata.Image, error) {
-	f, err := s.synthesize(config, layers)
+	f, err := s.synthesize(config, layers, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -127,7 +127,7 @@ func (s *Store) commit(ctx context.Context, base *metadata.Image, layer io.Reade
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.synthesize(out, layers)
+	f, err := s.synthesize(out, layers, nil)
 	if err != nil {
 		return nil, err
 	}

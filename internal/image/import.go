@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -42,22 +43,14 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*m
 }
 
 func (s *Store) importLayer(ctx context.Context, r io.Reader, opts ImportOptions) (*metadata.Image, error) {
-	w, err := s.Content.Writer("", -1)
-	if err != nil {
-		return nil, err
-	}
-	defer w.Close()
-	tmp, diffID, size, err := s.apply(ctx, io.TeeReader(r, w))
+	blob, diffID, split, err := s.importSplit(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
-	defer s.Snaps.Discard(tmp)
-	blob, err := w.Commit()
-	if err != nil {
-		return nil, fmt.Errorf("import: %w", err)
-	}
-	if _, err := s.Snaps.Commit(tmp, diffID, "", diffID, size); err != nil {
-		return nil, err
+	if blob == "" {
+		if blob, diffID, err = s.importBlob(ctx, r); err != nil {
+			return nil, fmt.Errorf("import: %w", err)
+		}
 	}
 	p := opts.Platform
 	if p == nil {
@@ -74,9 +67,73 @@ func (s *Store) importLayer(ctx context.Context, r io.Reader, opts ImportOptions
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.synthesize(raw, []digest.Digest{blob})
+	f, err := s.synthesize(raw, []digest.Digest{blob}, split)
 	if err != nil {
 		return nil, err
 	}
 	return s.Ingest(ctx, &localSource{s: s, f: f}, IngestOptions{Names: opts.Names})
+}
+
+// importSplit unpacks and commits the layer, when it is an uncompressed
+// tar in a file, kept as a split record rather than as a blob. It
+// returns no blob, having read nothing of r, when the layer is to be
+// stored the usual way; r has then been put back where it was.
+func (s *Store) importSplit(ctx context.Context, r io.Reader) (blob, diffID digest.Digest, split map[digest.Digest]int64, err error) {
+	_, off, ok := rereadable(r)
+	if !ok {
+		return "", "", nil, nil
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(512)
+	back := func() error {
+		_, err := r.(io.Seeker).Seek(off, io.SeekStart)
+		return err
+	}
+	if !isPlainTar(head) {
+		return "", "", nil, back()
+	}
+	fl, err := newFlusher(s.Snaps.Root())
+	if err != nil {
+		return "", "", nil, err
+	}
+	pre, err := s.unpackSplit(ctx, br, fl)
+	ferr := fl.finish()
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", "", nil, ctx.Err()
+		}
+		// Stored and unpacked the usual way, which says what is
+		// wrong with it, if anything.
+		return "", "", nil, back()
+	}
+	defer s.Snaps.Discard(pre.tmp)
+	if ferr != nil {
+		return "", "", nil, ferr
+	}
+	if _, err := s.Snaps.Commit(pre.tmp, pre.diffID, "", pre.diffID, pre.size); err != nil {
+		return "", "", nil, err
+	}
+	return pre.diffID, pre.diffID, map[digest.Digest]int64{pre.diffID: pre.blobSize}, nil
+}
+
+// importBlob stores the layer r as a blob and unpacks it in the same
+// pass, and commits it.
+func (s *Store) importBlob(ctx context.Context, r io.Reader) (blob, diffID digest.Digest, err error) {
+	w, err := s.Content.Writer("", -1)
+	if err != nil {
+		return "", "", err
+	}
+	defer w.Close()
+	tmp, diffID, size, err := s.apply(ctx, io.TeeReader(r, w))
+	if err != nil {
+		return "", "", err
+	}
+	defer s.Snaps.Discard(tmp)
+	if blob, err = w.Commit(); err != nil {
+		return "", "", err
+	}
+	if _, err := s.Snaps.Commit(tmp, diffID, "", diffID, size); err != nil {
+		return "", "", err
+	}
+	return blob, diffID, nil
 }

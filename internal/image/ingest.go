@@ -74,11 +74,14 @@ func (s *Store) Ingest(ctx context.Context, src Source, opts IngestOptions) (*me
 		pre, ok := f.Unpacked[l.Digest]
 		if ok && pre.diffID == diffIDs[i] {
 			delete(f.Unpacked, l.Digest)
+		} else if ok && pre.split {
+			// Its blob is nowhere else to be unpacked from again.
+			return nil, errdefs.Invalidf("layer %s: its content does not match the image config: diff ID expected %s, got %s", l.Digest, diffIDs[i], pre.diffID)
 		} else {
 			ok = false
 		}
 		g.Go(func() error {
-			if ok && s.Content.Has(l.Digest) {
+			if ok && (pre.split || s.Content.Has(l.Digest)) {
 				if _, err := s.Snaps.Commit(pre.tmp, chain[i], parent, pre.diffID, pre.size); err != nil {
 					progs[i].Done(err)
 					return err
@@ -177,13 +180,13 @@ func (s *Store) layer(ctx context.Context, src Source, l ocispec.Descriptor, dif
 	}
 	_, snapErr := s.Snaps.Get(chain)
 	haveSnap := snapErr == nil
-	haveBlob := s.Content.Has(l.Digest)
+	haveBlob := s.hasBlob(l.Digest)
 	switch {
 	case haveSnap && haveBlob:
 		p.Status("Already exists")
 		return nil
 	case haveBlob:
-		f, err := s.Content.Open(l.Digest)
+		f, err := s.openBlob(ctx, l.Digest, l.Size)
 		if err != nil {
 			return err
 		}

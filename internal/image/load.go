@@ -38,9 +38,11 @@ type archiveFiles struct {
 	// says which chain each is.
 	unpacked map[digest.Digest]preUnpacked
 	pending  map[digest.Digest]bool
-	mu       sync.Mutex
-	wg       sync.WaitGroup
-	sem      chan struct{}
+	// split are the layers kept as split records, with their sizes.
+	split map[digest.Digest]int64
+	mu    sync.Mutex
+	wg    sync.WaitGroup
+	sem   chan struct{}
 }
 
 func (a *archiveFiles) blob(p string) (digest.Digest, bool) {
@@ -98,8 +100,29 @@ func (s *Store) Load(ctx context.Context, r io.Reader, prog Progress) ([]Loaded,
 func (s *Store) readArchive(ctx context.Context, r io.Reader) (*archiveFiles, error) {
 	a := &archiveFiles{small: map[string][]byte{}, blobs: map[string]digest.Digest{}, links: map[string]string{},
 		unpacked: map[digest.Digest]preUnpacked{}, pending: map[digest.Digest]bool{},
-		sem: make(chan struct{}, max(s.Parallel, 1))}
-	defer a.wg.Wait() // every unpack ahead is done before the images are put together
+		split: map[digest.Digest]int64{}, sem: make(chan struct{}, max(s.Parallel, 1))}
+	var fl *flusher
+	src, _, again := rereadable(r)
+	if again {
+		var err error
+		if fl, err = newFlusher(s.Snaps.Root()); err != nil {
+			return nil, err
+		}
+	}
+	out, err := s.readEntries(ctx, a, r, src, fl)
+	a.wg.Wait() // every unpack ahead is done before the images are put together
+	if fl != nil {
+		if ferr := fl.finish(); err == nil && ferr != nil {
+			return a, ferr
+		}
+	}
+	return out, err
+}
+
+// readEntries reads the archive's entries into a. When src is set, r
+// can be read again through it, and uncompressed layers are unpacked as
+// they are read, kept as split records, their writes flushed by fl.
+func (s *Store) readEntries(ctx context.Context, a *archiveFiles, r io.Reader, src io.ReaderAt, fl *flusher) (*archiveFiles, error) {
 	tr := tar.NewReader(r)
 	n := 0
 	for {
@@ -141,6 +164,16 @@ func (s *Store) readArchive(ctx context.Context, r io.Reader) (*archiveFiles, er
 			a.small[name] = b
 			continue
 		}
+		if src != nil {
+			done, err := s.splitEntry(ctx, a, r, tr, src, expected, h.Size, fl)
+			if err != nil {
+				return a, fmt.Errorf("image archive: %s: %w", name, err)
+			}
+			if done != "" {
+				a.blobs[name] = done
+				continue
+			}
+		}
 		d, layer, err := s.storeEntry(tr, expected, h.Size)
 		if err != nil {
 			return a, fmt.Errorf("image archive: %s: %w", name, err)
@@ -156,11 +189,57 @@ func (s *Store) readArchive(ctx context.Context, r io.Reader) (*archiveFiles, er
 	return a, nil
 }
 
-// preUnpacked is a layer unpacked while its blob was stored.
+// preUnpacked is a layer unpacked while the archive was read.
 type preUnpacked struct {
 	tmp    string
 	diffID digest.Digest
 	size   int64
+	// split says that the layer's blob is not stored but kept as the
+	// split record in tmp; blobSize is then its size.
+	split    bool
+	blobSize int64
+}
+
+// splitEntry unpacks the archive entry that tr is at when it is an
+// uncompressed layer, keeping it as a split record, and returns its
+// digest. It returns no digest, and the entry is read again from src,
+// when the entry is something else, or a layer that cannot be kept so.
+func (s *Store) splitEntry(ctx context.Context, a *archiveFiles, r io.Reader, tr *tar.Reader, src io.ReaderAt, expected digest.Digest, size int64, fl *flusher) (digest.Digest, error) {
+	_, off, _ := rereadable(r)
+	br := bufio.NewReaderSize(tr, 64<<10)
+	head, _ := br.Peek(512)
+	again := func() (digest.Digest, error) {
+		d, layer, err := s.storeEntry(io.NewSectionReader(src, off, size), expected, size)
+		if err == nil && layer {
+			s.unpackAhead(ctx, a, d)
+		}
+		return d, err
+	}
+	if !isPlainTar(head) {
+		return again()
+	}
+	pre, err := s.unpackSplit(ctx, br, fl)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		// Unpacked the old way, which says what is wrong with it.
+		return again()
+	}
+	d := pre.diffID
+	if expected != "" && d != expected {
+		s.Snaps.Discard(pre.tmp)
+		return "", errdefs.Invalidf("digest mismatch: expected %s, got %s", expected, d)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.unpacked[d]; ok || a.pending[d] {
+		s.Snaps.Discard(pre.tmp) // the same layer twice in the archive
+	} else {
+		a.unpacked[d] = pre
+	}
+	a.split[d] = pre.blobSize
+	return d, nil
 }
 
 // storeEntry stores one archive entry as a blob and says whether it
@@ -263,7 +342,7 @@ func (s *Store) loadDocker(ctx context.Context, a *archiveFiles, raw []byte, pro
 			}
 			layers = append(layers, d)
 		}
-		f, err := s.synthesize(config, layers)
+		f, err := s.synthesize(config, layers, a.split)
 		if err != nil {
 			return nil, err
 		}

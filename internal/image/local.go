@@ -20,8 +20,8 @@ type localSource struct {
 
 func (l *localSource) Fetch(context.Context) (*Fetched, error) { return l.f, nil }
 
-func (l *localSource) Blob(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
-	return l.s.Content.Open(d.Digest)
+func (l *localSource) Blob(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	return l.s.openBlob(ctx, d.Digest, d.Size)
 }
 
 // layerMediaType names a stored layer blob's type from its first bytes.
@@ -46,12 +46,17 @@ func (s *Store) layerMediaType(d digest.Digest) (string, error) {
 
 // synthesize makes an OCI manifest for a config and layer blobs that
 // came without one (a docker-archive, an import), so that every stored
-// image has a manifest to push and save.
-func (s *Store) synthesize(config []byte, layers []digest.Digest) (*Fetched, error) {
+// image has a manifest to push and save. split are the layers kept as
+// split records rather than blobs, with their sizes: uncompressed tars.
+func (s *Store) synthesize(config []byte, layers []digest.Digest, split map[digest.Digest]int64) (*Fetched, error) {
 	f := &Fetched{Raw: map[digest.Digest][]byte{}}
 	f.Config = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: digest.FromBytes(config), Size: int64(len(config))}
 	f.Raw[f.Config.Digest] = config
 	for _, d := range layers {
+		if size, ok := split[d]; ok {
+			f.Layers = append(f.Layers, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: d, Size: size})
+			continue
+		}
 		size, err := s.Content.Size(d)
 		if err != nil {
 			return nil, err

@@ -111,4 +111,6 @@ type storedBlob struct {
 func (b *storedBlob) Digest() (v1.Hash, error)            { return v1.NewHash(b.d.String()) }
 func (b *storedBlob) Size() (int64, error)                { return b.size, nil }
 func (b *storedBlob) MediaType() (types.MediaType, error) { return types.MediaType(b.mt), nil }
-func (b *storedBlob) Compressed() (io.ReadCloser, error)  { return b.s.Content.Open(b.d) }
+func (b *storedBlob) Compressed() (io.ReadCloser, error) {
+	return b.s.openBlob(context.Background(), b.d, b.size)
+}

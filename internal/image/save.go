@@ -2,6 +2,7 @@ package image
 
 import (
 	"archive/tar"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,6 +41,7 @@ func (s *Store) Save(w io.Writer, items []SaveItem, format SaveFormat) error {
 	if format != DockerArchive && format != OCIArchive {
 		return errdefs.Invalidf("unknown archive format %q: use docker-archive or oci-archive", format)
 	}
+	ctx := context.Background()
 	tw := tar.NewWriter(w)
 	written := map[digest.Digest]bool{}
 	var dm []dockerManifest
@@ -57,7 +59,7 @@ func (s *Store) Save(w io.Writer, items []SaveItem, format SaveFormat) error {
 			if written[b.Digest] {
 				continue
 			}
-			if err := s.writeBlob(tw, b.Digest, now); err != nil {
+			if err := s.writeBlob(ctx, tw, b, now); err != nil {
 				return err
 			}
 			written[b.Digest] = true
@@ -110,22 +112,22 @@ func refTag(name string) string {
 	return name
 }
 
-func (s *Store) writeBlob(tw *tar.Writer, d digest.Digest, mtime time.Time) error {
-	f, err := s.Content.Open(d)
+// writeBlob writes blob b, of the size its descriptor says, which
+// openBlob checks.
+func (s *Store) writeBlob(ctx context.Context, tw *tar.Writer, b ocispec.Descriptor, mtime time.Time) error {
+	f, err := s.openBlob(ctx, b.Digest, b.Size)
 	if err != nil {
 		return fmt.Errorf("save: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	h := &tar.Header{Name: blobPath(d), Mode: 0o444, Size: fi.Size(), ModTime: mtime, Typeflag: tar.TypeReg}
+	h := &tar.Header{Name: blobPath(b.Digest), Mode: 0o444, Size: b.Size, ModTime: mtime, Typeflag: tar.TypeReg}
 	if err := tw.WriteHeader(h); err != nil {
 		return err
 	}
-	_, err = io.Copy(tw, f)
-	return err
+	if _, err := io.Copy(tw, f); err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	return nil
 }
 
 func writeJSON(tw *tar.Writer, name string, v any, mtime time.Time) error {

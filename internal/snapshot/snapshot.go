@@ -23,6 +23,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
+	"berth/internal/errdefs"
 	"berth/internal/metadata"
 )
 
@@ -33,6 +34,11 @@ type Store struct {
 }
 
 const tmpPrefix = "tmp-"
+
+// SplitRecord names the file beside fs/ that holds the tar-split record
+// of a layer whose uncompressed blob is not kept: the layer's tar is
+// rebuilt from the record and the files (see internal/archive).
+const SplitRecord = "tar-split.json.gz"
 
 // New opens the snapshot directory root, whose records live in db.
 func New(root string, db *metadata.DB) (*Store, error) {
@@ -78,13 +84,16 @@ func (s *Store) Discard(tmp string) {
 }
 
 // Commit records the layer unpacked in tmp as snapshot chain. When chain
-// is already there, tmp is discarded and the existing one returned.
+// is already there, tmp is discarded and the existing one returned; its
+// split record goes to the existing one first if that has none, since
+// the caller may have kept no other copy of the layer's tar (both
+// directories hold the same files: the same chain is the same tars).
 func (s *Store) Commit(tmp string, chain, parent, diffID digest.Digest, size int64) (*metadata.Snapshot, error) {
 	var snap *metadata.Snapshot
 	err := s.db.Update(func(tx *metadata.Tx) error {
 		if old, err := tx.Snapshot(chain); err == nil {
 			snap = old
-			return nil
+			return s.adoptRecord(tmp, old)
 		}
 		n, err := tx.NextID("snapshot")
 		if err != nil {
@@ -103,6 +112,51 @@ func (s *Store) Commit(tmp string, chain, parent, diffID digest.Digest, size int
 	return snap, nil
 }
 
+// adoptRecord moves tmp's split record into snap's directory, which has
+// none.
+func (s *Store) adoptRecord(tmp string, snap *metadata.Snapshot) error {
+	src := filepath.Join(tmp, SplitRecord)
+	if _, err := os.Lstat(src); err != nil {
+		return nil
+	}
+	dst := s.Record(snap)
+	if _, err := os.Lstat(dst); err == nil {
+		return nil
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return fmt.Errorf("commit layer %s: %w", snap.DiffID, err)
+	}
+	return nil
+}
+
+// Record is where snap's split record is, when it has one.
+func (s *Store) Record(snap *metadata.Snapshot) string {
+	return filepath.Join(s.root, snap.Dir, SplitRecord)
+}
+
+// WithRecord returns a snapshot of the layer diffID that has a split
+// record, or an errdefs.ErrNotFound error.
+func (s *Store) WithRecord(diffID digest.Digest) (*metadata.Snapshot, error) {
+	var found *metadata.Snapshot
+	err := s.db.View(func(tx *metadata.Tx) error {
+		return tx.Snapshots(func(snap *metadata.Snapshot) error {
+			if found == nil && snap.DiffID == diffID {
+				if _, err := os.Lstat(s.Record(snap)); err == nil {
+					found = snap
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if found == nil {
+		return nil, errdefs.NotFoundf("no unpacked layer %s with a split record", diffID)
+	}
+	return found, nil
+}
+
 // Get returns snapshot chain, or an errdefs.ErrNotFound error.
 func (s *Store) Get(chain digest.Digest) (*metadata.Snapshot, error) {
 	var snap *metadata.Snapshot
@@ -113,6 +167,9 @@ func (s *Store) Get(chain digest.Digest) (*metadata.Snapshot, error) {
 	})
 	return snap, err
 }
+
+// Root is the directory that holds the snapshots.
+func (s *Store) Root() string { return s.root }
 
 // Dir is the root directory of a snapshot's layer.
 func (s *Store) Dir(snap *metadata.Snapshot) string {

@@ -1,0 +1,268 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
+
+	"berth/internal/archive"
+	"berth/internal/errdefs"
+	"berth/internal/snapshot"
+)
+
+// An uncompressed layer read from a file (load -i, import FILE) is not
+// kept as a blob: it is unpacked once, with a split record of its tar
+// (headers and padding, see internal/archive) beside its files, and
+// save and push rebuild the blob from the two, checking its digest. So
+// the layer's bytes are written once, not twice. When the files cannot
+// give the tar back (an entry replaced an earlier one, say), the layer
+// is read again from the file and kept as a blob, as before. An input
+// that cannot be read again (a pipe) is stored as a blob first.
+
+// errNotRebuildable says that a layer unpacked, but that its tar could
+// not be rebuilt from its files.
+var errNotRebuildable = errors.New("the layer's tar cannot be rebuilt from its files")
+
+// rereadable returns r as a source that can be read again from where it
+// is now, and that offset, when it is one (a file, not a pipe).
+func rereadable(r io.Reader) (io.ReaderAt, int64, bool) {
+	rs, ok := r.(interface {
+		io.ReaderAt
+		io.Seeker
+	})
+	if !ok {
+		return nil, 0, false
+	}
+	off, err := rs.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, 0, false
+	}
+	return rs, off, true
+}
+
+// isPlainTar says whether a stream starting with head is an
+// uncompressed (ustar or GNU) tar.
+func isPlainTar(head []byte) bool {
+	return len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar"))
+}
+
+// unpackSplit unpacks the uncompressed layer tar r into a temporary
+// snapshot, with its split record, and returns it with its digest
+// (both the blob's and the diff ID) and sizes. The files are not synced:
+// fl does that. A layer that unpacks but cannot be rebuilt is discarded
+// with errNotRebuildable.
+func (s *Store) unpackSplit(ctx context.Context, r io.Reader, fl *flusher) (pre preUnpacked, err error) {
+	tmp, err := s.Snaps.Temp()
+	if err != nil {
+		return pre, err
+	}
+	defer func() {
+		if err != nil {
+			s.Snaps.Discard(tmp)
+		}
+	}()
+	rec, err := os.OpenFile(filepath.Join(tmp, snapshot.SplitRecord), os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return pre, err
+	}
+	defer rec.Close()
+	// The splitting goroutine reads r, so the hashing runs beside the
+	// unpacking rather than before it.
+	hr := &hashingReader{r: r, h: digest.SHA256.Digester(), fl: fl}
+	sp := archive.Split(hr, rec)
+	res, err := archive.Apply(ctx, filepath.Join(tmp, "fs"), sp, s.Limits)
+	if err != nil {
+		sp.Close()
+		return pre, err
+	}
+	// Apply read the stream to its end, bounding what follows the tar.
+	if err := sp.Finish(); err != nil {
+		return pre, err
+	}
+	if err := rec.Close(); err != nil {
+		return pre, err
+	}
+	if !res.Rebuildable {
+		return pre, errNotRebuildable
+	}
+	d := hr.h.Digest()
+	return preUnpacked{tmp: tmp, diffID: d, size: res.Bytes, split: true, blobSize: hr.n}, nil
+}
+
+// hashingReader hashes and counts what is read through it, and tells a
+// flusher.
+type hashingReader struct {
+	r  io.Reader
+	h  digest.Digester
+	n  int64
+	fl *flusher
+}
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Hash().Write(p[:n])
+	h.n += int64(n)
+	h.fl.add(n)
+	return n, err
+}
+
+// flushEvery is how many bytes unpacked start a flush.
+const flushEvery = 64 << 20
+
+// flusher makes unpacked layers durable while more is unpacked: every
+// flushEvery bytes, a syncfs(2) in the background writes back what is
+// there so far, so that the syncfs that ends the unpacking waits only
+// for the last part rather than for all of it. One file descriptor
+// serves every call, so that a write-back error that one of them sees
+// is not lost to the last.
+type flusher struct {
+	fd      int
+	kick    chan struct{}
+	done    chan struct{}
+	mu      sync.Mutex
+	pending int64
+	err     error
+}
+
+func newFlusher(dir string) (*flusher, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	f := &flusher{fd: fd, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		for range f.kick {
+			f.sync()
+		}
+	}()
+	return f, nil
+}
+
+func (f *flusher) sync() {
+	err := unix.Syncfs(f.fd)
+	f.mu.Lock()
+	if f.err == nil && err != nil {
+		f.err = err
+	}
+	f.mu.Unlock()
+}
+
+// add counts n more bytes unpacked.
+func (f *flusher) add(n int) {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	f.pending += int64(n)
+	start := f.pending >= flushEvery
+	if start {
+		f.pending = 0
+	}
+	f.mu.Unlock()
+	if start {
+		select {
+		case f.kick <- struct{}{}:
+		default: // one is running; it takes this part too, or the next does
+		}
+	}
+}
+
+// finish makes everything durable and returns the first error that a
+// syncfs reported.
+func (f *flusher) finish() error {
+	close(f.kick)
+	<-f.done
+	f.sync()
+	unix.Close(f.fd)
+	if f.err != nil {
+		return fmt.Errorf("sync unpacked layers: %w", f.err)
+	}
+	return nil
+}
+
+// hasBlob says whether blob d is stored, as a blob or as a split record
+// of an unpacked layer.
+func (s *Store) hasBlob(d digest.Digest) bool {
+	if s.Content.Has(d) {
+		return true
+	}
+	_, err := s.Snaps.WithRecord(d)
+	return err == nil
+}
+
+// openBlob opens blob d, of size bytes: from the content store, or
+// rebuilt from an unpacked layer and its split record, checked against
+// d and size as it is read.
+func (s *Store) openBlob(ctx context.Context, d digest.Digest, size int64) (io.ReadCloser, error) {
+	f, err := s.Content.Open(d)
+	if !errdefs.IsNotFound(err) {
+		return f, err
+	}
+	snap, serr := s.Snaps.WithRecord(d)
+	if serr != nil {
+		return nil, err
+	}
+	rec, err := os.Open(s.Snaps.Record(snap))
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: %w", d, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer rec.Close()
+		pw.CloseWithError(archive.Rebuild(ctx, pw, s.Snaps.Dir(snap), rec))
+	}()
+	return &rebuilt{pr: pr, d: d, size: size, h: digest.SHA256.Digester().Hash(), cancel: cancel, done: done}, nil
+}
+
+// rebuilt reads a rebuilt blob, and fails at its end unless it is the
+// blob it should be.
+type rebuilt struct {
+	pr     *io.PipeReader
+	d      digest.Digest
+	size   int64
+	n      int64
+	h      hash.Hash
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (b *rebuilt) Read(p []byte) (int, error) {
+	n, err := b.pr.Read(p)
+	b.h.Write(p[:n])
+	b.n += int64(n)
+	if b.n > b.size {
+		return n, b.mismatch()
+	}
+	if errors.Is(err, io.EOF) {
+		if b.n != b.size || digest.NewDigest(digest.SHA256, b.h) != b.d {
+			return n, b.mismatch()
+		}
+	} else if err != nil {
+		err = fmt.Errorf("blob %s: %w", b.d, err)
+	}
+	return n, err
+}
+
+func (b *rebuilt) mismatch() error {
+	return fmt.Errorf("blob %s, rebuilt from its unpacked layer, is not the layer's tar: the layer's files were changed", b.d)
+}
+
+func (b *rebuilt) Close() error {
+	b.cancel()
+	b.pr.Close()
+	<-b.done
+	return nil
+}
