@@ -28,18 +28,20 @@ type dockerManifest struct {
 }
 
 // archiveFiles is what reading an archive stream found: small JSON files
-// in memory, everything else in the content store by digest.
+// in memory, uncompressed layers unpacked with split records (when the
+// archive is a file), everything else in the content store by digest.
 type archiveFiles struct {
 	small map[string][]byte
 	blobs map[string]digest.Digest
 	links map[string]string // symlink -> target, both archive paths
-	// unpacked are layers unpacked in the same pass that stored their
-	// blobs, by blob digest, waiting to be committed once the manifest
-	// says which chain each is.
+	// unpacked are layers unpacked as the archive was read, by blob
+	// digest, waiting to be committed once the manifest says which
+	// chain each is.
 	unpacked map[digest.Digest]preUnpacked
 	pending  map[digest.Digest]bool
 	// split are the layers kept as split records, with their sizes.
 	split map[digest.Digest]int64
+	err   error // the first error of a layer unpacked ahead
 	mu    sync.Mutex
 	wg    sync.WaitGroup
 	sem   chan struct{}
@@ -109,8 +111,16 @@ func (s *Store) readArchive(ctx context.Context, r io.Reader) (*archiveFiles, er
 			return nil, err
 		}
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	out, err := s.readEntries(ctx, a, r, src, fl)
+	if err != nil {
+		cancel()
+	}
 	a.wg.Wait() // every unpack ahead is done before the images are put together
+	if err == nil && a.err != nil {
+		out, err = a, a.err
+	}
 	if fl != nil {
 		if ferr := fl.finish(); err == nil && ferr != nil {
 			return a, ferr
@@ -165,12 +175,11 @@ func (s *Store) readEntries(ctx context.Context, a *archiveFiles, r io.Reader, s
 			continue
 		}
 		if src != nil {
-			done, err := s.splitEntry(ctx, a, r, tr, src, expected, h.Size, fl)
-			if err != nil {
-				return a, fmt.Errorf("image archive: %s: %w", name, err)
-			}
-			if done != "" {
-				a.blobs[name] = done
+			_, off, _ := rereadable(r)
+			head := make([]byte, 512)
+			n, _ := src.ReadAt(head, off)
+			if isPlainTar(head[:n]) {
+				s.splitAhead(ctx, a, name, io.NewSectionReader(src, off, h.Size), expected, fl)
 				continue
 			}
 		}
@@ -178,7 +187,9 @@ func (s *Store) readEntries(ctx context.Context, a *archiveFiles, r io.Reader, s
 		if err != nil {
 			return a, fmt.Errorf("image archive: %s: %w", name, err)
 		}
+		a.mu.Lock()
 		a.blobs[name] = d
+		a.mu.Unlock()
 		if layer {
 			s.unpackAhead(ctx, a, d)
 		}
@@ -200,31 +211,40 @@ type preUnpacked struct {
 	blobSize int64
 }
 
-// splitEntry unpacks the archive entry that tr is at when it is an
-// uncompressed layer, keeping it as a split record, and returns its
-// digest. It returns no digest, and the entry is read again from src,
-// when the entry is something else, or a layer that cannot be kept so.
-func (s *Store) splitEntry(ctx context.Context, a *archiveFiles, r io.Reader, tr *tar.Reader, src io.ReaderAt, expected digest.Digest, size int64, fl *flusher) (digest.Digest, error) {
-	_, off, _ := rereadable(r)
-	br := bufio.NewReaderSize(tr, 64<<10)
-	head, _ := br.Peek(512)
-	again := func() (digest.Digest, error) {
-		d, layer, err := s.storeEntry(io.NewSectionReader(src, off, size), expected, size)
-		if err == nil && layer {
-			s.unpackAhead(ctx, a, d)
+// splitAhead unpacks an uncompressed layer of the archive, which sec
+// reads, keeping it as a split record, while the archive goes on being
+// read: several layers unpack at once, each straight from the archive.
+// A layer that cannot be kept so is stored as a blob and unpacked from
+// there, which says what is wrong with it, if anything.
+func (s *Store) splitAhead(ctx context.Context, a *archiveFiles, name string, sec *io.SectionReader, expected digest.Digest, fl *flusher) {
+	a.sem <- struct{}{}
+	a.wg.Add(1)
+	go func() {
+		defer func() { <-a.sem; a.wg.Done() }()
+		d, err := s.splitLayer(ctx, a, sec, expected, fl)
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if err != nil {
+			if a.err == nil {
+				a.err = fmt.Errorf("image archive: %s: %w", name, err)
+			}
+			return
 		}
-		return d, err
-	}
-	if !isPlainTar(head) {
-		return again()
-	}
-	pre, err := s.unpackSplit(ctx, br, fl)
+		a.blobs[name] = d
+	}()
+}
+
+func (s *Store) splitLayer(ctx context.Context, a *archiveFiles, sec *io.SectionReader, expected digest.Digest, fl *flusher) (digest.Digest, error) {
+	pre, err := s.unpackSplit(ctx, bufio.NewReaderSize(sec, 64<<10), fl)
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
-		// Unpacked the old way, which says what is wrong with it.
-		return again()
+		d, _, err := s.storeEntry(io.NewSectionReader(sec, 0, sec.Size()), expected, sec.Size())
+		if err == nil {
+			s.unpackBlob(ctx, a, d)
+		}
+		return d, err
 	}
 	d := pre.diffID
 	if expected != "" && d != expected {
@@ -276,19 +296,30 @@ func (s *Store) unpackAhead(ctx context.Context, a *archiveFiles, d digest.Diges
 	a.wg.Add(1)
 	go func() {
 		defer func() { <-a.sem; a.wg.Done() }()
-		f, err := s.Content.Open(d)
-		if err != nil {
-			return
-		}
-		defer f.Close()
-		tmp, diffID, n, err := s.apply(ctx, f)
-		if err != nil {
-			return
-		}
-		a.mu.Lock()
-		a.unpacked[d] = preUnpacked{tmp: tmp, diffID: diffID, size: n}
-		a.mu.Unlock()
+		s.unpackBlob(ctx, a, d)
 	}()
+}
+
+// unpackBlob unpacks stored layer blob d into a temporary snapshot for
+// a.unpacked. A blob that will not unpack is left to the ingest, which
+// reports why.
+func (s *Store) unpackBlob(ctx context.Context, a *archiveFiles, d digest.Digest) {
+	f, err := s.Content.Open(d)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	tmp, diffID, n, err := s.apply(ctx, f)
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.unpacked[d]; ok {
+		s.Snaps.Discard(tmp)
+		return
+	}
+	a.unpacked[d] = preUnpacked{tmp: tmp, diffID: diffID, size: n}
 }
 
 // looksLikeLayer says whether an entry starting with head is a tar,
