@@ -2,7 +2,9 @@ package image
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -18,7 +20,7 @@ import (
 
 // bigImage is an image with enough files that a load takes a while to
 // kill in the middle of.
-func bigImage() *imagetest.Image {
+func bigImage(gzipped bool) *imagetest.Image {
 	var layers [][]byte
 	for l := 0; l < 3; l++ {
 		files := map[string]imagetest.File{}
@@ -27,20 +29,27 @@ func bigImage() *imagetest.Image {
 		}
 		layers = append(layers, imagetest.Tar(files))
 	}
-	return imagetest.Build(layers, true)
+	return imagetest.Build(layers, gzipped)
 }
 
 // A load killed with SIGKILL at any instant leaves a store where every
 // recorded image is whole, and the next collection removes what was in
-// flight.
+// flight: with compressed layers, stored as blobs, and uncompressed ones,
+// kept as split records.
 func TestLoadSurvivesKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills many loads")
 	}
+	for _, gzipped := range []bool{true, false} {
+		t.Run(fmt.Sprintf("gzip=%v", gzipped), func(t *testing.T) { loadKilled(t, gzipped) })
+	}
+}
+
+func loadKilled(t *testing.T, gzipped bool) {
 	berth := testfixture.BuildBerth(t)
 	root := t.TempDir()
 	archive := filepath.Join(t.TempDir(), "img.tar")
-	if err := os.WriteFile(archive, bigImage().DockerArchive("big:1"), 0o644); err != nil {
+	if err := os.WriteFile(archive, bigImage(gzipped).DockerArchive("big:1"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// How long a whole load takes here, to spread the kills over it.
@@ -106,8 +115,15 @@ func checkStore(t *testing.T, root string) {
 				return fmt.Errorf("image %s: %w", img.ID, err)
 			}
 			for _, l := range m.Layers {
-				if !s.Content.Has(l.Digest) {
-					return fmt.Errorf("image %s: layer blob %s missing", img.ID, l.Digest)
+				// The blob, stored or rebuilt, and checked.
+				b, err := s.openBlob(context.Background(), l.Digest, l.Size)
+				if err != nil {
+					return fmt.Errorf("image %s: layer blob %s: %w", img.ID, l.Digest, err)
+				}
+				_, err = io.Copy(io.Discard, b)
+				b.Close()
+				if err != nil {
+					return fmt.Errorf("image %s: layer blob %s: %w", img.ID, l.Digest, err)
 				}
 			}
 			for _, c := range img.Chain {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -310,17 +311,21 @@ func TestBadArchives(t *testing.T) {
 		{"truncated", "", img.OCILayout("bad:1")[:1500]},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			s := newStore(t)
-			_, err := s.Load(context.Background(), bytes.NewReader(c.archive), nil)
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("Load = %v, want an error with %q", err, c.want)
-			}
-			sums, err := s.List()
-			if err != nil || len(sums) != 0 {
-				t.Errorf("images after a failed load: %+v, %v", sums, err)
-			}
-		})
+		// From a file, which unpacks as it reads, and from a pipe, which
+		// stores the blobs first.
+		for _, r := range []io.Reader{bytes.NewReader(c.archive), pipe{bytes.NewReader(c.archive)}} {
+			t.Run(c.name, func(t *testing.T) {
+				s := newStore(t)
+				_, err := s.Load(context.Background(), r, nil)
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("Load = %v, want an error with %q", err, c.want)
+				}
+				sums, err := s.List()
+				if err != nil || len(sums) != 0 {
+					t.Errorf("images after a failed load: %+v, %v", sums, err)
+				}
+			})
+		}
 	}
 }
 
