@@ -3,7 +3,9 @@ package archive
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -85,7 +87,25 @@ func BenchmarkApply(b *testing.B) {
 			return nil
 		}
 	}
+	// As a load from a file unpacks an uncompressed layer: through a
+	// Splitter, hashed in the splitting goroutine.
+	split := func(dir string, data []byte) error {
+		h := sha256.New()
+		sp := Split(bytes.NewReader(data), io.Discard, h)
+		if _, err := Apply(context.Background(), dir, sp, Limits{}); err != nil {
+			sp.Close()
+			return err
+		}
+		return sp.Finish()
+	}
+	// Hashed as it is read, as a layer is unpacked from a blob.
+	hashed := func(dir string, data []byte) error {
+		_, err := Apply(context.Background(), dir, io.TeeReader(bytes.NewReader(data), sha256.New()), Limits{})
+		return err
+	}
 	b.Run("berth", func(b *testing.B) { run(b, layer, berth) })
+	b.Run("berth-hash", func(b *testing.B) { run(b, layer, hashed) })
+	b.Run("berth-split", func(b *testing.B) { run(b, layer, split) })
 	b.Run("berth-gzip", func(b *testing.B) { run(b, gz.Bytes(), berth) })
 	if _, err := exec.LookPath("tar"); err != nil {
 		b.Log("no tar to compare with")

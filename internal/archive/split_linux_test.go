@@ -3,6 +3,7 @@ package archive
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,7 @@ func splitApply(t *testing.T, data []byte) (string, Result, []byte) {
 	t.Helper()
 	dir := newLayer(t)
 	var rec bytes.Buffer
-	sp := Split(bytes.NewReader(data), &rec)
+	sp := Split(bytes.NewReader(data), &rec, sha256.New())
 	res, err := Apply(context.Background(), dir, sp, Limits{})
 	if err != nil {
 		sp.Close()

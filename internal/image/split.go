@@ -75,10 +75,11 @@ func (s *Store) unpackSplit(ctx context.Context, r io.Reader, fl *flusher) (pre 
 		return pre, err
 	}
 	defer rec.Close()
-	// The splitting goroutine reads r, so the hashing runs beside the
-	// unpacking rather than before it.
-	hr := &hashingReader{r: r, h: digest.SHA256.Digester(), fl: fl}
-	sp := archive.Split(hr, rec)
+	// The Splitter's goroutine hashes the stream, beside the unpacking
+	// rather than before it.
+	cr := &countingFlusher{r: r, fl: fl}
+	h := digest.SHA256.Digester()
+	sp := archive.Split(cr, rec, h.Hash())
 	res, err := archive.Apply(ctx, filepath.Join(tmp, "fs"), sp, s.Limits)
 	if err != nil {
 		sp.Close()
@@ -94,24 +95,20 @@ func (s *Store) unpackSplit(ctx context.Context, r io.Reader, fl *flusher) (pre 
 	if !res.Rebuildable {
 		return pre, errNotRebuildable
 	}
-	d := hr.h.Digest()
-	return preUnpacked{tmp: tmp, diffID: d, size: res.Bytes, split: true, blobSize: hr.n}, nil
+	return preUnpacked{tmp: tmp, diffID: h.Digest(), size: res.Bytes, split: true, blobSize: cr.n}, nil
 }
 
-// hashingReader hashes and counts what is read through it, and tells a
-// flusher.
-type hashingReader struct {
+// countingFlusher counts what is read through it, and tells a flusher.
+type countingFlusher struct {
 	r  io.Reader
-	h  digest.Digester
 	n  int64
 	fl *flusher
 }
 
-func (h *hashingReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	h.h.Hash().Write(p[:n])
-	h.n += int64(n)
-	h.fl.add(n)
+func (c *countingFlusher) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.fl.add(n)
 	return n, err
 }
 
