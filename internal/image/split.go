@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -219,7 +220,13 @@ func (s *Store) openBlob(ctx context.Context, d digest.Digest, size int64) (io.R
 	go func() {
 		defer close(done)
 		defer rec.Close()
-		pw.CloseWithError(archive.Rebuild(ctx, pw, s.Snaps.Dir(snap), rec))
+		// Buffered, so that the reader is not woken for each header.
+		bw := bufio.NewWriterSize(pw, 1<<20)
+		err := archive.Rebuild(ctx, bw, s.Snaps.Dir(snap), rec)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
 	}()
 	return &rebuilt{pr: pr, d: d, size: size, h: digest.SHA256.Digester().Hash(), cancel: cancel, done: done}, nil
 }
@@ -236,18 +243,23 @@ type rebuilt struct {
 	done   chan struct{}
 }
 
+// Read checks the blob as soon as its last byte is read, so that a
+// reader that stops there without reading EOF gets no other blob.
 func (b *rebuilt) Read(p []byte) (int, error) {
 	n, err := b.pr.Read(p)
 	b.h.Write(p[:n])
 	b.n += int64(n)
-	if b.n > b.size {
+	switch {
+	case b.n > b.size:
 		return n, b.mismatch()
-	}
-	if errors.Is(err, io.EOF) {
-		if b.n != b.size || digest.NewDigest(digest.SHA256, b.h) != b.d {
+	case n > 0 && b.n == b.size:
+		if digest.NewDigest(digest.SHA256, b.h) != b.d {
 			return n, b.mismatch()
 		}
-	} else if err != nil {
+	case errors.Is(err, io.EOF) && b.n < b.size:
+		return n, b.mismatch()
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
 		err = fmt.Errorf("blob %s: %w", b.d, err)
 	}
 	return n, err
