@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -216,53 +215,107 @@ func (s *Store) openBlob(ctx context.Context, d digest.Digest, size int64) (io.R
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
-	done := make(chan struct{})
+	b := &rebuilt{pr: pr, d: d, size: size, res: make(chan rebuildResult, 1), cancel: cancel, done: make(chan struct{})}
 	go func() {
-		defer close(done)
+		defer close(b.done)
 		defer rec.Close()
-		// Buffered, so that the reader is not woken for each header.
+		// The hashing is done here, beside the writing of what is
+		// read; buffered, so that the reader is not woken for each
+		// header.
 		bw := bufio.NewWriterSize(pw, 1<<20)
-		err := archive.Rebuild(ctx, bw, s.Snaps.Dir(snap), rec)
+		hw := &hashingWriter{w: bw, h: digest.SHA256.Digester()}
+		err := archive.Rebuild(ctx, hw, s.Snaps.Dir(snap), rec)
 		if err == nil {
 			err = bw.Flush()
 		}
+		b.res <- rebuildResult{d: hw.h.Digest(), n: hw.n, err: err}
 		pw.CloseWithError(err)
 	}()
-	return &rebuilt{pr: pr, d: d, size: size, h: digest.SHA256.Digester().Hash(), cancel: cancel, done: done}, nil
+	return b, nil
+}
+
+// hashingWriter hashes and counts what it writes.
+type hashingWriter struct {
+	w io.Writer
+	h digest.Digester
+	n int64
+}
+
+func (w *hashingWriter) Write(p []byte) (int, error) {
+	w.h.Hash().Write(p)
+	w.n += int64(len(p))
+	return w.w.Write(p)
 }
 
 // rebuilt reads a rebuilt blob, and fails at its end unless it is the
 // blob it should be.
 type rebuilt struct {
-	pr     *io.PipeReader
-	d      digest.Digest
-	size   int64
-	n      int64
-	h      hash.Hash
-	cancel context.CancelFunc
-	done   chan struct{}
+	pr      *io.PipeReader
+	d       digest.Digest
+	size    int64
+	n       int64
+	res     chan rebuildResult
+	checked bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// rebuildResult is what the rebuilding wrote, once it is done.
+type rebuildResult struct {
+	d   digest.Digest
+	n   int64
+	err error
 }
 
 // Read checks the blob as soon as its last byte is read, so that a
 // reader that stops there without reading EOF gets no other blob.
 func (b *rebuilt) Read(p []byte) (int, error) {
 	n, err := b.pr.Read(p)
-	b.h.Write(p[:n])
 	b.n += int64(n)
 	switch {
 	case b.n > b.size:
 		return n, b.mismatch()
-	case n > 0 && b.n == b.size:
-		if digest.NewDigest(digest.SHA256, b.h) != b.d {
-			return n, b.mismatch()
+	case b.checked:
+	case b.n == b.size:
+		b.checked = true
+		// The stream must end here: read on to its end, which comes
+		// once the rebuilding has said what it wrote.
+		for err == nil {
+			var one [1]byte
+			var m int
+			if m, err = b.pr.Read(one[:]); m > 0 {
+				return n, b.mismatch()
+			}
 		}
-	case errors.Is(err, io.EOF) && b.n < b.size:
-		return n, b.mismatch()
+		if !errors.Is(err, io.EOF) {
+			return n, fmt.Errorf("blob %s: %w", b.d, err)
+		}
+		if err := b.result(); err != nil {
+			return n, err
+		}
+	case errors.Is(err, io.EOF):
+		b.checked = true
+		if err := b.result(); err != nil {
+			return n, err
+		}
+		return n, b.mismatch() // short
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		err = fmt.Errorf("blob %s: %w", b.d, err)
 	}
 	return n, err
+}
+
+// result checks what the rebuilding wrote, once it is done.
+func (b *rebuilt) result() error {
+	r := <-b.res
+	if r.err != nil {
+		return fmt.Errorf("blob %s: %w", b.d, r.err)
+	}
+	if r.d != b.d || r.n != b.size {
+		return b.mismatch()
+	}
+	return nil
 }
 
 func (b *rebuilt) mismatch() error {

@@ -201,3 +201,35 @@ func TestRecordJoinsExistingLayer(t *testing.T) {
 	}
 	sameLayers(t, got, plain.Layers)
 }
+
+// A reader that reads a rebuilt blob's size and no further still gets
+// the check.
+func TestRebuiltBlobCheckedAtItsLastByte(t *testing.T) {
+	img := imagetest.Build([][]byte{baseLayer}, false)
+	s := newStore(t)
+	load(t, s, img.DockerArchive("last:1"))
+	d, size := digest.FromBytes(baseLayer), int64(len(baseLayer))
+	read := func() error {
+		b, err := s.openBlob(context.Background(), d, size)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		buf := make([]byte, size)
+		_, err = io.ReadFull(b, buf)
+		return err
+	}
+	if err := read(); err != nil {
+		t.Fatalf("the unchanged blob: %v", err)
+	}
+	dirs, err := s.Snaps.LowerDirs(mustLookup(t, s, "last:1").Chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dirs[0], "etc/os-name"), []byte("TEST\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := read(); err == nil || !strings.Contains(err.Error(), "files were changed") {
+		t.Errorf("the changed blob, read to its size: %v", err)
+	}
+}
