@@ -267,14 +267,15 @@ type rebuildResult struct {
 	err error
 }
 
-// Read checks the blob as soon as its last byte is read, so that a
-// reader that stops there without reading EOF gets no other blob.
+// Read checks the blob before it gives its last bytes, so that a reader
+// that stops at its size without reading EOF gets no other blob: a
+// mismatch gives an error and none of the bytes of that Read.
 func (b *rebuilt) Read(p []byte) (int, error) {
 	n, err := b.pr.Read(p)
 	b.n += int64(n)
 	switch {
 	case b.n > b.size:
-		return n, b.mismatch()
+		return 0, b.mismatch()
 	case b.checked:
 	case b.n == b.size:
 		b.checked = true
@@ -284,21 +285,21 @@ func (b *rebuilt) Read(p []byte) (int, error) {
 			var one [1]byte
 			var m int
 			if m, err = b.pr.Read(one[:]); m > 0 {
-				return n, b.mismatch()
+				return 0, b.mismatch()
 			}
 		}
 		if !errors.Is(err, io.EOF) {
-			return n, fmt.Errorf("blob %s: %w", b.d, err)
+			return 0, fmt.Errorf("blob %s: %w", b.d, err)
 		}
 		if err := b.result(); err != nil {
-			return n, err
+			return 0, err
 		}
 	case errors.Is(err, io.EOF):
 		b.checked = true
 		if err := b.result(); err != nil {
-			return n, err
+			return 0, err
 		}
-		return n, b.mismatch() // short
+		return 0, b.mismatch() // short
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		err = fmt.Errorf("blob %s: %w", b.d, err)
