@@ -63,37 +63,45 @@ func (s *Store) Ingest(ctx context.Context, src Source, opts IngestOptions) (*me
 		progs[i] = opts.Progress.Layer(l)
 		progs[i].Status("Waiting")
 	}
+	// Layers unpacked ahead (by a load) are committed as this chain,
+	// once, all in one transaction: another image with the same blob on
+	// another chain unpacks its own copy.
+	var pending []snapshot.Pending
+	var ahead []int
 	for i, l := range f.Layers {
 		var parent digest.Digest
 		if i > 0 {
 			parent = chain[i-1]
 		}
-		// A layer unpacked ahead (by a load) is committed as this
-		// chain, once: another image with the same blob on another
-		// chain unpacks its own copy.
 		pre, ok := f.Unpacked[l.Digest]
-		if ok && pre.diffID == diffIDs[i] {
+		if ok && pre.diffID == diffIDs[i] && (pre.split || s.Content.Has(l.Digest)) {
 			delete(f.Unpacked, l.Digest)
-		} else if ok && pre.split {
+			pending = append(pending, snapshot.Pending{Tmp: pre.tmp, Chain: chain[i], Parent: parent, DiffID: pre.diffID, Size: pre.size})
+			ahead = append(ahead, i)
+			continue
+		}
+		if ok && pre.split {
 			// Its blob is nowhere else to be unpacked from again.
 			return nil, errdefs.Invalidf("layer %s: its content does not match the image config: diff ID expected %s, got %s", l.Digest, diffIDs[i], pre.diffID)
-		} else {
-			ok = false
 		}
 		g.Go(func() error {
-			if ok && (pre.split || s.Content.Has(l.Digest)) {
-				if _, err := s.Snaps.Commit(pre.tmp, chain[i], parent, pre.diffID, pre.size); err != nil {
-					progs[i].Done(err)
-					return err
-				}
-				progs[i].Status("Already exists")
-				progs[i].Done(nil)
-				return nil
-			}
 			err := s.layer(gctx, src, l, diffIDs[i], chain[i], parent, progs[i])
 			progs[i].Done(err)
 			return err
 		})
+	}
+	if len(pending) > 0 {
+		_, err := s.Snaps.CommitAll(pending)
+		for _, i := range ahead {
+			if err == nil {
+				progs[i].Status("Already exists")
+			}
+			progs[i].Done(err)
+		}
+		if err != nil {
+			g.Wait()
+			return nil, err
+		}
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err

@@ -89,27 +89,55 @@ func (s *Store) Discard(tmp string) {
 // the caller may have kept no other copy of the layer's tar (both
 // directories hold the same files: the same chain is the same tars).
 func (s *Store) Commit(tmp string, chain, parent, diffID digest.Digest, size int64) (*metadata.Snapshot, error) {
-	var snap *metadata.Snapshot
-	err := s.db.Update(func(tx *metadata.Tx) error {
-		if old, err := tx.Snapshot(chain); err == nil {
-			snap = old
-			return s.adoptRecord(tmp, old)
-		}
-		n, err := tx.NextID("snapshot")
-		if err != nil {
-			return err
-		}
-		snap = &metadata.Snapshot{Chain: chain, Parent: parent, DiffID: diffID, Dir: strconv.FormatUint(n, 10), Size: size}
-		if err := os.Rename(tmp, filepath.Join(s.root, snap.Dir)); err != nil {
-			return fmt.Errorf("commit layer %s: %w", diffID, err)
-		}
-		return tx.PutSnapshot(snap)
-	})
-	s.Discard(tmp) // gone already unless another process had the layer
+	snaps, err := s.CommitAll([]Pending{{Tmp: tmp, Chain: chain, Parent: parent, DiffID: diffID, Size: size}})
 	if err != nil {
 		return nil, err
 	}
-	return snap, nil
+	return snaps[0], nil
+}
+
+// Pending is a layer unpacked in Tmp, to be committed as snapshot Chain.
+type Pending struct {
+	Tmp                   string
+	Chain, Parent, DiffID digest.Digest
+	Size                  int64
+}
+
+// CommitAll commits several layers as Commit does each, in one
+// transaction, and returns their snapshots in order.
+func (s *Store) CommitAll(ps []Pending) ([]*metadata.Snapshot, error) {
+	snaps := make([]*metadata.Snapshot, len(ps))
+	err := s.db.Update(func(tx *metadata.Tx) error {
+		for i, p := range ps {
+			if old, err := tx.Snapshot(p.Chain); err == nil {
+				snaps[i] = old
+				if err := s.adoptRecord(p.Tmp, old); err != nil {
+					return err
+				}
+				continue
+			}
+			n, err := tx.NextID("snapshot")
+			if err != nil {
+				return err
+			}
+			snap := &metadata.Snapshot{Chain: p.Chain, Parent: p.Parent, DiffID: p.DiffID, Dir: strconv.FormatUint(n, 10), Size: p.Size}
+			if err := os.Rename(p.Tmp, filepath.Join(s.root, snap.Dir)); err != nil {
+				return fmt.Errorf("commit layer %s: %w", p.DiffID, err)
+			}
+			if err := tx.PutSnapshot(snap); err != nil {
+				return err
+			}
+			snaps[i] = snap
+		}
+		return nil
+	})
+	for _, p := range ps {
+		s.Discard(p.Tmp) // gone already unless another process had the layer
+	}
+	if err != nil {
+		return nil, err
+	}
+	return snaps, nil
 }
 
 // adoptRecord moves tmp's split record into snap's directory, which has
