@@ -110,7 +110,7 @@ func (g *composeFlags) project(a *app) (*compose.Project, error) {
 func newComposeUpCommand(a *app, g *composeFlags) *cobra.Command {
 	var (
 		detach, build, noBuild, force, noRecreate, noDeps, wait, removeOrphans bool
-		abortOnExit, noStart, noColor, noLogPrefix                             bool
+		abortOnExit, noStart, noColor, noLogPrefix, renewAnon                  bool
 		scale                                                                  []string
 		exitCodeFrom, pull                                                     string
 		waitTimeout, timeout                                                   int
@@ -136,7 +136,7 @@ func newComposeUpCommand(a *app, g *composeFlags) *cobra.Command {
 				return errdefs.Invalidf("--abort-on-container-exit and --exit-code-from need the output attached; they are incompatible with --detach")
 			}
 			o := compose.UpOptions{Services: args, NoDeps: noDeps, ForceRecreate: force, NoRecreate: noRecreate,
-				RemoveOrphans: removeOrphans, NoStart: noStart, Scale: map[string]int{},
+				RemoveOrphans: removeOrphans, NoStart: noStart, Scale: map[string]int{}, RenewAnonVolumes: renewAnon,
 				Warn: func(s string) { fmt.Fprintln(a.err, "WARN", s) }}
 			for _, s := range scale {
 				svc, n, ok := strings.Cut(s, "=")
@@ -165,6 +165,7 @@ func newComposeUpCommand(a *app, g *composeFlags) *cobra.Command {
 	f.BoolVar(&noBuild, "no-build", false, "don't build an image, even if it's missing")
 	f.BoolVar(&force, "force-recreate", false, "recreate containers even if their configuration and image haven't changed")
 	f.BoolVar(&noRecreate, "no-recreate", false, "if containers already exist, don't recreate them")
+	f.BoolVarP(&renewAnon, "renew-anon-volumes", "V", false, "recreate anonymous volumes instead of retrieving data from the previous containers")
 	f.BoolVar(&noDeps, "no-deps", false, "don't start linked services")
 	f.BoolVar(&noStart, "no-start", false, "don't start the services after creating them")
 	f.StringArrayVar(&scale, "scale", nil, "scale SERVICE to NUM instances (overrides scale and deploy.replicas)")
