@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -146,7 +145,7 @@ func newComposeUpCommand(a *app, g *composeFlags) *cobra.Command {
 				}
 				o.Scale[svc] = count
 			}
-			o.EnsureImage = a.composeImage(cmd, p, pull, build, noBuild)
+			o.EnsureImages = a.composeImages(cmd, p, pull, build, noBuild)
 			if err := p.Up(o); err != nil {
 				return err
 			}
@@ -184,71 +183,6 @@ func newComposeUpCommand(a *app, g *composeFlags) *cobra.Command {
 		}
 	}
 	return cmd
-}
-
-// composeImage is up's and run's way to make a service's image present:
-// pulled as --pull or the service's pull_policy says, or built.
-func (a *app) composeImage(cmd *cobra.Command, p *compose.Project, pull string, build, noBuild bool) func(types.ServiceConfig) error {
-	return func(s types.ServiceConfig) error {
-		img := compose.ImageName(p.Model, s)
-		if s.Build != nil && !noBuild {
-			st, err := a.images()
-			if err != nil {
-				return err
-			}
-			if _, err := st.Lookup(img); err != nil || build || s.PullPolicy == types.PullPolicyBuild {
-				return a.composeBuild(cmd, p, s, buildFlags{})
-			}
-			return nil
-		}
-		policy := pull
-		if policy == "policy" {
-			policy, _, _ = s.GetPullPolicy()
-		}
-		switch policy {
-		case types.PullPolicyIfNotPresent, types.PullPolicyMissing, types.PullPolicyRefresh, types.PullPolicyBuild:
-			policy = "missing"
-		case types.PullPolicyAlways, types.PullPolicyNever:
-		default:
-			return errdefs.Invalidf("--pull %q: want always, missing, never or policy", pull)
-		}
-		if err := a.ensureImage(cmd, policy, s.Platform, img); err != nil {
-			return fmt.Errorf("service %q: image %s: %w", s.Name, img, err)
-		}
-		return nil
-	}
-}
-
-// composeBuild builds a service's image with berth build, tagged with
-// its image name (or PROJECT-SERVICE); extra carries compose build's
-// --no-cache, --pull and --build-arg.
-func (a *app) composeBuild(cmd *cobra.Command, p *compose.Project, s types.ServiceConfig, extra buildFlags) error {
-	b := s.Build
-	f := &buildFlags{tags: []string{compose.ImageName(p.Model, s)}, target: b.Target,
-		progress: "auto", network: "default", noCache: extra.noCache, pull: extra.pull}
-	if b.Dockerfile != "" {
-		f.file = b.Dockerfile
-		if !filepath.IsAbs(f.file) {
-			f.file = filepath.Join(b.Context, f.file)
-		}
-	}
-	for _, k := range sortedKeysOf(b.Args) {
-		if v := b.Args[k]; v != nil {
-			f.buildArgs = append(f.buildArgs, k+"="+*v)
-		} else {
-			f.buildArgs = append(f.buildArgs, k)
-		}
-	}
-	f.buildArgs = append(f.buildArgs, extra.buildArgs...)
-	for _, k := range sortedKeysOf(b.Labels) {
-		f.labels = append(f.labels, k+"="+b.Labels[k])
-	}
-	fmt.Fprintf(a.err, " Service %s  Building\n", s.Name)
-	if err := a.build(cmd, b.Context, f); err != nil {
-		return fmt.Errorf("service %q: build: %w", s.Name, err)
-	}
-	fmt.Fprintf(a.err, " Service %s  Built\n", s.Name)
-	return nil
 }
 
 // composeAttach follows the services' logs until their containers exit;

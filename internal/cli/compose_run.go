@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -121,14 +122,14 @@ func newComposeRunCommand(a *app, g *composeFlags) *cobra.Command {
 			if len(volumes) > 0 {
 				return errdefs.Unsupportedf("--volume: not supported by compose run yet; declare the volume in the service")
 			}
-			ensure := a.composeImage(cmd, p, pull, build, false)
+			ensure := a.composeImages(cmd, p, pull, build, false)
 			if !noDeps && len(s.DependsOn) > 0 {
 				var deps []string
 				for d := range s.DependsOn {
 					deps = append(deps, d)
 				}
 				sort.Strings(deps)
-				if err := p.Up(compose.UpOptions{Services: deps, EnsureImage: ensure}); err != nil {
+				if err := p.Up(compose.UpOptions{Services: deps, EnsureImages: ensure}); err != nil {
 					return err
 				}
 				for _, d := range deps {
@@ -137,7 +138,7 @@ func newComposeRunCommand(a *app, g *composeFlags) *cobra.Command {
 					}
 				}
 			}
-			if err := ensure(s); err != nil {
+			if err := ensure([]types.ServiceConfig{s}); err != nil {
 				return err
 			}
 			if err := p.Prepare(args[:1]); err != nil {
@@ -253,7 +254,7 @@ func newComposeCreateCommand(a *app, g *composeFlags) *cobra.Command {
 				}
 				o.Scale[svc] = count
 			}
-			o.EnsureImage = a.composeImage(cmd, p, pull, build, noBuild)
+			o.EnsureImages = a.composeImages(cmd, p, pull, build, noBuild)
 			return p.Up(o)
 		},
 	}

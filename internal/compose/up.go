@@ -28,9 +28,9 @@ type UpOptions struct {
 	// RenewAnonVolumes gives recreated containers new anonymous volumes
 	// instead of those of the containers they replace.
 	RenewAnonVolumes bool
-	// EnsureImage makes the service's image present (pull or build); it
-	// is called for every service before anything is created.
-	EnsureImage func(s types.ServiceConfig) error
+	// EnsureImages makes the services' images present (pull or build),
+	// one service per image (ImageServices), before anything is created.
+	EnsureImages func(services []types.ServiceConfig) error
 	// Warn gets warnings, such as orphan containers.
 	Warn func(string)
 }
@@ -72,10 +72,10 @@ func (p *Project) Up(o UpOptions) error {
 		if s.ContainerName != "" && p.scale(s, o) > 1 {
 			return fieldError(p.Model, n, "container_name", "%q: a service with a container name cannot have more than one container", s.ContainerName)
 		}
-		if o.EnsureImage != nil {
-			if err := o.EnsureImage(s); err != nil {
-				return err
-			}
+	}
+	if o.EnsureImages != nil {
+		if err := o.EnsureImages(ImageServices(p.Model, names)); err != nil {
+			return err
 		}
 	}
 	if err := p.orphans(o.RemoveOrphans, o.Warn); err != nil {
