@@ -109,7 +109,7 @@ func (g *composeFlags) project(a *app) (*compose.Project, error) {
 func newComposeUpCommand(a *app, g *composeFlags) *cobra.Command {
 	var (
 		detach, build, noBuild, force, noRecreate, noDeps, wait, removeOrphans bool
-		abortOnExit, noStart, noColor, noLogPrefix, renewAnon                  bool
+		abortOnExit, noStart, noColor, noLogPrefix, renewAnon, quietPull       bool
 		scale                                                                  []string
 		exitCodeFrom, pull                                                     string
 		waitTimeout, timeout                                                   int
@@ -145,7 +145,7 @@ func newComposeUpCommand(a *app, g *composeFlags) *cobra.Command {
 				}
 				o.Scale[svc] = count
 			}
-			o.EnsureImages = a.composeImages(cmd, p, pull, build, noBuild)
+			o.EnsureImages = a.composeImages(cmd, p, pull, build, noBuild, quietPull)
 			if err := p.Up(o); err != nil {
 				return err
 			}
@@ -174,6 +174,7 @@ func newComposeUpCommand(a *app, g *composeFlags) *cobra.Command {
 	f.BoolVar(&abortOnExit, "abort-on-container-exit", false, "stop all containers if any container stops")
 	f.StringVar(&exitCodeFrom, "exit-code-from", "", "return the exit code of this service's container (implies --abort-on-container-exit)")
 	f.StringVar(&pull, "pull", "policy", "pull images before running: always, missing, never, policy (the services' pull_policy)")
+	f.BoolVar(&quietPull, "quiet-pull", false, "pull without printing progress information")
 	f.BoolVar(&noColor, "no-color", false, "produce monochrome output")
 	f.BoolVar(&noLogPrefix, "no-log-prefix", false, "don't print a prefix in logs")
 	f.IntVarP(&timeout, "timeout", "t", -1, "seconds to wait for containers to stop when attached and interrupted")

@@ -95,10 +95,16 @@ func (p *prefixWriter) flush() {
 
 // composeImages is up's and run's way to make the services' images
 // present, side by side: each pulled as --pull or the service's
-// pull_policy says, or built.
-func (a *app) composeImages(cmd *cobra.Command, p *compose.Project, pull string, build, noBuild bool) func([]types.ServiceConfig) error {
+// pull_policy says, or built; quiet drops the pulls' and builds' output
+// (--quiet-pull), not their errors.
+func (a *app) composeImages(cmd *cobra.Command, p *compose.Project, pull string, build, noBuild, quiet bool) func([]types.ServiceConfig) error {
 	return func(services []types.ServiceConfig) error {
 		return a.composeEach(services, func(sa *app, status io.Writer, s types.ServiceConfig) error {
+			if quiet {
+				q := *sa
+				q.out, q.err, status = io.Discard, io.Discard, io.Discard
+				sa = &q
+			}
 			return sa.composeImage(cmd, p, status, s, pull, build, noBuild)
 		})
 	}

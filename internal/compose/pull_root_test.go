@@ -54,4 +54,10 @@ services:
 	for _, tag := range []string{"one", "two"} {
 		b.must(nil, "image", "inspect", host+"/bb:"+tag)
 	}
+	if out := b.must(nil, "compose", "run", "--rm", "-T", "--pull", "always", "first", "echo", "ran"); !strings.Contains(out, "Pulling from") {
+		t.Errorf("run --pull always shows no pull:\n%s", out)
+	}
+	if out := b.must(nil, "compose", "run", "--rm", "-T", "--pull", "always", "--quiet-pull", "first", "echo", "ran"); strings.Contains(out, "Pulling from") || !strings.Contains(out, "ran") {
+		t.Errorf("run --quiet-pull printed the pull's progress:\n%s", out)
+	}
 }

@@ -78,7 +78,7 @@ func (p *Project) Up(o UpOptions) error {
 			return err
 		}
 	}
-	if err := p.orphans(o.RemoveOrphans, o.Warn); err != nil {
+	if err := p.Orphans(o.RemoveOrphans, o.Warn); err != nil {
 		return err
 	}
 	if err := p.Prepare(names); err != nil {
@@ -188,7 +188,7 @@ func (p *Project) create(s types.ServiceConfig, n int, noStart bool, inherit map
 	if err != nil {
 		return fmt.Errorf("create %s: %w", opts.Name, err)
 	}
-	if err := p.connectOthers(s, c.ID); err != nil {
+	if err := p.ConnectOthers(s, c.ID, true); err != nil {
 		if rec, lerr := p.E.Lookup(c.ID); lerr == nil {
 			p.E.Remove(rec, engine.RemoveOptions{Force: true, Purge: true})
 		}
@@ -266,9 +266,9 @@ func (p *Project) remove(c Container, verbose bool) error {
 	return nil
 }
 
-// orphans finds the project's containers whose service is no longer in
+// Orphans finds the project's containers whose service is no longer in
 // the model, and removes them, or warns about them.
-func (p *Project) orphans(remove bool, warn func(string)) error {
+func (p *Project) Orphans(remove bool, warn func(string)) error {
 	cs, err := p.Containers(false)
 	if err != nil {
 		return err
