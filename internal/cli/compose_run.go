@@ -170,7 +170,12 @@ func newComposeRunCommand(a *app, g *composeFlags) *cobra.Command {
 			if err := p.Orphans(removeOrphans, func(w string) { fmt.Fprintln(a.err, "WARN", w) }); err != nil {
 				return err
 			}
+			// The service's image first: when it cannot be had, nothing
+			// has been started.
 			ensure := a.composeImages(cmd, p, pull, build, false, qPull || quiet)
+			if err := ensure([]types.ServiceConfig{s}); err != nil {
+				return err
+			}
 			if !noDeps && len(s.DependsOn) > 0 {
 				var deps []string
 				for d := range s.DependsOn {
@@ -185,9 +190,6 @@ func newComposeRunCommand(a *app, g *composeFlags) *cobra.Command {
 						return err
 					}
 				}
-			}
-			if err := ensure([]types.ServiceConfig{s}); err != nil {
-				return err
 			}
 			p.Model.Services[s.Name] = s
 			if err := p.Prepare(args[:1]); err != nil {
