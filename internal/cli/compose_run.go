@@ -301,6 +301,15 @@ func runVolumes(have []types.ServiceVolumeConfig, specs []string) ([]types.Servi
 		if err != nil {
 			return nil, errdefs.Invalidf("--volume %q: %v", spec, err)
 		}
+		// The loader skips options it does not know; a typo here
+		// should not silently mount something else.
+		if parts := strings.Split(spec, ":"); len(parts) == 3 {
+			for _, opt := range strings.Split(parts[2], ",") {
+				if !runVolumeOptions[opt] {
+					return nil, errdefs.Invalidf("--volume %q: unknown option %q (want ro, rw, nocopy, z, Z or a propagation)", spec, opt)
+				}
+			}
+		}
 		if v.Type == types.VolumeTypeBind && !filepath.IsAbs(v.Source) {
 			if v.Source, err = filepath.Abs(v.Source); err != nil {
 				return nil, err
@@ -319,6 +328,10 @@ func runVolumes(have []types.ServiceVolumeConfig, specs []string) ([]types.Servi
 	}
 	return have, nil
 }
+
+// runVolumeOptions are the options of the short volume syntax.
+var runVolumeOptions = map[string]bool{"ro": true, "rw": true, "nocopy": true, "z": true, "Z": true,
+	"private": true, "rprivate": true, "shared": true, "rshared": true, "slave": true, "rslave": true}
 
 // readEnvFiles reads --env-from-file files: a VAR=value per line, or a
 // bare VAR taken from berth's environment; # starts a comment line.
