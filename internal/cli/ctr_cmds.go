@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -222,16 +221,10 @@ func newWaitCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var errs []error
-			for _, arg := range args {
+			return eachResult(a.out, args, func(arg string) (any, error) {
 				code, err := e.Wait(arg)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintln(a.out, code)
-			}
-			return errors.Join(errs...)
+				return code, err
+			})
 		},
 	}
 }
