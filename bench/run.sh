@@ -135,12 +135,23 @@ bench run "$out/run.json" --warmup 3 --runs "$runs" -- "${ok_run[@]}"
 bench loop "$out/loop.json" --runs "$loop_runs" -- "${ok_run[@]}"
 
 # --- (c) exec into a running container, (d) processes left behind ----------
+# session_of PID: the session id of PID (the fourth field after the
+# command name in /proc/PID/stat).
+session_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 4; }
+
 # runtime_procs: "pid comm rss-KiB" for each process that looks like a
 # container runtime: its command name or executable is berth, runc or crun.
+# Only this bench's: in its session, or naming its state directory, so that
+# other work on the host that runs berth is not counted.
 runtime_procs() {
-	local p pid comm exe rss
+	local p pid comm exe rss sid
+	sid=$(session_of $$)
 	for p in /proc/[0-9]*; do
 		pid=${p#/proc/}
+		if [ "$(session_of "$pid")" != "$sid" ] &&
+			! tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$BENCH_STATE"; then
+			continue
+		fi
 		comm=$(cat "$p/comm" 2>/dev/null) || continue
 		exe=$(readlink "$p/exe" 2>/dev/null || true)
 		exe=${exe% (deleted)}
@@ -315,7 +326,8 @@ tmp_report=$(mktemp "$work/report.XXXXXX")
 	echo
 	echo "### Processes left beside a running container"
 	echo
-	echo "Runtime processes (named berth, runc or crun) that were not there before"
+	echo "Runtime processes (named berth, runc or crun, in the bench's session or"
+	echo "naming its state directory) that were not there before"
 	echo "\`create\` and \`start\` of the sleeping container and are outside its PID"
 	echo "namespace, half a second after \`start\` returned. The container's own"
 	echo "process is not counted; its RSS is given for scale."
