@@ -84,9 +84,10 @@ func (g *composeFlags) load(a *app) (*compose.Project, error) {
 	return &compose.Project{Model: m, E: e, Progress: a.err}, nil
 }
 
-// projectName is the project's name without loading its files when -p
-// or COMPOSE_PROJECT_NAME gives it, as commands that only look at
-// containers (down, ps, logs...) accept a project whose files are gone.
+// project is the project as load reads it or, when its files are gone
+// and -p or COMPOSE_PROJECT_NAME gives its name, a project of that name
+// alone: commands that only look at containers (down, ps, logs...)
+// accept a project whose files are gone.
 func (g *composeFlags) project(a *app) (*compose.Project, error) {
 	p, err := g.load(a)
 	if err == nil {
