@@ -512,8 +512,9 @@ func dropNetNS(s *specs.Spec) {
 
 // writeNetFiles writes the container's /etc/hosts, with its addresses,
 // and its /etc/resolv.conf: the host's resolvers (loopback ones
-// replaced by their upstream servers), or the network's own resolver at
-// its gateway on a user-defined network, or the --dns servers.
+// replaced by their upstream servers), or the --dns servers, or on a
+// user-defined network only the network's own resolver at its gateway,
+// which forwards to them.
 func (e *Engine) writeNetFiles(c *metadata.Container, cfg *Config, eps []*metadata.Endpoint) error {
 	dir := e.dir(c.ID)
 	var own []string
@@ -536,7 +537,8 @@ func (e *Engine) writeNetFiles(c *metadata.Container, cfg *Config, eps []*metada
 		r.Servers = cfg.DNS
 	}
 	if dnsServer != "" {
-		r.Servers = append([]string{dnsServer}, cfg.DNS...)
+		// The network's resolver forwards to the --dns servers.
+		r.Servers = []string{dnsServer}
 	}
 	if len(cfg.DNSSearch) > 0 {
 		r.Search = cfg.DNSSearch
@@ -544,7 +546,23 @@ func (e *Engine) writeNetFiles(c *metadata.Container, cfg *Config, eps []*metada
 	if len(cfg.DNSOptions) > 0 {
 		r.Options = cfg.DNSOptions
 	}
+	if dnsServer != "" {
+		r.Options = withNdots(r.Options)
+	}
 	return writePublic(filepath.Join(dir, "resolv.conf"), []byte(r.Format()))
+}
+
+// withNdots adds ndots:0 to the options of a container whose nameserver
+// is its network's resolver, unless they set ndots, as Docker does: a
+// container's name is then asked as it is before the search domains are
+// tried.
+func withNdots(opts []string) []string {
+	for _, o := range opts {
+		if strings.HasPrefix(o, "ndots:") {
+			return opts
+		}
+	}
+	return append(opts[:len(opts):len(opts)], "ndots:0")
 }
 
 // hostsFile is a container's /etc/hosts: localhost, its host name on

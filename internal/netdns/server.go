@@ -224,7 +224,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			}
 		}
 	}
-	s.forward(w, req, t)
+	s.forward(w, req, t.upstreamFor(src))
 }
 
 // localAnswer is t's answer to req, or nil when t does not know the name
@@ -290,7 +290,7 @@ func localReply(req *dns.Msg) *dns.Msg {
 // forward sends the query to the upstream servers in turn, until one
 // answers with anything but SERVFAIL or REFUSED, and relays that answer;
 // SERVFAIL when none answers.
-func (s *Server) forward(w dns.ResponseWriter, req *dns.Msg, t *table) {
+func (s *Server) forward(w dns.ResponseWriter, req *dns.Msg, upstream []netip.AddrPort) {
 	select {
 	case s.forwards <- struct{}{}:
 		defer func() { <-s.forwards }()
@@ -302,7 +302,7 @@ func (s *Server) forward(w dns.ResponseWriter, req *dns.Msg, t *table) {
 	defer cancel()
 	tcp := isTCP(w)
 	var last *dns.Msg
-	for _, up := range t.upstream {
+	for _, up := range upstream {
 		if up == s.addr || ctx.Err() != nil {
 			continue
 		}
