@@ -62,6 +62,21 @@ type fileKey struct {
 // (port 0 picks one port free for both), ready for Serve. logger, if
 // not nil, gets the few events worth keeping: records that cannot be read.
 func Listen(dir string, addr netip.AddrPort, logger *log.Logger) (*Server, error) {
+	pc, l, err := listenUDPTCP(addr)
+	if err != nil {
+		return nil, fmt.Errorf("dns server: %w", err)
+	}
+	s, err := newServer(dir, pc, l, logger)
+	if err != nil {
+		pc.Close()
+		l.Close()
+	}
+	return s, err
+}
+
+// newServer reads dir/records.json and makes a server of sockets bound
+// already, at one address and port.
+func newServer(dir string, pc net.PacketConn, l net.Listener, logger *log.Logger) (*Server, error) {
 	if logger == nil {
 		logger = log.New(io.Discard, "", 0)
 	}
@@ -82,12 +97,8 @@ func Listen(dir string, addr netip.AddrPort, logger *log.Logger) (*Server, error
 	}
 	s.key = key
 	s.tbl.Store(newTable(r))
-
-	pc, l, err := listenUDPTCP(addr)
-	if err != nil {
-		return nil, fmt.Errorf("dns server: %w", err)
-	}
-	s.addr = netip.AddrPortFrom(addr.Addr(), pc.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+	s.addr = pc.LocalAddr().(*net.UDPAddr).AddrPort()
+	s.addr = netip.AddrPortFrom(s.addr.Addr().Unmap(), s.addr.Port())
 	s.udp = &dns.Server{PacketConn: pc, Handler: s}
 	s.tcp = &dns.Server{Listener: l, Handler: s}
 	return s, nil
