@@ -78,8 +78,8 @@ func (e *Engine) publishPorts(id, hostVeth string, t portmap.Target) error {
 	// straight back out of the port it came in by, which a bridge port
 	// allows only in hairpin mode.
 	if hostVeth != "" {
-		if err := os.WriteFile(filepath.Join("/sys/class/net", hostVeth, "brport/hairpin_mode"), []byte("1"), 0o644); err != nil {
-			return fmt.Errorf("publish ports: hairpin mode on %s: %w", hostVeth, err)
+		if err := e.hairpin(hostVeth); err != nil {
+			return fmt.Errorf("publish ports: %w", err)
 		}
 	}
 	t.ID = c.ID
@@ -91,6 +91,15 @@ func (e *Engine) publishPorts(id, hostVeth string, t portmap.Target) error {
 		}
 	}
 	return err
+}
+
+// hairpin lets bridge port hostVeth send a packet back out of the port
+// it came in by.
+func (e *Engine) hairpin(hostVeth string) error {
+	if err := os.WriteFile(filepath.Join("/sys/class/net", hostVeth, "brport/hairpin_mode"), []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("hairpin mode on %s: %w", hostVeth, err)
+	}
+	return nil
 }
 
 // unpublishPorts removes container id's rules on network (all of them

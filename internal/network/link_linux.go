@@ -189,6 +189,29 @@ func configure(ns *netlink.Handle, ep Endpoint) error {
 	return nil
 }
 
+// SetDefaultRoutes makes the default routes of the namespace at nsPath
+// go via gws on interface ifname, replacing those it has: a container
+// whose gateway network is disconnected takes another one's.
+func SetDefaultRoutes(nsPath, ifname string, gws []netip.Addr) error {
+	h, f, err := OpenNetNS(nsPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	defer h.Close()
+	l, err := h.LinkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("container interface %s: %w", ifname, err)
+	}
+	for _, gw := range gws {
+		r := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: gw.AsSlice()}
+		if err := h.RouteReplace(r); err != nil {
+			return fmt.Errorf("container default route via %s: %w", gw, err)
+		}
+	}
+	return nil
+}
+
 // DeleteEndpoint removes the veth pair whose host end is hostVeth; a
 // missing one is no error.
 func DeleteEndpoint(hostVeth string) error { return deleteLink(hostVeth) }

@@ -197,6 +197,21 @@ func (p *Publisher) Publish(t Target, bindings []Binding) ([]Binding, error) {
 }
 
 func (p *Publisher) addRules(t Target, bindings []Binding) error {
+	conn, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	if err := p.queueRules(conn, t, bindings); err != nil {
+		return err
+	}
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("add nftables rules for published ports: %w", err)
+	}
+	return nil
+}
+
+// queueRules queues, on conn, the rules that forward bindings to t.
+func (p *Publisher) queueRules(conn *nftables.Conn, t Target, bindings []Binding) error {
 	if t.Addr4.IsValid() && t.Iface != "" {
 		// The host's own 127.0.0.1 connections are DNATed out of the
 		// bridge; the kernel drops them as martians unless told.
@@ -204,10 +219,6 @@ func (p *Publisher) addRules(t Target, bindings []Binding) error {
 		if err := os.WriteFile(path, []byte("1"), 0o644); err != nil {
 			return fmt.Errorf("allow 127.0.0.1 to the container: %w", err)
 		}
-	}
-	conn, err := nftables.New()
-	if err != nil {
-		return err
 	}
 	tab := conn.AddTable(p.table())
 	var chains []*nftables.Chain
@@ -247,10 +258,59 @@ func (p *Publisher) addRules(t Target, bindings []Binding) error {
 			conn.AddRule(&nftables.Rule{Table: tab, Chain: post, Exprs: append(lo, &expr.Masq{}), UserData: ud})
 		}
 	}
-	if err := conn.Flush(); err != nil {
-		return fmt.Errorf("add nftables rules for published ports: %w", err)
-	}
 	return nil
+}
+
+// Move makes the ports that container t.ID publishes through network
+// from go to t instead, on the same host ports, in one nftables
+// transaction: a container whose gateway network is disconnected keeps
+// its ports through the next one. The host ports stay berth's all along,
+// so they are not checked again. A binding of an address family that t
+// has no address of is dropped. It returns the bindings published to t;
+// none when the container published nothing through from.
+func (p *Publisher) Move(from string, t Target) ([]Binding, error) {
+	unlock, err := p.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	conn, err := nftables.New()
+	if err != nil {
+		return nil, err
+	}
+	var moved []Binding
+	n := 0
+	for _, chain := range []string{chainPrerouting, chainOutput, chainPostrouting} {
+		rules, err := p.rules(conn, chain)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rules {
+			c, _ := userdata.GetString(r.UserData, userdata.TypeComment)
+			h, ok := parseComment(c)
+			if !ok || h.ID != t.ID || h.Network != from {
+				continue
+			}
+			if err := conn.DelRule(r); err != nil {
+				return nil, err
+			}
+			n++
+			host, err := netip.ParseAddr(h.HostIP)
+			if chain == chainPrerouting && err == nil && (host.Is4() && t.Addr4.IsValid() || host.Is6() && t.Addr6.IsValid()) {
+				moved = append(moved, h.Binding)
+			}
+		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	if err := p.queueRules(conn, t, moved); err != nil {
+		return nil, err
+	}
+	if err := conn.Flush(); err != nil {
+		return nil, fmt.Errorf("move the nftables rules of published ports: %w", err)
+	}
+	return moved, nil
 }
 
 // Unpublish removes the rules of container id on network (every
