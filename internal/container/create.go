@@ -50,6 +50,8 @@ type CreateOptions struct {
 	// cgroup is the container's cgroup, which the init is born in or
 	// moves itself into before anything else.
 	cgroup *cgroup.Join
+	// execPlan, for exec, is run by execplan.c instead of the Go init.
+	execPlan *os.File
 }
 
 // Create sets up container id from a bundle and leaves its init waiting
@@ -435,6 +437,9 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 		}
 	}
 
+	if opts.execPlan != nil {
+		addFiles(envExecPlan, opts.execPlan)
+	}
 	var report *os.File
 	if len(joins) > 0 {
 		addFiles("_BERTH_SETNS", joins...)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"berth/internal/errdefs"
@@ -27,7 +28,7 @@ type NetworkCreateOptions struct {
 	Labels, Options             map[string]string
 }
 
-var networkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var networkName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 // CreateNetwork makes a user-defined bridge network: its record, its
 // bridge and rules, and its name resolver. After a reboot the bridge and
@@ -36,7 +37,7 @@ func (e *Engine) CreateNetwork(o NetworkCreateOptions) (*metadata.Network, error
 	if _, err := e.defaultNetwork(); err != nil {
 		return nil, err
 	}
-	if !networkName.MatchString(o.Name) || len(o.Name) > 64 {
+	if !networkName().MatchString(o.Name) || len(o.Name) > 64 {
 		return nil, errdefs.Invalidf("invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name)
 	}
 	switch o.Name {
