@@ -112,7 +112,7 @@ func deleteLink(name string) error {
 // uplinkMTU is the MTU of the host's default route's interface, at
 // most 1500, so that containers' packets leave the host unfragmented.
 func uplinkMTU() int {
-	routes, err := netlink.RouteList(nil, unix.AF_INET)
+	routes, err := dump(func() ([]netlink.Route, error) { return netlink.RouteList(nil, unix.AF_INET) })
 	if err != nil {
 		return 1500
 	}
@@ -283,7 +283,9 @@ func sysctl(key, value string) error {
 // HostRoutes are the destinations of the host's IPv4 routes other than
 // the default one: subnets a new network must not overlap.
 func HostRoutes() []netip.Prefix {
-	routes, err := netlink.RouteListFiltered(unix.AF_INET, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	routes, err := dump(func() ([]netlink.Route, error) {
+		return netlink.RouteListFiltered(unix.AF_INET, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
 		return nil
 	}
@@ -303,4 +305,16 @@ func HostRoutes() []netip.Prefix {
 		out = append(out, netip.PrefixFrom(a, bits).Masked())
 	}
 	return out
+}
+
+// dump runs a netlink dump again while the kernel says that what it
+// dumped changed meanwhile (another program adding links or routes), so
+// that none is missed: a route missed is a subnet taken twice.
+func dump[T any](list func() ([]T, error)) ([]T, error) {
+	for tries := 0; ; tries++ {
+		out, err := list()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) || tries == 20 {
+			return out, err
+		}
+	}
 }
