@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -328,14 +327,10 @@ func ServerMain(dir, addr string) error {
 		unix.CloseOnExec(fd)
 		os.Unsetenv(readyEnv)
 	}
+	// The sockets' descriptors are made again with close-on-exec, and
+	// those inherited closed, before the others inherited are.
 	pc, l, err := inheritedSockets()
-	if err == nil {
-		keep := []int{readyFd}
-		if pc != nil {
-			keep = append(keep, fdOf(pc), fdOf(l))
-		}
-		closeInherited(keep)
-	}
+	closeInherited(readyFd)
 	logger := log.New(os.Stderr, "", log.LstdFlags)
 	var s *Server
 	var lock *os.File
@@ -375,14 +370,14 @@ func ServerMain(dir, addr string) error {
 // for every writer to close. Those are the descriptors without
 // close-on-exec, since they survived the exec, while the Go runtime opens
 // all of its own with it.
-func closeInherited(keep []int) {
+func closeInherited(keep int) {
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		return
 	}
 	for _, e := range ents {
 		fd, err := strconv.Atoi(e.Name())
-		if err != nil || fd < 3 || slices.Contains(keep, fd) {
+		if err != nil || fd < 3 || fd == keep {
 			continue
 		}
 		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
@@ -435,21 +430,6 @@ func listenLocked(dir, addr string, pc net.PacketConn, l net.Listener, logger *l
 		return nil, nil, fmt.Errorf("dns server: %s: %w", f.Name(), err)
 	}
 	return s, f, nil
-}
-
-// fdOf is the descriptor of a socket made from an inherited one.
-func fdOf(c any) int {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return -1
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return -1
-	}
-	fd := -1
-	raw.Control(func(f uintptr) { fd = int(f) })
-	return fd
 }
 
 func writePid(f *os.File, addr netip.AddrPort) error {
