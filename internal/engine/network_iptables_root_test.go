@@ -15,14 +15,15 @@ import (
 // (BERTH_FIREWALL=iptables, as on a host without nftables), in a network
 // namespace of its own whose FORWARD chain drops by policy, so that the
 // rules for dockerd's policy are made too: many runs, a container whose
-// monitor was killed and then removed, a bridge deleted by hand and
-// network rm must leave no rule of berth's behind.
+// monitor was killed and then removed, each with a published port, a
+// bridge deleted by hand and network rm must leave no rule of berth's
+// behind.
 func TestNetworkIptablesNoLeaks(t *testing.T) {
 	c := netCLI(t)
 	if _, err := exec.LookPath("iptables"); err != nil {
 		t.Skip("iptables is not installed")
 	}
-	ns, _ := hostWithUplink(t, "bnipl", 81)
+	ns, outNS := hostWithUplink(t, "bnipl", 81)
 	in := func(args ...string) (string, error) {
 		cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + ns}, args...)...)
 		cmd.Env = append(os.Environ(), network.EnvFirewall+"=iptables")
@@ -60,7 +61,8 @@ func TestNetworkIptablesNoLeaks(t *testing.T) {
 
 	nid := strings.TrimSpace(berth("network", "create", "--subnet", "10.251.63.0/24", "leak"))
 	bridge := "berth" + nid[:10]
-	berth("run", "--rm", "--network", "leak", "busybox:test", "true")
+	// The chains come with the first network and the first published port.
+	berth("run", "--rm", "--network", "leak", "-p", "127.0.0.1::80", "busybox:test", "true")
 	before := rules()
 	if !strings.Contains(before, network.RuleTag(nid)) || !strings.Contains(before, "-i "+bridge+" -m comment --comment berth") {
 		t.Fatalf("the network's rules are not in iptables:\n%s", before)
@@ -70,10 +72,20 @@ func TestNetworkIptablesNoLeaks(t *testing.T) {
 		cycles = 20
 	}
 	for range cycles {
-		berth("run", "--rm", "--network", "leak", "busybox:test", "true")
+		berth("run", "--rm", "--network", "leak", "-p", "127.0.0.1::80", "busybox:test", "true")
 	}
-	// rm -f of a container whose monitor was killed.
-	id := strings.TrimSpace(berth("run", "-d", "--network", "leak", "busybox:test", "sleep", "60"))
+	// rm -f of a container whose monitor was killed, with a published
+	// port that the outside reaches.
+	id := strings.TrimSpace(berth("run", "-d", "--network", "leak", "--hostname", "pweb", "-p", "8080:80",
+		"busybox:test", "httpd", "-f", "-p", "80", "-h", "/etc"))
+	if !strings.Contains(rules(), "berth-port "+id) {
+		t.Errorf("no rule of the published port in iptables:\n%s", rules())
+	}
+	get := exec.Command("ip", "netns", "exec", outNS, "busybox", "nc", "-w", "2", "198.18.81.1", "8080")
+	get.Stdin = strings.NewReader("GET /hostname HTTP/1.0\r\n\r\n")
+	if out, err := get.CombinedOutput(); err != nil || !strings.HasSuffix(string(out), "\r\n\r\npweb\n") {
+		t.Errorf("the published port from outside: %v: %q", err, out)
+	}
 	if pids, err := exec.Command("pgrep", "-f", "berth-monitor.*"+id).Output(); err == nil {
 		for _, p := range strings.Fields(string(pids)) {
 			exec.Command("kill", "-9", p).Run()
@@ -82,7 +94,10 @@ func TestNetworkIptablesNoLeaks(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	berth("rm", "-f", id)
 	if after := rules(); after != before {
-		t.Errorf("iptables after %d runs and a removed container whose monitor was killed:\n%s\nbefore:\n%s", cycles, after, before)
+		t.Errorf("iptables after %d runs with a published port and a removed container whose monitor was killed:\n%s\nbefore:\n%s", cycles, after, before)
+	}
+	if tables, _ := in("nft", "list", "tables"); strings.Contains(tables, "inet "+network.TableName) {
+		t.Errorf("berth made its nftables table with BERTH_FIREWALL=iptables: %s", tables)
 	}
 
 	// A bridge deleted by hand: its rules go when the next bridge is made.

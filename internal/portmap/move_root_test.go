@@ -3,8 +3,6 @@ package portmap
 import (
 	"fmt"
 	"net"
-	"os/exec"
-	"strings"
 	"testing"
 )
 
@@ -35,9 +33,8 @@ func TestMove(t *testing.T) {
 	if err != nil || len(held) != 1 || held[0].Network != "net-b" || held[0].HostPort != port {
 		t.Errorf("List() after Move = %v, %v; want one binding of port %d through net-b", held, err, port)
 	}
-	out, _ := exec.Command("nft", "list", "table", "inet", e.pub.Table).CombinedOutput()
-	if strings.Contains(string(out), "net-a") {
-		t.Errorf("rules through net-a left after Move:\n%s", out)
+	if e.rulesOf(" net-a ") {
+		t.Errorf("rules through net-a left after Move")
 	}
 	p := fmt.Sprint(port)
 	for _, c := range []struct{ ns, addr string }{{"", "127.0.0.1:" + p}, {e.out, net.JoinHostPort(e.hostOut.String(), p)}} {
@@ -51,5 +48,8 @@ func TestMove(t *testing.T) {
 	}
 	if err := e.pub.Unpublish(id, ""); err != nil {
 		t.Fatal(err)
+	}
+	if e.rulesOf(id) {
+		t.Errorf("rules of %s left after Unpublish", id)
 	}
 }
