@@ -44,6 +44,9 @@ type CreateOptions struct {
 	NoPivot bool
 	// Stdio of the container's process. Nil means the caller's.
 	Stdin, Stdout, Stderr *os.File
+	// Spec is the bundle's config.json as the caller has it, parsed;
+	// nil reads it from the bundle.
+	Spec *specs.Spec
 	// consoleConn replaces ConsoleSocket when berth itself takes the pty.
 	consoleConn *os.File
 	terminal    bool
@@ -70,9 +73,11 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 		return nil, err
 	}
 	opts.Bundle = bundle
-	s, err := LoadSpec(bundle)
-	if err != nil {
-		return nil, err
+	s := opts.Spec
+	if s == nil {
+		if s, err = LoadSpec(bundle); err != nil {
+			return nil, err
+		}
 	}
 	if err := validate(s, false); err != nil {
 		return nil, errdefs.Invalidf("config.json: %v", err)
