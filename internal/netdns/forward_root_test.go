@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -89,5 +90,37 @@ func TestForwardPerClient(t *testing.T) {
 	}
 	if got, want := netUp.asked(), []string{"udp example.com.", "tcp example.com."}; !slices.Equal(got, want) {
 		t.Errorf("the network's upstream was asked %v, want %v (the other container's only)", got, want)
+	}
+
+	// A --dns server inside another network (a second bridge, whose
+	// records are beside this network's) is not asked for a container
+	// that is not on that network: networks stay isolated. Once the
+	// container is on it, it is.
+	ip(t, "-n", host, "link", "add", "br1", "type", "bridge")
+	ip(t, "-n", host, "addr", "add", "10.201.4.1/24", "dev", "br1")
+	ip(t, "-n", host, "link", "set", "br1", "up")
+	var otherUp *upstream
+	inNetns(t, host, func() { otherUp = startUpstreamAt(t, netip.MustParseAddrPort("10.201.4.1:0")) })
+	other := filepath.Join(filepath.Dir(dir), "other")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeRecords(t, other, Records{Network: "other", Subnets: []string{"10.201.4.0/24"}, Records: []Record{{Name: "elsewhere", IPv4: []string{"10.201.4.2"}}}})
+	writeRecords(t, dir, Records{
+		Network: "fwd", Subnets: []string{"10.201.3.0/24"},
+		Records:  []Record{{Name: "withdns", IPv4: []string{"10.201.3.2"}, Upstream: []string{otherUp.addr.String(), "10.201.3.3"}}},
+		Upstream: []string{netUp.addr.String()},
+	})
+	if r := ask(withDNS, "udp", "example.com."); !slices.Equal(addrs(r), []string{"192.0.2.1"}) {
+		t.Errorf("example.com. with a --dns server on another network first = %s %v", dns.RcodeToString[r.Rcode], addrs(r))
+	}
+	if got := otherUp.asked(); len(got) != 0 {
+		t.Errorf("a --dns server on a network the container is not on was asked %v", got)
+	}
+	writeRecords(t, other, Records{Network: "other", Subnets: []string{"10.201.4.0/24"},
+		Records: []Record{{Name: "withdns", IPv4: []string{"10.201.4.3"}}}})
+	ask(withDNS, "udp", "example.com.")
+	if got := otherUp.asked(); !slices.Equal(got, []string{"udp example.com."}) {
+		t.Errorf("a --dns server on a network the container is on was asked %v, want the query", got)
 	}
 }

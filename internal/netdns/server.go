@@ -235,7 +235,32 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			}
 		}
 	}
-	s.forward(w, req, t.upstreamFor(src))
+	s.forward(w, req, s.upstreamFor(t, src))
+}
+
+// upstreamFor is where the queries of the client at src go that no
+// network answers: its own servers (its --dns), or the network's. Of its
+// own, those inside another network that it is not on are left out: the
+// server forwards from the host, where a container's own queries could
+// not reach them, and the networks stay isolated, as under Docker, whose
+// resolver forwards from the container's namespace.
+func (s *Server) upstreamFor(t *table, src netip.Addr) []netip.AddrPort {
+	ups, ok := t.clients[src]
+	if !ok {
+		return t.upstream
+	}
+	foreign := s.peers.foreign(t.owners[src])
+	var out []netip.AddrPort
+	for _, up := range ups {
+		inside := false
+		for _, p := range foreign {
+			inside = inside || p.Contains(up.Addr())
+		}
+		if !inside {
+			out = append(out, up)
+		}
+	}
+	return out
 }
 
 // localAnswer is t's answer to req, or nil when t does not know the name

@@ -79,15 +79,6 @@ func parseUpstreams(ss []string) []netip.AddrPort {
 	return out
 }
 
-// upstreamFor is where the queries of the client at src that the
-// network does not answer go: the client's own servers when its record
-// has them, the network's otherwise.
-func (t *table) upstreamFor(src netip.Addr) []netip.AddrPort {
-	if ups, ok := t.clients[src]; ok {
-		return ups
-	}
-	return t.upstream
-}
 
 func parseAddrs(ss []string) []netip.Addr {
 	var out []netip.Addr
