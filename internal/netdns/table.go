@@ -79,7 +79,6 @@ func parseUpstreams(ss []string) []netip.AddrPort {
 	return out
 }
 
-
 func parseAddrs(ss []string) []netip.Addr {
 	var out []netip.Addr
 	for _, s := range ss {
