@@ -317,7 +317,7 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, m
 	if err != nil {
 		return nil, false, err
 	}
-	first := mayGateway && !n.Internal
+	gateway = mayGateway && !n.Internal
 	br, err := e.bridgeUp(n)
 	if err != nil {
 		e.release(ep)
@@ -329,7 +329,7 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, m
 	hw, _ := netParseMAC(ep.MAC)
 	link := network.Endpoint{HostVeth: ep.HostVeth, Interface: ifname, MAC: hw,
 		Addrs: []netip.Prefix{netip.PrefixFrom(v4, s4.Bits())}}
-	if first {
+	if gateway {
 		link.Gateways = append(link.Gateways, gw4)
 	}
 	var v6 netip.Addr
@@ -337,7 +337,7 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, m
 		v6, _ = netip.ParseAddr(ep.IPv6)
 		s6, _ := netip.ParsePrefix(n.Subnet6)
 		link.Addrs = append(link.Addrs, netip.PrefixFrom(v6, s6.Bits()))
-		if gw6, err := netip.ParseAddr(n.Gateway6); err == nil && first {
+		if gw6, err := netip.ParseAddr(n.Gateway6); err == nil && gateway {
 			link.Gateways = append(link.Gateways, gw6)
 		}
 	}
@@ -346,7 +346,7 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, m
 		return nil, false, err
 	}
 	if err := endpointUp(e, EndpointInfo{ContainerID: c.ID, NetworkID: n.ID, Bridge: n.Bridge, HostVeth: ep.HostVeth,
-		IPv4: v4, IPv6: v6, Gateway: first}); err != nil {
+		IPv4: v4, IPv6: v6, Gateway: gateway}); err != nil {
 		network.DeleteEndpoint(ep.HostVeth)
 		e.release(ep)
 		return nil, false, err
@@ -363,7 +363,7 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, m
 			return nil, false, err
 		}
 	}
-	return ep, first, nil
+	return ep, gateway, nil
 }
 
 // allocate claims container c's address on a.NetworkID, and records its
