@@ -39,9 +39,11 @@ func startUnprivileged(cmd *exec.Cmd) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		if err := unix.Setns(int(netns.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("join the network namespace: %w", err)
-			return
+		if !sameFile(netns, "/proc/thread-self/ns/net") {
+			if err := unix.Setns(int(netns.Fd()), unix.CLONE_NEWNET); err != nil {
+				errc <- fmt.Errorf("join the network namespace: %w", err)
+				return
+			}
 		}
 		if err := dropThreadPrivileges(); err != nil {
 			errc <- err
@@ -50,6 +52,12 @@ func startUnprivileged(cmd *exec.Cmd) error {
 		errc <- cmd.Start()
 	}()
 	return <-errc
+}
+
+// sameFile says whether f and path are one file.
+func sameFile(f *os.File, path string) bool {
+	var a, b unix.Stat_t
+	return unix.Fstat(int(f.Fd()), &a) == nil && unix.Stat(path, &b) == nil && a.Dev == b.Dev && a.Ino == b.Ino
 }
 
 // dropThreadPrivileges empties the calling thread's bounding, inheritable
