@@ -59,7 +59,6 @@ func newComposeCommand(a *app) *cobra.Command {
 	return cmd
 }
 
-// load reads the project the global flags name.
 // loadSelected reads the project and the services args name (all of
 // them when args is empty), refusing a name it does not have.
 func (g *composeFlags) loadSelected(a *app, args []string) (*compose.Project, []string, error) {
@@ -71,6 +70,7 @@ func (g *composeFlags) loadSelected(a *app, args []string) (*compose.Project, []
 	return p, names, err
 }
 
+// load reads the project the global flags name.
 func (g *composeFlags) load(a *app) (*compose.Project, error) {
 	m, err := compose.Load(context.Background(), compose.LoadOptions{Files: g.files, Name: g.name,
 		WorkingDir: g.projectDir, EnvFiles: g.envFiles, Profiles: g.profiles})
@@ -84,9 +84,10 @@ func (g *composeFlags) load(a *app) (*compose.Project, error) {
 	return &compose.Project{Model: m, E: e, Progress: a.err}, nil
 }
 
-// projectName is the project's name without loading its files when -p
-// or COMPOSE_PROJECT_NAME gives it, as commands that only look at
-// containers (down, ps, logs...) accept a project whose files are gone.
+// project is the project as load reads it or, when its files are gone
+// and -p or COMPOSE_PROJECT_NAME gives its name, a project of that name
+// alone: commands that only look at containers (down, ps, logs...)
+// accept a project whose files are gone.
 func (g *composeFlags) project(a *app) (*compose.Project, error) {
 	p, err := g.load(a)
 	if err == nil {
@@ -104,6 +105,35 @@ func (g *composeFlags) project(a *app) (*compose.Project, error) {
 		return nil, eerr
 	}
 	return &compose.Project{Model: &types.Project{Name: name, Services: types.Services{}}, E: e, Progress: a.err}, nil
+}
+
+// containers reads the project as project does, and the containers of
+// the services args name (of all of them when args is empty), stopped
+// ones too with all.
+func (g *composeFlags) containers(a *app, all bool, args []string) (*compose.Project, []compose.Container, error) {
+	p, err := g.project(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := p.Containers(all, args...)
+	return p, cs, err
+}
+
+// warn prints a compose warning, as Docker Compose does, on stderr.
+func (a *app) warn(s string) { fmt.Fprintln(a.err, "WARN", s) }
+
+// parseScale reads --scale SERVICE=NUM flags.
+func parseScale(flags []string) (map[string]int, error) {
+	scale := map[string]int{}
+	for _, s := range flags {
+		svc, n, ok := strings.Cut(s, "=")
+		count, err := strconv.Atoi(n)
+		if !ok || err != nil {
+			return nil, errdefs.Invalidf("--scale %q: want SERVICE=NUM", s)
+		}
+		scale[svc] = count
+	}
+	return scale, nil
 }
 
 func newComposeUpCommand(a *app, g *composeFlags) *cobra.Command {
@@ -135,15 +165,9 @@ func newComposeUpCommand(a *app, g *composeFlags) *cobra.Command {
 				return errdefs.Invalidf("--abort-on-container-exit and --exit-code-from need the output attached; they are incompatible with --detach")
 			}
 			o := compose.UpOptions{Services: args, NoDeps: noDeps, ForceRecreate: force, NoRecreate: noRecreate,
-				RemoveOrphans: removeOrphans, NoStart: noStart, Scale: map[string]int{}, RenewAnonVolumes: renewAnon,
-				Warn: func(s string) { fmt.Fprintln(a.err, "WARN", s) }}
-			for _, s := range scale {
-				svc, n, ok := strings.Cut(s, "=")
-				count, err := strconv.Atoi(n)
-				if !ok || err != nil {
-					return errdefs.Invalidf("--scale %q: want SERVICE=NUM", s)
-				}
-				o.Scale[svc] = count
+				RemoveOrphans: removeOrphans, NoStart: noStart, RenewAnonVolumes: renewAnon, Warn: a.warn}
+			if o.Scale, err = parseScale(scale); err != nil {
+				return err
 			}
 			o.EnsureImages = a.composeImages(cmd, p, pull, build, noBuild, quietPull)
 			if err := p.Up(o); err != nil {
@@ -254,10 +278,7 @@ func newComposeDownCommand(a *app, g *composeFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			o := compose.DownOptions{RemoveOrphans: removeOrphans, Volumes: volumes}
-			if cmd.Flags().Changed("timeout") {
-				o.Timeout = &timeout
-			}
+			o := compose.DownOptions{RemoveOrphans: removeOrphans, Volumes: volumes, Timeout: givenInt(cmd, "timeout", &timeout)}
 			if err := p.Down(o); err != nil {
 				return err
 			}
@@ -327,11 +348,7 @@ func newComposePsCommand(a *app, g *composeFlags) *cobra.Command {
 		Use:   "ps [OPTIONS] [SERVICE...]",
 		Short: "List containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.project(a)
-			if err != nil {
-				return err
-			}
-			cs, err := p.Containers(all, args...)
+			_, cs, err := g.containers(a, all, args)
 			if err != nil {
 				return err
 			}

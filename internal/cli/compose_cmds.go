@@ -27,11 +27,7 @@ func newComposeTopCommand(a *app, g *composeFlags) *cobra.Command {
 		Use:   "top [SERVICE...]",
 		Short: "Display the running processes",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.project(a)
-			if err != nil {
-				return err
-			}
-			cs, err := p.Containers(false, args...)
+			p, cs, err := g.containers(a, false, args)
 			if err != nil {
 				return err
 			}
@@ -66,11 +62,7 @@ func newComposeImagesCommand(a *app, g *composeFlags) *cobra.Command {
 		Use:   "images [OPTIONS] [SERVICE...]",
 		Short: "List images used by the created containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.project(a)
-			if err != nil {
-				return err
-			}
-			cs, err := p.Containers(true, args...)
+			_, cs, err := g.containers(a, true, args)
 			if err != nil {
 				return err
 			}
@@ -109,11 +101,7 @@ func newComposePortCommand(a *app, g *composeFlags) *cobra.Command {
 		Short: "Print the public port for a port binding",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.load(a)
-			if err != nil {
-				return err
-			}
-			c, err := serviceContainer(p, args[0], index)
+			p, c, err := g.serviceContainer(a, args[0], index)
 			if err != nil {
 				return err
 			}

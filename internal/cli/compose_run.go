@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/format"
@@ -35,66 +34,54 @@ func withIndex(cs []compose.Container, index int) []compose.Container {
 	return out
 }
 
-// serviceContainer is the container number index of a service, running.
-func serviceContainer(p *compose.Project, service string, index int) (*metadata.Container, error) {
+// serviceContainer reads the project the global flags name and finds
+// the container number index of a service, running.
+func (g *composeFlags) serviceContainer(a *app, service string, index int) (*compose.Project, *metadata.Container, error) {
+	p, err := g.load(a)
+	if err != nil {
+		return nil, nil, err
+	}
 	if _, err := compose.Select(p.Model, []string{service}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cs, err := p.Containers(false, service)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, c := range withIndex(cs, index) {
-		return p.E.Lookup(c.ID)
+		rec, err := p.E.Lookup(c.ID)
+		return p, rec, err
 	}
-	return nil, errdefs.NotFoundf("service %q has no container %d: run up first", service, index)
+	return nil, nil, errdefs.NotFoundf("service %q has no container %d: run up first", service, index)
 }
 
 func newComposeExecCommand(a *app, g *composeFlags) *cobra.Command {
 	var (
-		detach, noTTY, privileged bool
-		env                       []string
-		user, workdir             string
-		index                     int
+		x     ctrExecFlags
+		noTTY bool
+		index int
 	)
 	cmd := &cobra.Command{
 		Use:   "exec [OPTIONS] SERVICE COMMAND [ARGS...]",
 		Short: "Execute a command in a running container",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.load(a)
+			p, c, err := g.serviceContainer(a, args[0], index)
 			if err != nil {
 				return err
 			}
-			c, err := serviceContainer(p, args[0], index)
-			if err != nil {
-				return err
-			}
-			tty := !noTTY && term.IsTerminal(int(os.Stdin.Fd())) && !detach
-			opts := engine.ExecOptions{Args: args[1:], Env: env, WorkingDir: workdir, User: user,
-				Tty: tty, Detach: detach, Privileged: privileged,
-				Stdio: engine.Stdio{Out: os.Stdout, Err: os.Stderr}}
-			if !detach {
-				opts.Stdio.In = os.Stdin
-			}
-			code, err := p.E.Exec(c, opts)
-			if err != nil {
-				return ownError(err)
-			}
-			if code != 0 {
-				return &ExitError{Code: code}
-			}
-			return nil
+			tty := !noTTY && term.IsTerminal(int(os.Stdin.Fd())) && !x.detach
+			return x.exec(p.E, c, args[1:], tty, !x.detach)
 		},
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
-	f.BoolVarP(&detach, "detach", "d", false, "run the command in the background")
+	f.BoolVarP(&x.detach, "detach", "d", false, "run the command in the background")
 	f.BoolVarP(&noTTY, "no-TTY", "T", false, "don't allocate a terminal (default: one when stdin is a terminal)")
-	f.BoolVar(&privileged, "privileged", false, "give the command every capability")
-	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable")
-	f.StringVarP(&user, "user", "u", "", "run the command as this user")
-	f.StringVarP(&workdir, "workdir", "w", "", "working directory of the command")
+	f.BoolVar(&x.privileged, "privileged", false, "give the command every capability")
+	f.StringArrayVarP(&x.env, "env", "e", nil, "set an environment variable")
+	f.StringVarP(&x.user, "user", "u", "", "run the command as this user")
+	f.StringVarP(&x.workdir, "workdir", "w", "", "working directory of the command")
 	f.IntVar(&index, "index", 1, "index of the container if the service has several replicas")
 	return cmd
 }
@@ -167,7 +154,7 @@ func newComposeRunCommand(a *app, g *composeFlags) *cobra.Command {
 					return errdefs.Invalidf("--label %q: want KEY=VALUE", l)
 				}
 			}
-			if err := p.Orphans(removeOrphans, func(w string) { fmt.Fprintln(a.err, "WARN", w) }); err != nil {
+			if err := p.Orphans(removeOrphans, a.warn); err != nil {
 				return err
 			}
 			// The service's image first: when it cannot be had, nothing
@@ -364,15 +351,9 @@ func newComposeCreateCommand(a *app, g *composeFlags) *cobra.Command {
 				return err
 			}
 			o := compose.UpOptions{Services: args, ForceRecreate: force, NoRecreate: noRecreate, NoStart: true,
-				RemoveOrphans: removeOrphans, Scale: map[string]int{},
-				Warn: func(s string) { fmt.Fprintln(a.err, "WARN", s) }}
-			for _, s := range scale {
-				svc, n, ok := strings.Cut(s, "=")
-				count, err := strconv.Atoi(n)
-				if !ok || err != nil {
-					return errdefs.Invalidf("--scale %q: want SERVICE=NUM", s)
-				}
-				o.Scale[svc] = count
+				RemoveOrphans: removeOrphans, Warn: a.warn}
+			if o.Scale, err = parseScale(scale); err != nil {
+				return err
 			}
 			o.EnsureImages = a.composeImages(cmd, p, pull, build, noBuild, quietPull)
 			return p.Up(o)

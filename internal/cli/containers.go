@@ -100,10 +100,7 @@ func newRestartCommand(a *app) *cobra.Command {
 		Short: "Restart one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var t *int
-			if cmd.Flags().Changed("time") {
-				t = &timeout
-			}
+			t := givenInt(cmd, "time", &timeout)
 			return a.eachContainer(args, func(e *engine.Engine, c *metadata.Container) error {
 				if err := e.Stop(c, t); err != nil {
 					return err
@@ -446,6 +443,17 @@ func (f *runFlags) create(e *engine.Engine, o engine.CreateOptions) (*metadata.C
 	return c, err
 }
 
+// prepare reads the flags into the container's options and opens the
+// engine, as create and run both begin.
+func (f *runFlags) prepare(cmd *cobra.Command, a *app, args []string) (*engine.Engine, engine.CreateOptions, error) {
+	o, err := f.options(cmd, a, args)
+	if err != nil {
+		return nil, o, err
+	}
+	e, err := a.engine()
+	return e, o, err
+}
+
 // ensureImage pulls the image when --pull asks for it.
 func (a *app) ensureImage(cmd *cobra.Command, pull, platform, name string) error {
 	st, err := a.images()
@@ -480,11 +488,7 @@ func newCreateCommand(a *app) *cobra.Command {
 		Short: "Create a new container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.options(cmd, a, args)
-			if err != nil {
-				return ownError(err)
-			}
-			e, err := a.engine()
+			e, o, err := f.prepare(cmd, a, args)
 			if err != nil {
 				return ownError(err)
 			}
@@ -509,11 +513,7 @@ func newRunCommand(a *app) *cobra.Command {
 		Short: "Create and run a new container from an image",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.options(cmd, a, args)
-			if err != nil {
-				return ownError(err)
-			}
-			e, err := a.engine()
+			e, o, err := f.prepare(cmd, a, args)
 			if err != nil {
 				return ownError(err)
 			}
@@ -646,10 +646,7 @@ func newStopCommand(a *app) *cobra.Command {
 		Short: "Stop one or more running containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var t *int
-			if cmd.Flags().Changed("time") {
-				t = &timeout
-			}
+			t := givenInt(cmd, "time", &timeout)
 			return a.eachContainer(args, func(e *engine.Engine, c *metadata.Container) error { return e.Stop(c, t) })
 		},
 	}

@@ -1,8 +1,6 @@
 package compose_test
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,16 +12,13 @@ import (
 func TestUpBuildsInParallel(t *testing.T) {
 	b := newBerth(t)
 	for _, svc := range []string{"api", "worker"} {
-		dir := filepath.Join(b.dir, svc)
-		os.Mkdir(dir, 0o755)
-		df := "FROM busybox:test\nRUN sleep 2 && echo built-" + svc + " > /which\nCMD [\"sleep\", \"1000\"]\n"
-		os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644)
+		b.write(svc+"/Dockerfile", "FROM busybox:test\nRUN sleep 2 && echo built-"+svc+" > /which\nCMD [\"sleep\", \"1000\"]\n")
 	}
-	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+	b.write("compose.yaml", `
 services:
   api: {build: ./api, stop_signal: KILL}
   worker: {build: ./worker, stop_signal: KILL}
-`), 0o644)
+`)
 	out := b.must(nil, "compose", "up", "-d")
 	// Both builds start before either ends.
 	firstBuilt := min(strings.Index(out, "Service api  Built"), strings.Index(out, "Service worker  Built"))
@@ -40,7 +35,7 @@ services:
 	}
 	b.must(nil, "compose", "down", "-t", "0")
 
-	os.WriteFile(filepath.Join(b.dir, "worker", "Dockerfile"), []byte("FROM busybox:test\nRUN exit 3\n"), 0o644)
+	b.write("worker/Dockerfile", "FROM busybox:test\nRUN exit 3\n")
 	out, err := b.run(nil, "compose", "up", "-d", "--build")
 	if err == nil || !strings.Contains(out, `service "worker": build`) {
 		t.Errorf("up with a failing build: %v, want an error naming worker\n%s", err, out)

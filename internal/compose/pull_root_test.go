@@ -4,8 +4,6 @@ import (
 	"io"
 	"log"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -28,13 +26,13 @@ func TestPullInParallel(t *testing.T) {
 		b.must(nil, "push", name)
 		b.must(nil, "rmi", name)
 	}
-	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+	b.write("compose.yaml", `
 services:
   first: {image: `+host+`/bb:one}
   second: {image: `+host+`/bb:two}
   again: {image: `+host+`/bb:two}
   gone: {image: `+host+`/bb:missing}
-`), 0o644)
+`)
 	out, err := b.run(nil, "compose", "pull")
 	if err == nil || !strings.Contains(out, `service "gone"`) {
 		t.Errorf("compose pull with a missing image: %v, want an error naming gone\n%s", err, out)

@@ -2,8 +2,6 @@ package compose_test
 
 import (
 	"bytes"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,10 +14,9 @@ import (
 func TestRunFlags(t *testing.T) {
 	b := newBerth(t)
 	host := filepath.Join(b.dir, "hostdir")
-	os.Mkdir(host, 0o755)
-	os.WriteFile(filepath.Join(host, "in"), []byte("from the host\n"), 0o644)
-	os.WriteFile(filepath.Join(b.dir, "vars.env"), []byte("# a comment\nFROMFILE=filed\nFOO=overridden\n"), 0o644)
-	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+	b.write("hostdir/in", "from the host\n")
+	b.write("vars.env", "# a comment\nFROMFILE=filed\nFOO=overridden\n")
+	b.write("compose.yaml", `
 services:
   db:
     image: busybox:test
@@ -34,7 +31,7 @@ services:
     cap_drop: [ALL]
 volumes:
   data: {}
-`), 0o644)
+`)
 
 	// --no-deps leaves db alone; -v adds a relative host path, the
 	// project's volume under its key, a volume of its own name, and
@@ -85,7 +82,7 @@ volumes:
 	}
 
 	// An orphan is warned about, and removed with --remove-orphans.
-	os.WriteFile(filepath.Join(b.dir, "old.yaml"), []byte("services:\n  old:\n    image: busybox:test\n    command: sleep 1000\n    stop_signal: KILL\n"), 0o644)
+	b.write("old.yaml", "services:\n  old:\n    image: busybox:test\n    command: sleep 1000\n    stop_signal: KILL\n")
 	b.must(nil, "compose", "-f", "old.yaml", "-p", "proj", "up", "-d")
 	if out := b.must(nil, "compose", "run", "--rm", "-T", "--no-deps", "app", "true"); !strings.Contains(out, "orphan containers") {
 		t.Errorf("run with an orphan: no warning\n%s", out)
@@ -102,9 +99,9 @@ volumes:
 // stdout runs berth and returns what it wrote to stdout alone.
 func (b *berth) stdout(args ...string) string {
 	b.t.Helper()
-	cmd := exec.Command(b.bin, append([]string{"--root", b.root}, args...)...)
+	cmd := b.command(nil, args...)
 	var out, errOut bytes.Buffer
-	cmd.Dir, cmd.Stdout, cmd.Stderr = b.dir, &out, &errOut
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
 		b.t.Fatalf("berth %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
 	}

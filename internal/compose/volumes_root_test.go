@@ -1,8 +1,6 @@
 package compose_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -13,10 +11,8 @@ import (
 // up -V gives the new container empty ones.
 func TestRecreateKeepsAnonymousVolumes(t *testing.T) {
 	b := newBerth(t)
-	ctx := filepath.Join(b.dir, "db")
-	os.Mkdir(ctx, 0o755)
-	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox:test\nVOLUME /db\n"), 0o644)
-	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+	b.write("db/Dockerfile", "FROM busybox:test\nVOLUME /db\n")
+	b.write("compose.yaml", `
 services:
   db:
     build: ./db
@@ -24,7 +20,7 @@ services:
     stop_signal: KILL
     environment: {MODE: "${MODE:-a}"}
     volumes: [/data]
-`), 0o644)
+`)
 	id := func() string { return strings.TrimSpace(b.must(nil, "compose", "ps", "-q")) }
 	mounts := func() string {
 		return strings.TrimSpace(b.must(nil, "inspect", "-f", "{{range .Mounts}}{{.Destination}}={{.Name}} {{end}}", "proj-db-1"))
