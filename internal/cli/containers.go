@@ -163,7 +163,7 @@ type runFlags struct {
 	volumes, mounts, publish, expose          []string
 	volumesFrom                               []string
 	publishAll                                bool
-	dns, dnsSearch, dnsOptions                []string
+	dns, dnsSearch, dnsOptions, dnsOpt        []string
 	health                                    healthFlags
 }
 
@@ -225,6 +225,8 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.dns, "dns", nil, "a DNS server for the container's /etc/resolv.conf")
 	fl.StringArrayVar(&f.dnsSearch, "dns-search", nil, "a DNS search domain")
 	fl.StringArrayVar(&f.dnsOptions, "dns-option", nil, "a DNS resolver option")
+	fl.StringArrayVar(&f.dnsOpt, "dns-opt", nil, "same as --dns-option")
+	fl.MarkHidden("dns-opt")
 	f.health.add(fl)
 	// -h is --hostname here, as in Docker; --help keeps no shorthand.
 	fl.Bool("help", false, "print usage")
@@ -783,6 +785,6 @@ func (f *runFlags) storage(cfg *engine.Config) error {
 	if err := f.ports(&cfg.PortOptions); err != nil {
 		return err
 	}
-	cfg.DNS, cfg.DNSSearch, cfg.DNSOptions = f.dns, f.dnsSearch, f.dnsOptions
+	cfg.DNS, cfg.DNSSearch, cfg.DNSOptions = f.dns, f.dnsSearch, append(f.dnsOptions, f.dnsOpt...)
 	return nil
 }
