@@ -48,10 +48,11 @@ setup: ## install missing build, test and benchmark packages (root), check Go
 setup-docker: ## setup, plus docker.io for the Docker tests
 	scripts/setup.sh --docker
 
-build: ## build bin/berth, bin/berth-compose (berth whole, for compose), the bin/berth-runc link, and bin/berth-init, the static init of run --init
+build: ## build bin/berth, bin/berth-compose (berth whole, for compose), bin/berth-runc (the runtime alone), and bin/berth-init, the static init of run --init
 	$(GO) build -tags lean -o bin/berth ./cmd/berth
 	$(GO) build -o bin/berth-compose ./cmd/berth
-	ln -sfn berth bin/berth-runc
+	rm -f bin/berth-runc
+	$(GO) build -o bin/berth-runc ./cmd/berth-runc
 	$(CC) -static -Os -s -Wall -Wextra -o bin/berth-init cmd/berth-init/init.c
 
 test: setup-docker test-unit test-root ## setup (Docker too, for its tests), then unit and root tests (what CI runs)

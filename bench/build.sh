@@ -164,7 +164,7 @@ goal() { # goal CASE FACTOR
 	echo "\`berth build\` against docker's classic builder and buildah, on one"
 	echo "busybox image each tool imports (bench/build.sh, \`make bench-build\`),"
 	echo "$runs runs of each case, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -sr), $(nproc) cores;"
-	echo "berth commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), docker $docker_version, buildah $buildah_version."
+	echo "berth commit $(berth_revision), docker $docker_version, buildah $buildah_version."
 	echo
 	echo "| goal | result |"
 	echo "|---|---|"

@@ -24,19 +24,12 @@ cd "$(dirname "$0")/.."
 berth=${BERTH:-bin/berth}
 runs=${BENCH_RUNS:-10}
 out=bench/out/compose
-img=berth-example/busybox:latest
-
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
-
+img="berth-example/busybox:latest"
+. bench/lib.sh
 [ "$(id -u)" -eq 0 ] || die "run it as root: containers need namespaces, mounts and cgroups, and dockerd needs root"
 [ -x "$berth" ] || die "$berth is not built: run 'make build' first (or 'make bench-compose', which does)"
-for cmd in hyperfine jq; do
-	command -v "$cmd" >/dev/null || die "$cmd is missing: run scripts/setup.sh"
-done
-case $runs in '' | *[!0-9]* | 0) die "BENCH_RUNS must be a positive number" ;; esac
+need_cmds hyperfine jq
+need_positive BENCH_RUNS
 export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 berth=$(realpath "$berth")
 
@@ -59,14 +52,8 @@ cleanup() {
 		[ -z "$dockerd_pid" ] || [ ! -d "$work/${ex#*:}" ] ||
 			(cd "$work/${ex#*:}" && DOCKER_HOST=$BENCH_DOCKER docker-compose -p "bench${ex%%:*}" down -v -t 0) >/dev/null 2>&1 || true
 	done
-	if [ -n "$dockerd_pid" ]; then
-		kill -TERM "$dockerd_pid" 2>/dev/null || true
-		for _ in $(seq 300); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$dockerd_pid" 2>/dev/null || true
-	fi
-	awk -v w="$work" '$5 == w || index($5, w "/") == 1 {print $5}' /proc/self/mountinfo |
-		sort -r | while read -r mp; do umount -l "$mp" 2>/dev/null || true; done
-	rm -rf --one-file-system "$work"
+	[ -z "$dockerd_pid" ] || stop "$dockerd_pid" dockerd 30
+	remove_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -81,38 +68,20 @@ scripts/busybox-rootfs.sh "$work/rootfs" >/dev/null
 tar -C "$work/rootfs" -cf "$work/busybox.tar" .
 
 "$berth" --root "$BENCH_ROOT" import "$work/busybox.tar" "$img" >/dev/null 2>"$work/err" ||
-	why[berth]="berth import failed: $(tail -n 1 "$work/err")"
+	why[berth]="berth import failed: $(last_line "$work/err")"
 
+# A private dockerd (bench/lib.sh): its own stores, no bridge.
 start_dockerd() {
-	command -v dockerd >/dev/null && command -v docker >/dev/null || {
-		why[docker]="docker.io is not installed (scripts/setup.sh --docker)"
-		return 1
-	}
 	command -v docker-compose >/dev/null || {
 		why[docker]="docker-compose is not installed (bench/setup.sh)"
 		return 1
 	}
-	local major config=$work/docker/daemon.json
-	major=$(dockerd --version | sed -n 's/^Docker version \([0-9]*\)\..*/\1/p')
-	if [ -n "$major" ] && [ "$major" -lt 23 ]; then
-		printf '{"deprecated-key-path": "%s"}\n' "$work/docker/key.json" >"$config"
-	else
-		echo '{}' >"$config"
-	fi
-	setsid dockerd --config-file "$config" --data-root "$work/docker/data" --exec-root "$work/docker/exec" \
-		--pidfile "$work/docker/docker.pid" -H "$BENCH_DOCKER" --bridge=none --iptables=false --ip6tables=false \
-		>"$work/docker/dockerd.log" 2>&1 </dev/null &
-	dockerd_pid=$!
-	for _ in $(seq 600); do
-		kill -0 "$dockerd_pid" 2>/dev/null || {
-			why[docker]="dockerd exited at start: $(tail -n 1 "$work/docker/dockerd.log")"
-			return 1
-		}
-		docker -H "$BENCH_DOCKER" version >/dev/null 2>&1 && break
-		sleep 0.1
-	done
+	start_private_dockerd none || {
+		why[docker]=$dockerd_why
+		return 1
+	}
 	docker -H "$BENCH_DOCKER" import "$work/busybox.tar" "$img" >/dev/null 2>"$work/err" || {
-		why[docker]="docker import failed: $(tail -n 1 "$work/err")"
+		why[docker]="docker import failed: $(last_line "$work/err")"
 		return 1
 	}
 }
@@ -129,12 +98,12 @@ if [ "$debian" = 1 ]; then
 	cp -r examples/debian/. "$work/debian/"
 	sed -i -e '/^name:/d' "$work/debian/compose.yaml"
 	if ! BERTH=$berth BERTH_ROOT=$BENCH_ROOT examples/debian/setup.sh >"$work/err" 2>&1; then
-		why[debian]="examples/debian/setup.sh failed: $(tail -n 1 "$work/err")"
+		why[debian]="examples/debian/setup.sh failed: $(last_line "$work/err")"
 	elif ! (cd "$work/debian" && "$berth" --root "$BENCH_ROOT" compose -p benchdeb build) >"$work/err" 2>&1; then
-		why[debian]="berth compose build failed: $(tail -n 1 "$work/err")"
+		why[debian]="berth compose build failed: $(last_line "$work/err")"
 	elif [ -z "${why[docker]:-}" ] && ! "$berth" --root "$BENCH_ROOT" save debshop/proxy:latest debshop/app:latest debshop/redis:latest |
 		docker -H "$BENCH_DOCKER" load >/dev/null 2>"$work/err"; then
-		why[debian]="docker load of the images berth built failed: $(tail -n 1 "$work/err")"
+		why[debian]="docker load of the images berth built failed: $(last_line "$work/err")"
 	fi
 fi
 # A free host port for the Debian example's proxy.
@@ -158,13 +127,13 @@ measure() {
 		echo "== $ex, $t: up -d"
 		if ! (cd "$dir" && hyperfine --shell=bash --runs "$runs" --export-json "$OLDPWD/$out/$ex-$t-up.json" \
 			--prepare "$p down -v -t 0 >/dev/null 2>&1" "$p ${upflags[$t]} >/dev/null 2>&1") >/dev/null 2>"$work/err"; then
-			why[$ex-$t]="up -d failed: $(tail -n 1 "$work/err")"
+			why[$ex-$t]="up -d failed: $(last_line "$work/err")"
 			continue
 		fi
 		echo "== $ex, $t: down"
 		if ! (cd "$dir" && hyperfine --shell=bash --runs "$runs" --export-json "$OLDPWD/$out/$ex-$t-down.json" \
 			--prepare "$p ${upflags[$t]} >/dev/null 2>&1" "$p down -v -t 0 >/dev/null 2>&1") >/dev/null 2>"$work/err"; then
-			why[$ex-$t]="down failed: $(tail -n 1 "$work/err")"
+			why[$ex-$t]="down failed: $(last_line "$work/err")"
 			continue
 		fi
 		up_ms[$ex-$t]=$(jq '.results[0].mean * 1000 | floor' "$out/$ex-$t-up.json")
@@ -174,9 +143,9 @@ measure() {
 measure busybox "$work/project"
 [ "$debian" != 1 ] || [ -n "${why[debian]:-}" ] || measure debian "$work/debian"
 
-ratio() { [ -n "${1:-}" ] && [ -n "${2:-}" ] && [ "$1" -gt 0 ] && echo "$(jq -n "$2 / $1 * 10 | floor / 10")×" || echo "–"; }
+faster() { [ -n "${1:-}" ] && [ -n "${2:-}" ] && [ "$1" -gt 0 ] && echo "$(jq -n "$2 / $1 * 10 | floor / 10")×" || echo "–"; }
 cell() { [ -n "${1:-}" ] && echo "$1 ms" || echo "not run"; }
-row() { echo "| $1 | $(cell "${2:-}") | $(cell "${3:-}") | $(ratio "${2:-}" "${3:-}") |"; }
+row() { echo "| $1 | $(cell "${2:-}") | $(cell "${3:-}") | $(faster "${2:-}" "${3:-}") |"; }
 part=$work/part.md
 {
 	echo "## Compose"

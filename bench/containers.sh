@@ -289,35 +289,13 @@ done
 why[density:berth]=${tool_why[berth]:-$pending}
 [ -z "${tool_why[berth]:-}" ] || berth_failed=1
 
-# measure SECTION RUNS WARMUP [TOOL...]: hyperfine for each tool (all of
-# them unless named) that can run SECTION, one tool at a time, so that a
-# tool that fails loses only its own column.
+# measure SECTION RUNS WARMUP [TOOL...]: hyperfine_each (bench/lib.sh)
+# for each tool, all of them unless named.
 measure() {
-	local s=$1 runs=$2 warmup=$3 t args rc
+	local s=$1 runs=$2 warmup=$3
 	shift 3
 	[ $# -gt 0 ] || set -- "${tools[@]}"
-	for t in "$@"; do
-		[ "${why[$s:$t]:-}" = "$pending" ] || continue
-		args=(--runs "$runs")
-		[ "$warmup" = 0 ] || args+=(--warmup "$warmup")
-		[ -z "${prep[$s:$t]:-}" ] || args+=(--prepare "${prep[$s:$t]}")
-		args+=(--export-json "$out/$s-$t.json" -n "$t" "${cmd[$s:$t]}")
-		hyperfine_cmds[$s]+="$(quote hyperfine "${args[@]}")"$'\n'
-		echo
-		echo "== $s: $t"
-		rc=0
-		hyperfine "${args[@]}" </dev/null || rc=$?
-		# hyperfine catches ^C and exits 130, and bash then takes the
-		# interrupt as handled: stop here, as ^C means.
-		[ "$rc" -lt 128 ] || exit "$rc"
-		if [ "$rc" = 0 ]; then
-			unset "why[$s:$t]"
-		else
-			rm -f "$out/$s-$t.json"
-			why[$s:$t]=$(why_failed "${prep[$s:$t]:-}" "${cmd[$s:$t]}")
-			[ "$t" != berth ] || berth_failed=1
-		fi
-	done
+	hyperfine_each "$s" "$runs" "$warmup" "$@"
 }
 
 # remove_all TOOL: removes TOOL's containers, untimed. The first error of
@@ -830,10 +808,11 @@ write_report() {
 		echo "  each of the ten hierarchies, the container's files, and clone3 into"
 		echo "  five new namespaces. Four bbolt commits with two fdatasyncs each add"
 		echo "  a few milliseconds of waiting."
-		echo "- \`exec\` is the same pair: the command, and a process that joins the"
-		echo "  container's namespaces in the C constructor and then starts a Go"
-		echo "  runtime to set the capabilities, seccomp filter and user before it"
-		echo "  execs the program."
+		echo "- \`exec\` is the command and one process that, in berth's C"
+		echo "  constructor, before any Go runtime starts, joins the container's"
+		echo "  cgroups and namespaces, sets the user, capabilities, limits and the"
+		echo "  seccomp filter that the command worked out for it (an exec plan),"
+		echo "  and executes the program."
 		echo "- Docker's client uses little CPU of its wall time: the rest is the"
 		echo "  chain behind it, dockerd, containerd, a new containerd-shim-runc-v2"
 		echo "  process for each container, and runc create, start or exec, each a Go"

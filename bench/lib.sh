@@ -110,6 +110,41 @@ why_failed() {
 	fi
 }
 
+# hyperfine_each SECTION RUNS WARMUP TOOL...: hyperfine for each TOOL
+# that can still run SECTION (why[SECTION:TOOL] is $pending), one tool at
+# a time, so that a tool that fails loses only its own column. It times
+# cmd[SECTION:TOOL], after prep[SECTION:TOOL] where there is one, into
+# $out/SECTION-TOOL.json, and adds the command line to
+# hyperfine_cmds[SECTION]; a failure goes into why[SECTION:TOOL], and
+# berth's sets berth_failed.
+# shellcheck disable=SC2004 # why, prep, cmd, hyperfine_cmds: the caller's associative arrays
+hyperfine_each() {
+	local s=$1 runs=$2 warmup=$3 t args rc
+	shift 3
+	for t in "$@"; do
+		[ "${why[$s:$t]:-}" = "$pending" ] || continue
+		args=(--runs "$runs")
+		[ "$warmup" = 0 ] || args+=(--warmup "$warmup")
+		[ -z "${prep[$s:$t]:-}" ] || args+=(--prepare "${prep[$s:$t]}")
+		args+=(--export-json "$out/$s-$t.json" -n "$t" "${cmd[$s:$t]}")
+		hyperfine_cmds[$s]+="$(quote hyperfine "${args[@]}")"$'\n'
+		echo
+		echo "== $s: $t"
+		rc=0
+		hyperfine "${args[@]}" </dev/null || rc=$?
+		# hyperfine catches ^C and exits 130, and bash then takes the
+		# interrupt as handled: stop here, as ^C means.
+		[ "$rc" -lt 128 ] || exit "$rc"
+		if [ "$rc" = 0 ]; then
+			unset "why[$s:$t]"
+		else
+			rm -f "$out/$s-$t.json"
+			why[$s:$t]=$(why_failed "${prep[$s:$t]:-}" "${cmd[$s:$t]}")
+			[ "$t" != berth ] || berth_failed=1
+		fi
+	done
+}
+
 # start_private_dockerd BRIDGE: starts a dockerd with everything of its
 # own under $work/docker, listening on $BENCH_DOCKER, its containers on
 # BRIDGE (none: no network) and no iptables rules, and waits until it

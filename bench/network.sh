@@ -16,6 +16,8 @@
 #   BENCH_NET_SECONDS=N     seconds each send lasts (5)
 #   BENCH_NET_RUNS=N        sends of each kind per tool; the median counts (5)
 #   BENCH_NET_STREAMS=N     connections at once in the second kind (4)
+#   BENCH_NET_RUN_RUNS=N    hyperfine runs of `run --rm` with and without
+#                           the default network, for the network's share (20)
 #   BENCH_TMPDIR=DIR        where the stores go (/var/tmp)
 #   BENCH_REPORT=FILE       the report (docs/BENCHMARKS.md)
 # Raw results go to bench/out/network/.
@@ -27,6 +29,7 @@ berth=${BERTH:-bin/berth}
 secs=${BENCH_NET_SECONDS:-5}
 runs=${BENCH_NET_RUNS:-5}
 streams=${BENCH_NET_STREAMS:-4}
+run_runs=${BENCH_NET_RUN_RUNS:-20}
 out=bench/out/network
 img=bench/tcpthru:1
 
@@ -35,7 +38,7 @@ img=bench/tcpthru:1
 [ "$(id -u)" -eq 0 ] || die "run it as root: containers need namespaces, and the tools change the host's network"
 [ -x "$berth" ] || die "$berth is not built: run 'make build' first (or 'make bench-network', which does)"
 need_cmds jq ip
-need_positive BENCH_NET_SECONDS BENCH_NET_RUNS BENCH_NET_STREAMS
+need_positive BENCH_NET_SECONDS BENCH_NET_RUNS BENCH_NET_STREAMS BENCH_NET_RUN_RUNS
 export PATH=$PATH:/usr/local/go/bin:/usr/local/sbin:/usr/sbin:/sbin
 go=$(command -v go) || die "go is missing: bench/tcpthru is built with it"
 
@@ -282,6 +285,34 @@ sh -c "${pre[berth]} rm -f bench-net" >/dev/null 2>&1 || true
 [ -z "$dockerd_pid" ] || docker -H "$BENCH_DOCKER" rm -f bench-net >/dev/null 2>&1 || true
 [ ! -f "$CONTAINERS_CONF" ] || podman rm -f -t 0 bench-net >/dev/null 2>&1 || true
 
+# --- the network's share of run --rm ----------------------------------------
+# run_share TOOL: hyperfine of `run --rm IMG true` with --network none and
+# on the tool's default network, one after the other in one run.
+declare -A share_why # tool -> why its share was not measured
+run_share() {
+	local t=$1 rc=0
+	echo
+	echo "== $t: run --rm, --network none and the default network"
+	command -v hyperfine >/dev/null || { share_why[$t]="hyperfine is not installed"; return 1; }
+	hyperfine --runs "$run_runs" --warmup 3 --export-json "$out/share-$t.json" \
+		-n none "${pre[$t]} run --rm --network none $img true" \
+		-n default "${pre[$t]} run --rm $img true" </dev/null >"$work/share.out" 2>&1 || rc=$?
+	[ "$rc" -lt 128 ] || exit "$rc"
+	if [ "$rc" != 0 ]; then
+		share_why[$t]="hyperfine failed: $(last_line "$work/share.out")"
+		return 1
+	fi
+}
+for t in "${tools[@]}"; do
+	if [ -n "${tool_why[$t]:-}" ]; then
+		share_why[$t]=${tool_why[$t]}
+	else
+		run_share "$t" || echo "bench: $t: ${share_why[$t]}" >&2
+	fi
+done
+# share_ms TOOL NAME: the median of NAME's runs, in ms.
+share_ms() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .median * 1000' "$out/share-$1.json"; }
+
 # --- the report --------------------------------------------------------------
 fmt() { awk -v x="$1" 'BEGIN {printf "%.1f", x}'; }
 fmt2() { awk -v x="$1" 'BEGIN {printf "%.2f", x}'; }
@@ -325,6 +356,35 @@ tmp=$(mktemp)
 		echo "the CPU per GB and only in part in the throughput. A host with more"
 		echo "CPUs to spare than this one is where to check the goal."
 	fi
+	echo
+	echo "### The network's share of \`run --rm\`"
+	echo
+	echo "\`run --rm $img true\` on each tool's default network and with"
+	echo "\`--network none\`, the medians of $run_runs runs each (hyperfine, 3 warm-up"
+	echo "runs); the share is the difference. The goal is at most 10 ms for berth."
+	echo
+	echo "| tool | --network none | default network | the network's share |"
+	echo "|---|---:|---:|---:|"
+	for t in "${tools[@]}"; do
+		if [ -f "$out/share-$t.json" ]; then
+			n=$(share_ms "$t" none) d=$(share_ms "$t" default)
+			echo "| $t | $(fmt "$n") ms | $(fmt "$d") ms | $(awk -v a="$d" -v b="$n" 'BEGIN {printf "%.1f", a - b}') ms |"
+		else
+			echo "| $t | not run: ${share_why[$t]:-no result} | | |"
+		fi
+	done
+	if [ -f "$out/share-berth.json" ]; then
+		d=$(awk -v a="$(share_ms berth default)" -v b="$(share_ms berth none)" 'BEGIN {printf "%.1f", a - b}')
+		if awk -v d="$d" 'BEGIN {exit !(d <= 10)}'; then
+			echo
+			echo "Goal met: berth's default network adds $d ms."
+		else
+			echo
+			echo "Goal not met: berth's default network adds $d ms."
+		fi
+	fi
+	echo "Docker's dockerd runs with \`--iptables=false\` here (see below), so its"
+	echo "share leaves out the rules it would otherwise add for each container."
 	echo
 	echo "### How it was measured"
 	echo

@@ -135,12 +135,23 @@ bench run "$out/run.json" --warmup 3 --runs "$runs" -- "${ok_run[@]}"
 bench loop "$out/loop.json" --runs "$loop_runs" -- "${ok_run[@]}"
 
 # --- (c) exec into a running container, (d) processes left behind ----------
+# session_of PID: the session id of PID (the fourth field after the
+# command name in /proc/PID/stat).
+session_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 4; }
+
 # runtime_procs: "pid comm rss-KiB" for each process that looks like a
 # container runtime: its command name or executable is berth, runc or crun.
+# Only this bench's: in its session, or naming its state directory, so that
+# other work on the host that runs berth is not counted.
 runtime_procs() {
-	local p pid comm exe rss
+	local p pid comm exe rss sid
+	sid=$(session_of $$)
 	for p in /proc/[0-9]*; do
 		pid=${p#/proc/}
+		if [ "$(session_of "$pid")" != "$sid" ] &&
+			! tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$BENCH_STATE"; then
+			continue
+		fi
 		comm=$(cat "$p/comm" 2>/dev/null) || continue
 		exe=$(readlink "$p/exe" 2>/dev/null || true)
 		exe=${exe% (deleted)}
@@ -315,7 +326,8 @@ tmp_report=$(mktemp "$work/report.XXXXXX")
 	echo
 	echo "### Processes left beside a running container"
 	echo
-	echo "Runtime processes (named berth, runc or crun) that were not there before"
+	echo "Runtime processes (named berth, runc or crun, in the bench's session or"
+	echo "naming its state directory) that were not there before"
 	echo "\`create\` and \`start\` of the sleeping container and are outside its PID"
 	echo "namespace, half a second after \`start\` returned. The container's own"
 	echo "process is not counted; its RSS is given for scale."
@@ -363,10 +375,14 @@ tmp_report=$(mktemp "$work/report.XXXXXX")
 	echo "makes that move: on cgroup2 it clones the init and every exec'd process"
 	echo "into its cgroup (clone3 with CLONE_INTO_CGROUP), and on v1 hierarchies"
 	echo "the new process moves itself, one thread, before its Go runtime starts,"
-	echo "which takes no global lock. What is left is mostly the kernel's own"
-	echo "work (namespaces, mounts, cgroup directories, exec) and two Go"
-	echo "runtimes starting, berth's command and its init: together they keep"
-	echo "the ratios above the 0.5 goal on this host. crun, in C, starts one"
+	echo "which takes no global lock. An exec'd process starts no Go runtime:"
+	echo "berth's C constructor joins the container and carries out the exec"
+	echo "plan that the command worked out (user, capabilities, limits, seccomp"
+	echo "filter), then executes the program; runc starts a second Go program,"
+	echo "its init, for that. \`run\` still starts two Go runtimes, berth's"
+	echo "command and its init, which sets up the root filesystem; with the"
+	echo "kernel's own work (namespaces, mounts, cgroup directories, exec) they"
+	echo "keep its ratio above the 0.5 goal on this host. crun, in C, starts one"
 	echo "process and no runtime."
 } >"$tmp_report"
 bench/report.sh runtime "$tmp_report"

@@ -44,8 +44,8 @@ for spec in $runtimes_spec; do
 	name=${spec%%=*}
 	cmd=${spec#*=}
 	[ -n "$name" ] && [ "$name" != "$spec" ] || die "CONFORMANCE_RUNTIMES: want NAME=CMD, got '$spec'"
-	# berth-runc is a link to berth, which picks its face by the name it
-	# is called by: resolve the directory, keep the name.
+	# berth-runc may be a link to berth, which picks its face by the name
+	# it is called by: resolve the directory, keep the name.
 	case $cmd in
 	*/*) path=$(realpath -e "$(dirname "$cmd")" 2>/dev/null)/$(basename "$cmd") ;;
 	*) path=$(command -v "$cmd") || die "$name: $cmd is not installed (scripts/setup.sh installs runc and crun)" ;;

@@ -8,6 +8,54 @@
 # (1.24 at least).
 set -euo pipefail
 
+# installed PKG: whether dpkg has PKG installed.
+installed() {
+	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
+}
+
+# install_missing NAME PKG...: installs the PKGs that are missing, NAME
+# (the script's) starting its messages; without root, a missing one is
+# an error. bench/setup.sh sources this file for it.
+install_missing() {
+	local name=$1 p candidate need_update=0 missing=()
+	shift
+	for p in "$@"; do
+		installed "$p" || missing+=("$p")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "$name: missing packages: ${missing[*]}" >&2
+		echo "$name: run it as root to install them" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	for p in "${missing[@]}"; do
+		candidate=$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/ {print $2}')
+		if [ -z "$candidate" ] || [ "$candidate" = "(none)" ]; then
+			need_update=1
+			break
+		fi
+	done
+	if [ "$need_update" = 1 ]; then
+		echo "$name: apt-get update"
+		apt-get update -q
+	fi
+	echo "$name: installing ${missing[*]}"
+	if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+		[ "$need_update" = 0 ] || exit 1
+		# Package lists that are out of date name files the mirror no
+		# longer has: refresh them once and try again.
+		echo "$name: apt-get update, then installing again"
+		apt-get update -q
+		apt-get install -y -q --no-install-recommends "${missing[@]}"
+	fi
+}
+
+# Sourced, it only defines the functions above.
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then
+	return 0
+fi
+
 want_docker=0
 for arg in "$@"; do
 	case $arg in
@@ -38,44 +86,7 @@ if [ "$want_docker" = 1 ]; then
 	packages+=(docker.io)
 fi
 
-installed() {
-	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
-}
-
-missing=()
-for p in "${packages[@]}"; do
-	installed "$p" || missing+=("$p")
-done
-
-if [ ${#missing[@]} -gt 0 ]; then
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "setup.sh: missing packages: ${missing[*]}" >&2
-		echo "setup.sh: run it as root to install them" >&2
-		exit 1
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	need_update=0
-	for p in "${missing[@]}"; do
-		candidate=$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/ {print $2}')
-		if [ -z "$candidate" ] || [ "$candidate" = "(none)" ]; then
-			need_update=1
-			break
-		fi
-	done
-	if [ "$need_update" = 1 ]; then
-		echo "setup.sh: apt-get update"
-		apt-get update -q
-	fi
-	echo "setup.sh: installing ${missing[*]}"
-	if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
-		[ "$need_update" = 0 ] || exit 1
-		# Package lists that are out of date name files the mirror no
-		# longer has: refresh them once and try again.
-		echo "setup.sh: apt-get update, then installing again"
-		apt-get update -q
-		apt-get install -y -q --no-install-recommends "${missing[@]}"
-	fi
-fi
+install_missing setup.sh "${packages[@]}"
 
 # Go: /usr/local/go is where the go.dev tarball unpacks. The version
 # needed is the go line of go.mod, and never below 1.24.

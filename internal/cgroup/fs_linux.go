@@ -19,17 +19,12 @@ import (
 // one means the controller or feature is absent.
 func writeFile(dir, name, value string) error {
 	p := filepath.Join(dir, name)
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		return fmt.Errorf("write %q: %w", value, err)
-	}
-	_, err = f.WriteString(value)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := sysfile.Write(p, []byte(value)); err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
+			if pe.Op == "open" {
+				return fmt.Errorf("write %q: %w", value, err)
+			}
 			err = pe.Err
 		}
 		return fmt.Errorf("write %q to %s: %w", value, p, err)

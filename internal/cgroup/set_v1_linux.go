@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -307,7 +308,7 @@ func (m *Manager) setBlkioV1(r *specs.LinuxResources) error {
 }
 
 // pageSizeRE matches the OCI hugepage size format ("2MB", "1GB", "64KB").
-var pageSizeRE = regexp.MustCompile(`^[0-9]+[KMGTPE]?B$`)
+var pageSizeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+[KMGTPE]?B$`) })
 
 // setHugetlbV1 writes hugetlb limits, and the reservation limits too
 // where the kernel has them, as the OCI spec asks.
@@ -326,7 +327,7 @@ func (m *Manager) setHugetlbV1(r *specs.LinuxResources) error {
 // reservation limit hugetlb.SIZE.rsvd.SUFFIX where the kernel has it.
 func (m *Manager) writeHugetlb(dir string, limits []specs.LinuxHugepageLimit, suffix string) error {
 	for _, l := range limits {
-		if !pageSizeRE.MatchString(l.Pagesize) {
+		if !pageSizeRE().MatchString(l.Pagesize) {
 			return fmt.Errorf("invalid hugepage size %q", l.Pagesize)
 		}
 		if err := m.write(dir, "hugetlb."+l.Pagesize+"."+suffix, utoa(l.Limit)); err != nil {

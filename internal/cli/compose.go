@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,7 +59,6 @@ func newComposeCommand(a *app) *cobra.Command {
 	return cmd
 }
 
-// load reads the project the global flags name.
 // loadSelected reads the project and the services args name (all of
 // them when args is empty), refusing a name it does not have.
 func (g *composeFlags) loadSelected(a *app, args []string) (*compose.Project, []string, error) {
@@ -72,6 +70,7 @@ func (g *composeFlags) loadSelected(a *app, args []string) (*compose.Project, []
 	return p, names, err
 }
 
+// load reads the project the global flags name.
 func (g *composeFlags) load(a *app) (*compose.Project, error) {
 	m, err := compose.Load(context.Background(), compose.LoadOptions{Files: g.files, Name: g.name,
 		WorkingDir: g.projectDir, EnvFiles: g.envFiles, Profiles: g.profiles})
@@ -85,9 +84,10 @@ func (g *composeFlags) load(a *app) (*compose.Project, error) {
 	return &compose.Project{Model: m, E: e, Progress: a.err}, nil
 }
 
-// projectName is the project's name without loading its files when -p
-// or COMPOSE_PROJECT_NAME gives it, as commands that only look at
-// containers (down, ps, logs...) accept a project whose files are gone.
+// project is the project as load reads it or, when its files are gone
+// and -p or COMPOSE_PROJECT_NAME gives its name, a project of that name
+// alone: commands that only look at containers (down, ps, logs...)
+// accept a project whose files are gone.
 func (g *composeFlags) project(a *app) (*compose.Project, error) {
 	p, err := g.load(a)
 	if err == nil {
@@ -107,10 +107,39 @@ func (g *composeFlags) project(a *app) (*compose.Project, error) {
 	return &compose.Project{Model: &types.Project{Name: name, Services: types.Services{}}, E: e, Progress: a.err}, nil
 }
 
+// containers reads the project as project does, and the containers of
+// the services args name (of all of them when args is empty), stopped
+// ones too with all.
+func (g *composeFlags) containers(a *app, all bool, args []string) (*compose.Project, []compose.Container, error) {
+	p, err := g.project(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := p.Containers(all, args...)
+	return p, cs, err
+}
+
+// warn prints a compose warning, as Docker Compose does, on stderr.
+func (a *app) warn(s string) { fmt.Fprintln(a.err, "WARN", s) }
+
+// parseScale reads --scale SERVICE=NUM flags.
+func parseScale(flags []string) (map[string]int, error) {
+	scale := map[string]int{}
+	for _, s := range flags {
+		svc, n, ok := strings.Cut(s, "=")
+		count, err := strconv.Atoi(n)
+		if !ok || err != nil {
+			return nil, errdefs.Invalidf("--scale %q: want SERVICE=NUM", s)
+		}
+		scale[svc] = count
+	}
+	return scale, nil
+}
+
 func newComposeUpCommand(a *app, g *composeFlags) *cobra.Command {
 	var (
 		detach, build, noBuild, force, noRecreate, noDeps, wait, removeOrphans bool
-		abortOnExit, noStart, noColor, noLogPrefix                             bool
+		abortOnExit, noStart, noColor, noLogPrefix, renewAnon, quietPull       bool
 		scale                                                                  []string
 		exitCodeFrom, pull                                                     string
 		waitTimeout, timeout                                                   int
@@ -136,17 +165,11 @@ func newComposeUpCommand(a *app, g *composeFlags) *cobra.Command {
 				return errdefs.Invalidf("--abort-on-container-exit and --exit-code-from need the output attached; they are incompatible with --detach")
 			}
 			o := compose.UpOptions{Services: args, NoDeps: noDeps, ForceRecreate: force, NoRecreate: noRecreate,
-				RemoveOrphans: removeOrphans, NoStart: noStart, Scale: map[string]int{},
-				Warn: func(s string) { fmt.Fprintln(a.err, "WARN", s) }}
-			for _, s := range scale {
-				svc, n, ok := strings.Cut(s, "=")
-				count, err := strconv.Atoi(n)
-				if !ok || err != nil {
-					return errdefs.Invalidf("--scale %q: want SERVICE=NUM", s)
-				}
-				o.Scale[svc] = count
+				RemoveOrphans: removeOrphans, NoStart: noStart, RenewAnonVolumes: renewAnon, Warn: a.warn}
+			if o.Scale, err = parseScale(scale); err != nil {
+				return err
 			}
-			o.EnsureImage = a.composeImage(cmd, p, pull, build, noBuild)
+			o.EnsureImages = a.composeImages(cmd, p, pull, build, noBuild, quietPull)
 			if err := p.Up(o); err != nil {
 				return err
 			}
@@ -165,6 +188,7 @@ func newComposeUpCommand(a *app, g *composeFlags) *cobra.Command {
 	f.BoolVar(&noBuild, "no-build", false, "don't build an image, even if it's missing")
 	f.BoolVar(&force, "force-recreate", false, "recreate containers even if their configuration and image haven't changed")
 	f.BoolVar(&noRecreate, "no-recreate", false, "if containers already exist, don't recreate them")
+	f.BoolVarP(&renewAnon, "renew-anon-volumes", "V", false, "recreate anonymous volumes instead of retrieving data from the previous containers")
 	f.BoolVar(&noDeps, "no-deps", false, "don't start linked services")
 	f.BoolVar(&noStart, "no-start", false, "don't start the services after creating them")
 	f.StringArrayVar(&scale, "scale", nil, "scale SERVICE to NUM instances (overrides scale and deploy.replicas)")
@@ -174,6 +198,7 @@ func newComposeUpCommand(a *app, g *composeFlags) *cobra.Command {
 	f.BoolVar(&abortOnExit, "abort-on-container-exit", false, "stop all containers if any container stops")
 	f.StringVar(&exitCodeFrom, "exit-code-from", "", "return the exit code of this service's container (implies --abort-on-container-exit)")
 	f.StringVar(&pull, "pull", "policy", "pull images before running: always, missing, never, policy (the services' pull_policy)")
+	f.BoolVar(&quietPull, "quiet-pull", false, "pull without printing progress information")
 	f.BoolVar(&noColor, "no-color", false, "produce monochrome output")
 	f.BoolVar(&noLogPrefix, "no-log-prefix", false, "don't print a prefix in logs")
 	f.IntVarP(&timeout, "timeout", "t", -1, "seconds to wait for containers to stop when attached and interrupted")
@@ -183,71 +208,6 @@ func newComposeUpCommand(a *app, g *composeFlags) *cobra.Command {
 		}
 	}
 	return cmd
-}
-
-// composeImage is up's and run's way to make a service's image present:
-// pulled as --pull or the service's pull_policy says, or built.
-func (a *app) composeImage(cmd *cobra.Command, p *compose.Project, pull string, build, noBuild bool) func(types.ServiceConfig) error {
-	return func(s types.ServiceConfig) error {
-		img := compose.ImageName(p.Model, s)
-		if s.Build != nil && !noBuild {
-			st, err := a.images()
-			if err != nil {
-				return err
-			}
-			if _, err := st.Lookup(img); err != nil || build || s.PullPolicy == types.PullPolicyBuild {
-				return a.composeBuild(cmd, p, s, buildFlags{})
-			}
-			return nil
-		}
-		policy := pull
-		if policy == "policy" {
-			policy, _, _ = s.GetPullPolicy()
-		}
-		switch policy {
-		case types.PullPolicyIfNotPresent, types.PullPolicyMissing, types.PullPolicyRefresh, types.PullPolicyBuild:
-			policy = "missing"
-		case types.PullPolicyAlways, types.PullPolicyNever:
-		default:
-			return errdefs.Invalidf("--pull %q: want always, missing, never or policy", pull)
-		}
-		if err := a.ensureImage(cmd, policy, s.Platform, img); err != nil {
-			return fmt.Errorf("service %q: image %s: %w", s.Name, img, err)
-		}
-		return nil
-	}
-}
-
-// composeBuild builds a service's image with berth build, tagged with
-// its image name (or PROJECT-SERVICE); extra carries compose build's
-// --no-cache, --pull and --build-arg.
-func (a *app) composeBuild(cmd *cobra.Command, p *compose.Project, s types.ServiceConfig, extra buildFlags) error {
-	b := s.Build
-	f := &buildFlags{tags: []string{compose.ImageName(p.Model, s)}, target: b.Target,
-		progress: "auto", network: "default", noCache: extra.noCache, pull: extra.pull}
-	if b.Dockerfile != "" {
-		f.file = b.Dockerfile
-		if !filepath.IsAbs(f.file) {
-			f.file = filepath.Join(b.Context, f.file)
-		}
-	}
-	for _, k := range sortedKeysOf(b.Args) {
-		if v := b.Args[k]; v != nil {
-			f.buildArgs = append(f.buildArgs, k+"="+*v)
-		} else {
-			f.buildArgs = append(f.buildArgs, k)
-		}
-	}
-	f.buildArgs = append(f.buildArgs, extra.buildArgs...)
-	for _, k := range sortedKeysOf(b.Labels) {
-		f.labels = append(f.labels, k+"="+b.Labels[k])
-	}
-	fmt.Fprintf(a.err, " Service %s  Building\n", s.Name)
-	if err := a.build(cmd, b.Context, f); err != nil {
-		return fmt.Errorf("service %q: build: %w", s.Name, err)
-	}
-	fmt.Fprintf(a.err, " Service %s  Built\n", s.Name)
-	return nil
 }
 
 // composeAttach follows the services' logs until their containers exit;
@@ -318,10 +278,7 @@ func newComposeDownCommand(a *app, g *composeFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			o := compose.DownOptions{RemoveOrphans: removeOrphans, Volumes: volumes}
-			if cmd.Flags().Changed("timeout") {
-				o.Timeout = &timeout
-			}
+			o := compose.DownOptions{RemoveOrphans: removeOrphans, Volumes: volumes, Timeout: givenInt(cmd, "timeout", &timeout)}
 			if err := p.Down(o); err != nil {
 				return err
 			}
@@ -391,11 +348,7 @@ func newComposePsCommand(a *app, g *composeFlags) *cobra.Command {
 		Use:   "ps [OPTIONS] [SERVICE...]",
 		Short: "List containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.project(a)
-			if err != nil {
-				return err
-			}
-			cs, err := p.Containers(all, args...)
+			_, cs, err := g.containers(a, all, args)
 			if err != nil {
 				return err
 			}

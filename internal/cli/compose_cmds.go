@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
 
 	"berth/internal/compose"
@@ -25,11 +27,7 @@ func newComposeTopCommand(a *app, g *composeFlags) *cobra.Command {
 		Use:   "top [SERVICE...]",
 		Short: "Display the running processes",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.project(a)
-			if err != nil {
-				return err
-			}
-			cs, err := p.Containers(false, args...)
+			p, cs, err := g.containers(a, false, args)
 			if err != nil {
 				return err
 			}
@@ -64,11 +62,7 @@ func newComposeImagesCommand(a *app, g *composeFlags) *cobra.Command {
 		Use:   "images [OPTIONS] [SERVICE...]",
 		Short: "List images used by the created containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.project(a)
-			if err != nil {
-				return err
-			}
-			cs, err := p.Containers(true, args...)
+			_, cs, err := g.containers(a, true, args)
 			if err != nil {
 				return err
 			}
@@ -107,11 +101,7 @@ func newComposePortCommand(a *app, g *composeFlags) *cobra.Command {
 		Short: "Print the public port for a port binding",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.load(a)
-			if err != nil {
-				return err
-			}
-			c, err := serviceContainer(p, args[0], index)
+			p, c, err := g.serviceContainer(a, args[0], index)
 			if err != nil {
 				return err
 			}
@@ -315,24 +305,33 @@ func newComposePullCommand(a *app, g *composeFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var errs []error
-			for _, n := range names {
-				s := p.Model.Services[n]
-				if s.Image == "" {
-					continue // built, not pulled
-				}
-				if !quiet {
-					fmt.Fprintf(a.err, " %s Pulling\n", n)
-				}
-				if err := a.ensureImage(cmd, "always", s.Platform, s.Image); err != nil {
-					if ignoreFailures {
-						fmt.Fprintf(a.err, " %s Error: %v\n", n, err)
-						continue
-					}
-					errs = append(errs, fmt.Errorf("service %q: %w", n, err))
+			// One pull per image, side by side; services that only
+			// build are not pulled.
+			var pulls []types.ServiceConfig
+			for _, s := range compose.ImageServices(p.Model, names) {
+				if s.Image != "" {
+					pulls = append(pulls, s)
 				}
 			}
-			return errors.Join(errs...)
+			return a.composeEach(pulls, func(sa *app, status io.Writer, s types.ServiceConfig) error {
+				pa := *sa
+				if quiet {
+					pa.out, pa.err = io.Discard, io.Discard
+				} else {
+					fmt.Fprintf(status, " Image %s  Pulling\n", s.Image)
+				}
+				if err := pa.ensureImage(cmd, "always", s.Platform, s.Image); err != nil {
+					if ignoreFailures {
+						fmt.Fprintf(status, " Image %s  Error: service %q: %v\n", s.Image, s.Name, err)
+						return nil
+					}
+					return fmt.Errorf("service %q: %w", s.Name, err)
+				}
+				if !quiet {
+					fmt.Fprintf(status, " Image %s  Pulled\n", s.Image)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&ignoreFailures, "ignore-pull-failures", false, "pull what it can and ignore images with pull failures")
@@ -378,14 +377,15 @@ func newComposeBuildCommand(a *app, g *composeFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, n := range names {
-				if s := p.Model.Services[n]; s.Build != nil {
-					if err := a.composeBuild(cmd, p, s, extra); err != nil {
-						return err
-					}
+			var builds []types.ServiceConfig
+			for _, s := range compose.ImageServices(p.Model, names) {
+				if s.Build != nil {
+					builds = append(builds, s)
 				}
 			}
-			return nil
+			return a.composeEach(builds, func(sa *app, status io.Writer, s types.ServiceConfig) error {
+				return sa.composeBuild(cmd, p, status, s, extra)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&extra.noCache, "no-cache", false, "do not use the build cache")

@@ -36,11 +36,7 @@ func newComposeStopCommand(a *app, g *composeFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var t *int
-			if cmd.Flags().Changed("timeout") {
-				t = &timeout
-			}
-			return p.Stop(args, t)
+			return p.Stop(args, givenInt(cmd, "timeout", &timeout))
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 10, "seconds to wait for containers to stop")
@@ -57,11 +53,7 @@ func newComposeRestartCommand(a *app, g *composeFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var t *int
-			if cmd.Flags().Changed("timeout") {
-				t = &timeout
-			}
-			return p.Restart(args, t)
+			return p.Restart(args, givenInt(cmd, "timeout", &timeout))
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 10, "seconds to wait for containers to stop")

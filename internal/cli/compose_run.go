@@ -7,10 +7,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/format"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/mattn/go-shellwords"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -31,85 +34,80 @@ func withIndex(cs []compose.Container, index int) []compose.Container {
 	return out
 }
 
-// serviceContainer is the container number index of a service, running.
-func serviceContainer(p *compose.Project, service string, index int) (*metadata.Container, error) {
+// serviceContainer reads the project the global flags name and finds
+// the container number index of a service, running.
+func (g *composeFlags) serviceContainer(a *app, service string, index int) (*compose.Project, *metadata.Container, error) {
+	p, err := g.load(a)
+	if err != nil {
+		return nil, nil, err
+	}
 	if _, err := compose.Select(p.Model, []string{service}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cs, err := p.Containers(false, service)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, c := range withIndex(cs, index) {
-		return p.E.Lookup(c.ID)
+		rec, err := p.E.Lookup(c.ID)
+		return p, rec, err
 	}
-	return nil, errdefs.NotFoundf("service %q has no container %d: run up first", service, index)
+	return nil, nil, errdefs.NotFoundf("service %q has no container %d: run up first", service, index)
 }
 
 func newComposeExecCommand(a *app, g *composeFlags) *cobra.Command {
 	var (
-		detach, noTTY, privileged bool
-		env                       []string
-		user, workdir             string
-		index                     int
+		x     ctrExecFlags
+		noTTY bool
+		index int
 	)
 	cmd := &cobra.Command{
 		Use:   "exec [OPTIONS] SERVICE COMMAND [ARGS...]",
 		Short: "Execute a command in a running container",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.load(a)
+			p, c, err := g.serviceContainer(a, args[0], index)
 			if err != nil {
 				return err
 			}
-			c, err := serviceContainer(p, args[0], index)
-			if err != nil {
-				return err
-			}
-			tty := !noTTY && term.IsTerminal(int(os.Stdin.Fd())) && !detach
-			opts := engine.ExecOptions{Args: args[1:], Env: env, WorkingDir: workdir, User: user,
-				Tty: tty, Detach: detach, Privileged: privileged,
-				Stdio: engine.Stdio{Out: os.Stdout, Err: os.Stderr}}
-			if !detach {
-				opts.Stdio.In = os.Stdin
-			}
-			code, err := p.E.Exec(c, opts)
-			if err != nil {
-				return ownError(err)
-			}
-			if code != 0 {
-				return &ExitError{Code: code}
-			}
-			return nil
+			tty := !noTTY && term.IsTerminal(int(os.Stdin.Fd())) && !x.detach
+			return x.exec(p.E, c, args[1:], tty, !x.detach)
 		},
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
-	f.BoolVarP(&detach, "detach", "d", false, "run the command in the background")
+	f.BoolVarP(&x.detach, "detach", "d", false, "run the command in the background")
 	f.BoolVarP(&noTTY, "no-TTY", "T", false, "don't allocate a terminal (default: one when stdin is a terminal)")
-	f.BoolVar(&privileged, "privileged", false, "give the command every capability")
-	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable")
-	f.StringVarP(&user, "user", "u", "", "run the command as this user")
-	f.StringVarP(&workdir, "workdir", "w", "", "working directory of the command")
+	f.BoolVar(&x.privileged, "privileged", false, "give the command every capability")
+	f.StringArrayVarP(&x.env, "env", "e", nil, "set an environment variable")
+	f.StringVarP(&x.user, "user", "u", "", "run the command as this user")
+	f.StringVarP(&x.workdir, "workdir", "w", "", "working directory of the command")
 	f.IntVar(&index, "index", 1, "index of the container if the service has several replicas")
 	return cmd
 }
 
 func newComposeRunCommand(a *app, g *composeFlags) *cobra.Command {
 	var (
-		detach, rm, noDeps, servicePorts, noTTY, build bool
-		interactive                                    bool
-		env, labels, volumes, publish                  []string
-		name, user, workdir, entrypoint, pull          string
+		detach, rm, noDeps, servicePorts, noTTY, build       bool
+		interactive, useAliases, removeOrphans, quiet, qPull bool
+		env, envFiles, labels, volumes, publish              []string
+		capAdd, capDrop                                      []string
+		name, user, workdir, entrypoint, pull                string
 	)
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] SERVICE [COMMAND] [ARGS...]",
 		Short: "Run a one-off command on a service",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if servicePorts && len(publish) > 0 {
+				return errdefs.Invalidf("--service-ports and --publish are incompatible")
+			}
 			p, err := g.load(a)
 			if err != nil {
 				return err
+			}
+			if quiet {
+				p.Progress = nil
 			}
 			if err := p.Enable(args[:1]); err != nil {
 				return err
@@ -118,17 +116,60 @@ func newComposeRunCommand(a *app, g *composeFlags) *cobra.Command {
 				return err
 			}
 			s := p.Model.Services[args[0]]
-			if len(volumes) > 0 {
-				return errdefs.Unsupportedf("--volume: not supported by compose run yet; declare the volume in the service")
+			// Everything the flags can get wrong fails before anything
+			// is started or created.
+			if s.Volumes, err = runVolumes(s.Volumes, volumes); err != nil {
+				return err
 			}
-			ensure := a.composeImage(cmd, p, pull, build, false)
+			if _, err := engine.NormalizeCapabilities("cap-add", capAdd); err != nil {
+				return err
+			}
+			if _, err := engine.NormalizeCapabilities("cap-drop", capDrop); err != nil {
+				return err
+			}
+			s.CapAdd = append(s.CapAdd, capAdd...)
+			s.CapDrop = append(s.CapDrop, capDrop...)
+			fileEnv, err := readEnvFiles(envFiles)
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("entrypoint") {
+				if s.Entrypoint, err = shellwords.Parse(entrypoint); err != nil {
+					return errdefs.Invalidf("--entrypoint %q: %v", entrypoint, err)
+				}
+				if s.Entrypoint == nil {
+					s.Entrypoint = []string{} // --entrypoint "": none at all
+				}
+			}
+			var ports []portmap.Binding
+			for _, spec := range publish {
+				bs, err := portmap.Parse(spec)
+				if err != nil {
+					return err
+				}
+				ports = append(ports, bs...)
+			}
+			for _, l := range labels {
+				if k, _, ok := strings.Cut(l, "="); !ok || k == "" {
+					return errdefs.Invalidf("--label %q: want KEY=VALUE", l)
+				}
+			}
+			if err := p.Orphans(removeOrphans, a.warn); err != nil {
+				return err
+			}
+			// The service's image first: when it cannot be had, nothing
+			// has been started.
+			ensure := a.composeImages(cmd, p, pull, build, false, qPull || quiet)
+			if err := ensure([]types.ServiceConfig{s}); err != nil {
+				return err
+			}
 			if !noDeps && len(s.DependsOn) > 0 {
 				var deps []string
 				for d := range s.DependsOn {
 					deps = append(deps, d)
 				}
 				sort.Strings(deps)
-				if err := p.Up(compose.UpOptions{Services: deps, EnsureImage: ensure}); err != nil {
+				if err := p.Up(compose.UpOptions{Services: deps, EnsureImages: ensure}); err != nil {
 					return err
 				}
 				for _, d := range deps {
@@ -137,17 +178,12 @@ func newComposeRunCommand(a *app, g *composeFlags) *cobra.Command {
 					}
 				}
 			}
-			if err := ensure(s); err != nil {
-				return err
-			}
+			p.Model.Services[s.Name] = s
 			if err := p.Prepare(args[:1]); err != nil {
 				return err
 			}
 			if len(args) > 1 {
 				s.Command = args[1:]
-			}
-			if cmd.Flags().Changed("entrypoint") {
-				s.Entrypoint = strings.Fields(entrypoint)
 			}
 			if cmd.Flags().Changed("user") {
 				s.User = user
@@ -173,28 +209,33 @@ func newComposeRunCommand(a *app, g *composeFlags) *cobra.Command {
 			if name != "" {
 				o.Name = name
 			}
-			o.Env = append(o.Env, env...)
+			o.Env = append(append(o.Env, fileEnv...), env...)
 			for _, l := range labels {
 				k, v, _ := strings.Cut(l, "=")
 				o.Labels[k] = v
 			}
 			o.Config.AutoRemove = rm
 			// One-off containers publish the service's ports only when
-			// asked, so that they do not take the service's host ports.
+			// asked, so that they do not take the service's host ports,
+			// and answer to the service's name only when asked, so that
+			// they get none of its traffic.
 			if !servicePorts {
 				o.Config.PortBindings = nil
 			}
-			for _, spec := range publish {
-				bs, err := portmap.Parse(spec)
-				if err != nil {
-					return err
-				}
-				o.Config.PortBindings = append(o.Config.PortBindings, bs...)
-			}
+			o.Config.PortBindings = append(o.Config.PortBindings, ports...)
 			o.Network.PublishRequested = len(o.Config.PortBindings) > 0
+			if !useAliases {
+				o.Network.Aliases = nil
+			}
 			c, err := p.E.Create(o)
 			if err != nil {
 				return ownError(err)
+			}
+			if err := p.ConnectOthers(s, c.ID, useAliases); err != nil {
+				if rec, lerr := p.E.Lookup(c.ID); lerr == nil {
+					p.E.Remove(rec, engine.RemoveOptions{Force: true, Purge: true, Volumes: true})
+				}
+				return err
 			}
 			if detach {
 				if err := p.E.StartDetached(c); err != nil {
@@ -220,18 +261,85 @@ func newComposeRunCommand(a *app, g *composeFlags) *cobra.Command {
 	f.BoolVarP(&interactive, "interactive", "i", true, "keep STDIN open")
 	f.BoolVar(&build, "build", false, "build the image before starting the container")
 	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable")
+	f.StringArrayVar(&envFiles, "env-from-file", nil, "set environment variables from a file")
 	f.StringArrayVarP(&labels, "label", "l", nil, "add or override a label")
-	f.StringArrayVarP(&volumes, "volume", "v", nil, "bind mount a volume")
+	f.StringArrayVarP(&volumes, "volume", "v", nil, "bind mount a host path or mount a volume")
+	f.StringArrayVar(&capAdd, "cap-add", nil, "add Linux capabilities")
+	f.StringArrayVar(&capDrop, "cap-drop", nil, "drop Linux capabilities")
 	f.StringVar(&name, "name", "", "name of the container")
 	f.StringVarP(&user, "user", "u", "", "run as this user")
 	f.StringVarP(&workdir, "workdir", "w", "", "working directory inside the container")
 	f.StringVar(&entrypoint, "entrypoint", "", "override the image's entrypoint")
 	f.StringVar(&pull, "pull", "policy", "pull the image before running: always, missing, never, policy")
+	f.BoolVar(&qPull, "quiet-pull", false, "pull without printing progress information")
+	f.BoolVarP(&quiet, "quiet", "q", false, "don't print progress, only the container's output")
+	f.BoolVar(&useAliases, "use-aliases", false, "give the container the service's name and network aliases")
+	f.BoolVar(&removeOrphans, "remove-orphans", false, "remove containers for services not defined in the compose file")
 	return cmd
 }
 
+// runVolumes adds run's -v mounts, in the compose file's short syntax,
+// to a service's volumes; one on a path the service mounts already
+// replaces it. A relative host path is taken from the current
+// directory, as docker run takes it.
+func runVolumes(have []types.ServiceVolumeConfig, specs []string) ([]types.ServiceVolumeConfig, error) {
+	for _, spec := range specs {
+		v, err := format.ParseVolume(spec)
+		if err != nil {
+			return nil, errdefs.Invalidf("--volume %q: %v", spec, err)
+		}
+		// The loader skips options it does not know; a typo here
+		// should not silently mount something else.
+		if parts := strings.Split(spec, ":"); len(parts) == 3 {
+			for _, opt := range strings.Split(parts[2], ",") {
+				if !runVolumeOptions[opt] {
+					return nil, errdefs.Invalidf("--volume %q: unknown option %q (want ro, rw, nocopy, z, Z or a propagation)", spec, opt)
+				}
+			}
+		}
+		if v.Type == types.VolumeTypeBind && !filepath.IsAbs(v.Source) {
+			if v.Source, err = filepath.Abs(v.Source); err != nil {
+				return nil, err
+			}
+		}
+		if !filepath.IsAbs(v.Target) {
+			return nil, errdefs.Invalidf("--volume %q: the path in the container must be absolute", spec)
+		}
+		var kept []types.ServiceVolumeConfig
+		for _, h := range have {
+			if filepath.Clean(h.Target) != filepath.Clean(v.Target) {
+				kept = append(kept, h)
+			}
+		}
+		have = append(kept, v)
+	}
+	return have, nil
+}
+
+// runVolumeOptions are the options of the short volume syntax.
+var runVolumeOptions = map[string]bool{"ro": true, "rw": true, "nocopy": true, "z": true, "Z": true,
+	"private": true, "rprivate": true, "shared": true, "rshared": true, "slave": true, "rslave": true}
+
+// readEnvFiles reads --env-from-file files: a VAR=value per line, or a
+// bare VAR taken from berth's environment; # starts a comment line.
+func readEnvFiles(files []string) ([]string, error) {
+	var env []string
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, errdefs.Invalidf("--env-from-file: %v", err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				env = append(env, line)
+			}
+		}
+	}
+	return env, nil
+}
+
 func newComposeCreateCommand(a *app, g *composeFlags) *cobra.Command {
-	var build, noBuild, force, noRecreate, removeOrphans bool
+	var build, noBuild, force, noRecreate, removeOrphans, quietPull bool
 	var pull string
 	var scale []string
 	cmd := &cobra.Command{
@@ -243,17 +351,11 @@ func newComposeCreateCommand(a *app, g *composeFlags) *cobra.Command {
 				return err
 			}
 			o := compose.UpOptions{Services: args, ForceRecreate: force, NoRecreate: noRecreate, NoStart: true,
-				RemoveOrphans: removeOrphans, Scale: map[string]int{},
-				Warn: func(s string) { fmt.Fprintln(a.err, "WARN", s) }}
-			for _, s := range scale {
-				svc, n, ok := strings.Cut(s, "=")
-				count, err := strconv.Atoi(n)
-				if !ok || err != nil {
-					return errdefs.Invalidf("--scale %q: want SERVICE=NUM", s)
-				}
-				o.Scale[svc] = count
+				RemoveOrphans: removeOrphans, Warn: a.warn}
+			if o.Scale, err = parseScale(scale); err != nil {
+				return err
 			}
-			o.EnsureImage = a.composeImage(cmd, p, pull, build, noBuild)
+			o.EnsureImages = a.composeImages(cmd, p, pull, build, noBuild, quietPull)
 			return p.Up(o)
 		},
 	}
@@ -265,5 +367,6 @@ func newComposeCreateCommand(a *app, g *composeFlags) *cobra.Command {
 	f.BoolVar(&removeOrphans, "remove-orphans", false, "remove containers for services not defined in the compose file")
 	f.StringArrayVar(&scale, "scale", nil, "scale SERVICE to NUM instances")
 	f.StringVar(&pull, "pull", "policy", "pull images: always, missing, never, policy")
+	f.BoolVar(&quietPull, "quiet-pull", false, "pull without printing progress information")
 	return cmd
 }

@@ -100,10 +100,7 @@ func newRestartCommand(a *app) *cobra.Command {
 		Short: "Restart one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var t *int
-			if cmd.Flags().Changed("time") {
-				t = &timeout
-			}
+			t := givenInt(cmd, "time", &timeout)
 			return a.eachContainer(args, func(e *engine.Engine, c *metadata.Container) error {
 				if err := e.Stop(c, t); err != nil {
 					return err
@@ -166,7 +163,7 @@ type runFlags struct {
 	volumes, mounts, publish, expose          []string
 	volumesFrom                               []string
 	publishAll                                bool
-	dns, dnsSearch, dnsOptions                []string
+	dns, dnsSearch, dnsOptions, dnsOpt        []string
 	health                                    healthFlags
 }
 
@@ -228,6 +225,8 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.dns, "dns", nil, "a DNS server for the container's /etc/resolv.conf")
 	fl.StringArrayVar(&f.dnsSearch, "dns-search", nil, "a DNS search domain")
 	fl.StringArrayVar(&f.dnsOptions, "dns-option", nil, "a DNS resolver option")
+	fl.StringArrayVar(&f.dnsOpt, "dns-opt", nil, "same as --dns-option")
+	fl.MarkHidden("dns-opt")
 	f.health.add(fl)
 	// -h is --hostname here, as in Docker; --help keeps no shorthand.
 	fl.Bool("help", false, "print usage")
@@ -444,6 +443,17 @@ func (f *runFlags) create(e *engine.Engine, o engine.CreateOptions) (*metadata.C
 	return c, err
 }
 
+// prepare reads the flags into the container's options and opens the
+// engine, as create and run both begin.
+func (f *runFlags) prepare(cmd *cobra.Command, a *app, args []string) (*engine.Engine, engine.CreateOptions, error) {
+	o, err := f.options(cmd, a, args)
+	if err != nil {
+		return nil, o, err
+	}
+	e, err := a.engine()
+	return e, o, err
+}
+
 // ensureImage pulls the image when --pull asks for it.
 func (a *app) ensureImage(cmd *cobra.Command, pull, platform, name string) error {
 	st, err := a.images()
@@ -478,11 +488,7 @@ func newCreateCommand(a *app) *cobra.Command {
 		Short: "Create a new container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.options(cmd, a, args)
-			if err != nil {
-				return ownError(err)
-			}
-			e, err := a.engine()
+			e, o, err := f.prepare(cmd, a, args)
 			if err != nil {
 				return ownError(err)
 			}
@@ -507,11 +513,7 @@ func newRunCommand(a *app) *cobra.Command {
 		Short: "Create and run a new container from an image",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.options(cmd, a, args)
-			if err != nil {
-				return ownError(err)
-			}
-			e, err := a.engine()
+			e, o, err := f.prepare(cmd, a, args)
 			if err != nil {
 				return ownError(err)
 			}
@@ -644,10 +646,7 @@ func newStopCommand(a *app) *cobra.Command {
 		Short: "Stop one or more running containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var t *int
-			if cmd.Flags().Changed("time") {
-				t = &timeout
-			}
+			t := givenInt(cmd, "time", &timeout)
 			return a.eachContainer(args, func(e *engine.Engine, c *metadata.Container) error { return e.Stop(c, t) })
 		},
 	}
@@ -786,6 +785,6 @@ func (f *runFlags) storage(cfg *engine.Config) error {
 	if err := f.ports(&cfg.PortOptions); err != nil {
 		return err
 	}
-	cfg.DNS, cfg.DNSSearch, cfg.DNSOptions = f.dns, f.dnsSearch, f.dnsOptions
+	cfg.DNS, cfg.DNSSearch, cfg.DNSOptions = f.dns, f.dnsSearch, append(f.dnsOptions, f.dnsOpt...)
 	return nil
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,11 +15,36 @@ import (
 	"berth/internal/metadata"
 )
 
+// ctrExecFlags are the flags exec and compose exec share.
+type ctrExecFlags struct {
+	detach, privileged bool
+	env                []string
+	user, workdir      string
+}
+
+// exec runs args in c, on berth's stdin when stdin says so, and returns
+// the command's exit code as berth's.
+func (f *ctrExecFlags) exec(e *engine.Engine, c *metadata.Container, args []string, tty, stdin bool) error {
+	opts := engine.ExecOptions{Args: args, Env: f.env, WorkingDir: f.workdir, User: f.user,
+		Tty: tty, Detach: f.detach, Privileged: f.privileged,
+		Stdio: engine.Stdio{Out: os.Stdout, Err: os.Stderr}}
+	if stdin {
+		opts.Stdio.In = os.Stdin
+	}
+	code, err := e.Exec(c, opts)
+	if err != nil {
+		return ownError(err)
+	}
+	if code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
 func newExecCommand(a *app) *cobra.Command {
 	var (
-		interactive, tty, detach, privileged bool
-		env                                  []string
-		workdir, user                        string
+		x                ctrExecFlags
+		interactive, tty bool
 	)
 	cmd := &cobra.Command{
 		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
@@ -31,31 +55,18 @@ func newExecCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := engine.ExecOptions{Args: args[1:], Env: env, WorkingDir: workdir, User: user,
-				Tty: tty, Detach: detach, Privileged: privileged,
-				Stdio: engine.Stdio{Out: os.Stdout, Err: os.Stderr}}
-			if interactive {
-				opts.Stdio.In = os.Stdin
-			}
-			code, err := e.Exec(c, opts)
-			if err != nil {
-				return ownError(err)
-			}
-			if code != 0 {
-				return &ExitError{Code: code}
-			}
-			return nil
+			return x.exec(e, c, args[1:], tty, interactive)
 		},
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
 	f.BoolVarP(&interactive, "interactive", "i", false, "keep STDIN open")
 	f.BoolVarP(&tty, "tty", "t", false, "allocate a terminal")
-	f.BoolVarP(&detach, "detach", "d", false, "run the command in the background")
-	f.BoolVar(&privileged, "privileged", false, "give the command every capability")
-	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable")
-	f.StringVarP(&workdir, "workdir", "w", "", "working directory inside the container")
-	f.StringVarP(&user, "user", "u", "", "user name or uid, with an optional group")
+	f.BoolVarP(&x.detach, "detach", "d", false, "run the command in the background")
+	f.BoolVar(&x.privileged, "privileged", false, "give the command every capability")
+	f.StringArrayVarP(&x.env, "env", "e", nil, "set an environment variable")
+	f.StringVarP(&x.workdir, "workdir", "w", "", "working directory inside the container")
+	f.StringVarP(&x.user, "user", "u", "", "user name or uid, with an optional group")
 	return cmd
 }
 
@@ -210,16 +221,10 @@ func newWaitCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var errs []error
-			for _, arg := range args {
+			return eachResult(a.out, args, func(arg string) (any, error) {
 				code, err := e.Wait(arg)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintln(a.out, code)
-			}
-			return errors.Join(errs...)
+				return code, err
+			})
 		},
 	}
 }

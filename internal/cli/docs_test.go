@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"berth/internal/runcli"
 )
 
 // TestEveryCommandDocumented holds berth to its rule that every command
@@ -79,7 +81,10 @@ func userCommands() []*userCmd {
 		}
 	}
 	for _, argv0 := range []string{"berth", "berth-runc"} {
-		root, _ := newCommand(argv0)
+		root, _ := newRootCommand()
+		if argv0 == "berth-runc" {
+			root, _ = runcli.NewStandaloneCommand()
+		}
 		root.InitDefaultHelpCmd()
 		root.InitDefaultCompletionCmd()
 		root.InitDefaultVersionFlag()

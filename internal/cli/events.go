@@ -78,39 +78,29 @@ func eventLine(ev engine.Event) string {
 	return fmt.Sprintf("%s %s %s %s (%s)", t, ev.Type, ev.Action, ev.Actor.ID, strings.Join(attrs, ", "))
 }
 
+// eventFilter builds the predicate of events' --filter flags.
 func eventFilter(filters []string) (func(engine.Event) bool, error) {
-	byKey := map[string][]string{}
-	for _, f := range filters {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, errdefs.Invalidf("bad format of filter (expected name=value): %s", f)
-		}
+	byKey, err := filterValues(filters, func(k, v string) error {
 		switch k {
 		case "container", "event", "image", "type":
-		default:
-			return nil, errdefs.Invalidf("invalid filter %q: berth knows container, event, image and type", k)
+			return nil
 		}
-		byKey[k] = append(byKey[k], v)
+		return errdefs.Invalidf("invalid filter %q: berth knows container, event, image and type", k)
+	})
+	if err != nil {
+		return nil, err
 	}
-	return func(ev engine.Event) bool {
-		for k, vs := range byKey {
-			ok := false
-			for _, v := range vs {
-				switch k {
-				case "container":
-					ok = ok || ev.Actor.Attributes["name"] == v || strings.HasPrefix(ev.Actor.ID, v)
-				case "event":
-					ok = ok || ev.Action == v
-				case "image":
-					ok = ok || ev.Actor.Attributes["image"] == v
-				case "type":
-					ok = ok || ev.Type == v
-				}
-			}
-			if !ok {
-				return false
-			}
+	return matchFilters(byKey, func(ev engine.Event, k, v string) bool {
+		switch k {
+		case "container":
+			return ev.Actor.Attributes["name"] == v || strings.HasPrefix(ev.Actor.ID, v)
+		case "event":
+			return ev.Action == v
+		case "image":
+			return ev.Actor.Attributes["image"] == v
+		case "type":
+			return ev.Type == v
 		}
-		return true
-	}, nil
+		return false
+	}), nil
 }

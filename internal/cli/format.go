@@ -157,13 +157,22 @@ func inspectEach(w io.Writer, format string, args []string, one func(arg string)
 // for, and then joins the errors, as Docker's commands that take several
 // names do.
 func eachArg(w io.Writer, args []string, fn func(arg string) error) error {
+	return eachResult(w, args, func(arg string) (any, error) { return arg, fn(arg) })
+}
+
+// eachResult runs fn for every argument, printing what it returned for
+// each one it succeeded for (nothing for nil), and then joins the errors.
+func eachResult(w io.Writer, args []string, fn func(arg string) (any, error)) error {
 	var errs []error
 	for _, arg := range args {
-		if err := fn(arg); err != nil {
+		v, err := fn(arg)
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		fmt.Fprintln(w, arg)
+		if v != nil {
+			fmt.Fprintln(w, v)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -212,21 +211,16 @@ func newNetworkRmCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var errs []error
-			for _, arg := range args {
+			return eachResult(a.out, args, func(arg string) (any, error) {
 				n, err := e.LookupNetwork(arg)
 				if err == nil {
 					err = e.RemoveNetwork(n)
 				}
-				if err != nil {
-					if !(force && errdefs.IsNotFound(err)) {
-						errs = append(errs, err)
-					}
-					continue
+				if force && errdefs.IsNotFound(err) {
+					return nil, nil
 				}
-				fmt.Fprintln(a.out, arg)
-			}
-			return errors.Join(errs...)
+				return arg, err
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not fail when a network does not exist")

@@ -87,19 +87,15 @@ func imagePruneLines(deleted []image.Deleted) []string {
 // container prune takes them.
 func pruneFilters(filters []string) (engine.PruneOptions, error) {
 	var o engine.PruneOptions
-	for _, f := range filters {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			return o, errdefs.Invalidf("--filter %q: bad format of filter (expected name=value)", f)
-		}
+	err := eachFilter(filters, func(f, k, v string) error {
 		switch strings.ToLower(k) {
 		case "until":
 			t, err := parseTime(v, "--filter until")
 			if err != nil {
-				return o, err
+				return err
 			}
 			if t.IsZero() {
-				return o, errdefs.Invalidf("--filter %q: want a time or a duration", f)
+				return errdefs.Invalidf("--filter %q: want a time or a duration", f)
 			}
 			// Several until filters: the earliest wins, as all must hold.
 			if o.Until.IsZero() || t.Before(o.Until) {
@@ -110,8 +106,9 @@ func pruneFilters(filters []string) (engine.PruneOptions, error) {
 		case "label!":
 			o.NotLabels = append(o.NotLabels, v)
 		default:
-			return o, errdefs.Invalidf("--filter %q: invalid filter %q; want until, label or label!", f, k)
+			return errdefs.Invalidf("--filter %q: invalid filter %q; want until, label or label!", f, k)
 		}
-	}
-	return o, nil
+		return nil
+	})
+	return o, err
 }

@@ -129,37 +129,34 @@ func hasStatusFilter(filters []string) bool {
 	return false
 }
 
-// psFilter builds the predicate of ps's --filter flags. Filters of one
-// key are alternatives; different keys must all match, as in Docker.
+// psFilter builds the predicate of ps's --filter flags.
 func psFilter(filters []string) (func(engine.Summary) bool, error) {
-	byKey := map[string][]string{}
-	for _, f := range filters {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, errdefs.Invalidf("bad format of filter (expected name=value): %s", f)
-		}
+	byKey, err := filterValues(filters, func(k, v string) error {
 		switch k {
 		case "status", "name", "label", "ancestor", "exited", "id", "health":
 		default:
-			return nil, errdefs.Invalidf("invalid filter %q: berth knows status, name, label, ancestor, exited, id and health", k)
+			return errdefs.Invalidf("invalid filter %q: berth knows status, name, label, ancestor, exited, id and health", k)
 		}
 		if k == "health" {
 			switch v {
 			case "starting", "healthy", "unhealthy", "none":
 			default:
-				return nil, errdefs.Invalidf("invalid filter 'health=%s': want starting, healthy, unhealthy or none", v)
+				return errdefs.Invalidf("invalid filter 'health=%s': want starting, healthy, unhealthy or none", v)
 			}
 		}
 		if k == "status" {
 			switch v {
 			case "created", "restarting", "running", "removing", "paused", "exited", "dead":
 			default:
-				return nil, errdefs.Invalidf("invalid filter 'status=%s': want created, restarting, running, removing, paused, exited or dead", v)
+				return errdefs.Invalidf("invalid filter 'status=%s': want created, restarting, running, removing, paused, exited or dead", v)
 			}
 		}
-		byKey[k] = append(byKey[k], v)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	one := func(s engine.Summary, k, v string) bool {
+	return matchFilters(byKey, func(s engine.Summary, k, v string) bool {
 		switch k {
 		case "status":
 			return s.Status == v
@@ -183,17 +180,5 @@ func psFilter(filters []string) (func(engine.Summary) bool, error) {
 			return s.Health.Status == v
 		}
 		return false
-	}
-	return func(s engine.Summary) bool {
-		for k, vs := range byKey {
-			any := false
-			for _, v := range vs {
-				any = any || one(s, k, v)
-			}
-			if !any {
-				return false
-			}
-		}
-		return true
-	}, nil
+	}), nil
 }

@@ -15,6 +15,7 @@ import (
 	"berth/internal/image"
 	"berth/internal/reference"
 	"berth/internal/registry"
+	"berth/internal/runcli"
 )
 
 // DefaultRegistriesConfig is berth's registry configuration file: mirrors,
@@ -27,7 +28,7 @@ func (a *app) registryClient(opts ...registry.Option) (*registry.Client, error) 
 	if err != nil {
 		return nil, err
 	}
-	return registry.NewClient(cfg, append([]registry.Option{registry.WithVersion(Version)}, opts...)...), nil
+	return registry.NewClient(cfg, append([]registry.Option{registry.WithVersion(runcli.Version)}, opts...)...), nil
 }
 
 func newPullCommand(a *app) *cobra.Command {

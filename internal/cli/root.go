@@ -6,17 +6,13 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/spf13/cobra"
 
-	"berth/internal/container"
+	"berth/internal/runcli"
 )
 
 // DefaultRoot is where berth keeps its state unless --root or BERTH_ROOT
@@ -24,26 +20,32 @@ import (
 const DefaultRoot = "/var/lib/berth"
 
 // DefaultRuntimeState is where the runtime keeps per-container state when
-// no root is given: runtime state belongs on a tmpfs, gone at reboot just
-// like the processes it describes.
-const DefaultRuntimeState = "/run/berth/runtime"
+// no root is given.
+const DefaultRuntimeState = runcli.DefaultRuntimeState
 
 // ExitError carries an exit code out of a command without printing
 // anything more.
-type ExitError struct{ Code int }
+type ExitError = runcli.ExitError
 
-func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+// ParseSignal parses a signal as kill -s takes it.
+var ParseSignal = runcli.ParseSignal
+
+// ParseBytes parses a size such as 512m.
+var ParseBytes = runcli.ParseBytes
 
 // Main runs the CLI for the given arguments and returns the process's
 // exit code. When argv[0] is berth-runc, the runtime face is the whole
 // command line, so that Docker and containerd can use berth as runc; when
 // it is berth-compose, the command line is compose's.
 func Main(args []string, stdout, stderr io.Writer) int {
-	if filepath.Base(args[0]) == "berth-compose" {
+	switch filepath.Base(args[0]) {
+	case "berth-runc":
+		return runcli.Main(args, stdout, stderr)
+	case "berth-compose":
 		// berth whole, run by the lean build's compose command
 		args = append([]string{"berth", "compose"}, args[1:]...)
 	}
-	cmd, g := newCommand(args[0])
+	cmd, g := newRootCommand()
 	cmd.SetArgs(args[1:])
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
@@ -51,39 +53,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		return ee.Code
-	}
-	g.logError(stderr, err)
 	var ec *exitCoded
 	if errors.As(err, &ec) {
+		g.LogError(stderr, err)
 		return ec.code
 	}
-	var ie *container.InitError
-	if errors.As(err, &ie) && ie.ExitCode != 0 {
-		return ie.ExitCode
-	}
-	return 1
+	return g.ExitCode(stderr, err)
 }
 
-// newCommand builds the command line that argv0 names: berth's, or with
-// berth-runc, the runtime face alone.
-func newCommand(argv0 string) (*cobra.Command, *globals) {
-	var cmd *cobra.Command
-	var g *globals
-	if filepath.Base(argv0) == "berth-runc" {
-		cmd, g = newRuntimeCommand(true)
-		cmd.Use = "berth-runc"
-	} else {
-		cmd, g = newRootCommand()
-	}
-	cmd.Version = Version
-	cmd.SetVersionTemplate(versionText(cmd.Name()))
-	return cmd, g
-}
-
-func newRootCommand() (*cobra.Command, *globals) {
+func newRootCommand() (*cobra.Command, *runcli.Globals) {
 	var root string
 	cmd := &cobra.Command{
 		Use:           "berth",
@@ -92,11 +70,13 @@ func newRootCommand() (*cobra.Command, *globals) {
 		SilenceErrors: true,
 		// compose's global flags stand before its subcommand
 		TraverseChildren: true,
+		Version:          runcli.Version,
 	}
+	cmd.SetVersionTemplate(runcli.VersionText(cmd.Name()))
 	cmd.PersistentFlags().StringVar(&root, "root", envOr("BERTH_ROOT", DefaultRoot),
 		"directory for all of berth's state (also $BERTH_ROOT)")
-	rt, g := newRuntimeCommand(false)
-	g.stateDir = func() string {
+	rt, g := runcli.NewCommand(false)
+	g.StateDir = func() string {
 		if d := os.Getenv("BERTH_RUNTIME_DIR"); d != "" {
 			return d
 		}
@@ -108,7 +88,7 @@ func newRootCommand() (*cobra.Command, *globals) {
 	cmd.AddCommand(rt)
 	a := &app{
 		root:       func() string { return root },
-		runtimeDir: g.stateDir,
+		runtimeDir: g.StateDir,
 		in:         os.Stdin, out: cmd.OutOrStdout(), err: cmd.ErrOrStderr(),
 	}
 	cmd.PersistentPreRun = func(c *cobra.Command, _ []string) {
@@ -123,16 +103,6 @@ func newRootCommand() (*cobra.Command, *globals) {
 	cmd.AddCommand(newNetworkCommand(a))
 	addBuildCommands(cmd, a)
 	return cmd, g
-}
-
-// Version is berth's version; release builds set it with -ldflags
-// "-X berth/internal/cli.Version=...".
-var Version = "0.1.0-dev"
-
-// versionText is the --version output, in runc's shape, which tools that
-// probe a runtime parse.
-func versionText(name string) string {
-	return fmt.Sprintf("%s version %s\nspec: %s\ngo: %s\n", name, Version, specs.Version, goruntime.Version())
 }
 
 func envOr(name, def string) string {

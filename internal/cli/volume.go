@@ -83,16 +83,12 @@ type volumeRow struct {
 // label!, driver.
 func volumeFilters(filters []string) (volume.Filter, error) {
 	var f volume.Filter
-	for _, s := range filters {
-		k, v, ok := strings.Cut(s, "=")
-		if !ok {
-			return f, errdefs.Invalidf("--filter %q: bad format of filter (expected name=value)", s)
-		}
+	err := eachFilter(filters, func(_, k, v string) error {
 		switch strings.ToLower(k) {
 		case "dangling":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return f, errdefs.Invalidf("invalid filter 'dangling=%s'", v)
+				return errdefs.Invalidf("invalid filter 'dangling=%s'", v)
 			}
 			f.Dangling = &b
 		case "name":
@@ -104,10 +100,11 @@ func volumeFilters(filters []string) (volume.Filter, error) {
 		case "driver":
 			f.Drivers = append(f.Drivers, v)
 		default:
-			return f, errdefs.Invalidf("invalid filter '%s'", k)
+			return errdefs.Invalidf("invalid filter '%s'", k)
 		}
-	}
-	return f, nil
+		return nil
+	})
+	return f, err
 }
 
 func labelString(labels map[string]string) string {
@@ -228,18 +225,14 @@ func newVolumePruneCommand(a *app) *cobra.Command {
 		Short: "Remove unused anonymous volumes (all unused volumes with -a)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var o volume.PruneOptions
-			o.All = all
-			for _, s := range filters {
-				k, v, ok := strings.Cut(s, "=")
-				switch {
-				case !ok:
-					return errdefs.Invalidf("--filter %q: bad format of filter (expected name=value)", s)
-				case k == "label":
+			o := volume.PruneOptions{All: all}
+			err := eachFilter(filters, func(_, k, v string) error {
+				switch k {
+				case "label":
 					o.Labels = append(o.Labels, v)
-				case k == "label!":
+				case "label!":
 					o.NotLabels = append(o.NotLabels, v)
-				case k == "all":
+				case "all":
 					b, err := strconv.ParseBool(v)
 					if err != nil {
 						return errdefs.Invalidf("invalid filter 'all=%s'", v)
@@ -248,6 +241,10 @@ func newVolumePruneCommand(a *app) *cobra.Command {
 				default:
 					return errdefs.Invalidf("invalid filter '%s'", k)
 				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			msg := "WARNING! This will remove anonymous local volumes not used by at least one container."
 			if o.All {

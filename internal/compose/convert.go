@@ -107,7 +107,12 @@ func CreateOptions(p *types.Project, s types.ServiceConfig, n int, oneoff bool) 
 		case types.VolumeTypeVolume:
 			b := engine.Bind{Type: volume.TypeVolume, Destination: v.Target, ReadOnly: v.ReadOnly, Anonymous: v.Source == ""}
 			if v.Source != "" {
-				b.Name = p.Volumes[v.Source].Name
+				// A volume the files do not declare (run -v NAME:PATH)
+				// is the volume of that name, as in Docker Compose.
+				b.Name = v.Source
+				if vc, ok := p.Volumes[v.Source]; ok {
+					b.Name = vc.Name
+				}
 			}
 			if v.Volume != nil {
 				b.NoCopy = v.Volume.NoCopy

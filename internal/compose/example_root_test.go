@@ -21,22 +21,7 @@ import (
 // too, and its count lives in a named volume.
 func TestExampleBusybox(t *testing.T) {
 	b := newBerth(t)
-	example, _ := filepath.Abs("../../examples/busybox")
-	b.dir = example
-	setup := exec.Command(filepath.Join(example, "setup.sh"))
-	setup.Env = append(setup.Environ(), "BERTH="+b.bin, "BERTH_ROOT="+b.root)
-	if out, err := setup.CombinedOutput(); err != nil {
-		t.Fatalf("setup.sh: %v\n%s", err, out)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	env := []string{"PROXY_PORT=" + port}
-	t.Cleanup(func() { b.run(env, "compose", "down", "-v", "-t", "0") })
-	diagnose(t, b, env)
+	port, env := b.example("busybox", "-v")
 	b.must(env, "compose", "up", "-d", "--wait")
 	get := func() string {
 		c := &http.Client{Timeout: 10 * time.Second}
@@ -88,22 +73,7 @@ func TestExampleDebian(t *testing.T) {
 	}
 	resp.Body.Close()
 	b := newBerth(t)
-	example, _ := filepath.Abs("../../examples/debian")
-	b.dir = example
-	setup := exec.Command(filepath.Join(example, "setup.sh"))
-	setup.Env = append(setup.Environ(), "BERTH="+b.bin, "BERTH_ROOT="+b.root)
-	if out, err := setup.CombinedOutput(); err != nil {
-		t.Fatalf("setup.sh: %v\n%s", err, out)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	env := []string{"PROXY_PORT=" + port}
-	t.Cleanup(func() { b.run(env, "compose", "down", "--rmi", "all", "-t", "0") })
-	diagnose(t, b, env)
+	port, env := b.example("debian", "--rmi", "all")
 	b.must(env, "compose", "up", "-d", "--wait")
 	for i, want := range []string{"hits: 1 (app 1.0 on ", "hits: 2 (app 1.0 on "} {
 		resp, err := c.Get("http://127.0.0.1:" + port + "/")
@@ -119,6 +89,31 @@ func TestExampleDebian(t *testing.T) {
 	if out := b.must(env, "compose", "down"); !strings.Contains(out, "debshop-app-1  Removed") {
 		t.Errorf("down:\n%s", out)
 	}
+}
+
+// example makes b's project examples/name, as its README says: its
+// setup.sh, and a free port for its proxy, which PROXY_PORT in env
+// gives. At the end, the project goes down with downFlags, after its
+// containers and their last lines are logged if the test failed.
+func (b *berth) example(name string, downFlags ...string) (port string, env []string) {
+	t := b.t
+	t.Helper()
+	b.dir, _ = filepath.Abs(filepath.Join("../../examples", name))
+	setup := exec.Command(filepath.Join(b.dir, "setup.sh"))
+	setup.Env = append(setup.Environ(), "BERTH="+b.bin, "BERTH_ROOT="+b.root)
+	if out, err := setup.CombinedOutput(); err != nil {
+		t.Fatalf("setup.sh: %v\n%s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port = strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	env = []string{"PROXY_PORT=" + port}
+	t.Cleanup(func() { b.run(env, append(append([]string{"compose", "down"}, downFlags...), "-t", "0")...) })
+	diagnose(t, b, env)
+	return port, env
 }
 
 // diagnose logs the project's containers and their last lines when the

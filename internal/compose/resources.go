@@ -90,9 +90,10 @@ func (p *Project) ensureNetworks(names []string) error {
 	return nil
 }
 
-// connectOthers attaches container c to the networks of s past its
-// first.
-func (p *Project) connectOthers(s types.ServiceConfig, id string) error {
+// ConnectOthers attaches container id to the networks of s past its
+// first, where it answers to the service's name and aliases when
+// aliases is set (a one-off container of run does only when asked).
+func (p *Project) ConnectOthers(s types.ServiceConfig, id string, aliases bool) error {
 	nets := serviceNetworks(p.Model, s)
 	if s.NetworkMode != "" || len(nets) < 2 {
 		return nil
@@ -106,9 +107,14 @@ func (p *Project) connectOthers(s types.ServiceConfig, id string) error {
 		if err != nil {
 			return err
 		}
-		o := engine.ConnectOptions{Aliases: []string{s.Name}}
+		var o engine.ConnectOptions
+		if aliases {
+			o.Aliases = []string{s.Name}
+		}
 		if nc := s.Networks[key]; nc != nil {
-			o.Aliases = append(o.Aliases, nc.Aliases...)
+			if aliases {
+				o.Aliases = append(o.Aliases, nc.Aliases...)
+			}
 			o.IPv4, o.IPv6 = nc.Ipv4Address, nc.Ipv6Address
 		}
 		if err := p.E.Connect(n, c, o); err != nil {
@@ -126,7 +132,10 @@ func (p *Project) ensureVolumes(names []string) error {
 			if v.Type != types.VolumeTypeVolume || v.Source == "" {
 				continue
 			}
-			cfg := p.Model.Volumes[v.Source]
+			cfg, declared := p.Model.Volumes[v.Source]
+			if !declared {
+				continue // run -v NAME:PATH: the engine makes it
+			}
 			if _, err := p.E.Volumes.Get(cfg.Name); err == nil {
 				continue
 			} else if bool(cfg.External) {

@@ -25,9 +25,12 @@ type UpOptions struct {
 	RemoveOrphans bool
 	// NoStart creates the containers without starting them (create).
 	NoStart bool
-	// EnsureImage makes the service's image present (pull or build); it
-	// is called for every service before anything is created.
-	EnsureImage func(s types.ServiceConfig) error
+	// RenewAnonVolumes gives recreated containers new anonymous volumes
+	// instead of those of the containers they replace.
+	RenewAnonVolumes bool
+	// EnsureImages makes the services' images present (pull or build),
+	// one service per image (ImageServices), before anything is created.
+	EnsureImages func(services []types.ServiceConfig) error
 	// Warn gets warnings, such as orphan containers.
 	Warn func(string)
 }
@@ -69,13 +72,13 @@ func (p *Project) Up(o UpOptions) error {
 		if s.ContainerName != "" && p.scale(s, o) > 1 {
 			return fieldError(p.Model, n, "container_name", "%q: a service with a container name cannot have more than one container", s.ContainerName)
 		}
-		if o.EnsureImage != nil {
-			if err := o.EnsureImage(s); err != nil {
-				return err
-			}
+	}
+	if o.EnsureImages != nil {
+		if err := o.EnsureImages(ImageServices(p.Model, names)); err != nil {
+			return err
 		}
 	}
-	if err := p.orphans(o.RemoveOrphans, o.Warn); err != nil {
+	if err := p.Orphans(o.RemoveOrphans, o.Warn); err != nil {
 		return err
 	}
 	if err := p.Prepare(names); err != nil {
@@ -142,7 +145,7 @@ func (p *Project) converge(s types.ServiceConfig, want int, o UpOptions, depChan
 		oldImage := c.Config.Labels[LabelImage]
 		stale := c.Hash != hash || o.ForceRecreate || depChanged || (imageID != "" && oldImage != "" && oldImage != imageID)
 		if stale && !o.NoRecreate {
-			if err := p.recreate(s, c, o.NoStart); err != nil {
+			if err := p.recreate(s, c, o); err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -157,27 +160,35 @@ func (p *Project) converge(s types.ServiceConfig, want int, o UpOptions, depChan
 	}
 	for n := 1; n <= want; n++ {
 		if !have[n] {
-			errs = append(errs, p.create(s, n, o.NoStart))
+			errs = append(errs, p.create(s, n, o.NoStart, nil))
 		}
 	}
 	return recreated, errors.Join(errs...)
 }
 
-// create makes container number n of s and starts it.
-func (p *Project) create(s types.ServiceConfig, n int, noStart bool) error {
+// create makes container number n of s and starts it; it takes the
+// anonymous volumes in inherit (by destination) instead of new ones.
+func (p *Project) create(s types.ServiceConfig, n int, noStart bool, inherit map[string]string) error {
 	opts, err := CreateOptions(p.Model, s, n, false)
 	if err != nil {
 		return err
 	}
 	if img, err := p.E.Images.Lookup(opts.Image); err == nil {
 		opts.Labels[LabelImage] = img.ID.String()
+		if len(inherit) > 0 {
+			ic, err := p.E.Images.Config(img)
+			if err != nil {
+				return fmt.Errorf("create %s: %w", opts.Name, err)
+			}
+			inheritVolumes(&opts, ic.Config.Volumes, inherit)
+		}
 	}
 	p.progress(opts.Name, "Creating")
 	c, err := p.E.Create(opts)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", opts.Name, err)
 	}
-	if err := p.connectOthers(s, c.ID); err != nil {
+	if err := p.ConnectOthers(s, c.ID, true); err != nil {
 		if rec, lerr := p.E.Lookup(c.ID); lerr == nil {
 			p.E.Remove(rec, engine.RemoveOptions{Force: true, Purge: true})
 		}
@@ -209,13 +220,22 @@ func (p *Project) start(c Container) error {
 }
 
 // recreate replaces c with a container of the service's current model,
-// under the same name and number.
-func (p *Project) recreate(s types.ServiceConfig, c Container, noStart bool) error {
+// under the same name and number, which keeps c's anonymous volumes
+// unless asked to renew them.
+func (p *Project) recreate(s types.ServiceConfig, c Container, o UpOptions) error {
 	p.progress(c.Name, "Recreate")
+	var inherit map[string]string
+	if !o.RenewAnonVolumes {
+		rec, err := p.record(c)
+		if err != nil {
+			return err
+		}
+		inherit = anonymousVolumes(p.E.ConfigOf(rec))
+	}
 	if err := p.remove(c, false); err != nil {
 		return err
 	}
-	return p.create(s, c.Number, noStart)
+	return p.create(s, c.Number, o.NoStart, inherit)
 }
 
 // remove stops and removes c; the container goes to the trash, from
@@ -246,9 +266,9 @@ func (p *Project) remove(c Container, verbose bool) error {
 	return nil
 }
 
-// orphans finds the project's containers whose service is no longer in
+// Orphans finds the project's containers whose service is no longer in
 // the model, and removes them, or warns about them.
-func (p *Project) orphans(remove bool, warn func(string)) error {
+func (p *Project) Orphans(remove bool, warn func(string)) error {
 	cs, err := p.Containers(false)
 	if err != nil {
 		return err

@@ -48,7 +48,7 @@ func newBerth(t *testing.T) *berth {
 	if err := archive.Tar(context.Background(), &layer, rootfs); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(b.bin, "--root", b.root, "import", "-", "busybox:test")
+	cmd := b.command(nil, "import", "-", "busybox:test")
 	cmd.Stdin = &layer
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("import: %v\n%s", err, out)
@@ -77,13 +77,32 @@ func newBerth(t *testing.T) *berth {
 	return b
 }
 
-func (b *berth) run(env []string, args ...string) (string, error) {
+// command is berth with args, under b's root, in b.dir, with env added
+// to the environment.
+func (b *berth) command(env []string, args ...string) *exec.Cmd {
 	cmd := exec.Command(b.bin, append([]string{"--root", b.root}, args...)...)
 	cmd.Dir, cmd.Env = b.dir, append(os.Environ(), env...)
+	return cmd
+}
+
+func (b *berth) run(env []string, args ...string) (string, error) {
+	cmd := b.command(env, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return out.String(), err
+}
+
+// write writes a file of the project, its directories too.
+func (b *berth) write(name, content string) {
+	b.t.Helper()
+	path := filepath.Join(b.dir, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		b.t.Fatal(err)
+	}
 }
 
 func (b *berth) must(env []string, args ...string) string {
@@ -102,7 +121,7 @@ func (b *berth) must(env []string, args ...string) string {
 // leaves another project's containers alone.
 func TestUpIdempotentRecreateScaleDown(t *testing.T) {
 	b := newBerth(t)
-	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+	b.write("compose.yaml", `
 services:
   db:
     image: busybox:test
@@ -119,7 +138,7 @@ services:
     image: busybox:test
     command: sleep 1000
     stop_signal: KILL
-`), 0o644)
+`)
 	ids := func() map[string]string {
 		out := b.must(nil, "compose", "ps", "--format", "{{.Name}} {{.ID}}")
 		m := map[string]string{}
@@ -159,7 +178,7 @@ services:
 		t.Errorf("scale lone=1: %v", got)
 	}
 	// Another project, whose db is never healthy: web is not started.
-	os.WriteFile(filepath.Join(b.dir, "bad.yaml"), []byte(`
+	b.write("bad.yaml", `
 services:
   db:
     image: busybox:test
@@ -170,7 +189,7 @@ services:
     image: busybox:test
     command: sleep 1000
     depends_on: {db: {condition: service_healthy}}
-`), 0o644)
+`)
 	out, err := b.run(nil, "compose", "-f", "bad.yaml", "-p", "other", "up", "-d")
 	if err == nil || !strings.Contains(out, "other-db-1 is unhealthy") || !strings.Contains(out, `"web"`) {
 		t.Errorf("up with an unhealthy dependency: %v\n%s", err, out)
@@ -195,7 +214,7 @@ services:
 func TestDependsOnCompletedSecretsRun(t *testing.T) {
 	b := newBerth(t)
 	os.WriteFile(filepath.Join(b.dir, "token.txt"), []byte("s3cret"), 0o600)
-	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+	b.write("compose.yaml", `
 services:
   migrate:
     image: busybox:test
@@ -219,7 +238,7 @@ secrets:
   token: {file: ./token.txt}
 configs:
   settings: {content: "level=${LEVEL:-info}"}
-`), 0o644)
+`)
 	out, err := b.run([]string{"MIGRATE_EXIT=4"}, "compose", "up", "-d")
 	if err == nil || !strings.Contains(out, "proj-migrate-1 exited (4)") {
 		t.Errorf("up with a failing migration: %v\n%s", err, out)
@@ -244,7 +263,7 @@ configs:
 		t.Errorf("run --rm left its container: %s", ps)
 	}
 	// migrate leaves the file: its container is an orphan.
-	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte("services:\n  app2:\n    image: busybox:test\n    command: sleep 1000\n"), 0o644)
+	b.write("compose.yaml", "services:\n  app2:\n    image: busybox:test\n    command: sleep 1000\n")
 	if out := b.must(nil, "compose", "up", "-d"); !strings.Contains(out, "orphan containers") {
 		t.Errorf("up without migrate and app: no orphan warning:\n%s", out)
 	}
@@ -260,7 +279,7 @@ configs:
 // returns that service's code.
 func TestResourcesLogsExitCode(t *testing.T) {
 	b := newBerth(t)
-	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+	b.write("compose.yaml", `
 services:
   writer:
     image: busybox:test
@@ -275,7 +294,7 @@ networks:
   back: {labels: {com.example.net: "yes"}}
 volumes:
   data: {}
-`), 0o644)
+`)
 	out, err := b.run(nil, "compose", "up", "--exit-code-from", "writer")
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
@@ -318,7 +337,7 @@ volumes:
 // dependency order, restart, kill, rm, events and wait.
 func TestCommands(t *testing.T) {
 	b := newBerth(t)
-	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+	b.write("compose.yaml", `
 services:
   db:
     image: busybox:test
@@ -332,7 +351,7 @@ services:
   job:
     image: busybox:test
     command: ["sh", "-c", "sleep 1; exit 5"]
-`), 0o644)
+`)
 	since := time.Now().Format(time.RFC3339Nano)
 	b.must(nil, "compose", "up", "-d")
 	if ls := b.must(nil, "compose", "ls"); !strings.Contains(ls, "proj") || !strings.Contains(ls, filepath.Join(b.dir, "compose.yaml")) {
@@ -398,7 +417,7 @@ services:
 // shape it asked for.
 func TestServiceFields(t *testing.T) {
 	b := newBerth(t)
-	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+	b.write("compose.yaml", `
 services:
   box:
     image: busybox:test
@@ -425,7 +444,7 @@ services:
     logging:
       driver: json-file
       options: {max-size: 1k, max-file: "2"}
-`), 0o644)
+`)
 	b.must(nil, "compose", "up", "-d")
 	script := `hostname; cat /proc/sys/kernel/domainname; id -u; pwd; echo $GREETING; ` +
 		`(touch /x 2>/dev/null && echo writable) || echo read-only; touch /scratch/f && echo tmpfs ok; ` +
@@ -464,14 +483,13 @@ services:
 // Ctrl-C does in Docker Compose.
 func TestUpAttachedInterrupt(t *testing.T) {
 	b := newBerth(t)
-	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+	b.write("compose.yaml", `
 services:
   ticker:
     image: busybox:test
     command: ["sh", "-c", "trap 'echo bye; exit 0' TERM; echo ready; while :; do sleep 0.1; done"]
-`), 0o644)
-	cmd := exec.Command(b.bin, "--root", b.root, "compose", "up", "--no-color")
-	cmd.Dir = b.dir
+`)
+	cmd := b.command(nil, "compose", "up", "--no-color")
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -549,7 +567,7 @@ networks:
 	if nets := b.must(nil, "network", "ls", "--format", "{{.Name}}"); !strings.Contains(nets, "shared") {
 		t.Errorf("down removed the external network: %s", nets)
 	}
-	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte("services:\n  box:\n    image: busybox:test\n    networks: [gone]\nnetworks:\n  gone: {external: true}\n"), 0o644)
+	b.write("compose.yaml", "services:\n  box:\n    image: busybox:test\n    networks: [gone]\nnetworks:\n  gone: {external: true}\n")
 	if out, err := b.run(nil, "compose", "up", "-d"); err == nil || !strings.Contains(out, "gone") {
 		t.Errorf("up with a missing external network: %v\n%s", err, out)
 	}
@@ -561,18 +579,16 @@ networks:
 // nothing changed leaves it alone.
 func TestBuildRecreates(t *testing.T) {
 	b := newBerth(t)
-	ctx := filepath.Join(b.dir, "web")
-	os.Mkdir(ctx, 0o755)
-	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox:test\nARG GREETING=none\nCOPY msg /msg\nRUN echo $GREETING > /greeting\nCMD [\"sleep\", \"1000\"]\n"), 0o644)
-	os.WriteFile(filepath.Join(ctx, "msg"), []byte("one\n"), 0o644)
-	os.WriteFile(filepath.Join(b.dir, "compose.yaml"), []byte(`
+	b.write("web/Dockerfile", "FROM busybox:test\nARG GREETING=none\nCOPY msg /msg\nRUN echo $GREETING > /greeting\nCMD [\"sleep\", \"1000\"]\n")
+	b.write("web/msg", "one\n")
+	b.write("compose.yaml", `
 services:
   web:
     build:
       context: ./web
       args: {GREETING: hello}
     stop_signal: KILL
-`), 0o644)
+`)
 	b.must(nil, "compose", "up", "-d")
 	id := func() string { return strings.TrimSpace(b.must(nil, "compose", "ps", "-q")) }
 	first := id()
@@ -586,7 +602,7 @@ services:
 	if id() != first {
 		t.Errorf("up with nothing changed recreated web")
 	}
-	os.WriteFile(filepath.Join(ctx, "msg"), []byte("two\n"), 0o644)
+	b.write("web/msg", "two\n")
 	b.must(nil, "compose", "up", "-d", "--build")
 	if id() == first {
 		t.Errorf("up --build after a change left the container of the old image")

@@ -3,6 +3,7 @@ package container
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -34,7 +35,8 @@ func CapabilityNames() []string {
 	return out
 }
 
-func lastCap() int {
+// lastCap is the running kernel's highest capability number, read once.
+var lastCap = sync.OnceValue(func() int {
 	b, err := readSmallFile("/proc/sys/kernel/cap_last_cap")
 	if err != nil {
 		return 40
@@ -42,7 +44,7 @@ func lastCap() int {
 	n := 0
 	fmt.Sscanf(strings.TrimSpace(string(b)), "%d", &n)
 	return n
-}
+})
 
 type capSet [2]uint32
 

@@ -44,12 +44,17 @@ type CreateOptions struct {
 	NoPivot bool
 	// Stdio of the container's process. Nil means the caller's.
 	Stdin, Stdout, Stderr *os.File
+	// Spec is the bundle's config.json as the caller has it, parsed;
+	// nil reads it from the bundle.
+	Spec *specs.Spec
 	// consoleConn replaces ConsoleSocket when berth itself takes the pty.
 	consoleConn *os.File
 	terminal    bool
 	// cgroup is the container's cgroup, which the init is born in or
 	// moves itself into before anything else.
 	cgroup *cgroup.Join
+	// execPlan, for exec, is run by execplan.c instead of the Go init.
+	execPlan *os.File
 }
 
 // Create sets up container id from a bundle and leaves its init waiting
@@ -68,9 +73,11 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 		return nil, err
 	}
 	opts.Bundle = bundle
-	s, err := LoadSpec(bundle)
-	if err != nil {
-		return nil, err
+	s := opts.Spec
+	if s == nil {
+		if s, err = LoadSpec(bundle); err != nil {
+			return nil, err
+		}
 	}
 	if err := validate(s, false); err != nil {
 		return nil, errdefs.Invalidf("config.json: %v", err)
@@ -435,6 +442,9 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 		}
 	}
 
+	if opts.execPlan != nil {
+		addFiles(envExecPlan, opts.execPlan)
+	}
 	var report *os.File
 	if len(joins) > 0 {
 		addFiles("_BERTH_SETNS", joins...)

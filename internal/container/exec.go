@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth/internal/errdefs"
+	"berth/internal/seccomp"
 )
 
 // nsFiles names each namespace type's file under /proc/PID/ns.
@@ -81,6 +82,20 @@ func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
 	}
 	defer join.Close()
 	copts.cgroup = join
+	prog, err := r.seccompProgram(rec.Spec)
+	if err != nil {
+		return -1, err
+	}
+	if execPlanFits(rec.Spec, p, prog) {
+		plan, err := execPlan(p, prog)
+		if err != nil {
+			return -1, err
+		}
+		if copts.execPlan, err = execPlanFile(plan); err != nil {
+			return -1, err
+		}
+		defer copts.execPlan.Close()
+	}
 	proc, err := r.startInit(joins, rec.Spec, "", copts)
 	if err != nil {
 		return -1, err
@@ -92,28 +107,10 @@ func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
 		unix.Wait4(proc.pid, &ws, 0, nil)
 		return -1, err
 	}
-	// Before the config: once it has it, the process may change its uid,
-	// and then its limits are no longer ours to raise.
-	if err := raiseHardLimits(proc.pid, p.Rlimits); err != nil {
-		return fail(err)
-	}
-	prog, err := r.seccompProgram(rec.Spec)
-	if err != nil {
-		return fail(err)
-	}
-	cfg := &initConfig{
-		Seccomp:  prog,
-		Exec:     true,
-		Spec:     rec.Spec,
-		Process:  p,
-		State:    rec.specState(specs.StateRunning),
-		InUserNS: hasNamespace(rec.Spec, specs.UserNamespace),
-	}
-	if err := proc.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
-		return fail(fmt.Errorf("send config to exec init: %w", err))
-	}
-	if err := proc.ch.send(&message{Type: msgCgroup}); err != nil {
-		return fail(proc.failure(err))
+	if copts.execPlan == nil {
+		if err := r.configureExec(proc, rec, p, prog); err != nil {
+			return fail(err)
+		}
 	}
 	if tty != nil {
 		if err := tty.receive(); err != nil {
@@ -132,4 +129,28 @@ func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
 		return 0, nil
 	}
 	return waitForward(proc.pid, tty)
+}
+
+// configureExec hands the Go init the process to run.
+func (r *Runtime) configureExec(proc *initProc, rec *record, p *specs.Process, prog *seccomp.Program) error {
+	// Before the config: once it has it, the process may change its uid,
+	// and then its limits are no longer ours to raise.
+	if err := raiseHardLimits(proc.pid, p.Rlimits); err != nil {
+		return err
+	}
+	cfg := &initConfig{
+		Seccomp:  prog,
+		Exec:     true,
+		Spec:     rec.Spec,
+		Process:  p,
+		State:    rec.specState(specs.StateRunning),
+		InUserNS: hasNamespace(rec.Spec, specs.UserNamespace),
+	}
+	if err := proc.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
+		return fmt.Errorf("send config to exec init: %w", err)
+	}
+	if err := proc.ch.send(&message{Type: msgCgroup}); err != nil {
+		return proc.failure(err)
+	}
+	return nil
 }

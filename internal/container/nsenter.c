@@ -18,6 +18,9 @@
 //   _BERTH_SETNS=fd,fd,...  namespace fds to join, in order (user first)
 //   _BERTH_SETNS_REPORT=fd  where to write "ok\n", "pid N\n" or "error MSG\n"
 //
+// With _BERTH_EXEC_PLAN=fd as well, the process (after the fork, the
+// child) runs the exec plan in execplan.c and never starts Go at all.
+//
 // Joining a pid namespace only affects children, so when one was joined
 // the constructor forks once with CLONE_PARENT: the child, already inside
 // every namespace, becomes a sibling of this process and so a direct child
@@ -33,6 +36,8 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "execplan.h"
 
 #ifndef NS_GET_NSTYPE
 #define NS_GET_NSTYPE 0xb703
@@ -60,6 +65,8 @@ static void fail_sync(const char *what)
 	_exit(1);
 }
 
+static void join_namespaces(const char *list, int rfd);
+
 static void join_cgroups(const char *list)
 {
 	for (const char *p = list; *p;) {
@@ -84,9 +91,17 @@ __attribute__((constructor)) static void berth_nsenter(void)
 
 	const char *list = getenv("_BERTH_SETNS");
 	const char *rep = getenv("_BERTH_SETNS_REPORT");
-	if (list == NULL || rep == NULL)
-		return;
-	int rfd = atoi(rep);
+	if (list != NULL && rep != NULL)
+		join_namespaces(list, atoi(rep));
+
+	const char *plan = getenv("_BERTH_EXEC_PLAN");
+	const char *sync = getenv("_BERTH_SYNC_FD");
+	if (plan != NULL && sync != NULL)
+		berth_exec_plan(plan, sync, getenv("_BERTH_CGROUP_MEMORY"));
+}
+
+static void join_namespaces(const char *list, int rfd)
+{
 	int joined_pid = 0;
 	char msg[200];
 

@@ -10,6 +10,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"berth/internal/sysfile"
 )
 
 var rlimitNames = map[string]int{
@@ -115,7 +117,7 @@ func newTimeNS(offsets map[string]specs.LinuxTimeOffset) error {
 	return nil
 }
 
-func readSmallFile(path string) ([]byte, error) { return os.ReadFile(path) }
+func readSmallFile(path string) ([]byte, error) { return sysfile.Read(path) }
 
 // hostPid is the init's pid as the runtime sees it.
 var hostPid = os.Getpid()

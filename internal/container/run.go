@@ -16,25 +16,25 @@ import (
 // (unless keep is set), and returns its exit code (128+N for a death by
 // signal N, as shells do).
 func (r *Runtime) Run(id string, opts CreateOptions, detach, keep bool) (int, error) {
-	var tty *ptyProxy
-	if !detach && opts.ConsoleSocket == "" {
+	if opts.Spec == nil {
 		s, err := LoadSpec(opts.Bundle)
 		if err != nil {
 			return -1, err
 		}
-		if s.Process != nil && s.Process.Terminal {
-			if tty, err = newPtyProxy(); err != nil {
-				return -1, err
-			}
-			defer tty.Close()
-			opts.consoleConn = tty.remote
-		}
+		opts.Spec = s
 	}
-	if detach && opts.ConsoleSocket == "" {
-		s, err := LoadSpec(opts.Bundle)
-		if err == nil && s.Process != nil && s.Process.Terminal {
+	terminal := opts.Spec.Process != nil && opts.Spec.Process.Terminal
+	var tty *ptyProxy
+	if terminal && opts.ConsoleSocket == "" {
+		if detach {
 			return -1, errdefs.Invalidf("cannot allocate a terminal for a detached container without --console-socket")
 		}
+		var err error
+		if tty, err = newPtyProxy(); err != nil {
+			return -1, err
+		}
+		defer tty.Close()
+		opts.consoleConn = tty.remote
 	}
 	// Signals that arrive between create and wait are queued here and
 	// forwarded once the init runs.

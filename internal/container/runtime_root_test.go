@@ -347,6 +347,57 @@ func TestExec(t *testing.T) {
 	}
 }
 
+// TestExecProcessFile runs, through exec --process, a process that sets
+// everything the exec plan carries: user and groups, all five capability
+// sets, no_new_privs, rlimits, umask, cwd and env, under the container's
+// seccomp filter.
+func TestExecProcessFile(t *testing.T) {
+	r := newRT(t)
+	enosys := uint(38)
+	b := bundle(t, func(s *specs.Spec) {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{
+			DefaultAction: specs.ActAllow,
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &enosys}},
+		}
+	}, "sleep", "1000")
+	c := id(t)
+	r.must("run", "-d", "--bundle", b, c)
+	caps := []string{"CAP_CHOWN", "CAP_KILL"}
+	umask := uint32(0o077)
+	p := specs.Process{
+		Args: []string{"sh", "-c", "id; ulimit -n; ulimit -Hn; umask; pwd; echo $FOO; grep -E '^(Cap|NoNewPrivs)' /proc/self/status; mkdir /tmp/x 2>&1; true"},
+		Env:  []string{"PATH=/bin", "FOO=from the plan"},
+		Cwd:  "/tmp",
+		User: specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 20}, Umask: &umask},
+		Capabilities: &specs.LinuxCapabilities{
+			Bounding: caps, Permitted: caps, Effective: caps, Inheritable: caps, Ambient: caps,
+		},
+		Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 123, Hard: 456}},
+		NoNewPrivileges: true,
+	}
+	raw, _ := json.Marshal(p)
+	file := filepath.Join(t.TempDir(), "process.json")
+	if err := os.WriteFile(file, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := r.must("exec", "--process", file, c)
+	for _, want := range []string{
+		"uid=1000(app) gid=1000(app) groups=10,20", "\n123\n456\n0077\n/tmp\nfrom the plan\n",
+		"CapEff:\t0000000000000021", "CapBnd:\t0000000000000021", "CapAmb:\t0000000000000021",
+		"NoNewPrivs:\t1", "Function not implemented",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if res := r.run("exec", c, "/etc"); res.code != 126 || !strings.Contains(res.stderr, `exec: "/etc": is a directory`) {
+		t.Errorf("exec of a directory: exit %d, %q; want 126 and the reason", res.code, res.stderr)
+	}
+	if res := r.run("exec", "--cwd", "/nope", c, "true"); res.code == 0 || !strings.Contains(res.stderr, `chdir to the process's cwd ("/nope")`) {
+		t.Errorf("exec with a missing cwd: exit %d, %q", res.code, res.stderr)
+	}
+}
+
 func TestPauseResumeUpdate(t *testing.T) {
 	r := newRT(t)
 	b := bundle(t, nil, "sleep", "1000")

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -58,7 +59,7 @@ type State struct {
 // spec leaves pausing to runtimes; runc reports it the same way.
 const StatusPaused specs.ContainerState = "paused"
 
-var idPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.+-]*$`)
+var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.+-]*$`) })
 
 // ValidateID rejects ids that could not be a directory name under the
 // state root, or that could climb out of it.
@@ -66,7 +67,7 @@ func ValidateID(id string) error {
 	if id == "" {
 		return errdefs.Invalidf("container id is empty")
 	}
-	if len(id) > 1024 || !idPattern.MatchString(id) {
+	if len(id) > 1024 || !idPattern().MatchString(id) {
 		return errdefs.Invalidf("invalid container id %q: use letters, digits and _ . + -", id)
 	}
 	return nil

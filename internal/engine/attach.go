@@ -187,7 +187,7 @@ func (e *Engine) startMonitor(c *metadata.Container, cfg *Config, attach bool, e
 // start asked for. The socket's path may be too long for a unix socket
 // address, so it is reached through the container's directory, opened;
 // release closes that.
-func (e *Engine) prepareConsole(id, bundle string, opts *container.CreateOptions) (release func(), err error) {
+func (e *Engine) prepareConsole(id string, bundle *bundle, opts *container.CreateOptions) (release func(), err error) {
 	dir, err := os.OpenFile(e.dir(id), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
@@ -203,18 +203,14 @@ func (e *Engine) prepareConsole(id, bundle string, opts *container.CreateOptions
 	if err1 != nil || err2 != nil {
 		return release, nil
 	}
-	s, err := container.LoadSpec(bundle)
-	if err != nil {
-		release()
-		return nil, err
-	}
+	s := bundle.spec
 	if s.Process == nil {
 		return release, nil
 	}
 	s.Process.ConsoleSize = &specs.Box{Height: uint(h), Width: uint(w)}
 	b, err := json.MarshalIndent(s, "", "\t")
 	if err == nil {
-		err = writeAtomic(filepath.Join(bundle, "config.json"), b)
+		err = writeAtomic(filepath.Join(bundle.dir, "config.json"), b)
 	}
 	if err != nil {
 		release()

@@ -32,13 +32,13 @@ func (e *Engine) StartChild(id string, report *os.File) error {
 	}
 	e.Runtime.Delete(c.ID, deleteForce) // the previous run's state, on a restart
 	e.resetHealth(c.ID)
-	bundle, err := e.bundle(c)
+	b, err := e.bundle(c)
 	if err != nil {
 		return err
 	}
-	opts := runOpts(bundle, os.Stdin, os.Stdout, os.Stderr)
+	opts := b.runOpts(os.Stdin, os.Stdout, os.Stderr)
 	if cfg.Tty {
-		release, err := e.prepareConsole(c.ID, bundle, &opts)
+		release, err := e.prepareConsole(c.ID, b, &opts)
 		if err != nil {
 			e.unmountRootfs(c.ID)
 			e.netDown(c)

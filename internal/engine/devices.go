@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -74,12 +75,12 @@ func validDevicePerms(s string) bool {
 }
 
 // deviceCgroupRule is Docker's form of --device-cgroup-rule.
-var deviceCgroupRule = regexp.MustCompile(`^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$`)
+var deviceCgroupRule = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$`) })
 
 // ParseDeviceCgroupRule reads --device-cgroup-rule 'TYPE MAJOR:MINOR
 // ACCESS' ('c 1:3 rwm', 'b 8:* r', 'a *:* m') into the rule it allows.
 func ParseDeviceCgroupRule(s string) (specs.LinuxDeviceCgroup, error) {
-	m := deviceCgroupRule.FindStringSubmatch(s)
+	m := deviceCgroupRule().FindStringSubmatch(s)
 	if m == nil || !validDevicePerms(m[4]) {
 		return specs.LinuxDeviceCgroup{}, errdefs.Invalidf("--device-cgroup-rule %q: want 'TYPE MAJOR:MINOR ACCESS', with TYPE a, b or c, numbers or *, and ACCESS of r, w and m, such as 'c 1:3 rwm'", s)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	units "github.com/docker/go-units"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -74,7 +75,7 @@ var tmpfsFlags = []string{
 
 // tmpfsSize is a size or count as tmpfs reads one: a number with an
 // optional k, m, g... suffix, or a percentage of memory for size.
-var tmpfsSize = regexp.MustCompile(`^[0-9]+[kKmMgGtTpPeE%]?$`)
+var tmpfsSize = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+[kKmMgGtTpPeE%]?$`) })
 
 // ParseTmpfs reads --tmpfs PATH[:OPTIONS] and returns the path and its
 // options, which are mount flags (ro, exec...) and tmpfs's own size,
@@ -99,7 +100,7 @@ func ParseTmpfs(s string) (dest, options string, err error) {
 		case !hasValue:
 			ok = slices.Contains(tmpfsFlags, o)
 		case k == "size" || k == "nr_blocks" || k == "nr_inodes":
-			ok = tmpfsSize.MatchString(v)
+			ok = tmpfsSize().MatchString(v)
 		case k == "mode":
 			_, perr := strconv.ParseUint(v, 8, 32)
 			ok = perr == nil

@@ -3,15 +3,16 @@ package engine
 import (
 	"math/rand/v2"
 	"regexp"
+	"sync"
 
 	"berth/internal/errdefs"
 )
 
 // validName is what Docker accepts as a container name.
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 func checkName(name string) error {
-	if !validName.MatchString(name) {
+	if !validName().MatchString(name) {
 		return errdefs.Invalidf("invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
 	}
 	return nil

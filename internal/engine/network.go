@@ -293,29 +293,35 @@ func (e *Engine) attachAll(c *metadata.Container, nc *NetworkConfig, nsPath stri
 	}
 	defer f.Close()
 	var eps []*metadata.Endpoint
+	haveGateway := false
 	for i, a := range nc.Networks {
-		ep, err := e.attachOne(c, a, "eth"+strconv.Itoa(i), i == 0, h, int(f.Fd()))
+		ep, gw, err := e.attachOne(c, a, "eth"+strconv.Itoa(i), !haveGateway, h, int(f.Fd()))
 		if err != nil {
 			e.netDown(c)
 			return nil, false, err
 		}
+		haveGateway = haveGateway || gw
 		eps = append(eps, ep)
 	}
 	return eps, false, nil
 }
 
 // attachOne gives container c an address on network a.NetworkID and an
-// interface ifname there, inside the namespace h and fd name; first says
-// it takes the default route.
-func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, first bool, h nsHandle, fd int) (*metadata.Endpoint, error) {
+// interface ifname there, inside the namespace h and fd name. When
+// mayGateway says that none of its networks does yet, a network that is
+// not internal becomes its gateway network: it takes the default route
+// and the published ports, as Docker's gateway endpoint does; gateway
+// says whether it did.
+func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, mayGateway bool, h nsHandle, fd int) (ep *metadata.Endpoint, gateway bool, err error) {
 	ep, n, err := e.allocate(c, a, ifname)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	gateway = mayGateway && !n.Internal
 	br, err := e.bridgeUp(n)
 	if err != nil {
 		e.release(ep)
-		return nil, err
+		return nil, false, err
 	}
 	v4, _ := netip.ParseAddr(ep.IPv4)
 	s4, _ := netip.ParsePrefix(n.Subnet)
@@ -323,7 +329,7 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, f
 	hw, _ := netParseMAC(ep.MAC)
 	link := network.Endpoint{HostVeth: ep.HostVeth, Interface: ifname, MAC: hw,
 		Addrs: []netip.Prefix{netip.PrefixFrom(v4, s4.Bits())}}
-	if first && !n.Internal {
+	if gateway {
 		link.Gateways = append(link.Gateways, gw4)
 	}
 	var v6 netip.Addr
@@ -331,18 +337,19 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, f
 		v6, _ = netip.ParseAddr(ep.IPv6)
 		s6, _ := netip.ParsePrefix(n.Subnet6)
 		link.Addrs = append(link.Addrs, netip.PrefixFrom(v6, s6.Bits()))
-		if gw6, err := netip.ParseAddr(n.Gateway6); err == nil && first && !n.Internal {
+		if gw6, err := netip.ParseAddr(n.Gateway6); err == nil && gateway {
 			link.Gateways = append(link.Gateways, gw6)
 		}
 	}
 	if err := network.AddEndpoint(h, fd, br, link); err != nil {
 		e.release(ep)
-		return nil, err
+		return nil, false, err
 	}
-	if err := endpointUp(e, EndpointInfo{ContainerID: c.ID, NetworkID: n.ID, Bridge: n.Bridge, HostVeth: ep.HostVeth, IPv4: v4, IPv6: v6}); err != nil {
+	if err := endpointUp(e, EndpointInfo{ContainerID: c.ID, NetworkID: n.ID, Bridge: n.Bridge, HostVeth: ep.HostVeth,
+		IPv4: v4, IPv6: v6, Gateway: gateway}); err != nil {
 		network.DeleteEndpoint(ep.HostVeth)
 		e.release(ep)
-		return nil, err
+		return nil, false, err
 	}
 	if !n.Predefined {
 		err := e.writeRecords(n)
@@ -353,10 +360,10 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, f
 			endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: n.ID})
 			network.DeleteEndpoint(ep.HostVeth)
 			e.release(ep)
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return ep, nil
+	return ep, gateway, nil
 }
 
 // allocate claims container c's address on a.NetworkID, and records its
@@ -512,31 +519,57 @@ func dropNetNS(s *specs.Spec) {
 
 // writeNetFiles writes the container's /etc/hosts, with its addresses,
 // and its /etc/resolv.conf: the host's resolvers (loopback ones
-// replaced by their upstream servers), or the network's own resolver at
-// its gateway on a user-defined network, or the --dns servers.
+// replaced by their upstream servers), or the --dns servers, or on a
+// user-defined network only the network's own resolver at its gateway,
+// which forwards to them.
 func (e *Engine) writeNetFiles(c *metadata.Container, cfg *Config, eps []*metadata.Endpoint) error {
 	dir := e.dir(c.ID)
 	var own []string
-	var dnsServer string
 	for _, ep := range eps {
 		own = append(own, ep.IPv4)
 		if ep.IPv6 != "" {
 			own = append(own, ep.IPv6)
-		}
-		if n, err := e.networkByID(ep.NetworkID); err == nil && !n.Predefined && dnsServer == "" {
-			dnsServer = n.Gateway
 		}
 	}
 	gw := e.hostGatewayFor(cfg)
 	if err := writePublic(filepath.Join(dir, "hosts"), []byte(hostsFile(cfg, own, gw))); err != nil {
 		return err
 	}
+	return writePublic(filepath.Join(dir, "resolv.conf"), e.resolvFile(cfg, eps))
+}
+
+// resolvFile is the /etc/resolv.conf of a container with cfg on
+// endpoints eps (see writeNetFiles). Its nameserver is the resolver of
+// the first user-defined network it joined that is not internal (its
+// gateway network, when that is user-defined), or else of the first
+// internal one.
+func (e *Engine) resolvFile(cfg *Config, eps []*metadata.Endpoint) []byte {
+	var dnsServer, internal string
+	for _, a := range cfg.Network.Networks {
+		for _, ep := range eps {
+			if ep.NetworkID != a.NetworkID {
+				continue
+			}
+			n, err := e.networkByID(ep.NetworkID)
+			switch {
+			case err != nil || n.Predefined:
+			case !n.Internal && dnsServer == "":
+				dnsServer = n.Gateway
+			case n.Internal && internal == "":
+				internal = n.Gateway
+			}
+		}
+	}
+	if dnsServer == "" {
+		dnsServer = internal
+	}
 	r := network.HostResolv()
 	if len(cfg.DNS) > 0 {
 		r.Servers = cfg.DNS
 	}
 	if dnsServer != "" {
-		r.Servers = append([]string{dnsServer}, cfg.DNS...)
+		// The network's resolver forwards to the --dns servers.
+		r.Servers = []string{dnsServer}
 	}
 	if len(cfg.DNSSearch) > 0 {
 		r.Search = cfg.DNSSearch
@@ -544,7 +577,23 @@ func (e *Engine) writeNetFiles(c *metadata.Container, cfg *Config, eps []*metada
 	if len(cfg.DNSOptions) > 0 {
 		r.Options = cfg.DNSOptions
 	}
-	return writePublic(filepath.Join(dir, "resolv.conf"), []byte(r.Format()))
+	if dnsServer != "" {
+		r.Options = withNdots(r.Options)
+	}
+	return []byte(r.Format())
+}
+
+// withNdots adds ndots:0 to the options of a container whose nameserver
+// is its network's resolver, unless they set ndots, as Docker does: a
+// container's name is then asked as it is before the search domains are
+// tried.
+func withNdots(opts []string) []string {
+	for _, o := range opts {
+		if strings.HasPrefix(o, "ndots:") {
+			return opts
+		}
+	}
+	return append(opts[:len(opts):len(opts)], "ndots:0")
 }
 
 // hostsFile is a container's /etc/hosts: localhost, its host name on

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"berth/internal/errdefs"
@@ -27,7 +28,7 @@ type NetworkCreateOptions struct {
 	Labels, Options             map[string]string
 }
 
-var networkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var networkName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 // CreateNetwork makes a user-defined bridge network: its record, its
 // bridge and rules, and its name resolver. After a reboot the bridge and
@@ -36,7 +37,7 @@ func (e *Engine) CreateNetwork(o NetworkCreateOptions) (*metadata.Network, error
 	if _, err := e.defaultNetwork(); err != nil {
 		return nil, err
 	}
-	if !networkName.MatchString(o.Name) || len(o.Name) > 64 {
+	if !networkName().MatchString(o.Name) || len(o.Name) > 64 {
 		return nil, errdefs.Invalidf("invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name)
 	}
 	switch o.Name {
@@ -367,7 +368,8 @@ func (e *Engine) connectRunning(c *metadata.Container, cfg *Config, a Attachment
 	if err != nil {
 		return err
 	}
-	ep, err := e.attachOne(c, a, ifname, len(have) == 0, h, int(f.Fd()))
+	gw, _ := e.gatewayOf(cfg, have, "")
+	ep, _, err := e.attachOne(c, a, ifname, gw == nil, h, int(f.Fd()))
 	if err != nil {
 		return err
 	}
@@ -416,21 +418,46 @@ func (e *Engine) Disconnect(n *metadata.Network, c *metadata.Container) error {
 	if err == nil {
 		if eps, err := e.endpointsOf(c.ID); err == nil && (e.status(c) == StatusRunning || e.status(c) == StatusPaused) {
 			e.rewriteHosts(c, cfg, eps)
+			e.rewriteResolv(c, cfg, eps)
 		}
 	}
 	return err
 }
 
+// rewriteResolv writes a running container's /etc/resolv.conf in place
+// when it changes: a container disconnected from the user-defined
+// network whose resolver it used takes the next one's.
+func (e *Engine) rewriteResolv(c *metadata.Container, cfg *Config, eps []*metadata.Endpoint) error {
+	path := e.dir(c.ID) + "/resolv.conf"
+	b := e.resolvFile(cfg, eps)
+	if old, err := os.ReadFile(path); err == nil && string(old) == string(b) {
+		return nil
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
 // disconnectRunning removes container c's endpoint on network nid, if it
-// has one: its interface, addresses and record.
+// has one: its interface, addresses and record. When nid is its gateway
+// network, the next one takes its default route and published ports, or
+// the disconnect is refused when they cannot move.
 func (e *Engine) disconnectRunning(c *metadata.Container, nid, nsPath string) error {
 	eps, err := e.endpointsOf(c.ID)
+	if err != nil {
+		return err
+	}
+	cfg, err := configOf(c)
 	if err != nil {
 		return err
 	}
 	for _, ep := range eps {
 		if ep.NetworkID != nid {
 			continue
+		}
+		gw, _ := e.gatewayOf(cfg, eps, "")
+		if next, nextNet := e.gatewayOf(cfg, eps, nid); gw == ep && next != nil {
+			if err := e.moveGateway(c, ep, next, nextNet); err != nil {
+				return err
+			}
 		}
 		endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: nid})
 		if err := network.DeleteEndpoint(ep.HostVeth); err != nil {

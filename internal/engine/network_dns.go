@@ -41,8 +41,8 @@ func (e *Engine) RecordsPath(id string) string {
 
 // writeRecords rewrites network n's records file from its endpoints:
 // each container's name, aliases (its --network-alias names and short
-// ID) and addresses, the network's subnets, and the host's resolvers as
-// upstream servers. It replaces the file atomically, under the network's
+// ID), addresses and --dns servers, the network's subnets, and the
+// host's resolvers as upstream servers. It replaces the file atomically, under the network's
 // lock so that a slower writer never puts back an older list, and
 // without an fsync: the file is made again from the database at every
 // change.
@@ -81,7 +81,7 @@ func (e *Engine) writeRecords(n *metadata.Network) error {
 			if len(names) == 0 {
 				return nil
 			}
-			r := netdns.Record{Name: names[0], Aliases: names[1:]}
+			r := netdns.Record{Name: names[0], Aliases: names[1:], Upstream: containerUpstream(c)}
 			if ep.IPv4 != "" {
 				r.IPv4 = append(r.IPv4, ep.IPv4)
 			}
@@ -124,6 +124,23 @@ func dnsUpstream() []string {
 			if _, err := netdns.ParseUpstream(s); err == nil {
 				out = append(out, s)
 			}
+		}
+	}
+	return out
+}
+
+// containerUpstream is where the resolver forwards container c's queries
+// for names it does not know: its --dns servers, as Docker's resolver
+// does; none (the network's) without any.
+func containerUpstream(c *metadata.Container) []string {
+	cfg, err := configOf(c)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range cfg.DNS {
+		if _, err := netdns.ParseUpstream(s); err == nil {
+			out = append(out, s)
 		}
 	}
 	return out

@@ -1,12 +1,16 @@
 package engine
 
 import (
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 )
 
@@ -75,4 +79,84 @@ func TestNetworkNames(t *testing.T) {
 	c.run("rm", "-f", "dweb", "dlate", "ddb")
 	c.run("network", "rm", "dn1")
 	eventually(t, "dn1's resolver to exit", func() bool { return unix.Kill(pid, 0) != nil })
+}
+
+// TestNetworkDNSFlags: on a user-defined network a container's
+// resolv.conf names the network's resolver alone, with the --dns-search
+// and --dns-option values, and the resolver forwards the container's
+// other names to its --dns server (here a fake one on the host's
+// loopback), while a container without --dns gets the network's.
+func TestNetworkDNSFlags(t *testing.T) {
+	c := netCLI(t)
+	ups := net.IPv4(127, 54, byte(os.Getpid()), 1+byte(os.Getpid()>>8)%250).String()
+	fake := fakeDNS(t, ups+":53", "192.0.2.77")
+	c.run("network", "create", "dnsflags")
+	_, gw, _ := netAddrs(t, c, "dnsflags")
+	out := c.run("run", "--rm", "--name", "dflags", "--network", "dnsflags", "--dns", ups, "--dns-search", "a.example",
+		"--dns-search", "b.example", "--dns-option", "ndots:2", "--dns-opt", "timeout:3",
+		"busybox:test", "sh", "-c", "cat /etc/resolv.conf; nslookup ask.example.")
+	want := "nameserver " + gw + "\nsearch a.example b.example\noptions ndots:2 timeout:3\n"
+	if !strings.Contains(out, want) || strings.Contains(out, "nameserver "+ups) {
+		t.Errorf("resolv.conf with --dns, --dns-search, --dns-option on a user network:\n%s\nwant\n%s", out, want)
+	}
+	if !strings.Contains(out, "192.0.2.77") || !slices.Contains(fake.asked(), "ask.example.") {
+		t.Errorf("nslookup ask.example. with --dns %s: %q; the --dns server was asked %v", ups, out, fake.asked())
+	}
+	// --dns-option alone.
+	out = c.run("run", "--rm", "--network", "dnsflags", "--dns-option", "ndots:2", "busybox:test", "cat", "/etc/resolv.conf")
+	if !strings.Contains(out, "nameserver "+gw+"\n") || !strings.Contains(out, "options ndots:2\n") {
+		t.Errorf("resolv.conf with --dns-option ndots:2: %q", out)
+	}
+	// Without --dns, the network's upstream (the host's servers), not
+	// the other container's; and ndots:0, as Docker adds.
+	before := len(fake.asked())
+	out = c.run("run", "--rm", "--network", "dnsflags", "busybox:test", "sh", "-c", "cat /etc/resolv.conf; nslookup other.example. || true")
+	if !strings.Contains(out, "nameserver "+gw+"\n") || !strings.Contains(out, "ndots:0") {
+		t.Errorf("resolv.conf without DNS flags on a user network: %q, want the gateway and ndots:0", out)
+	}
+	if got := fake.asked()[before:]; len(got) != 0 {
+		t.Errorf("a container without --dns had %v forwarded to another container's --dns server", got)
+	}
+}
+
+// fakeDNSServer answers every A query with one address and records the
+// names asked.
+type fakeDNSServer struct {
+	answer net.IP
+	mu     sync.Mutex
+	names  []string
+}
+
+func fakeDNS(t *testing.T, addr, answer string) *fakeDNSServer {
+	t.Helper()
+	f := &fakeDNSServer{answer: net.ParseIP(answer)}
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: f}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
+	return f
+}
+
+func (f *fakeDNSServer) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	q := req.Question[0]
+	f.mu.Lock()
+	f.names = append(f.names, q.Name)
+	f.mu.Unlock()
+	m := new(dns.Msg).SetReply(req)
+	if q.Qtype == dns.TypeA {
+		m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: f.answer})
+	}
+	w.WriteMsg(m)
+}
+
+func (f *fakeDNSServer) asked() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.names...)
 }

@@ -17,13 +17,19 @@ type EndpointInfo struct {
 	// IPv4 and IPv6 are the container's addresses there; IPv6 is the
 	// zero Addr unless the network has IPv6.
 	IPv4, IPv6 netip.Addr
+	// Gateway says that this is the container's gateway network, which
+	// has its default route and publishes its ports.
+	Gateway bool
 }
 
 // endpointUp is called once container ep.ContainerID's interface on a
 // bridge network is up, before the container runs: the place to publish
-// its ports (-p, -P) to ep's addresses. An error fails the start, and
-// the endpoint is taken down again.
+// its ports (-p, -P) to ep's addresses, when ep is its gateway network.
+// An error fails the start, and the endpoint is taken down again.
 func endpointUp(e *Engine, ep EndpointInfo) error {
+	if !ep.Gateway {
+		return nil
+	}
 	return e.publishPorts(ep.ContainerID, ep.HostVeth, portmap.Target{
 		Network: ep.NetworkID, Addr4: ep.IPv4, Addr6: ep.IPv6, Iface: ep.Bridge})
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -25,6 +26,9 @@ func bridgePorts(t *testing.T, name string) int {
 		t.Fatal(err)
 	}
 	links, err := netlink.LinkList()
+	for i := 0; errors.Is(err, netlink.ErrDumpInterrupted) && i < 20; i++ {
+		links, err = netlink.LinkList() // links of other tests came or went meanwhile
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,13 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
+
+	"github.com/vishvananda/netlink"
 
 	"berth/internal/errdefs"
 	"berth/internal/metadata"
+	"berth/internal/network"
 	"berth/internal/portmap"
 )
 
@@ -30,7 +31,7 @@ const portsTable = "berth"
 // publisher works under a lock of the whole host's, whatever the root:
 // the table, and the host's ports, are the host's.
 func (e *Engine) publisher() *portmap.Publisher {
-	return &portmap.Publisher{Table: portsTable, LockPath: "/run/berth/ports.lock"}
+	return &portmap.Publisher{Table: portsTable, LockPath: "/run/berth/ports.lock", Iptables: network.UsesIptables()}
 }
 
 // exposePorts adds the image's exposed ports and the published ones to
@@ -78,8 +79,8 @@ func (e *Engine) publishPorts(id, hostVeth string, t portmap.Target) error {
 	// straight back out of the port it came in by, which a bridge port
 	// allows only in hairpin mode.
 	if hostVeth != "" {
-		if err := os.WriteFile(filepath.Join("/sys/class/net", hostVeth, "brport/hairpin_mode"), []byte("1"), 0o644); err != nil {
-			return fmt.Errorf("publish ports: hairpin mode on %s: %w", hostVeth, err)
+		if err := e.hairpin(hostVeth); err != nil {
+			return fmt.Errorf("publish ports: %w", err)
 		}
 	}
 	t.ID = c.ID
@@ -91,6 +92,19 @@ func (e *Engine) publishPorts(id, hostVeth string, t portmap.Target) error {
 		}
 	}
 	return err
+}
+
+// hairpin lets bridge port hostVeth send a packet back out of the port
+// it came in by.
+func (e *Engine) hairpin(hostVeth string) error {
+	l, err := netlink.LinkByName(hostVeth)
+	if err == nil {
+		err = netlink.LinkSetHairpin(l, true)
+	}
+	if err != nil {
+		return fmt.Errorf("hairpin mode on %s: %w", hostVeth, err)
+	}
+	return nil
 }
 
 // unpublishPorts removes container id's rules on network (all of them

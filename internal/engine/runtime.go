@@ -3,11 +3,21 @@ package engine
 import (
 	"os"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"berth/internal/container"
 )
 
 var deleteForce = container.DeleteOptions{Force: true}
 
-func runOpts(bundle string, in, out, errf *os.File) container.CreateOptions {
-	return container.CreateOptions{Bundle: bundle, Stdin: in, Stdout: out, Stderr: errf}
+// bundle is a container's OCI bundle, written for a start: its directory
+// and the config.json in it, still parsed, so that the runtime need not
+// read it back.
+type bundle struct {
+	dir  string
+	spec *specs.Spec
+}
+
+func (b *bundle) runOpts(in, out, errf *os.File) container.CreateOptions {
+	return container.CreateOptions{Bundle: b.dir, Spec: b.spec, Stdin: in, Stdout: out, Stderr: errf}
 }

@@ -21,25 +21,25 @@ import (
 
 // bundle mounts the container's root filesystem and writes its OCI
 // spec, built from its record, as the bundle's config.json.
-func (e *Engine) bundle(c *metadata.Container) (string, error) {
+func (e *Engine) bundle(c *metadata.Container) (*bundle, error) {
 	cfg, err := configOf(c)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	nsPath, hostNet, err := e.netUp(c, cfg)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	rootfs, err := e.mountRootfs(c)
 	if err != nil {
 		e.netDown(c)
-		return "", err
+		return nil, err
 	}
 	user, err := resolveUser(rootfs, cfg.User)
 	if err != nil {
 		e.unmountRootfs(c.ID)
 		e.netDown(c)
-		return "", err
+		return nil, err
 	}
 	dir := e.dir(c.ID)
 	env := spec.MergeEnv(cfg.Env, []string{"HOSTNAME=" + cfg.Hostname})
@@ -59,13 +59,13 @@ func (e *Engine) bundle(c *metadata.Container) (string, error) {
 	if err := e.applyHostOptions(dir, &cfg.HostOptions, &opts); err != nil {
 		e.unmountRootfs(c.ID)
 		e.netDown(c)
-		return "", err
+		return nil, err
 	}
 	binds, err := e.volumeMounts(cfg.Binds, rootfs, user)
 	if err != nil {
 		e.unmountRootfs(c.ID)
 		e.netDown(c)
-		return "", err
+		return nil, err
 	}
 	opts.Mounts = append(opts.Mounts, binds...)
 	s := spec.ForContainer(opts)
@@ -75,12 +75,12 @@ func (e *Engine) bundle(c *metadata.Container) (string, error) {
 	}
 	b, err := json.MarshalIndent(s, "", "\t")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := writeAtomic(filepath.Join(dir, "config.json"), b); err != nil {
-		return "", err
+		return nil, err
 	}
-	return dir, nil
+	return &bundle{dir: dir, spec: s}, nil
 }
 
 func bindFile(dir, name, dest string) specs.Mount {
@@ -111,7 +111,7 @@ func (e *Engine) RunAttached(c *metadata.Container, stdio Stdio) (int, error) {
 		return -1, fmt.Errorf("container %s is already %s", c.Name, st)
 	}
 	e.Runtime.Delete(c.ID, deleteForce)
-	bundle, err := e.bundle(c)
+	b, err := e.bundle(c)
 	if err != nil {
 		return -1, err
 	}
@@ -145,7 +145,7 @@ func (e *Engine) RunAttached(c *metadata.Container, stdio Stdio) (int, error) {
 	}
 	e.resetHealth(c.ID)
 	stopHealth := e.healthLoop(c.ID, cfg)
-	code, runErr := e.Runtime.Run(c.ID, runOpts(bundle, in, out, errf), false, true)
+	code, runErr := e.Runtime.Run(c.ID, b.runOpts(in, out, errf), false, true)
 	stopHealth()
 	if wait != nil {
 		wait()

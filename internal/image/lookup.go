@@ -4,6 +4,7 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 
@@ -12,7 +13,7 @@ import (
 	"berth/internal/reference"
 )
 
-var hexPrefix = regexp.MustCompile(`^(sha256:)?[a-f0-9]{1,64}$`)
+var hexPrefix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(sha256:)?[a-f0-9]{1,64}$`) })
 
 // Lookup finds the image a user means by arg, as Docker does: a name
 // ("busybox", "host:5000/app:1"), a name with a digest, a full image ID
@@ -33,7 +34,7 @@ func lookup(tx *metadata.Tx, arg string) (*metadata.Image, error) {
 			return img, err
 		}
 	}
-	if hexPrefix.MatchString(arg) {
+	if hexPrefix().MatchString(arg) {
 		return byIDPrefix(tx, strings.TrimPrefix(arg, "sha256:"), arg)
 	}
 	return nil, errdefs.NotFoundf("No such image: %s", arg)

@@ -25,6 +25,8 @@
 // runs: that lock, not the pid, tells a live server from a stale pid
 // file after kill -9 or a reboot. dns.lock serializes the callers, so
 // that two EnsureRunning calls at once start one server. The server
-// reports on a pipe once it has bound its sockets, so EnsureRunning
-// returns only when queries work, or with the bind error.
+// reports on a pipe once it serves, so EnsureRunning returns only when
+// queries work, or with the reason it cannot. EnsureRunning binds the
+// server's sockets itself and hands them over, so that the server runs
+// with no capability at all (see startUnprivileged).
 package netdns

@@ -43,8 +43,15 @@ type upstream struct {
 
 func startUpstream(t *testing.T, ip string) *upstream {
 	t.Helper()
+	return startUpstreamAt(t, netip.AddrPortFrom(netip.MustParseAddr(ip), 0))
+}
+
+// startUpstreamAt is startUpstream at addr (port 0: one free for UDP
+// and TCP).
+func startUpstreamAt(t *testing.T, addr netip.AddrPort) *upstream {
+	t.Helper()
 	u := &upstream{}
-	pc, l, err := listenUDPTCP(netip.AddrPortFrom(netip.MustParseAddr(ip), 0))
+	pc, l, err := listenUDPTCP(addr)
 	if err != nil {
 		t.Fatal(err)
 	}

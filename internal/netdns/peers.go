@@ -1,6 +1,7 @@
 package netdns
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -55,6 +56,27 @@ func (p *peers) of(name string) []*table {
 	for dir := range p.tables {
 		if !seen[dir] {
 			delete(p.tables, dir)
+		}
+	}
+	return out
+}
+
+// foreign returns the subnets of the other networks that container name
+// (lowercase) is not on.
+func (p *peers) foreign(name string) []netip.Prefix {
+	ents, err := os.ReadDir(p.parent)
+	if err != nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []netip.Prefix
+	for _, e := range ents {
+		if !e.IsDir() || e.Name() == p.own {
+			continue
+		}
+		if t := p.load(e.Name()); t != nil && !t.members[name] {
+			out = append(out, t.subnets...)
 		}
 	}
 	return out

@@ -36,6 +36,9 @@ const (
 	// readyEnv names the descriptor on which the server reports that it
 	// listens ("ok") or why it cannot.
 	readyEnv = "BERTH_DNS_READY_FD"
+	// socketsEnv names the descriptors of the UDP and TCP sockets that
+	// the starting command bound for the server: "UDP,TCP".
+	socketsEnv = "BERTH_DNS_SOCKET_FDS"
 
 	readyTimeout = 10 * time.Second
 	stopTimeout  = 5 * time.Second
@@ -170,12 +173,19 @@ func stop(dir string, pid int) error {
 	return fmt.Errorf("dns server (pid %d) of %s did not exit", pid, dir)
 }
 
-// start runs exe __dns DIR ADDR in a session of its own, with stdout and
-// stderr on dns.log, and waits for its report.
+// start binds the server's sockets at addr and runs exe __dns DIR ADDR
+// with them, without privileges (see startUnprivileged), in a session of
+// its own, with stdout and stderr on dns.log, and waits for its report.
 func start(exe, dir string, addr netip.AddrPort) error {
 	if err := truncateLog(filepath.Join(dir, logFile)); err != nil {
 		return fmt.Errorf("dns server: %w", err)
 	}
+	socks, err := bindFiles(addr)
+	if err != nil {
+		return fmt.Errorf("dns server on %s: %w", addr, err)
+	}
+	defer socks[0].Close()
+	defer socks[1].Close()
 	logf, err := os.OpenFile(filepath.Join(dir, logFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o644)
 	if err != nil {
 		return fmt.Errorf("dns server: %w", err)
@@ -189,14 +199,14 @@ func start(exe, dir string, addr netip.AddrPort) error {
 	cmd := &exec.Cmd{
 		Path:        exe,
 		Args:        []string{"berth", Command, dir, addr.String()},
-		Env:         append(childEnv(), readyEnv+"=3"),
+		Env:         append(childEnv(), readyEnv+"=3", socketsEnv+"=4,5"),
 		Dir:         "/",
 		Stdout:      logf,
 		Stderr:      logf,
-		ExtraFiles:  []*os.File{w},
+		ExtraFiles:  []*os.File{w, socks[0], socks[1]},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
-	err = cmd.Start()
+	err = startUnprivileged(cmd)
 	w.Close()
 	if err != nil {
 		return fmt.Errorf("dns server on %s: %w", addr, err)
@@ -224,13 +234,61 @@ func start(exe, dir string, addr netip.AddrPort) error {
 	return fmt.Errorf("dns server on %s: %v before it listened; see %s", addr, cmd.ProcessState, logf.Name())
 }
 
+// bindFiles binds UDP and TCP sockets at addr, as files to hand over.
+func bindFiles(addr netip.AddrPort) ([2]*os.File, error) {
+	var files [2]*os.File
+	pc, l, err := listenUDPTCP(addr)
+	if err != nil {
+		return files, err
+	}
+	defer pc.Close()
+	defer l.Close()
+	if files[0], err = pc.(*net.UDPConn).File(); err != nil {
+		return files, err
+	}
+	if files[1], err = l.(*net.TCPListener).File(); err != nil {
+		files[0].Close()
+		return files, err
+	}
+	return files, nil
+}
+
+// inheritedSockets makes the sockets that socketsEnv names into
+// connections, or returns nils when it names none.
+func inheritedSockets() (net.PacketConn, net.Listener, error) {
+	v := os.Getenv(socketsEnv)
+	if v == "" {
+		return nil, nil, nil
+	}
+	os.Unsetenv(socketsEnv)
+	u, t, ok := strings.Cut(v, ",")
+	ufd, err1 := strconv.Atoi(u)
+	tfd, err2 := strconv.Atoi(t)
+	if !ok || err1 != nil || err2 != nil || ufd < 3 || tfd < 3 {
+		return nil, nil, fmt.Errorf("dns server: %s=%q: want two descriptors", socketsEnv, v)
+	}
+	uf, tf := os.NewFile(uintptr(ufd), "udp"), os.NewFile(uintptr(tfd), "tcp")
+	defer uf.Close()
+	defer tf.Close()
+	pc, err := net.FilePacketConn(uf)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dns server: inherited UDP socket: %w", err)
+	}
+	l, err := net.FileListener(tf)
+	if err != nil {
+		pc.Close()
+		return nil, nil, fmt.Errorf("dns server: inherited TCP socket: %w", err)
+	}
+	return pc, l, nil
+}
+
 // childEnv is this process's environment without the variables that make
 // a berth process something else before main runs (the namespace joiner,
 // the monitor).
 func childEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "_BERTH_") && !strings.HasPrefix(kv, readyEnv+"=") {
+		if !strings.HasPrefix(kv, "_BERTH_") && !strings.HasPrefix(kv, readyEnv+"=") && !strings.HasPrefix(kv, socketsEnv+"=") {
 			env = append(env, kv)
 		}
 	}
@@ -251,8 +309,9 @@ func truncateLog(path string) error {
 // ServerMain is the hidden command berth __dns NETWORK_DIR ADDR: it runs
 // the network's server in this process until the network's records.json
 // is removed or SIGTERM comes. ADDR is IP or IP:PORT. When started by
-// EnsureRunning, it reports on the descriptor that BERTH_DNS_READY_FD
-// names.
+// EnsureRunning, it serves the sockets that BERTH_DNS_SOCKET_FDS names,
+// bound at ADDR, and reports on the descriptor that BERTH_DNS_READY_FD
+// names; otherwise it binds ADDR itself.
 func ServerMain(dir, addr string) error {
 	// A server idles almost always and answers small queries; keep its
 	// heap near what it holds rather than letting it double.
@@ -268,9 +327,16 @@ func ServerMain(dir, addr string) error {
 		unix.CloseOnExec(fd)
 		os.Unsetenv(readyEnv)
 	}
+	// The sockets' descriptors are made again with close-on-exec, and
+	// those inherited closed, before the others inherited are.
+	pc, l, err := inheritedSockets()
 	closeInherited(readyFd)
 	logger := log.New(os.Stderr, "", log.LstdFlags)
-	s, lock, err := listenLocked(dir, addr, logger)
+	var s *Server
+	var lock *os.File
+	if err == nil {
+		s, lock, err = listenLocked(dir, addr, pc, l, logger)
+	}
 	if err != nil {
 		if ready != nil {
 			fmt.Fprintf(ready, "%v\n", err)
@@ -320,23 +386,40 @@ func closeInherited(keep int) {
 	}
 }
 
-// listenLocked takes the pid file's lock, binds the server's sockets and
-// writes the pid file. The caller holds the lock, the pid file open,
-// until the server is done.
-func listenLocked(dir, addr string, logger *log.Logger) (*Server, *os.File, error) {
+// listenLocked takes the pid file's lock, makes the server of sockets pc
+// and l (binds its own at addr when they are nil) and writes the pid
+// file. The caller holds the lock, the pid file open, until the server is
+// done.
+func listenLocked(dir, addr string, pc net.PacketConn, l net.Listener, logger *log.Logger) (*Server, *os.File, error) {
+	closeSockets := func() {
+		if pc != nil {
+			pc.Close()
+			l.Close()
+		}
+	}
 	ap, err := ParseUpstream(addr)
 	if err != nil {
+		closeSockets()
 		return nil, nil, fmt.Errorf("dns server: listen address %q: want IP or IP:PORT", addr)
 	}
 	f, err := os.OpenFile(filepath.Join(dir, pidFile), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o644)
 	if err != nil {
+		closeSockets()
 		return nil, nil, fmt.Errorf("dns server: %w", err)
 	}
 	if err := flock(f, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		closeSockets()
 		f.Close()
 		return nil, nil, fmt.Errorf("dns server: another server of %s holds %s", dir, f.Name())
 	}
-	s, err := Listen(dir, ap, logger)
+	var s *Server
+	if pc != nil {
+		if s, err = newServer(dir, pc, l, logger); err != nil {
+			closeSockets()
+		}
+	} else {
+		s, err = Listen(dir, ap, logger)
+	}
 	if err != nil {
 		f.Close()
 		return nil, nil, err

@@ -48,6 +48,11 @@ type Record struct {
 	Aliases []string `json:"aliases,omitempty"`
 	IPv4    []string `json:"ipv4,omitempty"`
 	IPv6    []string `json:"ipv6,omitempty"`
+	// Upstream, when set, are the servers that this container's
+	// queries for other names are forwarded to, instead of the
+	// network's (the container's --dns servers, as Docker's resolver
+	// uses them), in the same forms.
+	Upstream []string `json:"upstream,omitempty"`
 }
 
 // Validate checks every field, so that the engine learns of a bad record
@@ -80,6 +85,11 @@ func (r *Records) Validate() error {
 		for _, a := range rec.IPv6 {
 			if ip, err := netip.ParseAddr(a); err != nil || !ip.Is6() || ip.Is4In6() {
 				return fmt.Errorf("record %q: %q is not an IPv6 address", rec.Name, a)
+			}
+		}
+		for _, u := range rec.Upstream {
+			if _, err := ParseUpstream(u); err != nil {
+				return fmt.Errorf("record %q: %w", rec.Name, err)
 			}
 		}
 	}

@@ -62,6 +62,21 @@ type fileKey struct {
 // (port 0 picks one port free for both), ready for Serve. logger, if
 // not nil, gets the few events worth keeping: records that cannot be read.
 func Listen(dir string, addr netip.AddrPort, logger *log.Logger) (*Server, error) {
+	pc, l, err := listenUDPTCP(addr)
+	if err != nil {
+		return nil, fmt.Errorf("dns server: %w", err)
+	}
+	s, err := newServer(dir, pc, l, logger)
+	if err != nil {
+		pc.Close()
+		l.Close()
+	}
+	return s, err
+}
+
+// newServer reads dir/records.json and makes a server of sockets bound
+// already, at one address and port.
+func newServer(dir string, pc net.PacketConn, l net.Listener, logger *log.Logger) (*Server, error) {
 	if logger == nil {
 		logger = log.New(io.Discard, "", 0)
 	}
@@ -82,12 +97,8 @@ func Listen(dir string, addr netip.AddrPort, logger *log.Logger) (*Server, error
 	}
 	s.key = key
 	s.tbl.Store(newTable(r))
-
-	pc, l, err := listenUDPTCP(addr)
-	if err != nil {
-		return nil, fmt.Errorf("dns server: %w", err)
-	}
-	s.addr = netip.AddrPortFrom(addr.Addr(), pc.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+	s.addr = pc.LocalAddr().(*net.UDPAddr).AddrPort()
+	s.addr = netip.AddrPortFrom(s.addr.Addr().Unmap(), s.addr.Port())
 	s.udp = &dns.Server{PacketConn: pc, Handler: s}
 	s.tcp = &dns.Server{Listener: l, Handler: s}
 	return s, nil
@@ -224,7 +235,32 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			}
 		}
 	}
-	s.forward(w, req, t)
+	s.forward(w, req, s.upstreamFor(t, src))
+}
+
+// upstreamFor is where the queries of the client at src go that no
+// network answers: its own servers (its --dns), or the network's. Of its
+// own, those inside another network that it is not on are left out: the
+// server forwards from the host, where a container's own queries could
+// not reach them, and the networks stay isolated, as under Docker, whose
+// resolver forwards from the container's namespace.
+func (s *Server) upstreamFor(t *table, src netip.Addr) []netip.AddrPort {
+	ups, ok := t.clients[src]
+	if !ok {
+		return t.upstream
+	}
+	foreign := s.peers.foreign(t.owners[src])
+	var out []netip.AddrPort
+	for _, up := range ups {
+		inside := false
+		for _, p := range foreign {
+			inside = inside || p.Contains(up.Addr())
+		}
+		if !inside {
+			out = append(out, up)
+		}
+	}
+	return out
 }
 
 // localAnswer is t's answer to req, or nil when t does not know the name
@@ -290,7 +326,7 @@ func localReply(req *dns.Msg) *dns.Msg {
 // forward sends the query to the upstream servers in turn, until one
 // answers with anything but SERVFAIL or REFUSED, and relays that answer;
 // SERVFAIL when none answers.
-func (s *Server) forward(w dns.ResponseWriter, req *dns.Msg, t *table) {
+func (s *Server) forward(w dns.ResponseWriter, req *dns.Msg, upstream []netip.AddrPort) {
 	select {
 	case s.forwards <- struct{}{}:
 		defer func() { <-s.forwards }()
@@ -302,7 +338,7 @@ func (s *Server) forward(w dns.ResponseWriter, req *dns.Msg, t *table) {
 	defer cancel()
 	tcp := isTCP(w)
 	var last *dns.Msg
-	for _, up := range t.upstream {
+	for _, up := range upstream {
 		if up == s.addr || ctx.Err() != nil {
 			continue
 		}

@@ -15,6 +15,9 @@ type table struct {
 	members  map[string]bool       // lowercase record names
 	subnets  []netip.Prefix
 	upstream []netip.AddrPort
+	// clients are the upstream servers of the containers that have
+	// their own, by each of their addresses.
+	clients map[netip.Addr][]netip.AddrPort
 }
 
 // entry is what one name resolves to: the addresses of every record that
@@ -26,7 +29,7 @@ type entry struct {
 // newTable builds the lookup table of r, which has been validated.
 func newTable(r Records) *table {
 	t := &table{names: map[string]*entry{}, ptr: map[netip.Addr]string{},
-		owners: map[netip.Addr]string{}, members: map[string]bool{}}
+		owners: map[netip.Addr]string{}, members: map[string]bool{}, clients: map[netip.Addr][]netip.AddrPort{}}
 	if r.Network != "" {
 		t.suffix = "." + strings.ToLower(r.Network)
 	}
@@ -51,18 +54,29 @@ func newTable(r Records) *table {
 			}
 		}
 		t.members[strings.ToLower(rec.Name)] = true
+		if ups := parseUpstreams(rec.Upstream); len(ups) > 0 {
+			for _, a := range append(v4, v6...) {
+				t.clients[a] = ups
+			}
+		}
 	}
 	for _, s := range r.Subnets {
 		if p, err := netip.ParsePrefix(s); err == nil {
 			t.subnets = append(t.subnets, p.Masked())
 		}
 	}
-	for _, u := range r.Upstream {
+	t.upstream = parseUpstreams(r.Upstream)
+	return t
+}
+
+func parseUpstreams(ss []string) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, u := range ss {
 		if ap, err := ParseUpstream(u); err == nil {
-			t.upstream = append(t.upstream, ap)
+			out = append(out, ap)
 		}
 	}
-	return t
+	return out
 }
 
 func parseAddrs(ss []string) []netip.Addr {

@@ -28,6 +28,10 @@ func useIptables() bool {
 	return err != nil
 }
 
+// UsesIptables says whether this host's rules go through iptables:
+// where nftables cannot be used, or with BERTH_FIREWALL=iptables.
+func UsesIptables() bool { return useIptables() }
+
 // InstallRules puts network r's rules in place, replacing any it had:
 // in berth's nftables table, or in berth's iptables chains where only
 // iptables can be used.

@@ -104,6 +104,9 @@ func AllowForward(bridges []string) error {
 		if err := ensure("FORWARD", true, "-j", IptablesChain); err != nil {
 			return err
 		}
+		if err := removeIptablesOrphans(); err != nil {
+			return err
+		}
 		for _, b := range bridges {
 			for _, rule := range forwardRules(b) {
 				if err := ensure(IptablesChain, false, rule...); err != nil {

@@ -2,9 +2,12 @@ package network
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
+
+	"github.com/vishvananda/netlink"
 )
 
 // iptNatChain is berth's chain in iptables' nat table, where nftables
@@ -55,6 +58,9 @@ func (bin iptables) chain(table, chain, from string) error {
 //	    -s SUBNET ! -o BR -j MASQUERADE         (not internal)
 func installIptables(r Rules) error {
 	if err := removeIptables(RuleTag(r.ID)); err != nil {
+		return err
+	}
+	if err := removeIptablesOrphans(); err != nil {
 		return err
 	}
 	tag := []string{"-m", "comment", "--comment", RuleTag(r.ID)}
@@ -116,6 +122,49 @@ func removeIptables(tag string) error {
 	})
 }
 
+// removeIptablesOrphans deletes berth's rules whose bridge is gone from
+// the host, as delOrphans does in nftables: those of a network's rules
+// (comment RuleTag) and those that let a bridge through FORWARD's DROP
+// policy (comment "berth"), left by a root thrown away without `network
+// rm`, or a bridge someone deleted by hand. They match nothing, and a
+// network whose bridge is made again gets its rules again with it.
+func removeIptablesOrphans() error {
+	gone := map[string]bool{}
+	orphan := func(rule []string) bool {
+		c := argAfter(rule, "--comment")
+		if c != "berth" && !strings.HasPrefix(c, RuleTag("")) {
+			return false
+		}
+		name := argAfter(rule, "-i")
+		if name == "" {
+			name = argAfter(rule, "-o")
+		}
+		if name == "" {
+			return false
+		}
+		if _, seen := gone[name]; !seen {
+			_, err := netlink.LinkByName(name)
+			var nf netlink.LinkNotFoundError
+			gone[name] = errors.As(err, &nf)
+		}
+		return gone[name]
+	}
+	return eachRule(orphan, func(bin iptables, table, chain string, rule []string) error {
+		_, err := bin.run(append([]string{"-t", table, "-D", chain}, rule...)...)
+		return err
+	})
+}
+
+// argAfter is the argument that follows flag in rule, "" without one.
+func argAfter(rule []string, flag string) string {
+	for i, a := range rule {
+		if a == flag && i+1 < len(rule) {
+			return rule[i+1]
+		}
+	}
+	return ""
+}
+
 func countIptables(tag string) (int, error) {
 	n := 0
 	err := eachTagged(tag, func(iptables, string, string, []string) error { n++; return nil })
@@ -125,6 +174,12 @@ func countIptables(tag string) (int, error) {
 // eachTagged calls fn with each rule of berth's chains that carries tag,
 // as the arguments that name it.
 func eachTagged(tag string, fn func(bin iptables, table, chain string, rule []string) error) error {
+	return eachRule(func(rule []string) bool { return containsArg(rule, tag) }, fn)
+}
+
+// eachRule calls fn with each rule of berth's chains that match selects,
+// as the arguments that name it.
+func eachRule(match func(rule []string) bool, fn func(bin iptables, table, chain string, rule []string) error) error {
 	for _, bin := range []iptables{"iptables", "ip6tables"} {
 		if _, err := exec.LookPath(string(bin)); err != nil {
 			continue
@@ -136,7 +191,7 @@ func eachTagged(tag string, fn func(bin iptables, table, chain string, rule []st
 			}
 			for _, line := range strings.Split(string(out), "\n") {
 				args := splitRule(line)
-				if len(args) < 2 || args[0] != "-A" || !containsArg(args, tag) {
+				if len(args) < 2 || args[0] != "-A" || !match(args[2:]) {
 					continue
 				}
 				if err := fn(bin, tc[0], tc[1], args[2:]); err != nil {

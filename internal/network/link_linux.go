@@ -112,7 +112,7 @@ func deleteLink(name string) error {
 // uplinkMTU is the MTU of the host's default route's interface, at
 // most 1500, so that containers' packets leave the host unfragmented.
 func uplinkMTU() int {
-	routes, err := netlink.RouteList(nil, unix.AF_INET)
+	routes, err := dump(func() ([]netlink.Route, error) { return netlink.RouteList(nil, unix.AF_INET) })
 	if err != nil {
 		return 1500
 	}
@@ -183,6 +183,29 @@ func configure(ns *netlink.Handle, ep Endpoint) error {
 	for _, gw := range ep.Gateways {
 		r := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: gw.AsSlice()}
 		if err := ns.RouteAdd(r); err != nil {
+			return fmt.Errorf("container default route via %s: %w", gw, err)
+		}
+	}
+	return nil
+}
+
+// SetDefaultRoutes makes the default routes of the namespace at nsPath
+// go via gws on interface ifname, replacing those it has: a container
+// whose gateway network is disconnected takes another one's.
+func SetDefaultRoutes(nsPath, ifname string, gws []netip.Addr) error {
+	h, f, err := OpenNetNS(nsPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	defer h.Close()
+	l, err := h.LinkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("container interface %s: %w", ifname, err)
+	}
+	for _, gw := range gws {
+		r := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: gw.AsSlice()}
+		if err := h.RouteReplace(r); err != nil {
 			return fmt.Errorf("container default route via %s: %w", gw, err)
 		}
 	}
@@ -260,7 +283,9 @@ func sysctl(key, value string) error {
 // HostRoutes are the destinations of the host's IPv4 routes other than
 // the default one: subnets a new network must not overlap.
 func HostRoutes() []netip.Prefix {
-	routes, err := netlink.RouteListFiltered(unix.AF_INET, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	routes, err := dump(func() ([]netlink.Route, error) {
+		return netlink.RouteListFiltered(unix.AF_INET, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
 		return nil
 	}
@@ -280,4 +305,16 @@ func HostRoutes() []netip.Prefix {
 		out = append(out, netip.PrefixFrom(a, bits).Masked())
 	}
 	return out
+}
+
+// dump runs a netlink dump again while the kernel says that what it
+// dumped changed meanwhile (another program adding links or routes), so
+// that none is missed: a route missed is a subnet taken twice.
+func dump[T any](list func() ([]T, error)) ([]T, error) {
+	for tries := 0; ; tries++ {
+		out, err := list()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) || tries == 20 {
+			return out, err
+		}
+	}
 }

@@ -57,7 +57,11 @@ func newNetEnv(t *testing.T) *netEnv {
 		hostAddr:  netip.MustParseAddr(fmt.Sprintf("172.31.%d.100", x)),
 		hostAddr6: netip.MustParseAddr(fmt.Sprintf("fd00:b:%x:1::100", x)),
 		hostOut:   netip.MustParseAddr(fmt.Sprintf("172.31.%d.65", x)),
-		pub:       &Publisher{Table: fmt.Sprintf("berthtest%d", pid), LockPath: filepath.Join(t.TempDir(), "ports.lock")},
+		pub: &Publisher{Table: fmt.Sprintf("berthtest%d", pid), LockPath: filepath.Join(t.TempDir(), "ports.lock"),
+			Iptables: withIptables},
+	}
+	if withIptables {
+		testfixture.RequireFeature(t, "iptables", func() error { _, err := exec.LookPath("iptables-restore"); return err })
 	}
 	t.Cleanup(func() {
 		for _, ns := range []string{e.c1, e.c2, e.out} {
@@ -65,6 +69,20 @@ func newNetEnv(t *testing.T) *netEnv {
 		}
 		exec.Command("ip", "link", "del", e.bridge).Run()
 		exec.Command("nft", "delete", "table", "inet", e.pub.Table).Run()
+		dnat, post := e.pub.iptChains()
+		for _, bin := range iptBinaries {
+			for _, j := range [][]string{
+				{"PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", dnat},
+				{"OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", dnat},
+				{"POSTROUTING", "-j", post},
+			} {
+				exec.Command(bin, append([]string{"-w", "-t", "nat", "-D"}, j...)...).Run()
+			}
+			for _, c := range []string{dnat, post} {
+				exec.Command(bin, "-w", "-t", "nat", "-F", c).Run()
+				exec.Command(bin, "-w", "-t", "nat", "-X", c).Run()
+			}
+		}
 	})
 	run(t, "ip", "link", "add", e.bridge, "type", "bridge")
 	run(t, "ip", "addr", "add", fmt.Sprintf("172.31.%d.1/26", x), "dev", e.bridge)
@@ -143,6 +161,39 @@ func (e *netEnv) get(ns, addr string) error {
 	return nil
 }
 
+// rulesOf says whether any rule of the publisher's names container id.
+func (e *netEnv) rulesOf(id string) bool {
+	out, _ := exec.Command("nft", "list", "table", "inet", e.pub.Table).CombinedOutput()
+	for _, bin := range iptBinaries {
+		o, _ := exec.Command(bin, "-w", "-t", "nat", "-S").CombinedOutput()
+		out = append(out, o...)
+	}
+	return strings.Contains(string(out), id)
+}
+
+// withIptables makes newNetEnv's publisher use iptables.
+var withIptables bool
+
+// TestIptables runs the tests of published ports with the rules in
+// iptables, as on a host without nftables.
+func TestIptables(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		test func(*testing.T)
+	}{
+		{"Reachable", TestPublishReachable},
+		{"LocalhostOnly", TestPublishLocalhostOnly},
+		{"Conflicts", TestPublishConflicts},
+		{"Move", TestMove},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			withIptables = true
+			defer func() { withIptables = false }()
+			tc.test(t)
+		})
+	}
+}
+
 func testPort(offset int) uint16 { return uint16(20000 + (os.Getpid()%4000)*10 + offset) }
 
 func TestPublishReachable(t *testing.T) {
@@ -164,6 +215,16 @@ func TestPublishReachable(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("Publish = %v, want %v", got, want)
 	}
+	if withIptables {
+		dnat, _ := e.pub.iptChains()
+		out, _ := exec.Command("ip6tables", "-w", "-t", "nat", "-S", dnat).CombinedOutput()
+		if !strings.Contains(string(out), id) {
+			t.Errorf("no rule of %s in ip6tables' %s:\n%s", id, dnat, out)
+		}
+		if exec.Command("nft", "list", "table", "inet", e.pub.Table).Run() == nil {
+			t.Errorf("the iptables publisher made nftables table %s", e.pub.Table)
+		}
+	}
 	p := fmt.Sprint(port)
 	for _, c := range []struct{ ns, addr, why string }{
 		{"", "127.0.0.1:" + p, "the host at 127.0.0.1"},
@@ -184,8 +245,8 @@ func TestPublishReachable(t *testing.T) {
 	if err := e.pub.Unpublish(id, ""); err != nil {
 		t.Fatal(err)
 	}
-	if out, _ := exec.Command("nft", "list", "table", "inet", e.pub.Table).CombinedOutput(); strings.Contains(string(out), id) {
-		t.Errorf("rules of %s left after Unpublish:\n%s", id, out)
+	if e.rulesOf(id) {
+		t.Errorf("rules of %s left after Unpublish", id)
 	}
 	if err := e.get("", "127.0.0.1:"+p); err == nil {
 		t.Errorf("the port still answers after Unpublish")

@@ -17,14 +17,18 @@ import (
 )
 
 // Publisher adds and removes the rules of published ports in one
-// nftables table of the inet family. It only ever touches its own three
-// chains, and in them only rules whose comment it wrote.
+// nftables table of the inet family, or in iptables chains of its own
+// (Iptables). It only ever touches its own chains, and in them only
+// rules whose comment it wrote.
 type Publisher struct {
 	// Table is the nftables table, "berth" for berth itself.
 	Table string
 	// LockPath is a file that serialises berth commands that publish,
 	// so that two never take one port.
 	LockPath string
+	// Iptables puts the rules in iptables chains instead, for a host
+	// where nftables cannot be used (see iptables_linux.go).
+	Iptables bool
 }
 
 // Target is the container that receives a publisher's traffic.
@@ -123,6 +127,10 @@ type Held struct {
 
 // List returns every binding published now, read from the rules.
 func (p *Publisher) List() ([]Held, error) {
+	if p.Iptables {
+		_, held, err := p.iptList()
+		return held, err
+	}
 	conn, err := nftables.New()
 	if err != nil {
 		return nil, err
@@ -156,8 +164,9 @@ func (p *Publisher) rules(conn *nftables.Conn, chain string) ([]*nftables.Rule, 
 
 // Publish picks the host ports of bindings, checks that each is free,
 // and adds the rules that forward them to t, all in one nftables
-// transaction: on any error, nothing is added. It returns the bindings
-// as published, one per address family, with their host ports.
+// transaction (or iptables-restore per family): on any error, nothing is
+// added. It returns the bindings as published, one per address family,
+// with their host ports.
 //
 // A container publishes its ports through one network: when it already
 // has rules (it is on several networks), Publish adds nothing.
@@ -197,16 +206,32 @@ func (p *Publisher) Publish(t Target, bindings []Binding) ([]Binding, error) {
 }
 
 func (p *Publisher) addRules(t Target, bindings []Binding) error {
-	if t.Addr4.IsValid() && t.Iface != "" {
-		// The host's own 127.0.0.1 connections are DNATed out of the
-		// bridge; the kernel drops them as martians unless told.
-		path := filepath.Join("/proc/sys/net/ipv4/conf", t.Iface, "route_localnet")
-		if err := os.WriteFile(path, []byte("1"), 0o644); err != nil {
-			return fmt.Errorf("allow 127.0.0.1 to the container: %w", err)
+	if p.Iptables {
+		if err := routeLocalnet(t); err != nil {
+			return err
 		}
+		rules, err := p.iptRules(t, bindings)
+		if err != nil {
+			return err
+		}
+		return p.iptApply(nil, rules)
 	}
 	conn, err := nftables.New()
 	if err != nil {
+		return err
+	}
+	if err := p.queueRules(conn, t, bindings); err != nil {
+		return err
+	}
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("add nftables rules for published ports: %w", err)
+	}
+	return nil
+}
+
+// queueRules queues, on conn, the rules that forward bindings to t.
+func (p *Publisher) queueRules(conn *nftables.Conn, t Target, bindings []Binding) error {
+	if err := routeLocalnet(t); err != nil {
 		return err
 	}
 	tab := conn.AddTable(p.table())
@@ -247,10 +272,74 @@ func (p *Publisher) addRules(t Target, bindings []Binding) error {
 			conn.AddRule(&nftables.Rule{Table: tab, Chain: post, Exprs: append(lo, &expr.Masq{}), UserData: ud})
 		}
 	}
-	if err := conn.Flush(); err != nil {
-		return fmt.Errorf("add nftables rules for published ports: %w", err)
+	return nil
+}
+
+// routeLocalnet lets the host's own 127.0.0.1 connections be DNATed out
+// of t's interface, which the kernel drops as martians unless told.
+func routeLocalnet(t Target) error {
+	if t.Addr4.IsValid() && t.Iface != "" {
+		path := filepath.Join("/proc/sys/net/ipv4/conf", t.Iface, "route_localnet")
+		if err := os.WriteFile(path, []byte("1"), 0o644); err != nil {
+			return fmt.Errorf("allow 127.0.0.1 to the container: %w", err)
+		}
 	}
 	return nil
+}
+
+// Move makes the ports that container t.ID publishes through network
+// from go to t instead, on the same host ports, in one nftables
+// transaction: a container whose gateway network is disconnected keeps
+// its ports through the next one. The host ports stay berth's all along,
+// so they are not checked again. A binding of an address family that t
+// has no address of is dropped. It returns the bindings published to t;
+// none when the container published nothing through from.
+func (p *Publisher) Move(from string, t Target) ([]Binding, error) {
+	unlock, err := p.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if p.Iptables {
+		return p.iptMove(from, t)
+	}
+	conn, err := nftables.New()
+	if err != nil {
+		return nil, err
+	}
+	var moved []Binding
+	n := 0
+	for _, chain := range []string{chainPrerouting, chainOutput, chainPostrouting} {
+		rules, err := p.rules(conn, chain)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rules {
+			c, _ := userdata.GetString(r.UserData, userdata.TypeComment)
+			h, ok := parseComment(c)
+			if !ok || h.ID != t.ID || h.Network != from {
+				continue
+			}
+			if err := conn.DelRule(r); err != nil {
+				return nil, err
+			}
+			n++
+			host, err := netip.ParseAddr(h.HostIP)
+			if chain == chainPrerouting && err == nil && (host.Is4() && t.Addr4.IsValid() || host.Is6() && t.Addr6.IsValid()) {
+				moved = append(moved, h.Binding)
+			}
+		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	if err := p.queueRules(conn, t, moved); err != nil {
+		return nil, err
+	}
+	if err := conn.Flush(); err != nil {
+		return nil, fmt.Errorf("move the nftables rules of published ports: %w", err)
+	}
+	return moved, nil
 }
 
 // Unpublish removes the rules of container id on network (every
@@ -262,6 +351,13 @@ func (p *Publisher) Unpublish(id, network string) error {
 		return err
 	}
 	defer unlock()
+	if p.Iptables {
+		rules, _, err := p.iptSelect(id, network)
+		if err != nil || len(rules) == 0 {
+			return err
+		}
+		return p.iptApply(rules, nil)
+	}
 	conn, err := nftables.New()
 	if err != nil {
 		return err

@@ -81,7 +81,7 @@ func parseNormalized(s string) (Ref, error) {
 	if len(s) > maxLength {
 		return Ref{}, errdefs.Invalidf("invalid reference format: longer than %d characters", maxLength)
 	}
-	if identifierRegexp.MatchString(s) {
+	if identifierRegexp().MatchString(s) {
 		return Ref{}, errdefs.Invalidf("invalid repository name (%s), cannot specify 64-byte hexadecimal strings", s)
 	}
 	domain, remainder := splitDockerDomain(s)
@@ -121,9 +121,9 @@ func splitDockerDomain(name string) (domain, remainder string) {
 
 // parse parses a full reference, domain included.
 func parse(s string) (Ref, error) {
-	m := referenceRegexp.FindStringSubmatch(s)
+	m := referenceRegexp().FindStringSubmatch(s)
 	if m == nil {
-		if referenceRegexp.MatchString(strings.ToLower(s)) {
+		if referenceRegexp().MatchString(strings.ToLower(s)) {
 			return Ref{}, errdefs.Invalidf("repository name must be lowercase")
 		}
 		return Ref{}, errdefs.Invalidf("invalid reference format")
@@ -132,7 +132,7 @@ func parse(s string) (Ref, error) {
 	if len(name) > maxNameLength {
 		return Ref{}, errdefs.Invalidf("repository name must not be more than %d characters", maxNameLength)
 	}
-	nm := nameRegexp.FindStringSubmatch(name)
+	nm := nameRegexp().FindStringSubmatch(name)
 	r := Ref{domain: nm[1], path: nm[2], tag: tag}
 	if dgst != "" {
 		d, err := digest.Parse(dgst)
@@ -203,7 +203,7 @@ func (r Ref) suffix() string {
 
 // WithTag returns r with its tag set to tag, keeping its digest.
 func (r Ref) WithTag(tag string) (Ref, error) {
-	if !tagRegexp.MatchString(tag) {
+	if !tagRegexp().MatchString(tag) {
 		return Ref{}, errdefs.Invalidf("invalid tag format")
 	}
 	r.tag = tag

@@ -1,6 +1,9 @@
 package reference
 
-import "regexp"
+import (
+	"regexp"
+	"sync"
+)
 
 // The grammar is Docker's (github.com/distribution/reference), so that a
 // name means the same thing to berth as to docker:
@@ -30,8 +33,12 @@ const (
 )
 
 var (
-	referenceRegexp  = regexp.MustCompile(`^(` + namePattern + `)(?::(` + tagPattern + `))?(?:@(` + digestPattern + `))?$`)
-	nameRegexp       = regexp.MustCompile(`^(?:(` + domainAndPort + `)/)?(` + remoteName + `)$`)
-	tagRegexp        = regexp.MustCompile(`^` + tagPattern + `$`)
-	identifierRegexp = regexp.MustCompile(`^[a-f0-9]{64}$`)
+	referenceRegexp = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(` + namePattern + `)(?::(` + tagPattern + `))?(?:@(` + digestPattern + `))?$`)
+	})
+	nameRegexp = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:(` + domainAndPort + `)/)?(` + remoteName + `)$`)
+	})
+	tagRegexp        = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + tagPattern + `$`) })
+	identifierRegexp = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-f0-9]{64}$`) })
 )

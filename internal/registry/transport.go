@@ -88,7 +88,7 @@ func (g *guard) mayAuthorize(u *url.URL) bool {
 }
 
 // realmParam finds the realm of a Bearer challenge.
-var realmParam = regexp.MustCompile(`(?i)^\s*bearer\s.*\brealm="([^"]+)"`)
+var realmParam = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^\s*bearer\s.*\brealm="([^"]+)"`) })
 
 // learnRealm notes the token realm that the registry names in a 401, so
 // that the token request may carry the credentials it exchanges.
@@ -97,7 +97,7 @@ func (g *guard) learnRealm(u *url.URL, resp *http.Response) {
 		return
 	}
 	for _, challenge := range resp.Header.Values("WWW-Authenticate") {
-		m := realmParam.FindStringSubmatch(challenge)
+		m := realmParam().FindStringSubmatch(challenge)
 		if m == nil {
 			continue
 		}

@@ -46,3 +46,30 @@ func Read(path string) ([]byte, error) {
 		buf = buf[:len(buf)+n]
 	}
 }
+
+// Write writes data to the existing file at path in one write(2), as a
+// control file of procfs or cgroupfs takes it, with three system calls.
+// Errors are *fs.PathError.
+func Write(path string, data []byte) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	n, err := unix.Write(fd, data)
+	for err == unix.EINTR {
+		n, err = unix.Write(fd, data)
+	}
+	cerr := unix.Close(fd)
+	switch {
+	case err != nil:
+		return &fs.PathError{Op: "write", Path: path, Err: err}
+	case n != len(data):
+		return &fs.PathError{Op: "write", Path: path, Err: syscall.EIO}
+	case cerr != nil:
+		return &fs.PathError{Op: "close", Path: path, Err: cerr}
+	}
+	return nil
+}

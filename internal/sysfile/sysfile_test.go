@@ -30,3 +30,20 @@ func TestRead(t *testing.T) {
 		t.Errorf("Read of a missing file: %v, want fs.ErrNotExist", err)
 	}
 }
+
+func TestWrite(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte("old contents"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(p, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "new" {
+		t.Errorf("after Write: %q, want the old contents replaced by %q", b, "new")
+	}
+	err := Write(filepath.Join(t.TempDir(), "missing"), []byte("x"))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Write of a missing file: %v, want a not-exist error", err)
+	}
+}

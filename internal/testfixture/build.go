@@ -20,8 +20,8 @@ var built struct {
 }
 
 // Berth builds berth from ./cmd/berth of the module that the tests run in,
-// into a fresh temp dir next to a berth-runc symlink, and returns the
-// binary's path. The first call builds; later calls in the same test
+// and berth-runc from ./cmd/berth-runc beside it, into a fresh temp dir,
+// and returns berth's path. The first call builds; later calls in the same test
 // binary return the same result. It suits TestMain, where there is no
 // testing.TB; such a TestMain calls RemoveBerth after m.Run.
 func Berth() (string, error) {
@@ -66,17 +66,15 @@ func buildBerth() (string, error) {
 		return "", err
 	}
 	built.dir = dir
-	bin := filepath.Join(dir, "berth")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/berth")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building berth: go build ./cmd/berth in %s: %v\n%s", root, err, out)
+	for _, name := range []string{"berth", "berth-runc"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("building %s: go build ./cmd/%s in %s: %v\n%s", name, name, root, err, out)
+		}
 	}
-	if err := os.Symlink("berth", filepath.Join(dir, "berth-runc")); err != nil {
-		return "", err
-	}
-	return bin, nil
+	return filepath.Join(dir, "berth"), nil
 }
 
 // ModuleRoot returns the directory of the go.mod that `go env GOMOD`

@@ -199,9 +199,8 @@ func TestBuildBerth(t *testing.T) {
 	if fi.Mode().Perm()&0o111 == 0 {
 		t.Errorf("%s is not executable: %v", p, fi.Mode())
 	}
-	target, err := os.Readlink(filepath.Join(filepath.Dir(p), "berth-runc"))
-	if err != nil || target != "berth" {
-		t.Errorf("berth-runc: link to %q, %v; want a link to berth", target, err)
+	if fi, err := os.Stat(filepath.Join(filepath.Dir(p), "berth-runc")); err != nil || fi.Mode().Perm()&0o111 == 0 {
+		t.Errorf("berth-runc beside berth: %v, %v; want an executable", fi, err)
 	}
 	if again := BuildBerth(t); again != p {
 		t.Errorf("second BuildBerth built again: %s, first %s", again, p)

@@ -1,4 +1,4 @@
-package cli
+package runcli
 
 import (
 	"encoding/json"
@@ -22,7 +22,7 @@ type execFlags struct {
 	preserveFDs                                    int
 }
 
-func execCmd(g *globals) *cobra.Command {
+func execCmd(g *Globals) *cobra.Command {
 	var x execFlags
 	cmd := &cobra.Command{
 		Use:   "exec [flags] ID [COMMAND [ARG...]]",

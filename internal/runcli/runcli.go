@@ -1,4 +1,10 @@
-package cli
+// Package runcli is berth's runc-compatible command line: runc's verbs,
+// global flags, output and exit codes over internal/container. It is a
+// package of its own so that berth-runc, which container engines start
+// for every container operation, is a small binary that links only the
+// runtime, and starts faster than berth whole; berth's own command line
+// adds the same commands as `berth runtime`.
+package runcli
 
 import (
 	"encoding/json"
@@ -16,8 +22,8 @@ import (
 	"berth/internal/signals"
 )
 
-// globals are runc's global flags, which come before the verb.
-type globals struct {
+// Globals are runc's global flags, which come before the verb.
+type Globals struct {
 	root          string
 	log           string
 	logFormat     string
@@ -25,17 +31,17 @@ type globals struct {
 	systemdCgroup bool
 	criu          string
 	rootless      string
-	// stateDir gives the runtime's state directory; under `berth runtime`
+	// StateDir gives the runtime's state directory; under `berth runtime`
 	// it derives from berth's --root.
-	stateDir func() string
+	StateDir func() string
 }
 
-func (g *globals) runtime() *container.Runtime {
-	return &container.Runtime{Root: g.stateDir()}
+func (g *Globals) runtime() *container.Runtime {
+	return &container.Runtime{Root: g.StateDir()}
 }
 
 // check refuses global settings berth cannot honour, before any verb runs.
-func (g *globals) check() error {
+func (g *Globals) check() error {
 	if g.systemdCgroup {
 		return errdefs.Unsupportedf("--systemd-cgroup: the systemd cgroup driver is not supported; use the cgroupfs driver")
 	}
@@ -47,7 +53,7 @@ func (g *globals) check() error {
 
 // logError reports a failed command the way runc does: on stderr, and as
 // a JSON or text line in the --log file, where containerd looks for it.
-func (g *globals) logError(stderr io.Writer, err error) {
+func (g *Globals) LogError(stderr io.Writer, err error) {
 	if g == nil || g.log == "" {
 		fmt.Fprintf(stderr, "berth: %v\n", err)
 		return
@@ -68,11 +74,11 @@ func (g *globals) logError(stderr io.Writer, err error) {
 	fmt.Fprintf(stderr, "berth: %v\n", err)
 }
 
-// newRuntimeCommand builds the runc-compatible face. standalone is true
+// NewCommand builds the runc-compatible face. standalone is true
 // when it is the whole program (berth-runc), where --root is runc's state
 // directory.
-func newRuntimeCommand(standalone bool) (*cobra.Command, *globals) {
-	g := &globals{}
+func NewCommand(standalone bool) (*cobra.Command, *Globals) {
+	g := &Globals{}
 	cmd := &cobra.Command{
 		Use:   "runtime",
 		Short: "The OCI runtime, with runc's commands and flags",
@@ -88,7 +94,7 @@ symlink to berth), it can replace runc under Docker or containerd.`,
 	f := cmd.PersistentFlags()
 	if standalone {
 		f.StringVar(&g.root, "root", DefaultRuntimeState, "directory for the runtime's per-container state")
-		g.stateDir = func() string { return g.root }
+		g.StateDir = func() string { return g.root }
 	}
 	f.StringVar(&g.log, "log", "", "append errors to this file")
 	f.StringVar(&g.logFormat, "log-format", "text", "format of the --log file: text or json")
@@ -130,7 +136,7 @@ func (c *createFlags) options() (container.CreateOptions, error) {
 	}, nil
 }
 
-func createCmd(g *globals) *cobra.Command {
+func createCmd(g *Globals) *cobra.Command {
 	var c createFlags
 	cmd := &cobra.Command{
 		Use:   "create [flags] ID",
@@ -148,7 +154,7 @@ func createCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func runCmd(g *globals) *cobra.Command {
+func runCmd(g *Globals) *cobra.Command {
 	var c createFlags
 	var detach, keep bool
 	cmd := &cobra.Command{
@@ -176,7 +182,7 @@ func runCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func startCmd(g *globals) *cobra.Command {
+func startCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "start ID",
 		Short: "Start the process of a created container",
@@ -185,7 +191,7 @@ func startCmd(g *globals) *cobra.Command {
 	}
 }
 
-func stateCmd(g *globals) *cobra.Command {
+func stateCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "state ID",
 		Short: "Print a container's state as JSON",
@@ -209,7 +215,7 @@ func printJSON(w io.Writer, v any) error {
 	return err
 }
 
-func killCmd(g *globals) *cobra.Command {
+func killCmd(g *Globals) *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{
 		Use:   "kill [flags] ID [SIGNAL]",
@@ -234,7 +240,7 @@ func killCmd(g *globals) *cobra.Command {
 // ParseSignal accepts "KILL", "SIGKILL" and "9".
 func ParseSignal(s string) (unix.Signal, error) { return signals.Parse(s) }
 
-func deleteCmd(g *globals) *cobra.Command {
+func deleteCmd(g *Globals) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "delete [flags] ID",
@@ -248,7 +254,7 @@ func deleteCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func pauseCmd(g *globals) *cobra.Command {
+func pauseCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "pause ID",
 		Short: "Freeze every process of a container",
@@ -257,7 +263,7 @@ func pauseCmd(g *globals) *cobra.Command {
 	}
 }
 
-func resumeCmd(g *globals) *cobra.Command {
+func resumeCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "resume ID",
 		Short: "Thaw a paused container",
@@ -266,7 +272,7 @@ func resumeCmd(g *globals) *cobra.Command {
 	}
 }
 
-func listCmd(g *globals) *cobra.Command {
+func listCmd(g *Globals) *cobra.Command {
 	var format string
 	var quiet bool
 	cmd := &cobra.Command{

@@ -1,4 +1,4 @@
-package cli
+package runcli
 
 import (
 	"bufio"
@@ -23,7 +23,7 @@ import (
 	"berth/internal/spec"
 )
 
-func psCmd(g *globals) *cobra.Command {
+func psCmd(g *Globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "ps [flags] ID [PS_OPTIONS...]",
@@ -117,7 +117,7 @@ func specCmd() *cobra.Command {
 	return cmd
 }
 
-func eventsCmd(g *globals) *cobra.Command {
+func eventsCmd(g *Globals) *cobra.Command {
 	var stats bool
 	var interval time.Duration
 	cmd := &cobra.Command{
@@ -204,7 +204,7 @@ type updateFlags struct {
 	l3CacheSchema, memBwSchema         string
 }
 
-func updateCmd(g *globals) *cobra.Command {
+func updateCmd(g *Globals) *cobra.Command {
 	var u updateFlags
 	cmd := &cobra.Command{
 		Use:   "update [flags] ID",
