@@ -99,3 +99,29 @@ func copyContent(w io.Writer, rt int, name string, size int64, buf []byte) error
 	}
 	return nil
 }
+
+// RecordSize returns the size of the tar stream that the split record
+// rec describes.
+func RecordSize(rec io.Reader) (int64, error) {
+	zr, err := gzip.NewReader(rec)
+	if err != nil {
+		return 0, fmt.Errorf("split record: %w", err)
+	}
+	defer zr.Close()
+	dec := json.NewDecoder(zr)
+	var n int64
+	for {
+		var e storage.Entry
+		if err := dec.Decode(&e); errors.Is(err, io.EOF) {
+			return n, nil
+		} else if err != nil {
+			return 0, fmt.Errorf("split record: %w", err)
+		}
+		switch e.Type {
+		case storage.SegmentType:
+			n += int64(len(e.Payload))
+		case storage.FileType:
+			n += e.Size
+		}
+	}
+}

@@ -66,6 +66,9 @@ func TestSplitRebuildsTheStream(t *testing.T) {
 	if !bytes.Equal(got, data) {
 		t.Errorf("rebuilt %d bytes, not the %d of the stream", len(got), len(data))
 	}
+	if n, err := RecordSize(bytes.NewReader(rec)); n != int64(len(data)) || err != nil {
+		t.Errorf("RecordSize = %d, %v; want %d", n, err, len(data))
+	}
 }
 
 // A layer whose files do not hold every entry's content says so.

@@ -9,6 +9,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"berth/internal/archive"
+	"berth/internal/errdefs"
 )
 
 // localSource is an image whose blobs are already in the content store,
@@ -58,6 +59,13 @@ func (s *Store) synthesize(config []byte, layers []digest.Digest, split map[dige
 			continue
 		}
 		size, err := s.Content.Size(d)
+		if errdefs.IsNotFound(err) {
+			// A layer kept as a split record: an uncompressed tar.
+			if size, err = s.splitSize(d); err == nil {
+				f.Layers = append(f.Layers, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: d, Size: size})
+				continue
+			}
+		}
 		if err != nil {
 			return nil, err
 		}

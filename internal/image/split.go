@@ -197,6 +197,21 @@ func (s *Store) hasBlob(d digest.Digest) bool {
 	return err == nil
 }
 
+// splitSize is the size of blob d, kept as a split record, or an
+// errdefs.ErrNotFound error.
+func (s *Store) splitSize(d digest.Digest) (int64, error) {
+	snap, err := s.Snaps.WithRecord(d)
+	if err != nil {
+		return 0, err
+	}
+	rec, err := os.Open(s.Snaps.Record(snap))
+	if err != nil {
+		return 0, fmt.Errorf("blob %s: %w", d, err)
+	}
+	defer rec.Close()
+	return archive.RecordSize(rec)
+}
+
 // openBlob opens blob d, of size bytes: from the content store, or
 // rebuilt from an unpacked layer and its split record, checked against
 // d and size as it is read.

@@ -233,3 +233,29 @@ func TestRebuiltBlobCheckedAtItsLastByte(t *testing.T) {
 		t.Errorf("the changed blob, read to its size: %v", err)
 	}
 }
+
+// A build on top of a loaded image names the base layers, kept as split
+// records, by digest; they get their sizes and type from the records.
+func TestBuiltOnSplitLayers(t *testing.T) {
+	img := imagetest.Build([][]byte{baseLayer, appLayer}, false)
+	s := newStore(t)
+	load(t, s, img.DockerArchive("base:1"))
+	built, err := s.StoreBuilt(context.Background(), img.Config, []digest.Digest{digest.FromBytes(baseLayer), digest.FromBytes(appLayer)}, []string{"docker.io/library/built:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := s.Manifest(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range m.Layers {
+		if l.Size != int64(len(img.Layers[i])) || l.MediaType != "application/vnd.oci.image.layer.v1.tar" {
+			t.Errorf("layer %d: %+v", i, l)
+		}
+	}
+	got, err := savedLayers(t, s, "built:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameLayers(t, got, img.Layers)
+}
