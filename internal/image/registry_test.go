@@ -103,6 +103,30 @@ func TestPushIsReadBySkopeo(t *testing.T) {
 	}
 }
 
+// Layers kept as split records are pushed rebuilt, the bytes that were
+// loaded: a pull elsewhere gets them back.
+func TestPushSplitLayers(t *testing.T) {
+	reg := registrytest.Start(t)
+	s := newStore(t)
+	img := imagetest.Build([][]byte{baseLayer, appLayer}, false, "/app/main")
+	load(t, s, img.DockerArchive(reg.Ref("split/app:1")))
+	c := registry.NewClient(nil)
+	defer c.Close()
+	ref := mustRef(t, reg.Ref("split/app:1"))
+	if _, err := s.Push(context.Background(), c, ref, nil); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newStore(t)
+	if _, err := s2.Pull(context.Background(), c, ref, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := savedLayers(t, s2, reg.Ref("split/app:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameLayers(t, got, img.Layers)
+}
+
 // Pulls of one image at once all succeed; a pull racing an rmi leaves a
 // store whose every image is whole.
 func TestConcurrentPullsAndRmi(t *testing.T) {
