@@ -154,6 +154,15 @@ func (s *Store) adoptRecord(tmp string, snap *metadata.Snapshot) error {
 	if err := os.Rename(src, dst); err != nil {
 		return fmt.Errorf("commit layer %s: %w", snap.DiffID, err)
 	}
+	// On the disk before the record of the image that needs it.
+	d, err := os.Open(filepath.Dir(dst))
+	if err != nil {
+		return fmt.Errorf("commit layer %s: %w", snap.DiffID, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("commit layer %s: %w", snap.DiffID, err)
+	}
 	return nil
 }
 
