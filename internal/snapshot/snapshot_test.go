@@ -85,3 +85,41 @@ func TestSweep(t *testing.T) {
 		t.Errorf("a recorded layer was swept: %v", err)
 	}
 }
+
+// A split record committed with a layer that is already there joins it
+// when it has none, and WithRecord finds only layers with records.
+func TestSplitRecordJoinsExistingLayer(t *testing.T) {
+	s := newStore(t)
+	chain := digest.FromString("layer")
+	commit := func(record string) *metadata.Snapshot {
+		t.Helper()
+		tmp, err := s.Temp()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if record != "" {
+			os.WriteFile(filepath.Join(tmp, SplitRecord), []byte(record), 0o600)
+		}
+		snaps, err := s.CommitAll([]Pending{{Tmp: tmp, Chain: chain, DiffID: chain, Size: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snaps[0]
+	}
+	first := commit("")
+	if _, err := s.WithRecord(chain); err == nil {
+		t.Fatal("WithRecord found a layer without a record")
+	}
+	second := commit("first record")
+	commit("second record")
+	if second.Dir != first.Dir {
+		t.Fatalf("the layer was committed twice: %s, %s", first.Dir, second.Dir)
+	}
+	snap, err := s.WithRecord(chain)
+	if err != nil || snap.Dir != first.Dir {
+		t.Fatalf("WithRecord = %+v, %v", snap, err)
+	}
+	if b, err := os.ReadFile(s.Record(snap)); string(b) != "first record" {
+		t.Errorf("record %q, %v; want the first that came", b, err)
+	}
+}
