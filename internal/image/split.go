@@ -1,7 +1,6 @@
 package image
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -229,25 +228,118 @@ func (s *Store) openBlob(ctx context.Context, d digest.Digest, size int64) (io.R
 		return nil, fmt.Errorf("blob %s: %w", d, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	pr, pw := io.Pipe()
-	b := &rebuilt{pr: pr, d: d, size: size, res: make(chan rebuildResult, 1), cancel: cancel, done: make(chan struct{})}
+	pipe := newChunkPipe()
+	b := &rebuilt{pipe: pipe, d: d, size: size, res: make(chan rebuildResult, 1), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(b.done)
 		defer rec.Close()
 		// The hashing is done here, beside the writing of what is
-		// read; buffered, so that the reader is not woken for each
-		// header.
-		bw := bufio.NewWriterSize(pw, 1<<20)
-		hw := &hashingWriter{w: bw, h: digest.SHA256.Digester()}
+		// read.
+		hw := &hashingWriter{w: pipe, h: digest.SHA256.Digester()}
 		err := archive.Rebuild(ctx, hw, s.Snaps.Dir(snap), rec)
 		if err == nil {
-			err = bw.Flush()
+			err = pipe.flush()
 		}
 		b.res <- rebuildResult{d: hw.h.Digest(), n: hw.n, err: err}
-		pw.CloseWithError(err)
+		pipe.closeWrite(err)
 	}()
 	return b, nil
 }
+
+// chunkPipeSize is the size of the pieces a chunkPipe hands over, and
+// chunkPipeQueue how many may wait.
+const (
+	chunkPipeSize  = 1 << 20
+	chunkPipeQueue = 8
+)
+
+// chunkPipe hands what one goroutine writes to another in large pieces,
+// several of them ahead: unlike io.Pipe, whose writer waits until the
+// reader has taken all of each write, neither side waits for the other
+// while there is room, so the two work at the same time.
+type chunkPipe struct {
+	cur   []byte // being filled by the writer
+	queue chan []byte
+	free  chan []byte // pieces the reader is done with
+	stop  chan struct{}
+	once  sync.Once
+	err   error  // the writer's, set before queue is closed
+	rcur  []byte // what is left of the piece being read
+	rbuf  []byte // that piece, to give back
+}
+
+func newChunkPipe() *chunkPipe {
+	return &chunkPipe{queue: make(chan []byte, chunkPipeQueue), free: make(chan []byte, chunkPipeQueue+2), stop: make(chan struct{})}
+}
+
+func (c *chunkPipe) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if c.cur == nil {
+			select {
+			case c.cur = <-c.free:
+			default:
+				c.cur = make([]byte, 0, chunkPipeSize)
+			}
+		}
+		m := min(len(p), cap(c.cur)-len(c.cur))
+		c.cur = append(c.cur, p[:m]...)
+		p = p[m:]
+		if len(c.cur) == cap(c.cur) {
+			if err := c.flush(); err != nil {
+				return n - len(p), err
+			}
+		}
+	}
+	return n, nil
+}
+
+// flush hands over what is written so far.
+func (c *chunkPipe) flush() error {
+	if len(c.cur) == 0 {
+		return nil
+	}
+	select {
+	case c.queue <- c.cur:
+		c.cur = nil
+		return nil
+	case <-c.stop:
+		return io.ErrClosedPipe
+	}
+}
+
+// closeWrite ends the stream: the reader gets err after what was
+// handed over, or EOF when err is nil.
+func (c *chunkPipe) closeWrite(err error) {
+	c.err = err
+	close(c.queue)
+}
+
+func (c *chunkPipe) Read(p []byte) (int, error) {
+	for len(c.rcur) == 0 {
+		if c.rbuf != nil {
+			select {
+			case c.free <- c.rbuf[:0]:
+			default:
+			}
+			c.rbuf = nil
+		}
+		b, ok := <-c.queue
+		if !ok {
+			if c.err != nil {
+				return 0, c.err
+			}
+			return 0, io.EOF
+		}
+		c.rbuf, c.rcur = b, b
+	}
+	n := copy(p, c.rcur)
+	c.rcur = c.rcur[n:]
+	return n, nil
+}
+
+// closeRead gives up reading: the writer's next hand-over fails.
+func (c *chunkPipe) closeRead() { c.once.Do(func() { close(c.stop) }) }
 
 // hashingWriter hashes and counts what it writes.
 type hashingWriter struct {
@@ -265,7 +357,7 @@ func (w *hashingWriter) Write(p []byte) (int, error) {
 // rebuilt reads a rebuilt blob, and fails at its end unless it is the
 // blob it should be.
 type rebuilt struct {
-	pr      *io.PipeReader
+	pipe    *chunkPipe
 	d       digest.Digest
 	size    int64
 	n       int64
@@ -286,7 +378,7 @@ type rebuildResult struct {
 // that stops at its size without reading EOF gets no other blob: a
 // mismatch gives an error and none of the bytes of that Read.
 func (b *rebuilt) Read(p []byte) (int, error) {
-	n, err := b.pr.Read(p)
+	n, err := b.pipe.Read(p)
 	b.n += int64(n)
 	switch {
 	case b.n > b.size:
@@ -299,7 +391,7 @@ func (b *rebuilt) Read(p []byte) (int, error) {
 		for err == nil {
 			var one [1]byte
 			var m int
-			if m, err = b.pr.Read(one[:]); m > 0 {
+			if m, err = b.pipe.Read(one[:]); m > 0 {
 				return 0, b.mismatch()
 			}
 		}
@@ -340,7 +432,7 @@ func (b *rebuilt) mismatch() error {
 
 func (b *rebuilt) Close() error {
 	b.cancel()
-	b.pr.Close()
+	b.pipe.closeRead()
 	<-b.done
 	return nil
 }
