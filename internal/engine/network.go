@@ -345,7 +345,7 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, m
 		e.release(ep)
 		return nil, false, err
 	}
-	if err := endpointUp(e, EndpointInfo{ContainerID: c.ID, NetworkID: n.ID, Bridge: n.Bridge, HostVeth: ep.HostVeth,
+	if err := endpointUp(e, EndpointInfo{ContainerID: c.ID, NetworkID: n.ID, Bridge: n.Bridge, HostVeth: ep.HostVeth, Publishes: publishes(c),
 		IPv4: v4, IPv6: v6, Gateway: gateway}); err != nil {
 		network.DeleteEndpoint(ep.HostVeth)
 		e.release(ep)
@@ -357,7 +357,7 @@ func (e *Engine) attachOne(c *metadata.Container, a Attachment, ifname string, m
 			err = dnsEnsureRunning(e.networkDir(n.ID), gw4)
 		}
 		if err != nil {
-			endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: n.ID})
+			endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: n.ID, Publishes: publishes(c)})
 			network.DeleteEndpoint(ep.HostVeth)
 			e.release(ep)
 			return nil, false, err
@@ -491,7 +491,7 @@ func (e *Engine) netDown(c *metadata.Container) error {
 	}
 	errs := []error{err}
 	for _, ep := range eps {
-		errs = append(errs, endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: ep.NetworkID}))
+		errs = append(errs, endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: ep.NetworkID, Publishes: publishes(c)}))
 		if n, err := e.networkByID(ep.NetworkID); err == nil && !n.Predefined {
 			errs = append(errs, e.writeRecords(n))
 		}

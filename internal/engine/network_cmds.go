@@ -459,7 +459,7 @@ func (e *Engine) disconnectRunning(c *metadata.Container, nid, nsPath string) er
 				return err
 			}
 		}
-		endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: nid})
+		endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: nid, Publishes: publishes(c)})
 		if err := network.DeleteEndpoint(ep.HostVeth); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"net/netip"
 
+	"berth/internal/metadata"
 	"berth/internal/portmap"
 )
 
@@ -20,6 +21,9 @@ type EndpointInfo struct {
 	// Gateway says that this is the container's gateway network, which
 	// has its default route and publishes its ports.
 	Gateway bool
+	// Publishes says that the container publishes ports (-p, -P): only
+	// then are there rules to add or remove.
+	Publishes bool
 }
 
 // endpointUp is called once container ep.ContainerID's interface on a
@@ -27,7 +31,7 @@ type EndpointInfo struct {
 // its ports (-p, -P) to ep's addresses, when ep is its gateway network.
 // An error fails the start, and the endpoint is taken down again.
 func endpointUp(e *Engine, ep EndpointInfo) error {
-	if !ep.Gateway {
+	if !ep.Gateway || !ep.Publishes {
 		return nil
 	}
 	return e.publishPorts(ep.ContainerID, ep.HostVeth, portmap.Target{
@@ -36,8 +40,19 @@ func endpointUp(e *Engine, ep EndpointInfo) error {
 
 // endpointDown is called when the container leaves the network (stop,
 // rm, disconnect), after or instead of endpointUp: the place to
-// unpublish its ports. Only ContainerID and NetworkID are set. It must
-// tolerate being called for a container that published nothing.
+// unpublish its ports. Only ContainerID, NetworkID and Publishes are
+// set. It must tolerate being called for a container that published
+// nothing.
 func endpointDown(e *Engine, ep EndpointInfo) error {
+	if !ep.Publishes {
+		return nil
+	}
 	return e.unpublishPorts(ep.ContainerID, ep.NetworkID)
+}
+
+// publishes reports whether container c asks for published ports; when
+// its config cannot be read, it may.
+func publishes(c *metadata.Container) bool {
+	cfg, err := configOf(c)
+	return err != nil || len(cfg.PortBindings) > 0 || cfg.PublishAll
 }
