@@ -255,30 +255,8 @@ fi
 # measure SECTION RUNS WARMUP: runs hyperfine for each tool of SECTION that can
 # run, one tool at a time, so that a tool that fails loses only its own
 # column.
-measure() {
-	local s=$1 runs=$2 warmup=$3 t args rc
-	for t in ${tools[$s]}; do
-		[ "${why[$s:$t]:-}" = "$pending" ] || continue
-		args=(--runs "$runs")
-		[ "$warmup" = 0 ] || args+=(--warmup "$warmup")
-		args+=(--prepare "${prep[$s:$t]}" --export-json "$out/$s-$t.json" -n "$t" "${cmd[$s:$t]}")
-		hyperfine_cmds[$s]+="$(quote hyperfine "${args[@]}")"$'\n'
-		echo
-		echo "== $s: $t"
-		rc=0
-		hyperfine "${args[@]}" </dev/null || rc=$?
-		# hyperfine catches ^C and exits 130, and bash then takes the
-		# interrupt as handled: stop here, as ^C means.
-		[ "$rc" -lt 128 ] || exit "$rc"
-		if [ "$rc" = 0 ]; then
-			unset "why[$s:$t]"
-		else
-			rm -f "$out/$s-$t.json"
-			why[$s:$t]=$(why_failed "${prep[$s:$t]}" "${cmd[$s:$t]}")
-			[ "$t" != berth ] || berth_failed=1
-		fi
-	done
-}
+# shellcheck disable=SC2086 # tools[SECTION] is a list of names
+measure() { hyperfine_each "$1" "$2" "$3" ${tools[$1]}; }
 
 # --- the report --------------------------------------------------------------
 # median SECTION TOOL: the median in seconds, or nothing.
