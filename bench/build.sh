@@ -51,6 +51,7 @@ cleanup() {
 	[ -z "$dockerd_pid" ] || stop "$dockerd_pid" dockerd 30
 	# What is left of the engines' processes names the temp dir.
 	kill_naming "$work/"
+	[ ! -d "$BERTH_ROOT" ] || release_bridges "$berth"
 	remove_work
 }
 trap cleanup EXIT

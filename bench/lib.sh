@@ -58,6 +58,19 @@ kill_naming() {
 # remove_work: unmounts what is mounted under $work (overlays, and the
 # engines' binds of their stores onto themselves), the deepest first,
 # then removes $work.
+# release_bridges BERTH...: deletes the bridges of the networks of the
+# berth that the command BERTH... runs (with its --root), before its root
+# goes: a bridge outlives the root that named it otherwise. What rules
+# are left match nothing, and berth deletes them when it next makes a
+# bridge.
+release_bridges() {
+	local id br
+	for id in $("$@" network ls -q 2>/dev/null); do
+		br=$("$@" network inspect -f '{{index .Options "com.docker.network.bridge.name"}}' "$id" 2>/dev/null) || continue
+		[ -z "$br" ] || [ "$br" = "<no value>" ] || ip link del "$br" 2>/dev/null || true
+	done
+}
+
 remove_work() {
 	local mp
 	awk -v w="$work" '$5 == w || index($5, w "/") == 1 {print $5}' /proc/self/mountinfo |

@@ -79,6 +79,7 @@ cleanup() {
 		timeout 60 podman rm -f -t 0 bench-net >/dev/null 2>&1 || true
 	fi
 	ip link del "$docker_bridge" 2>/dev/null || true
+	[ ! -d "$BENCH_ROOT" ] || release_bridges "$berth" --root "$BENCH_ROOT"
 	remove_work
 }
 trap cleanup EXIT
