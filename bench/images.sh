@@ -72,7 +72,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mkdir -p "$BENCH_STATE" "$work/registry" "$work/docker"
+mkdir -p "$BENCH_STATE/old" "$work/registry" "$work/docker"
 
 
 sections=(pull load import save)
@@ -180,35 +180,42 @@ start_dockerd || echo "bench: docker is not measured: $docker_why" >&2
 
 # --- the commands ------------------------------------------------------------
 # Every timed run starts from an empty store of its tool's, the same way for
-# every tool: its prepare command deletes the last run's store, runs `sync`
-# (no run pays for flushing the last one's writes), drops the page cache,
-# and reads back the run's input and the tool's program. The drop is for
-# ext4 without a journal, which skips inodes deleted in the last minute
-# whose inode table block is cached, at a cost per inode, when it
-# allocates new ones: without it, how fast a run creates files depends on
-# what the prepare just deleted.
+# every tool: its prepare command moves the last run's store aside (into
+# $BENCH_STATE/old, deleted when the bench ends), runs `sync` (no run pays
+# for flushing the last one's writes), drops the page cache, and reads back
+# the run's input and the tool's program. Moving rather than deleting is for
+# ext4 without a journal, which skips inodes deleted in the last minute when
+# it allocates new ones, at a cost per inode once their inode table block is
+# read: after a delete of the last run's thousands of files, how fast a run
+# creates files would depend on where the file system put them. Docker's
+# store is its own, so `docker image prune` deletes.
 # prepare EMPTY INPUT PROGRAM: the prepare command of one tool's runs.
 prepare() {
 	printf '%s && sync && echo 3 >/proc/sys/vm/drop_caches && %s && cat %s >/dev/null' "$1" "$2" "$3"
+}
+# aside DIR: the shell words that move DIR, when there is one, into
+# $BENCH_STATE/old under a name of its own.
+aside() {
+	printf '{ [ ! -e "%s" ] || mv "%s" "$BENCH_STATE/old/$(date +%%s%%N)"; }' "$1" "$1"
 }
 warm_registry='find "$BENCH_REGISTRY_DATA" -type f -exec cat {} + >/dev/null'
 warm_archive='cat "$BENCH_IMAGE/image.tar" >/dev/null'
 warm_layers='cat "$BENCH_IMAGE"/layers/*.tar >/dev/null'
 warm_flat='cat "$BENCH_IMAGE/flat.tar" >/dev/null'
 docker_empty="docker -H \"\$BENCH_DOCKER\" image prune -af >/dev/null"
-tar_empty='rm -rf "$BENCH_STATE/tar" && mkdir "$BENCH_STATE/tar"'
+tar_empty="$(aside '$BENCH_STATE/tar') && mkdir \"\$BENCH_STATE/tar\""
 prog_docker='"$(command -v docker)"'
 prog_tar='"$(command -v tar)"'
 
 cmd[pull:berth]="$berth --root \"\$BENCH_STATE/pull\" pull \"\$BENCH_REGISTRY/$name\""
-prep[pull:berth]=$(prepare 'rm -rf "$BENCH_STATE/pull"' "$warm_registry" "$berth")
+prep[pull:berth]=$(prepare "$(aside '$BENCH_STATE/pull')" "$warm_registry" "$berth")
 cmd[pull:docker]="docker -H \"\$BENCH_DOCKER\" pull \"\$BENCH_REGISTRY/$name\""
 prep[pull:docker]=$(prepare "$docker_empty" "$warm_registry" "$prog_docker")
 cmd[pull:skopeo]="skopeo copy --insecure-policy --src-tls-verify=false \"docker://\$BENCH_REGISTRY/$name\" \"dir:\$BENCH_STATE/skopeo\""
-prep[pull:skopeo]=$(prepare 'rm -rf "$BENCH_STATE/skopeo"' "$warm_registry" '"$(command -v skopeo)"')
+prep[pull:skopeo]=$(prepare "$(aside '$BENCH_STATE/skopeo')" "$warm_registry" '"$(command -v skopeo)"')
 
 cmd[load:berth]="$berth --root \"\$BENCH_STATE/load\" load -i \"\$BENCH_IMAGE/image.tar\""
-prep[load:berth]=$(prepare 'rm -rf "$BENCH_STATE/load"' "$warm_archive" "$berth")
+prep[load:berth]=$(prepare "$(aside '$BENCH_STATE/load')" "$warm_archive" "$berth")
 cmd[load:docker]="docker -H \"\$BENCH_DOCKER\" load -i \"\$BENCH_IMAGE/image.tar\""
 prep[load:docker]=$(prepare "$docker_empty" "$warm_archive" "$prog_docker")
 cmd[load:tar]="for l in \"\$BENCH_IMAGE\"/layers/*.tar; do tar -xf \"\$l\" -C \"\$BENCH_STATE/tar\" || exit 1; done"
@@ -219,7 +226,7 @@ cmd[load:tarsync]="${cmd[load:tar]} && sync"
 prep[load:tarsync]=${prep[load:tar]}
 
 cmd[import:berth]="$berth --root \"\$BENCH_STATE/import\" import \"\$BENCH_IMAGE/flat.tar\" bench/flat:1"
-prep[import:berth]=$(prepare 'rm -rf "$BENCH_STATE/import"' "$warm_flat" "$berth")
+prep[import:berth]=$(prepare "$(aside '$BENCH_STATE/import')" "$warm_flat" "$berth")
 cmd[import:docker]="docker -H \"\$BENCH_DOCKER\" import \"\$BENCH_IMAGE/flat.tar\" bench/flat:1"
 prep[import:docker]=$(prepare "$docker_empty" "$warm_flat" "$prog_docker")
 cmd[import:tar]="tar -xf \"\$BENCH_IMAGE/flat.tar\" -C \"\$BENCH_STATE/tar\""
@@ -423,16 +430,18 @@ write_report() {
 		echo "### How it was measured"
 		echo
 		echo "Each timed run starts from an empty store of its tool's, prepared the"
-		echo "same way for every tool by hyperfine's prepare command: it deletes the"
-		echo "last run's store (a fresh \`--root\` for berth, \`docker image prune -af\`"
-		echo "for Docker, an empty directory for skopeo and tar), runs \`sync\` so that"
-		echo "no run pays for flushing the last one's writes, drops the page cache,"
-		echo "and reads the run's input (the registry's files, the archive, the"
-		echo "tarball) and the tool's program back into it: inputs warm, file system"
-		echo "metadata cold. The drop is for ext4 without a journal, which skips"
-		echo "inodes deleted within the last minute when it allocates new ones, at a"
-		echo "cost per inode while their inode table block is cached: without it,"
-		echo "how fast a run creates files depends on what its prepare just deleted."
+		echo "same way for every tool by hyperfine's prepare command: it moves the"
+		echo "last run's store aside (a fresh \`--root\` for berth, an empty directory"
+		echo "for skopeo and tar; \`docker image prune -af\` for Docker, whose store is"
+		echo "its own), runs \`sync\` so that no run pays for flushing the last one's"
+		echo "writes, drops the page cache, and reads the run's input (the registry's"
+		echo "files, the archive, the tarball) and the tool's program back into it:"
+		echo "inputs warm, file system metadata cold. The stores are moved, not"
+		echo "deleted, for ext4 without a journal, which skips inodes deleted within"
+		echo "the last minute when it allocates new ones, at a cost per inode once"
+		echo "their inode table block is read: after a delete of the last run's"
+		echo "thousands of files, how fast a run creates files depends on where the"
+		echo "file system puts them, by as much as twice."
 		echo "Save instead has one untimed warm-up run per tool, which reads that"
 		echo "tool's store, and deletes only the last run's output."
 		echo "Nothing flushes the writes at the end of a run: a tool that syncs pays"
