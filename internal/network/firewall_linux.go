@@ -20,7 +20,7 @@ func useIptables() bool {
 	case "nftables":
 		return false
 	}
-	c, err := nftables.New()
+	c, err := NftConn()
 	if err != nil {
 		return true
 	}

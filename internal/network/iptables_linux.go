@@ -24,7 +24,7 @@ const IptablesChain = "BERTH-FORWARD"
 // after the bridge was made, or the rules were flushed). Where FORWARD
 // accepts, that is one netlink dump.
 func ForwardBlocked(bridge string) bool {
-	c, err := nftables.New()
+	c, err := NftConn()
 	if err != nil {
 		return false
 	}

@@ -63,7 +63,7 @@ func chains(t *nftables.Table) (fwd, post *nftables.Chain) {
 // to a container unless a published port's DNAT let it in, and an
 // internal network's containers reach only each other and the host.
 func installNft(r Rules) error {
-	c, err := nftables.New()
+	c, err := NftConn()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
@@ -101,7 +101,7 @@ func installNft(r Rules) error {
 
 // removeNft removes network id's rules from berth's table.
 func removeNft(id string) error {
-	c, err := nftables.New()
+	c, err := NftConn()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
@@ -118,7 +118,7 @@ func removeNft(id string) error {
 
 // countNft counts the rules in berth's table that carry tag.
 func countNft(tag string) (int, error) {
-	c, err := nftables.New()
+	c, err := NftConn()
 	if err != nil {
 		return 0, err
 	}

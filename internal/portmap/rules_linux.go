@@ -14,6 +14,8 @@ import (
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
 	"golang.org/x/sys/unix"
+
+	berthnet "berth/internal/network"
 )
 
 // Publisher adds and removes the rules of published ports in one
@@ -131,7 +133,7 @@ func (p *Publisher) List() ([]Held, error) {
 		_, held, err := p.iptList()
 		return held, err
 	}
-	conn, err := nftables.New()
+	conn, err := berthnet.NftConn()
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +218,7 @@ func (p *Publisher) addRules(t Target, bindings []Binding) error {
 		}
 		return p.iptApply(nil, rules)
 	}
-	conn, err := nftables.New()
+	conn, err := berthnet.NftConn()
 	if err != nil {
 		return err
 	}
@@ -303,7 +305,7 @@ func (p *Publisher) Move(from string, t Target) ([]Binding, error) {
 	if p.Iptables {
 		return p.iptMove(from, t)
 	}
-	conn, err := nftables.New()
+	conn, err := berthnet.NftConn()
 	if err != nil {
 		return nil, err
 	}
@@ -358,7 +360,7 @@ func (p *Publisher) Unpublish(id, network string) error {
 		}
 		return p.iptApply(rules, nil)
 	}
-	conn, err := nftables.New()
+	conn, err := berthnet.NftConn()
 	if err != nil {
 		return err
 	}
