@@ -81,6 +81,8 @@ func TestBuildDebian(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The RUN steps' bridge would outlive the temp root.
+	t.Cleanup(func() { e.ReleaseNetworks() })
 	f, err := os.Open(tarball)
 	if err != nil {
 		t.Fatal(err)
