@@ -94,9 +94,9 @@ func TestMAC(t *testing.T) {
 }
 
 func TestSplitRule(t *testing.T) {
-	got := splitRule(`-A BERTH-FORWARD -o br1 ! -i br1 -m comment --comment "berth network abc" -j DROP`)
+	got := SplitRule(`-A BERTH-FORWARD -o br1 ! -i br1 -m comment --comment "berth network abc" -j DROP`)
 	want := []string{"-A", "BERTH-FORWARD", "-o", "br1", "!", "-i", "br1", "-m", "comment", "--comment", "berth network abc", "-j", "DROP"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("splitRule = %q, want %q", got, want)
+		t.Errorf("SplitRule = %q, want %q", got, want)
 	}
 }

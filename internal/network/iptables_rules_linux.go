@@ -131,13 +131,13 @@ func removeIptables(tag string) error {
 func removeIptablesOrphans() error {
 	gone := map[string]bool{}
 	orphan := func(rule []string) bool {
-		c := argAfter(rule, "--comment")
+		c := ArgAfter(rule, "--comment")
 		if c != "berth" && !strings.HasPrefix(c, RuleTag("")) {
 			return false
 		}
-		name := argAfter(rule, "-i")
+		name := ArgAfter(rule, "-i")
 		if name == "" {
-			name = argAfter(rule, "-o")
+			name = ArgAfter(rule, "-o")
 		}
 		if name == "" {
 			return false
@@ -155,8 +155,8 @@ func removeIptablesOrphans() error {
 	})
 }
 
-// argAfter is the argument that follows flag in rule, "" without one.
-func argAfter(rule []string, flag string) string {
+// ArgAfter is the argument that follows flag in rule, "" without one.
+func ArgAfter(rule []string, flag string) string {
 	for i, a := range rule {
 		if a == flag && i+1 < len(rule) {
 			return rule[i+1]
@@ -190,7 +190,7 @@ func eachRule(match func(rule []string) bool, fn func(bin iptables, table, chain
 				continue // no such chain: nothing of ours
 			}
 			for _, line := range strings.Split(string(out), "\n") {
-				args := splitRule(line)
+				args := SplitRule(line)
 				if len(args) < 2 || args[0] != "-A" || !match(args[2:]) {
 					continue
 				}
@@ -203,9 +203,9 @@ func eachRule(match func(rule []string) bool, fn func(bin iptables, table, chain
 	return nil
 }
 
-// splitRule splits a line of `iptables -S` into arguments: words, and
+// SplitRule splits a line of `iptables -S` into arguments: words, and
 // double-quoted strings (a comment) with their quotes removed.
-func splitRule(line string) []string {
+func SplitRule(line string) []string {
 	var args []string
 	var cur strings.Builder
 	quoted, in := false, false

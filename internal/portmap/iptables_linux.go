@@ -10,6 +10,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	berthnet "berth/internal/network"
 )
 
 // Where nftables cannot be used, the same rules go through iptables and
@@ -100,11 +102,11 @@ func (p *Publisher) iptList() ([]iptRule, []Held, error) {
 				continue // no such chain: nothing published
 			}
 			for _, line := range strings.Split(out, "\n") {
-				args := splitRule(line)
+				args := berthnet.SplitRule(line)
 				if len(args) < 3 || args[0] != "-A" {
 					continue
 				}
-				h, ok := parseComment(argAfter(args, "--comment"))
+				h, ok := parseComment(berthnet.ArgAfter(args, "--comment"))
 				if !ok {
 					continue
 				}
@@ -258,46 +260,6 @@ func quoteArg(a string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(a) + `"`
 }
 
-// splitRule splits a line of `iptables -S` into arguments: words, and
-// double-quoted strings (a comment) with their quotes removed.
-func splitRule(line string) []string {
-	var args []string
-	var cur strings.Builder
-	quoted, in := false, false
-	for i := 0; i < len(line); i++ {
-		switch ch := line[i]; {
-		case ch == '\\' && quoted && i+1 < len(line):
-			i++
-			cur.WriteByte(line[i])
-		case ch == '"':
-			quoted, in = !quoted, true
-		case ch == ' ' && !quoted:
-			if in {
-				args = append(args, cur.String())
-				cur.Reset()
-				in = false
-			}
-		default:
-			cur.WriteByte(ch)
-			in = true
-		}
-	}
-	if in {
-		args = append(args, cur.String())
-	}
-	return args
-}
-
-// argAfter is the argument that follows flag in args, "" without one.
-func argAfter(args []string, flag string) string {
-	for i, a := range args {
-		if a == flag && i+1 < len(args) {
-			return args[i+1]
-		}
-	}
-	return ""
-}
-
 // iptSelect returns the rules of container id through network (every
 // network when empty), and what the DNAT ones publish.
 func (p *Publisher) iptSelect(id, network string) ([]iptRule, []Held, error) {
@@ -309,7 +271,7 @@ func (p *Publisher) iptSelect(id, network string) ([]iptRule, []Held, error) {
 	var sel []iptRule
 	var held []Held
 	for _, r := range rules {
-		h, _ := parseComment(argAfter(r.args, "--comment"))
+		h, _ := parseComment(berthnet.ArgAfter(r.args, "--comment"))
 		if h.ID == id && (network == "" || h.Network == network) {
 			sel = append(sel, r)
 			if r.chain == dnat {

@@ -3,6 +3,8 @@ package portmap
 import (
 	"slices"
 	"testing"
+
+	berthnet "berth/internal/network"
 )
 
 // TestIptablesQuoting: a rule written for iptables-restore reads back as
@@ -14,11 +16,11 @@ func TestIptablesQuoting(t *testing.T) {
 	for _, a := range args {
 		line += " " + quoteArg(a)
 	}
-	got := splitRule(line)
+	got := berthnet.SplitRule(line)
 	if want := append([]string{"-A", "BERTH-PORTS"}, args...); !slices.Equal(got, want) {
 		t.Errorf("splitRule(%q) = %q, want %q", line, got, want)
 	}
-	if c := argAfter(got, "--comment"); c != args[5] {
+	if c := berthnet.ArgAfter(got, "--comment"); c != args[5] {
 		t.Errorf("argAfter --comment = %q", c)
 	}
 	if h, ok := parseComment(args[5]); !ok || h.ID != "abc" || h.Network != "net" || h.HostPort != 8080 {
