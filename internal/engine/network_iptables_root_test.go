@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -24,20 +23,7 @@ func TestNetworkIptablesNoLeaks(t *testing.T) {
 		t.Skip("iptables is not installed")
 	}
 	ns, outNS := hostWithUplink(t, "bnipl", 81)
-	in := func(args ...string) (string, error) {
-		cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + ns}, args...)...)
-		cmd.Env = append(os.Environ(), network.EnvFirewall+"=iptables")
-		b, err := cmd.CombinedOutput()
-		return string(b), err
-	}
-	berth := func(args ...string) string {
-		t.Helper()
-		o, err := in(append([]string{c.bin, "--root", c.root}, args...)...)
-		if err != nil {
-			t.Fatalf("berth %s: %v\n%s", strings.Join(args, " "), err, o)
-		}
-		return o
-	}
+	in, berth := iptablesRunners(t, c, ns)
 	// berth's rules: those of its chains, and the jumps to them.
 	rules := func() string {
 		t.Helper()

@@ -464,6 +464,28 @@ func TestNetworkOrphanRules(t *testing.T) {
 	}
 }
 
+// iptablesRunners returns, for the host namespace ns, in, which runs a
+// command there with berth's rules forced into iptables (as on a host
+// without nftables), and berth, which runs c's berth so and fails the
+// test when it fails.
+func iptablesRunners(t *testing.T, c *cli, ns string) (in func(args ...string) (string, error), berth func(args ...string) string) {
+	in = func(args ...string) (string, error) {
+		cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + ns}, args...)...)
+		cmd.Env = append(os.Environ(), network.EnvFirewall+"=iptables")
+		b, err := cmd.CombinedOutput()
+		return string(b), err
+	}
+	berth = func(args ...string) string {
+		t.Helper()
+		o, err := in(append([]string{c.bin, "--root", c.root}, args...)...)
+		if err != nil {
+			t.Fatalf("berth %s: %v\n%s", strings.Join(args, " "), err, o)
+		}
+		return o
+	}
+	return in, berth
+}
+
 // TestNetworkIptablesBackend runs berth, with its rules in iptables
 // chains (as on a host without nftables), in a network namespace of its
 // own: egress, isolation and internal networks must hold as with
@@ -474,20 +496,7 @@ func TestNetworkIptablesBackend(t *testing.T) {
 		t.Skip("iptables is not installed")
 	}
 	ns, _ := hostWithUplink(t, "bnipt", 80)
-	in := func(args ...string) (string, error) {
-		cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + ns}, args...)...)
-		cmd.Env = append(os.Environ(), network.EnvFirewall+"=iptables")
-		b, err := cmd.CombinedOutput()
-		return string(b), err
-	}
-	berth := func(args ...string) string {
-		t.Helper()
-		o, err := in(append([]string{c.bin, "--root", c.root}, args...)...)
-		if err != nil {
-			t.Fatalf("berth %s: %v\n%s", strings.Join(args, " "), err, o)
-		}
-		return o
-	}
+	in, berth := iptablesRunners(t, c, ns)
 	ping := func(addr string) string {
 		return "ping -c1 -W2 " + addr + " >/dev/null && echo reached || echo unreachable"
 	}
