@@ -490,8 +490,9 @@ func (e *Engine) netDown(c *metadata.Container) error {
 		})
 	}
 	errs := []error{err}
+	pub := publishes(c)
 	for _, ep := range eps {
-		errs = append(errs, endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: ep.NetworkID, Publishes: publishes(c)}))
+		errs = append(errs, endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: ep.NetworkID, Publishes: pub}))
 		if n, err := e.networkByID(ep.NetworkID); err == nil && !n.Predefined {
 			errs = append(errs, e.writeRecords(n))
 		}
