@@ -28,6 +28,9 @@ const execFifo = "exec.fifo"
 // processes may use the same Root at once.
 type Runtime struct {
 	Root string
+	// GoInit makes every container's init start Go, even where a create
+	// plan could do without it; tests use it to cover both ways.
+	GoInit bool
 }
 
 // CreateOptions are the caller's choices for Create that the bundle does
@@ -53,8 +56,10 @@ type CreateOptions struct {
 	// cgroup is the container's cgroup, which the init is born in or
 	// moves itself into before anything else.
 	cgroup *cgroup.Join
-	// execPlan, for exec, is run by execplan.c instead of the Go init.
-	execPlan *os.File
+	// execPlan, for exec, is run by execplan.c instead of the Go init;
+	// createPlan, for create, by createplan.c.
+	execPlan   *os.File
+	createPlan *os.File
 }
 
 // Create sets up container id from a bundle and leaves its init waiting
@@ -178,6 +183,12 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 	}
 	defer join.Close()
 	opts.cgroup = join
+	if opts.createPlan, err = r.createPlan(s, rootfs, prog, cg, opts); err != nil {
+		return nil, err
+	}
+	if opts.createPlan != nil {
+		defer opts.createPlan.Close()
+	}
 	p, err := r.startInit(rec.Spec.Linux.Namespaces, rec.Spec, fifoPath, opts)
 	if err != nil {
 		return nil, err
@@ -203,8 +214,10 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 		WaitStart: true,
 		NoPivot:   opts.NoPivot,
 	}
-	if err := p.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
-		return nil, fmt.Errorf("send config to container init: %w", err)
+	if opts.createPlan == nil {
+		if err := p.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
+			return nil, fmt.Errorf("send config to container init: %w", err)
+		}
 	}
 	// The init mounts its rootfs while its limits are set.
 	if err := setupCgroup(cg, pid, s); err != nil {
@@ -438,6 +451,9 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 
 	if opts.execPlan != nil {
 		addFiles(envExecPlan, opts.execPlan)
+	}
+	if opts.createPlan != nil {
+		addFiles(envCreatePlan, opts.createPlan)
 	}
 	var report *os.File
 	if len(joins) > 0 {
