@@ -68,6 +68,7 @@ func (s *Store) Ingest(ctx context.Context, src Source, opts IngestOptions) (*me
 	// another chain unpacks its own copy.
 	var pending []snapshot.Pending
 	var ahead []int
+	var boot string // what split layers are committed as, once read
 	for i, l := range f.Layers {
 		var parent digest.Digest
 		if i > 0 {
@@ -76,7 +77,17 @@ func (s *Store) Ingest(ctx context.Context, src Source, opts IngestOptions) (*me
 		pre, ok := f.Unpacked[l.Digest]
 		if ok && pre.diffID == diffIDs[i] && (pre.split || s.Content.Has(l.Digest)) {
 			delete(f.Unpacked, l.Digest)
-			pending = append(pending, snapshot.Pending{Tmp: pre.tmp, Chain: chain[i], Parent: parent, DiffID: pre.diffID, Size: pre.size})
+			p := snapshot.Pending{Tmp: pre.tmp, Chain: chain[i], Parent: parent, DiffID: pre.diffID, Size: pre.size}
+			if pre.split {
+				if boot == "" {
+					if boot, err = s.unsynced(); err != nil {
+						g.Wait()
+						return nil, err
+					}
+				}
+				p.Unsynced = boot
+			}
+			pending = append(pending, p)
 			ahead = append(ahead, i)
 			continue
 		}
