@@ -195,8 +195,8 @@ func TestUnsyncedLayerRenewedAfterReboot(t *testing.T) {
 // brings it back.
 func TestUnsyncedLayerLostAfterReboot(t *testing.T) {
 	for _, c := range []struct {
-		name  string
-		break_ func(t *testing.T, snapDir string)
+		name   string
+		spoil func(t *testing.T, snapDir string)
 	}{
 		{"content", func(t *testing.T, dir string) {
 			if err := os.WriteFile(filepath.Join(dir, "fs", "etc/os-name"), []byte("TEST\n"), 0o644); err != nil {
@@ -225,7 +225,7 @@ func TestUnsyncedLayerLostAfterReboot(t *testing.T) {
 			load(t, openAt(t, root, "boot-a"), arch)
 			s := openAt(t, root, "boot-b")
 			chain := mustLookup(t, s, "img:1").Chain
-			c.break_(t, filepath.Dir(s.Snaps.Dir(snapOf(t, s, chain[0]))))
+			c.spoil(t, filepath.Dir(s.Snaps.Dir(snapOf(t, s, chain[0]))))
 			_, err := s.Snaps.LowerDirs(chain)
 			if !errdefs.IsNotFound(err) || !strings.Contains(err.Error(), "is lost") || !strings.Contains(err.Error(), "load or pull its image again") {
 				t.Fatalf("LowerDirs of a lost layer: %v", err)
