@@ -195,7 +195,7 @@ func TestUnsyncedLayerRenewedAfterReboot(t *testing.T) {
 // brings it back.
 func TestUnsyncedLayerLostAfterReboot(t *testing.T) {
 	for _, c := range []struct {
-		name   string
+		name  string
 		spoil func(t *testing.T, snapDir string)
 	}{
 		{"content", func(t *testing.T, dir string) {
