@@ -46,14 +46,10 @@ func ReadBootID() (string, error) {
 	return id, nil
 }
 
-// writeFailed marks the layers whose write-back failed: it is no boot's
-// ID, so they are checked before their next use, as after a reboot.
-const writeFailed = "write-back-failed"
-
 // Settle makes the layers that this boot committed unsynced durable: one
 // syncfs(2) of the store's file system, after which their records say
-// that they are on the disk. When the syncfs fails, they are marked to
-// be checked before their next use instead.
+// that they are on the disk. When the syncfs fails they stay unsynced,
+// for the next command to try again.
 func (s *Store) Settle() error {
 	boot, err := s.BootID()
 	if err != nil {
@@ -71,12 +67,10 @@ func (s *Store) Settle() error {
 	if err != nil || len(chains) == 0 {
 		return err
 	}
-	mark := ""
-	serr := archive.Syncfs(s.root)
-	if serr != nil {
-		mark = writeFailed
+	if err := archive.Syncfs(s.root); err != nil {
+		return err
 	}
-	err = s.db.Update(func(tx *metadata.Tx) error {
+	return s.db.Update(func(tx *metadata.Tx) error {
 		for _, c := range chains {
 			snap, err := tx.Snapshot(c)
 			if errdefs.IsNotFound(err) {
@@ -88,19 +82,17 @@ func (s *Store) Settle() error {
 			if snap.Unsynced != boot {
 				continue
 			}
-			snap.Unsynced = mark
+			snap.Unsynced = ""
 			if err := tx.PutSnapshot(snap); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	return errors.Join(serr, err)
 }
 
 // Check makes sure that each of snaps is whole before it is used: a
-// layer unsynced from an earlier boot, or whose write-back failed, is
-// unpacked anew from its tar (rebuilt from its split record and files,
+// layer unsynced from an earlier boot is unpacked anew from its tar (rebuilt from its split record and files,
 // checked against its diff ID) into a directory that, once synced, takes
 // the place of its files; its record then says that it is on the disk.
 // A layer whose tar cannot be rebuilt is lost: its record goes, so that
@@ -266,5 +258,5 @@ func (s *Store) drop(snap *metadata.Snapshot, why error) error {
 	if err != nil {
 		return err
 	}
-	return errdefs.NotFoundf("layer %s is lost: its files did not all reach the disk before the machine went down or a write failed (%v); load or pull its image again", snap.DiffID, why)
+	return errdefs.NotFoundf("layer %s is lost: its files did not all reach the disk before the machine went down (%v); load or pull its image again", snap.DiffID, why)
 }
