@@ -250,3 +250,39 @@ func TestUnsyncedLayerLostAfterReboot(t *testing.T) {
 		})
 	}
 }
+
+// Two commands that use a layer unsynced from an earlier boot at once
+// both get it whole, checked once or twice but never half-replaced.
+func TestUnsyncedLayerCheckedByTwoAtOnce(t *testing.T) {
+	root := t.TempDir()
+	img := imagetest.Build([][]byte{baseLayer, appLayer}, false)
+	load(t, openAt(t, root, "boot-a"), img.DockerArchive("img:1"))
+	chain := mustLookup(t, openAt(t, root, "boot-b"), "img:1").Chain
+	errs := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		s := openAt(t, root, "boot-b")
+		go func() {
+			_, err := s.Snaps.LowerDirs(chain)
+			errs <- err
+		}()
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	s := openAt(t, root, "boot-b")
+	for _, c := range chain {
+		if got := snapOf(t, s, c).Unsynced; got != "" {
+			t.Errorf("layer %s: unsynced %q after the checks, want none", c, got)
+		}
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(s.Snaps.Root(), "tmp-*")); len(tmp) != 0 {
+		t.Errorf("temporary directories left: %v", tmp)
+	}
+	got, err := savedLayers(t, s, "img:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameLayers(t, got, img.Layers)
+}

@@ -240,8 +240,11 @@ func (c *recordCopy) Write(p []byte) (int, error) {
 }
 
 // drop removes the record of snap, whose tar cannot be rebuilt, and says
-// that it is lost. Its directory is garbage for the next collection.
+// that it is lost; its directory is garbage for the next collection. A
+// snap that another command checked meanwhile is whole: its files were
+// being replaced while they were read.
 func (s *Store) drop(snap *metadata.Snapshot, why error) error {
+	checked := false
 	err := s.db.Update(func(tx *metadata.Tx) error {
 		cur, err := tx.Snapshot(snap.Chain)
 		if errdefs.IsNotFound(err) {
@@ -251,11 +254,12 @@ func (s *Store) drop(snap *metadata.Snapshot, why error) error {
 			return err
 		}
 		if cur.Dir != snap.Dir || cur.Unsynced != snap.Unsynced {
-			return nil // checked or replaced meanwhile
+			checked = true
+			return nil
 		}
 		return tx.DeleteSnapshot(snap.Chain)
 	})
-	if err != nil {
+	if err != nil || checked {
 		return err
 	}
 	return errdefs.NotFoundf("layer %s is lost: its files did not all reach the disk before the machine went down (%v); load or pull its image again", snap.DiffID, why)
