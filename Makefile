@@ -30,6 +30,13 @@ endif
 GO ?= go
 export CGO_ENABLED := 1
 STATICCHECK_VERSION ?= v0.7.0
+# The binaries are linked statically, as runc's releases are: every
+# container start and exec runs the binary twice (the command and the
+# container's init), and a static one starts without the dynamic loader
+# (about 1 ms less per exec here). netgo and osusergo keep glibc's
+# name-service code, which a static binary cannot load, out of it.
+STATIC := netgo osusergo
+STATIC_LDFLAGS := -linkmode external -extldflags -static
 # Flags for go test, e.g. make test-unit TESTFLAGS='-run TestBundle -v'
 TESTFLAGS ?=
 
@@ -49,10 +56,10 @@ setup-docker: ## setup, plus docker.io for the Docker tests
 	scripts/setup.sh --docker
 
 build: ## build bin/berth, bin/berth-compose (berth whole, for compose), bin/berth-runc (the runtime alone), and bin/berth-init, the static init of run --init
-	$(GO) build -tags lean -o bin/berth ./cmd/berth
-	$(GO) build -o bin/berth-compose ./cmd/berth
+	$(GO) build -tags 'lean $(STATIC)' -ldflags '$(STATIC_LDFLAGS)' -o bin/berth ./cmd/berth
+	$(GO) build -tags '$(STATIC)' -ldflags '$(STATIC_LDFLAGS)' -o bin/berth-compose ./cmd/berth
 	rm -f bin/berth-runc
-	$(GO) build -o bin/berth-runc ./cmd/berth-runc
+	$(GO) build -tags '$(STATIC)' -ldflags '$(STATIC_LDFLAGS)' -o bin/berth-runc ./cmd/berth-runc
 	$(CC) -static -Os -s -Wall -Wextra -o bin/berth-init cmd/berth-init/init.c
 
 test: setup-docker test-unit test-root ## setup (Docker too, for its tests), then unit and root tests (what CI runs)

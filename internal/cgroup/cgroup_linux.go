@@ -358,3 +358,25 @@ func (m *Manager) unifiedDir() (string, bool) {
 	}
 	return "", false
 }
+
+// ProcPaths is what /proc/self/cgroup shows, parsed as ParseProcCgroup
+// does, for a process in the container's cgroup in every hierarchy the
+// manager drives.
+func (m *Manager) ProcPaths() map[string]string {
+	out := map[string]string{}
+	for _, d := range m.dirs {
+		rel, err := filepath.Rel(d.mount, d.dir)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+			continue
+		}
+		p := path.Join(d.root, rel)
+		if d.unified() {
+			out[""] = p
+			continue
+		}
+		for _, c := range d.controllers {
+			out[c] = p
+		}
+	}
+	return out
+}

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,6 +28,9 @@ const execFifo = "exec.fifo"
 // processes may use the same Root at once.
 type Runtime struct {
 	Root string
+	// GoInit makes every container's init start Go, even where a create
+	// plan could do without it; tests use it to cover both ways.
+	GoInit bool
 }
 
 // CreateOptions are the caller's choices for Create that the bundle does
@@ -53,8 +56,10 @@ type CreateOptions struct {
 	// cgroup is the container's cgroup, which the init is born in or
 	// moves itself into before anything else.
 	cgroup *cgroup.Join
-	// execPlan, for exec, is run by execplan.c instead of the Go init.
-	execPlan *os.File
+	// execPlan, for exec, is run by execplan.c instead of the Go init;
+	// createPlan, for create, by createplan.c.
+	execPlan   *os.File
+	createPlan *os.File
 }
 
 // Create sets up container id from a bundle and leaves its init waiting
@@ -178,6 +183,12 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 	}
 	defer join.Close()
 	opts.cgroup = join
+	if opts.createPlan, err = r.createPlan(s, rootfs, prog, cg, opts); err != nil {
+		return nil, err
+	}
+	if opts.createPlan != nil {
+		defer opts.createPlan.Close()
+	}
 	p, err := r.startInit(rec.Spec.Linux.Namespaces, rec.Spec, fifoPath, opts)
 	if err != nil {
 		return nil, err
@@ -203,8 +214,10 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 		WaitStart: true,
 		NoPivot:   opts.NoPivot,
 	}
-	if err := p.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
-		return nil, fmt.Errorf("send config to container init: %w", err)
+	if opts.createPlan == nil {
+		if err := p.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
+			return nil, fmt.Errorf("send config to container init: %w", err)
+		}
 	}
 	// The init mounts its rootfs while its limits are set.
 	if err := setupCgroup(cg, pid, s); err != nil {
@@ -385,25 +398,19 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 	childSock := os.NewFile(uintptr(pair[1]), "init-sync-child")
 	defer childSock.Close()
 
-	cmd := &exec.Cmd{
-		Path:        exeInChild,
-		Args:        []string{"berth", initArg},
-		Stdin:       orStd(opts.Stdin, os.Stdin),
-		Stdout:      orStd(opts.Stdout, os.Stdout),
-		Stderr:      orStd(opts.Stderr, os.Stderr),
-		SysProcAttr: attr,
-		// Relative paths in the config (bind sources) are the bundle's,
-		// as with runc.
-		Dir: opts.Bundle,
+	// syscall.ForkExec rather than os/exec: os.StartProcess probes once
+	// per process whether pidfds work, with a child of its own.
+	files := []*os.File{
+		orStd(opts.Stdin, os.Stdin), orStd(opts.Stdout, os.Stdout), orStd(opts.Stderr, os.Stderr),
+		exe, // fd 3: exeInChild
 	}
-	cmd.ExtraFiles = []*os.File{exe} // fd 3: exeInChild
 	env := []string{}
 	// addFiles passes files to the init and names their fds in env.
-	addFiles := func(name string, files ...*os.File) {
+	addFiles := func(name string, add ...*os.File) {
 		var fds []string
-		for _, f := range files {
-			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-			fds = append(fds, strconv.Itoa(2+len(cmd.ExtraFiles)))
+		for _, f := range add {
+			fds = append(fds, strconv.Itoa(len(files)))
+			files = append(files, f)
 		}
 		env = append(env, name+"="+strings.Join(fds, ","))
 	}
@@ -445,6 +452,9 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 	if opts.execPlan != nil {
 		addFiles(envExecPlan, opts.execPlan)
 	}
+	if opts.createPlan != nil {
+		addFiles(envCreatePlan, opts.createPlan)
+	}
 	var report *os.File
 	if len(joins) > 0 {
 		addFiles("_BERTH_SETNS", joins...)
@@ -457,32 +467,41 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 		defer w.Close()
 		addFiles("_BERTH_SETNS_REPORT", w)
 	}
+	fds := make([]uintptr, len(files))
+	for i, f := range files {
+		fds[i] = f.Fd()
+	}
 	// The init is short-lived and small: no garbage collection needed.
-	cmd.Env = append(env, "GOGC=off")
-	if err := cmd.Start(); err != nil {
+	pid, err := syscall.ForkExec(exeInChild, []string{"berth", initArg}, &syscall.ProcAttr{
+		// Relative paths in the config (bind sources) are the bundle's,
+		// as with runc.
+		Dir:   opts.Bundle,
+		Env:   append(env, "GOGC=off"),
+		Files: fds,
+		Sys:   attr,
+	})
+	runtime.KeepAlive(files)
+	if err != nil {
 		parentSock.Close()
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
-	p.pid = cmd.Process.Pid
+	p.pid = pid
 	if report != nil {
-		for _, f := range cmd.ExtraFiles[len(cmd.ExtraFiles)-1:] {
-			f.Close() // our copy of the report pipe's write end
-		}
-		pid, err := readReport(report)
+		files[len(files)-1].Close() // our copy of the report pipe's write end
+		joined, err := readReport(report)
 		if err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
+			unix.Kill(pid, unix.SIGKILL)
+			reap(pid)
 			parentSock.Close()
 			return nil, err
 		}
-		if pid > 0 {
+		if joined > 0 {
 			// The constructor forked into a joined pid namespace: the
 			// real init is a sibling, and the intermediate exits.
-			cmd.Wait()
-			p.pid = pid
+			reap(pid)
+			p.pid = joined
 		}
 	}
-	cmd.Process.Release()
 	p.sock = parentSock
 	p.ch = newChannel(parentSock)
 	return p, nil
@@ -515,6 +534,16 @@ func openNamespace(ns specs.LinuxNamespace) (*os.File, error) {
 		return nil, errdefs.Invalidf("%s namespace path %s is not a %s namespace", ns.Type, ns.Path, ns.Type)
 	}
 	return f, nil
+}
+
+// reap waits for child pid to end.
+func reap(pid int) {
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+			return
+		}
+	}
 }
 
 func readReport(f *os.File) (int, error) {

@@ -53,12 +53,6 @@
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
 
-struct cursor {
-	const unsigned char *p;
-	size_t left;
-	int bad;
-};
-
 static void take(struct cursor *c, void *dst, size_t n)
 {
 	if (c->bad || c->left < n) {
@@ -71,14 +65,14 @@ static void take(struct cursor *c, void *dst, size_t n)
 	c->left -= n;
 }
 
-static uint32_t u32(struct cursor *c)
+uint32_t plan_u32(struct cursor *c)
 {
 	uint32_t v;
 	take(c, &v, sizeof v);
 	return v;
 }
 
-static uint64_t u64(struct cursor *c)
+uint64_t plan_u64(struct cursor *c)
 {
 	uint64_t v;
 	take(c, &v, sizeof v);
@@ -87,9 +81,9 @@ static uint64_t u64(struct cursor *c)
 
 /* bytes returns a pointer into the plan and its length; strings come out
  * NUL-terminated because the parent ends each with a NUL it counts. */
-static const char *bytes(struct cursor *c, uint32_t *len)
+const char *plan_bytes(struct cursor *c, uint32_t *len)
 {
-	uint32_t n = u32(c);
+	uint32_t n = plan_u32(c);
 	if (c->bad || c->left < n) {
 		c->bad = 1;
 		*len = 0;
@@ -102,10 +96,10 @@ static const char *bytes(struct cursor *c, uint32_t *len)
 	return s;
 }
 
-static const char *string(struct cursor *c)
+const char *plan_string(struct cursor *c)
 {
 	uint32_t n;
-	const char *s = bytes(c, &n);
+	const char *s = plan_bytes(c, &n);
 	if (n == 0 || s[n - 1] != '\0' || memchr(s, '\0', n - 1) != NULL) {
 		c->bad = 1;
 		return "";
@@ -113,20 +107,20 @@ static const char *string(struct cursor *c)
 	return s;
 }
 
-static const char **strings(struct cursor *c)
+const char **plan_strings(struct cursor *c)
 {
-	uint32_t n = u32(c);
+	uint32_t n = plan_u32(c);
 	if (c->bad || n > c->left / 5)
 		return c->bad = 1, NULL;
 	const char **v = calloc((size_t)n + 1, sizeof *v);
 	if (v == NULL)
 		return c->bad = 1, NULL;
 	for (uint32_t i = 0; i < n; i++)
-		v[i] = string(c);
+		v[i] = plan_string(c);
 	return v;
 }
 
-static int sync_fd = -1;
+int plan_sync_fd = -1;
 static int ready_sent;
 
 /* json appends s to buf as the inside of a JSON string. */
@@ -149,7 +143,7 @@ static size_t json(char *buf, size_t at, size_t cap, const char *s)
 /* fail ends the process with msg: to the parent while it listens, and
  * after ready, which is sent just before the process is executed, on
  * stderr, as the Go init does. code is the exit code (126, 127) or 0. */
-static void fail(const char *msg, int code)
+void plan_fail(const char *msg, int code)
 {
 	if (!ready_sent) {
 		char buf[4096];
@@ -159,7 +153,7 @@ static void fail(const char *msg, int code)
 			n += (size_t)snprintf(buf + n, sizeof buf - n, "\",\"exitCode\":%d}\n", code);
 		else
 			n += (size_t)snprintf(buf + n, sizeof buf - n, "\"}\n");
-		if (write(sync_fd, buf, n) < 0) {
+		if (write(plan_sync_fd, buf, n) < 0) {
 			/* the parent reads EOF and reports a generic failure */
 		}
 	} else {
@@ -169,7 +163,7 @@ static void fail(const char *msg, int code)
 }
 
 /* errtext is strerror as Go spells it, starting in lower case. */
-static const char *errtext(int err)
+const char *plan_errtext(int err)
 {
 	static char buf[128];
 	snprintf(buf, sizeof buf, "%s", strerror(err));
@@ -177,13 +171,13 @@ static const char *errtext(int err)
 	return buf;
 }
 
-static void failf(int code, const char *fmt, const char *arg, int err)
+void plan_failf(int code, const char *fmt, const char *arg, int err)
 {
 	char msg[2048];
 	int n = snprintf(msg, sizeof msg, fmt, arg);
 	if (err != 0 && n > 0 && (size_t)n < sizeof msg)
-		snprintf(msg + n, sizeof msg - (size_t)n, ": %s", errtext(err));
-	fail(msg, code);
+		snprintf(msg + n, sizeof msg - (size_t)n, ": %s", plan_errtext(err));
+	plan_fail(msg, code);
 }
 
 static int check_executable(const char *path)
@@ -201,8 +195,8 @@ static int check_executable(const char *path)
 static void exec_error(const char *name, int err)
 {
 	if (err == ENOENT || err == ENOTDIR)
-		failf(127, "exec: \"%s\": no such file or directory", name, 0);
-	failf(126, "exec: \"%s\"", name, err);
+		plan_failf(127, "exec: \"%s\": no such file or directory", name, 0);
+	plan_failf(126, "exec: \"%s\"", name, err);
 }
 
 /* look_path finds args[0] with the process's own PATH, as lookPath does. */
@@ -225,7 +219,7 @@ static const char *look_path(const char *name, const char **env)
 		size_t dlen = end ? (size_t)(end - dir) : strlen(dir);
 		char *full = malloc(dlen + nlen + 3);
 		if (full == NULL)
-			fail("out of memory", 0);
+			plan_fail("out of memory", 0);
 		if (dlen == 0)
 			snprintf(full, nlen + 3, "./%s", name);
 		else
@@ -242,7 +236,7 @@ static const char *look_path(const char *name, const char **env)
 	}
 	if (denied != 0)
 		exec_error(name, denied);
-	failf(127, "exec: \"%s\": executable file not found in $PATH", name, 0);
+	plan_failf(127, "exec: \"%s\": executable file not found in $PATH", name, 0);
 	return NULL;
 }
 
@@ -253,9 +247,9 @@ static void load_seccomp(uint32_t flags, const char *code, uint32_t len)
 	struct sock_fprog prog = {.len = (unsigned short)(len / 8), .filter = (struct sock_filter *)(void *)code};
 	long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
 	if (r < 0 && errno == EACCES)
-		failf(0, "seccomp: load filter: %s (set no_new_privs first or hold CAP_SYS_ADMIN)", errtext(errno), 0);
+		plan_failf(0, "seccomp: load filter: %s (set no_new_privs first or hold CAP_SYS_ADMIN)", plan_errtext(errno), 0);
 	if (r < 0)
-		failf(0, "seccomp: load filter", NULL, errno);
+		plan_failf(0, "seccomp: load filter", NULL, errno);
 }
 
 static void set_caps(uint64_t eff, uint64_t perm, uint64_t inh, uint64_t amb, uint32_t lastcap)
@@ -268,15 +262,15 @@ static void set_caps(uint64_t eff, uint64_t perm, uint64_t inh, uint64_t amb, ui
 		data[i].inheritable = (uint32_t)(inh >> (32 * i));
 	}
 	if (syscall(SYS_capset, &hdr, data) < 0)
-		failf(0, "set capabilities", NULL, errno);
+		plan_failf(0, "set capabilities", NULL, errno);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		failf(0, "clear ambient capabilities", NULL, errno);
+		plan_failf(0, "clear ambient capabilities", NULL, errno);
 	for (uint32_t n = 0; n <= lastcap && n < 64; n++)
 		if (amb & (1ull << n))
 			prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, n, 0, 0);
 }
 
-static unsigned char *read_plan(int fd, size_t *len)
+unsigned char *plan_read(int fd, size_t *len)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > (64 << 20))
@@ -297,28 +291,49 @@ static unsigned char *read_plan(int fd, size_t *len)
 
 void berth_exec_plan(const char *plan_fd, const char *sync, const char *memory)
 {
-	sync_fd = atoi(sync);
+	plan_sync_fd = atoi(sync);
 	int fd = atoi(plan_fd);
 	size_t len = 0;
-	unsigned char *plan = read_plan(fd, &len);
+	unsigned char *plan = plan_read(fd, &len);
 	if (plan == NULL)
-		fail("read exec plan: malformed or unreadable", 0);
+		plan_fail("read exec plan: malformed or unreadable", 0);
 	close(fd);
 
 	struct cursor c = {.p = plan, .left = len};
-	uint32_t magic = u32(&c), flags = u32(&c), uid = u32(&c), gid = u32(&c);
-	uint32_t mask = u32(&c), lastcap = u32(&c);
-	uint64_t bounding = u64(&c), eff = u64(&c), perm = u64(&c), inh = u64(&c), amb = u64(&c);
-	uint32_t ngroups = u32(&c);
+	berth_process(&c, memory, -1);
+}
+
+/* wait_start blocks until `berth start` opens the exec fifo for reading,
+ * as the Go init's waitStart does. */
+static void wait_start(int fifo)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fifo);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		plan_failf(0, "open exec fifo", NULL, errno);
+	close(fifo);
+	if (write(fd, "0", 1) != 1)
+		plan_failf(0, "write exec fifo", NULL, errno);
+	close(fd);
+}
+
+void berth_process(struct cursor *cur, const char *memory, int fifo)
+{
+	struct cursor c = *cur;
+	uint32_t magic = plan_u32(&c), flags = plan_u32(&c), uid = plan_u32(&c), gid = plan_u32(&c);
+	uint32_t mask = plan_u32(&c), lastcap = plan_u32(&c);
+	uint64_t bounding = plan_u64(&c), eff = plan_u64(&c), perm = plan_u64(&c), inh = plan_u64(&c), amb = plan_u64(&c);
+	uint32_t ngroups = plan_u32(&c);
 	gid_t *groups = NULL;
 	if (!c.bad && ngroups <= c.left / 4) {
 		groups = calloc((size_t)ngroups + 1, sizeof *groups);
 		for (uint32_t i = 0; groups && i < ngroups; i++)
-			groups[i] = u32(&c);
+			groups[i] = plan_u32(&c);
 	} else {
 		c.bad = 1;
 	}
-	uint32_t nrl = u32(&c);
+	uint32_t nrl = plan_u32(&c);
 	if (c.bad || nrl > 64)
 		c.bad = 1, nrl = 0;
 	struct {
@@ -327,24 +342,24 @@ void berth_exec_plan(const char *plan_fd, const char *sync, const char *memory)
 		const char *name;
 	} rl[64];
 	for (uint32_t i = 0; i < nrl; i++) {
-		rl[i].res = u32(&c);
-		rl[i].soft = u64(&c);
-		rl[i].hard = u64(&c);
-		rl[i].name = string(&c);
+		rl[i].res = plan_u32(&c);
+		rl[i].soft = plan_u64(&c);
+		rl[i].hard = plan_u64(&c);
+		rl[i].name = plan_string(&c);
 	}
-	uint32_t sc_flags = u32(&c), sc_len;
-	const char *sc_code = bytes(&c, &sc_len);
-	const char *cwd = string(&c);
-	const char **args = strings(&c);
-	const char **env = strings(&c);
+	uint32_t sc_flags = plan_u32(&c), sc_len;
+	const char *sc_code = plan_bytes(&c, &sc_len);
+	const char *cwd = plan_string(&c);
+	const char **args = plan_strings(&c);
+	const char **env = plan_strings(&c);
 	if (c.bad || magic != PLAN_MAGIC || groups == NULL || args == NULL || args[0] == NULL ||
 	    env == NULL || sc_len % 8 != 0 || c.left != 0)
-		fail("read exec plan: malformed", 0);
+		plan_fail("read exec plan: malformed", 0);
 
 	/* Nothing but stdio reaches the process. */
 	if (syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
 		for (int i = 3; i < 1024; i++)
-			if (i != sync_fd)
+			if (i != plan_sync_fd)
 				fcntl(i, F_SETFD, FD_CLOEXEC);
 
 	const char *name = look_path(args[0], env);
@@ -360,49 +375,51 @@ void berth_exec_plan(const char *plan_fd, const char *sync, const char *memory)
 			char what[256];
 			snprintf(what, sizeof what, "set rlimit %s soft=%llu hard=%llu", rl[i].name,
 				 (unsigned long long)rl[i].soft, (unsigned long long)rl[i].hard);
-			failf(0, "%s", what, errno);
+			plan_failf(0, "%s", what, errno);
 		}
 	}
 	for (uint32_t n = 0; n <= lastcap && n < 64; n++)
 		if (!(bounding & (1ull << n)) && prctl(PR_CAPBSET_DROP, n, 0, 0, 0) < 0 && errno != EINVAL) {
 			char what[64];
 			snprintf(what, sizeof what, "drop capability number %u from bounding set", n);
-			failf(0, "%s", what, errno);
+			plan_failf(0, "%s", what, errno);
 		}
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-		failf(0, "keep capabilities", NULL, errno);
+		plan_failf(0, "keep capabilities", NULL, errno);
 	if (setgroups(ngroups, groups) < 0 && !(ngroups == 0 && errno == EPERM))
-		failf(0, "setgroups", NULL, errno);
+		plan_failf(0, "setgroups", NULL, errno);
 	if (setgid(gid) < 0) {
 		char what[32];
 		snprintf(what, sizeof what, "setgid %u", gid);
-		failf(0, "%s", what, errno);
+		plan_failf(0, "%s", what, errno);
 	}
 	if (setuid(uid) < 0) {
 		char what[32];
 		snprintf(what, sizeof what, "setuid %u", uid);
-		failf(0, "%s", what, errno);
+		plan_failf(0, "%s", what, errno);
 	}
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-		failf(0, "keep capabilities", NULL, errno);
+		plan_failf(0, "keep capabilities", NULL, errno);
 	set_caps(eff, perm, inh, amb, lastcap);
 	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-		failf(0, "set dumpable", NULL, errno);
+		plan_failf(0, "set dumpable", NULL, errno);
 
 	/* The working directory must lie inside the container's root: one
 	 * reached through a leaked descriptor would not (CVE-2024-21626). */
 	if (chdir(cwd) < 0)
-		failf(0, "chdir to the process's cwd (\"%s\")", cwd, errno);
+		plan_failf(0, "chdir to the process's cwd (\"%s\")", cwd, errno);
 	char wd[4096];
 	if (getcwd(wd, sizeof wd) == NULL || wd[0] != '/')
-		failf(0, "cwd \"%s\" is outside the container's root", cwd, 0);
+		plan_failf(0, "cwd \"%s\" is outside the container's root", cwd, 0);
 	if ((flags & PLAN_NNP) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		failf(0, "set no_new_privs", NULL, errno);
+		plan_failf(0, "set no_new_privs", NULL, errno);
 
 	static const char ready[] = "{\"type\":\"ready\"}\n";
-	if (write(sync_fd, ready, sizeof ready - 1) != (ssize_t)(sizeof ready - 1))
+	if (write(plan_sync_fd, ready, sizeof ready - 1) != (ssize_t)(sizeof ready - 1))
 		_exit(1);
 	ready_sent = 1;
+	if (fifo >= 0)
+		wait_start(fifo);
 
 	if (flags & PLAN_NNP)
 		load_seccomp(sc_flags, sc_code, sc_len);
@@ -410,7 +427,7 @@ void berth_exec_plan(const char *plan_fd, const char *sync, const char *memory)
 	/* The exec'd process joins the v1 memory cgroup last, so that what
 	 * was allocated on its way here is not charged to the container. */
 	if (memory != NULL && write(atoi(memory), "0", 1) != 1)
-		failf(0, "join the container's memory cgroup", NULL, errno);
+		plan_failf(0, "join the container's memory cgroup", NULL, errno);
 	execve(name, (char *const *)args, (char *const *)env);
 	exec_error(args[0], errno);
 }

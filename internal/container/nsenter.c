@@ -19,7 +19,9 @@
 //   _BERTH_SETNS_REPORT=fd  where to write "ok\n", "pid N\n" or "error MSG\n"
 //
 // With _BERTH_EXEC_PLAN=fd as well, the process (after the fork, the
-// child) runs the exec plan in execplan.c and never starts Go at all.
+// child) runs the exec plan in execplan.c and never starts Go at all;
+// with _BERTH_CREATE_PLAN=fd, a new container's init runs the create plan
+// in createplan.c, and does not either.
 //
 // Joining a pid namespace only affects children, so when one was joined
 // the constructor forks once with CLONE_PARENT: the child, already inside
@@ -94,10 +96,13 @@ __attribute__((constructor)) static void berth_nsenter(void)
 	if (list != NULL && rep != NULL)
 		join_namespaces(list, atoi(rep));
 
-	const char *plan = getenv("_BERTH_EXEC_PLAN");
 	const char *sync = getenv("_BERTH_SYNC_FD");
+	const char *plan = getenv("_BERTH_EXEC_PLAN");
 	if (plan != NULL && sync != NULL)
 		berth_exec_plan(plan, sync, getenv("_BERTH_CGROUP_MEMORY"));
+	plan = getenv("_BERTH_CREATE_PLAN");
+	if (plan != NULL && sync != NULL)
+		berth_create_plan(plan, sync, getenv("_BERTH_CGROUP_MEMORY"), getenv("_BERTH_FIFO_FD"));
 }
 
 static void join_namespaces(const char *list, int rfd)

@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"berth/internal/signals"
+
 	"berth/internal/errdefs"
 )
 
@@ -40,7 +42,7 @@ func (r *Runtime) Run(id string, opts CreateOptions, detach, keep bool) (int, er
 	// forwarded once the init runs.
 	sigs := make(chan os.Signal, 64)
 	if !detach {
-		signal.Notify(sigs)
+		signal.Notify(sigs, signals.Forwarded()...)
 		defer signal.Stop(sigs)
 	}
 	rec, err := r.create(id, opts)
@@ -74,7 +76,7 @@ func (r *Runtime) Run(id string, opts CreateOptions, detach, keep bool) (int, er
 // signals this process receives.
 func waitForward(pid int, tty *ptyProxy) (int, error) {
 	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs)
+	signal.Notify(sigs, signals.Forwarded()...)
 	defer signal.Stop(sigs)
 	return waitSignals(pid, tty, sigs)
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"berth/internal/errdefs"
+	"berth/internal/signals"
 )
 
 // Frame types of the attach protocol; see the package doc.
@@ -185,7 +186,7 @@ func Session(conn *net.UnixConn, stdio Stdio, opts AttachOptions) (AttachResult,
 		}
 	} else if opts.SigProxy {
 		sigs := make(chan os.Signal, 16)
-		signal.Notify(sigs)
+		signal.Notify(sigs, signals.Forwarded()...)
 		defer signal.Stop(sigs)
 		go func() {
 			for {

@@ -3,6 +3,7 @@
 package signals
 
 import (
+	"os"
 	"strconv"
 	"strings"
 
@@ -27,4 +28,22 @@ func Parse(s string) (unix.Signal, error) {
 		return sig, nil
 	}
 	return 0, errdefs.Invalidf("unknown signal %q", s)
+}
+
+// Forwarded lists the signals a process that stands in for a container's
+// process passes on to it: every signal but SIGKILL and SIGSTOP, which
+// cannot be caught; SIGCHLD, which tells of its own children; SIGPIPE,
+// which its own writes raise; and SIGURG, which the Go runtime sends
+// itself to preempt goroutines, many times a second. Leaving SIGURG
+// out keeps those signals from waking the forwarding goroutine.
+func Forwarded() []os.Signal {
+	var out []os.Signal
+	for n := unix.Signal(1); n <= 64; n++ {
+		switch n {
+		case unix.SIGKILL, unix.SIGSTOP, unix.SIGCHLD, unix.SIGPIPE, unix.SIGURG:
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package signals
 
 import (
+	"os"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -15,6 +16,23 @@ func TestParse(t *testing.T) {
 	for _, bad := range []string{"", "0", "65", "NOPE"} {
 		if _, err := Parse(bad); err == nil {
 			t.Errorf("Parse(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestForwarded(t *testing.T) {
+	got := map[os.Signal]bool{}
+	for _, s := range Forwarded() {
+		got[s] = true
+	}
+	for _, s := range []unix.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGUSR1, unix.SIGWINCH, unix.Signal(40)} {
+		if !got[s] {
+			t.Errorf("%v is not forwarded", s)
+		}
+	}
+	for _, s := range []unix.Signal{unix.SIGKILL, unix.SIGSTOP, unix.SIGCHLD, unix.SIGPIPE, unix.SIGURG} {
+		if got[s] {
+			t.Errorf("%v is forwarded", s)
 		}
 	}
 }
