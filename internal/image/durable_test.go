@@ -3,6 +3,7 @@ package image
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -285,4 +286,19 @@ func TestUnsyncedLayerCheckedByTwoAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameLayers(t, got, img.Layers)
+}
+
+// Without a boot ID to mark them with, split layers are synced before
+// their commit, and recorded as on the disk.
+func TestLoadWithoutBootIDSyncs(t *testing.T) {
+	s := newStore(t)
+	s.Snaps.BootID = func() (string, error) { return "", errors.New("no boot ID here") }
+	load(t, s, imagetest.Build([][]byte{baseLayer}, false).DockerArchive("img:1"))
+	chain := mustLookup(t, s, "img:1").Chain
+	if got := snapOf(t, s, chain[0]).Unsynced; got != "" {
+		t.Errorf("unsynced %q without a boot ID, want none", got)
+	}
+	if _, err := s.Snaps.LowerDirs(chain); err != nil {
+		t.Error(err)
+	}
 }

@@ -68,7 +68,9 @@ func (s *Store) Ingest(ctx context.Context, src Source, opts IngestOptions) (*me
 	// another chain unpacks its own copy.
 	var pending []snapshot.Pending
 	var ahead []int
-	var boot string // what split layers are committed as, once read
+	// What split layers are committed as (see unsynced), once read.
+	var boot string
+	bootRead := false
 	for i, l := range f.Layers {
 		var parent digest.Digest
 		if i > 0 {
@@ -79,11 +81,12 @@ func (s *Store) Ingest(ctx context.Context, src Source, opts IngestOptions) (*me
 			delete(f.Unpacked, l.Digest)
 			p := snapshot.Pending{Tmp: pre.tmp, Chain: chain[i], Parent: parent, DiffID: pre.diffID, Size: pre.size}
 			if pre.split {
-				if boot == "" {
+				if !bootRead {
 					if boot, err = s.unsynced(); err != nil {
 						g.Wait()
 						return nil, err
 					}
+					bootRead = true
 				}
 				p.Unsynced = boot
 			}

@@ -35,7 +35,9 @@ type Store struct {
 	// Parallel is how many layers are fetched and unpacked at once.
 	Parallel int
 	// Users, when set, says which images containers use.
-	Users  Users
+	Users Users
+	// settle makes the first writing of a command settle the layers
+	// that earlier ones left unsynced.
 	settle sync.Once
 }
 
