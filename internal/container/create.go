@@ -215,7 +215,7 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 		NoPivot:   opts.NoPivot,
 	}
 	if opts.createPlan == nil {
-		if err := p.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
+		if err := p.ch.sendConfig(cfg); err != nil {
 			return nil, fmt.Errorf("send config to container init: %w", err)
 		}
 	}

@@ -34,7 +34,7 @@ type ExecOptions struct {
 // with the container's seccomp filter and the process's own user and
 // capabilities.
 func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
-	rec, err := r.load(id)
+	rec, err := r.loadExec(id)
 	if err != nil {
 		return -1, err
 	}
@@ -146,7 +146,7 @@ func (r *Runtime) configureExec(proc *initProc, rec *record, p *specs.Process, p
 		State:    rec.specState(specs.StateRunning),
 		InUserNS: hasNamespace(rec.Spec, specs.UserNamespace),
 	}
-	if err := proc.ch.send(&message{Type: msgConfig, Config: cfg}); err != nil {
+	if err := proc.ch.sendConfig(cfg); err != nil {
 		return fmt.Errorf("send config to exec init: %w", err)
 	}
 	if err := proc.ch.send(&message{Type: msgCgroup}); err != nil {

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -62,7 +63,10 @@ func initRun(ch *channel) error {
 	if err != nil {
 		return err
 	}
-	cfg := m.Config
+	cfg := &initConfig{}
+	if err := json.Unmarshal(m.Config, cfg); err != nil {
+		return fmt.Errorf("read config from the parent: %w", err)
+	}
 	s, p := cfg.Spec, cfg.Process
 	consoleFD := envFD(envConsoleFD)
 	fifoFD := envFD(envFifoFD)

@@ -286,6 +286,19 @@ func (r *Runtime) Stats(id string) (*cgroup.Stats, error) {
 	return cg.Stats()
 }
 
+// Process returns the process a container was created with, which exec
+// starts from. It reads less of the stored spec than Spec does.
+func (r *Runtime) Process(id string) (*specs.Process, error) {
+	rec, err := r.loadExec(id)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Spec.Process == nil {
+		return nil, fmt.Errorf("state of %s is damaged: its spec has no process", id)
+	}
+	return rec.Spec.Process, nil
+}
+
 // Spec returns the spec a container was created with, as updated since.
 func (r *Runtime) Spec(id string) (*specs.Spec, error) {
 	rec, err := r.load(id)

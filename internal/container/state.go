@@ -103,18 +103,66 @@ const specFile = "spec.json"
 // `ps` reads one record per container. A record written before the spec
 // had a file of its own still holds it; it is skipped.
 func (r *Runtime) loadHead(id string) (*record, error) {
+	rec, _, err := r.loadRaw(id)
+	return rec, err
+}
+
+// loadRaw is loadHead that also returns the spec a record written before
+// spec.json holds, undecoded.
+func (r *Runtime) loadRaw(id string) (*record, json.RawMessage, error) {
 	b, err := r.readState(id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var head struct {
 		record
 		Spec json.RawMessage `json:"spec"`
 	}
 	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, nil, fmt.Errorf("state of %s is damaged: %w", id, err)
+	}
+	return &head.record, head.Spec, nil
+}
+
+// execSpec is the part of a container's spec that exec reads. Decoding
+// it alone is much cheaper than decoding the whole spec: encoding/json
+// builds its codecs for every type a value's type can hold, and
+// specs.Spec holds a great many (every cgroup resource, Windows, VMs)
+// that exec never looks at.
+type execSpec struct {
+	Process *specs.Process `json:"process,omitempty"`
+	Linux   *struct {
+		Namespaces  []specs.LinuxNamespace  `json:"namespaces,omitempty"`
+		UIDMappings []specs.LinuxIDMapping  `json:"uidMappings,omitempty"`
+		GIDMappings []specs.LinuxIDMapping  `json:"gidMappings,omitempty"`
+		Seccomp     *specs.LinuxSeccomp     `json:"seccomp,omitempty"`
+		Personality *specs.LinuxPersonality `json:"personality,omitempty"`
+	} `json:"linux,omitempty"`
+}
+
+// loadExec is load with only the part of the spec that exec reads.
+func (r *Runtime) loadExec(id string) (*record, error) {
+	rec, raw, err := r.loadRaw(id)
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		if raw, err = os.ReadFile(filepath.Join(r.dir(id), specFile)); err != nil {
+			return nil, fmt.Errorf("read state of %s: %w", id, err)
+		}
+	}
+	var v execSpec
+	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil, fmt.Errorf("state of %s is damaged: %w", id, err)
 	}
-	return &head.record, nil
+	rec.Spec = &specs.Spec{Process: v.Process}
+	if l := v.Linux; l != nil {
+		rec.Spec.Linux = &specs.Linux{
+			Namespaces: l.Namespaces, UIDMappings: l.UIDMappings, GIDMappings: l.GIDMappings,
+			Seccomp: l.Seccomp, Personality: l.Personality,
+		}
+	}
+	return rec, nil
 }
 
 func (r *Runtime) readState(id string) ([]byte, error) {

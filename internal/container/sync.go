@@ -51,9 +51,13 @@ const (
 )
 
 type message struct {
-	Type   msgType     `json:"type"`
-	Config *initConfig `json:"config,omitempty"`
-	Error  string      `json:"error,omitempty"`
+	Type msgType `json:"type"`
+	// Config is the init's *initConfig, encoded. Only the init decodes
+	// it: decoding a type makes encoding/json build codecs for every type
+	// it can hold, and the spec holds many, which the parent, reading
+	// only short replies, would pay for on every create and exec.
+	Config json.RawMessage `json:"config,omitempty"`
+	Error  string          `json:"error,omitempty"`
 	// ExitCode is what a caller should exit with for this error: 127
 	// when the executable is missing, 126 when it cannot be run.
 	ExitCode int `json:"exitCode,omitempty"`
@@ -93,6 +97,15 @@ type channel struct {
 
 func newChannel(rw io.ReadWriter) *channel {
 	return &channel{enc: json.NewEncoder(rw), dec: json.NewDecoder(rw)}
+}
+
+// sendConfig sends the init its config.
+func (c *channel) sendConfig(cfg *initConfig) error {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	return c.send(&message{Type: msgConfig, Config: b})
 }
 
 func (c *channel) send(m *message) error {

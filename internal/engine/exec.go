@@ -34,11 +34,11 @@ func (e *Engine) Exec(c *metadata.Container, opts ExecOptions) (int, error) {
 		}
 		return -1, errdefs.Conflictf("container %s is not running", shortID(c.ID))
 	}
-	s, err := container.LoadSpec(e.dir(c.ID))
+	cp, err := e.Runtime.Process(c.ID)
 	if err != nil {
 		return -1, err
 	}
-	p := *s.Process
+	p := *cp
 	p.Args = opts.Args
 	p.Terminal = opts.Tty
 	p.Env = spec.MergeEnv(p.Env, mergeEnv(nil, opts.Env))

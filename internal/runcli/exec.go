@@ -30,11 +30,7 @@ func execCmd(g *Globals) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			rt := g.runtime()
-			s, err := rt.Spec(args[0])
-			if err != nil {
-				return err
-			}
-			p, err := x.process(s, args[1:])
+			p, err := x.process(func() (*specs.Process, error) { return rt.Process(args[0]) }, args[1:])
 			if err != nil {
 				return err
 			}
@@ -71,8 +67,9 @@ func execCmd(g *Globals) *cobra.Command {
 }
 
 // process builds the process to exec: from --process, or from the
-// container's own process with the flags applied, as runc does.
-func (x *execFlags) process(s *specs.Spec, args []string) (*specs.Process, error) {
+// container's own process, which container returns, with the flags
+// applied, as runc does.
+func (x *execFlags) process(container func() (*specs.Process, error), args []string) (*specs.Process, error) {
 	if x.preserveFDs != 0 {
 		return nil, errdefs.Unsupportedf("--preserve-fds is not supported")
 	}
@@ -90,7 +87,11 @@ func (x *execFlags) process(s *specs.Spec, args []string) (*specs.Process, error
 	if len(args) == 0 {
 		return nil, errdefs.Invalidf("exec needs a command or --process")
 	}
-	p := *s.Process
+	cp, err := container()
+	if err != nil {
+		return nil, err
+	}
+	p := *cp
 	p.Args = args
 	p.Terminal = x.tty
 	p.ConsoleSize = nil

@@ -1,6 +1,8 @@
 package runcli
 
 import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"bytes"
 	"strings"
 	"testing"
@@ -46,9 +48,10 @@ func TestParseBytes(t *testing.T) {
 
 func TestExecProcessFromFlags(t *testing.T) {
 	s := spec.Default(false, 0, 0)
+	own := func() (*specs.Process, error) { return s.Process, nil }
 	x := execFlags{cwd: "/tmp", user: "1000:100", env: []string{"A=b"}, additionalGids: []string{"7"},
 		tty: true, caps: []string{"CAP_SYS_ADMIN"}, noNewPrivs: true}
-	p, err := x.process(s, []string{"ls", "-l"})
+	p, err := x.process(own, []string{"ls", "-l"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,15 +70,15 @@ func TestExecProcessFromFlags(t *testing.T) {
 		t.Errorf("exec flags changed the container's process: %+v", s.Process)
 	}
 	for _, bad := range []execFlags{{user: "root"}, {user: "1:x"}, {additionalGids: []string{"g"}}, {preserveFDs: 1}} {
-		if _, err := bad.process(s, []string{"true"}); err == nil {
+		if _, err := bad.process(own, []string{"true"}); err == nil {
 			t.Errorf("process(%+v) accepted bad flags", bad)
 		}
 	}
 	s.Process.User.GID = 42
-	if p, err := (&execFlags{user: "7"}).process(s, []string{"id"}); err != nil || p.User.UID != 7 || p.User.GID != 42 {
+	if p, err := (&execFlags{user: "7"}).process(own, []string{"id"}); err != nil || p.User.UID != 7 || p.User.GID != 42 {
 		t.Errorf("--user 7 gave %+v (%v); want uid 7 and the process's gid 42", p.User, err)
 	}
-	if _, err := (&execFlags{}).process(s, nil); err == nil {
+	if _, err := (&execFlags{}).process(own, nil); err == nil {
 		t.Error("exec without a command or --process was accepted")
 	}
 }
