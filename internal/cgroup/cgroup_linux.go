@@ -380,3 +380,28 @@ func (m *Manager) ProcPaths() map[string]string {
 	}
 	return out
 }
+
+// Mount is one mounted cgroup hierarchy of the host.
+type Mount struct {
+	MountPoint string
+	// Root is the cgroup mounted there, "/" unless only a subtree is
+	// visible.
+	Root string
+	// Controllers are a v1 hierarchy's, as /proc/self/cgroup names them;
+	// none for cgroup2.
+	Controllers []string
+}
+
+// Mounts lists the host's cgroup hierarchies, as this process found them
+// (once) in its mount table.
+func Mounts() ([]Mount, error) {
+	_, hs, err := hostHierarchies()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Mount, len(hs))
+	for i, h := range hs {
+		out[i] = Mount{MountPoint: h.mount, Root: h.root, Controllers: h.controllers}
+	}
+	return out, nil
+}

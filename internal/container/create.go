@@ -174,6 +174,7 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 		return nil, errdefs.Conflictf("the cgroup of container %s (%s) already holds %d processes of another container; give it a cgroupsPath of its own", id, anyPath(newCg.Paths()), len(pids))
 	}
 	cg = newCg // from here on, a failed create removes it
+	rec.Cgroup = cg.Save()
 	if err := cg.Apply(0); err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}

@@ -38,12 +38,21 @@ func (r *Runtime) createPlan(s *specs.Spec, root string, prog *seccomp.Program, 
 	for k, v := range cg.ProcPaths() {
 		paths[k] = v
 	}
-	plan, err := rootfs.Plan(s, root, rootfs.PlanOptions{
-		CgroupPaths: paths,
-		CgroupNS:    newNS[specs.CgroupNamespace],
-		Unified:     cgroup.Detect() == cgroup.Unified,
-		NewUTS:      newNS[specs.UTSNamespace],
-	})
+	mounts, err := cgroup.Mounts()
+	if err != nil {
+		return nil, nil
+	}
+	planOpts := rootfs.PlanOptions{
+		CgroupPaths:  paths,
+		CgroupNS:     newNS[specs.CgroupNamespace],
+		Unified:      cgroup.Detect() == cgroup.Unified,
+		NewUTS:       newNS[specs.UTSNamespace],
+		CgroupMounts: []rootfs.CgroupMount{},
+	}
+	for _, m := range mounts {
+		planOpts.CgroupMounts = append(planOpts.CgroupMounts, rootfs.CgroupMount{MountPoint: m.MountPoint, Root: m.Root, Controllers: m.Controllers})
+	}
+	plan, err := rootfs.Plan(s, root, planOpts)
 	if errors.Is(err, rootfs.ErrNoPlan) {
 		return nil, nil
 	}

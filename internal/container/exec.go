@@ -21,7 +21,10 @@ var nsFiles = map[specs.LinuxNamespaceType]string{
 
 // ExecOptions describe a process to run in a running container.
 type ExecOptions struct {
-	Process       *specs.Process
+	Process *specs.Process
+	// Build, when Process is nil, makes the process from a copy of the
+	// container's own, as exec's flags change it.
+	Build         func(own specs.Process) (*specs.Process, error)
 	ConsoleSocket string
 	PidFile       string
 	// Detach returns once the process runs; otherwise Exec waits for it
@@ -44,6 +47,14 @@ func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
 		return -1, errdefs.Conflictf("cannot exec in a %s container", st)
 	}
 	p := opts.Process
+	if p == nil {
+		if rec.Spec.Process == nil || opts.Build == nil {
+			return -1, errdefs.Invalidf("exec needs a process")
+		}
+		if p, err = opts.Build(*rec.Spec.Process); err != nil {
+			return -1, err
+		}
+	}
 	if err := ValidateProcess(p); err != nil {
 		return -1, errdefs.Invalidf("process: %v", err)
 	}

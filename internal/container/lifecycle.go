@@ -16,6 +16,9 @@ import (
 )
 
 func (r *Runtime) cgroupOf(rec *record) (*cgroup.Manager, error) {
+	if rec.Cgroup != nil && len(rec.Cgroup.Dirs) > 0 {
+		return cgroup.Restore(rec.Cgroup), nil
+	}
 	return cgroup.NewRelativeTo(rec.CgroupsPath, rec.ID, rec.CreatorCgroups)
 }
 
@@ -284,19 +287,6 @@ func (r *Runtime) Stats(id string) (*cgroup.Stats, error) {
 		return nil, err
 	}
 	return cg.Stats()
-}
-
-// Process returns the process a container was created with, which exec
-// starts from. It reads less of the stored spec than Spec does.
-func (r *Runtime) Process(id string) (*specs.Process, error) {
-	rec, err := r.loadExec(id)
-	if err != nil {
-		return nil, err
-	}
-	if rec.Spec.Process == nil {
-		return nil, fmt.Errorf("state of %s is damaged: its spec has no process", id)
-	}
-	return rec.Spec.Process, nil
 }
 
 // Spec returns the spec a container was created with, as updated since.

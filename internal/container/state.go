@@ -14,6 +14,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"berth/internal/cgroup"
 	"berth/internal/errdefs"
 	"berth/internal/sysfile"
 )
@@ -39,6 +40,10 @@ type record struct {
 	// create: later commands may run in other cgroups.
 	CgroupsPath    string            `json:"cgroupsPath"`
 	CreatorCgroups map[string]string `json:"creatorCgroups,omitempty"`
+	// Cgroup is where the container's cgroup was made, so that later
+	// commands need not work it out from the mount table again. Records
+	// written before it was kept lack it.
+	Cgroup *cgroup.Saved `json:"cgroup,omitempty"`
 }
 
 // State is the runtime state of a container as the OCI spec defines it,

@@ -149,7 +149,10 @@ func (e *Engine) startMonitor(c *metadata.Container, cfg *Config, attach bool, e
 		return monitor.Process{}, err
 	}
 	os.Remove(e.ExitPath(c.ID))
-	env := append(os.Environ(), "BERTH_ROOT="+e.root, "BERTH_RUNTIME_DIR="+e.Runtime.Root)
+	// The monitor's commands (start, cleanup, health) are short-lived
+	// berth processes with small heaps: garbage collection would only
+	// cost them time.
+	env := append(os.Environ(), "BERTH_ROOT="+e.root, "BERTH_RUNTIME_DIR="+e.Runtime.Root, "GOGC=off")
 	o := monitor.Options{
 		ID: c.ID, LogPath: e.LogPath(c.ID), ExitFile: e.ExitPath(c.ID),
 		Start:     []string{"/proc/self/exe", "__start", c.ID},

@@ -119,21 +119,11 @@ func lookup(tx *metadata.Tx, arg string) (*metadata.Container, error) {
 	if c, err := tx.Container(arg); err == nil {
 		return c, nil
 	}
-	var found []*metadata.Container
-	err := tx.Containers(func(c *metadata.Container) error {
-		if len(arg) > 0 && len(arg) <= len(c.ID) && c.ID[:len(arg)] == arg {
-			found = append(found, c)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	switch len(found) {
+	switch ids := tx.ContainerIDs(arg, 2); len(ids) {
 	case 0:
 		return nil, errdefs.NotFoundf("No such container: %s", arg)
 	case 1:
-		return found[0], nil
+		return tx.Container(ids[0])
 	}
 	return nil, errdefs.Invalidf("multiple containers found with provided prefix: %s", arg)
 }

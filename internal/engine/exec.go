@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"berth/internal/container"
 	"berth/internal/errdefs"
 	"berth/internal/metadata"
@@ -34,28 +36,32 @@ func (e *Engine) Exec(c *metadata.Container, opts ExecOptions) (int, error) {
 		}
 		return -1, errdefs.Conflictf("container %s is not running", shortID(c.ID))
 	}
-	cp, err := e.Runtime.Process(c.ID)
-	if err != nil {
-		return -1, err
-	}
-	p := *cp
-	p.Args = opts.Args
-	p.Terminal = opts.Tty
-	p.Env = spec.MergeEnv(p.Env, mergeEnv(nil, opts.Env))
-	if opts.WorkingDir != "" {
-		p.Cwd = opts.WorkingDir
-	}
-	if opts.User != "" {
-		u, err := resolveUser(filepath.Join(e.dir(c.ID), "rootfs"), opts.User)
-		if err != nil {
-			return -1, err
+	build := func(p specs.Process) (*specs.Process, error) {
+		p.Args = opts.Args
+		p.Terminal = opts.Tty
+		p.Env = spec.MergeEnv(p.Env, mergeEnv(nil, opts.Env))
+		if opts.WorkingDir != "" {
+			p.Cwd = opts.WorkingDir
 		}
-		p.User = u
+		if opts.User != "" {
+			u, err := resolveUser(filepath.Join(e.dir(c.ID), "rootfs"), opts.User)
+			if err != nil {
+				return nil, err
+			}
+			p.User = u
+		}
+		if opts.Privileged {
+			all := spec.AllCapabilities()
+			caps := specs.LinuxCapabilities{}
+			if p.Capabilities != nil {
+				caps = *p.Capabilities
+			}
+			caps.Bounding, caps.Effective, caps.Permitted = all, all, all
+			p.Capabilities = &caps
+		}
+		return &p, nil
 	}
-	if opts.Privileged {
-		all := spec.AllCapabilities()
-		p.Capabilities.Bounding, p.Capabilities.Effective, p.Capabilities.Permitted = all, all, all
-	}
+	var err error
 	in := opts.Stdio.In
 	if in == nil {
 		if in, err = os.Open(os.DevNull); err != nil {
@@ -64,6 +70,6 @@ func (e *Engine) Exec(c *metadata.Container, opts ExecOptions) (int, error) {
 		defer in.Close()
 	}
 	return e.Runtime.Exec(c.ID, container.ExecOptions{
-		Process: &p, Detach: opts.Detach, PidFile: opts.PidFile, Stdin: in, Stdout: opts.Stdio.Out, Stderr: opts.Stdio.Err,
+		Build: build, Detach: opts.Detach, PidFile: opts.PidFile, Stdin: in, Stdout: opts.Stdio.Out, Stderr: opts.Stdio.Err,
 	})
 }

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -103,6 +104,22 @@ func (t *Tx) ContainerByName(name string) (string, bool, error) {
 // Containers calls fn for every container.
 func (t *Tx) Containers(fn func(c *Container) error) error {
 	return each(t, bucketContainers, func(_ string, c *Container) error { return fn(c) })
+}
+
+// ContainerIDs returns the IDs that start with prefix, at most max of
+// them, in order. It reads only keys, so resolving a short ID costs the
+// same beside a thousand containers as beside one.
+func (t *Tx) ContainerIDs(prefix string, max int) []string {
+	bk := t.tx.Bucket(bucketContainers)
+	if bk == nil || prefix == "" {
+		return nil
+	}
+	var ids []string
+	c := bk.Cursor()
+	for k, _ := c.Seek([]byte(prefix)); k != nil && len(ids) < max && strings.HasPrefix(string(k), prefix); k, _ = c.Next() {
+		ids = append(ids, string(k))
+	}
+	return ids
 }
 
 // DeleteContainer removes container c's record and frees its name.

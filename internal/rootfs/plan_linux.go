@@ -80,6 +80,33 @@ type PlanOptions struct {
 	// NewUTS is set when the container has its own UTS namespace, where
 	// the hostname and domain name are set.
 	NewUTS bool
+	// CgroupMounts are the host's cgroup hierarchies, when the caller has
+	// them already; nil reads them from the mount table, which on a host
+	// with thousands of containers is long.
+	CgroupMounts []CgroupMount
+}
+
+// CgroupMount is a mounted cgroup hierarchy: its controllers, none for
+// cgroup2.
+type CgroupMount struct {
+	MountPoint, Root string
+	Controllers      []string
+}
+
+// cgroupInfos returns the cgroup mounts of the mount table.
+func (o PlanOptions) cgroupInfos() ([]mountInfo, error) {
+	if o.CgroupMounts == nil {
+		return readMountInfo()
+	}
+	var infos []mountInfo
+	for _, m := range o.CgroupMounts {
+		mi := mountInfo{fstype: "cgroup", mountPoint: m.MountPoint, root: m.Root, superOpts: m.Controllers}
+		if len(m.Controllers) == 0 {
+			mi.fstype = "cgroup2"
+		}
+		infos = append(infos, mi)
+	}
+	return infos, nil
 }
 
 type planWriter struct {
@@ -279,7 +306,7 @@ func planBind(w *planWriter, src string, at uint32, dest string, flags uintptr, 
 // planCgroup is mountCgroup's plan: the host's hierarchies and the init's
 // cgroup directories in them are known to the parent too.
 func planCgroup(w *planWriter, m specs.Mount, c mountConfig, dest string, opts PlanOptions, what string) error {
-	infos, err := readMountInfo()
+	infos, err := opts.cgroupInfos()
 	if err != nil {
 		return err
 	}

@@ -30,13 +30,19 @@ func execCmd(g *Globals) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			rt := g.runtime()
-			p, err := x.process(func() (*specs.Process, error) { return rt.Process(args[0]) }, args[1:])
-			if err != nil {
-				return err
+			opts := container.ExecOptions{ConsoleSocket: x.consoleSocket, PidFile: x.pidFile, Detach: x.detach}
+			if x.processFile != "" {
+				p, err := x.process(nil, args[1:])
+				if err != nil {
+					return err
+				}
+				opts.Process = p
+			} else {
+				opts.Build = func(own specs.Process) (*specs.Process, error) {
+					return x.process(func() (*specs.Process, error) { return &own, nil }, args[1:])
+				}
 			}
-			code, err := rt.Exec(args[0], container.ExecOptions{
-				Process: p, ConsoleSocket: x.consoleSocket, PidFile: x.pidFile, Detach: x.detach,
-			})
+			code, err := rt.Exec(args[0], opts)
 			if err != nil {
 				return err
 			}
