@@ -106,7 +106,12 @@ func (s *Splitter) Close() error {
 // tar-split's disassembler does: the raw bytes before each entry's
 // content, the entry, and at the end whatever follows the tar.
 func record(r io.Reader, w io.Writer) error {
-	zw := gzip.NewWriter(w)
+	// The fastest level: the record is small beside the layer, and the
+	// time is the unpacking's.
+	zw, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	if err != nil {
+		return err
+	}
 	enc := json.NewEncoder(zw)
 	add := func(e storage.Entry) error { return enc.Encode(e) }
 	segment := func(b []byte) error {

@@ -12,6 +12,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"berth/internal/metadata"
+	"berth/internal/snapshot"
 )
 
 // ImportOptions describe an image made from a filesystem tarball.
@@ -92,12 +93,7 @@ func (s *Store) importSplit(ctx context.Context, r io.Reader) (blob, diffID dige
 	if !isPlainTar(head) {
 		return "", "", nil, back()
 	}
-	fl, err := newFlusher(s.Snaps.Root())
-	if err != nil {
-		return "", "", nil, err
-	}
-	pre, err := s.unpackSplit(ctx, br, fl)
-	ferr := fl.finish()
+	pre, err := s.unpackSplit(ctx, br)
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", "", nil, ctx.Err()
@@ -107,10 +103,12 @@ func (s *Store) importSplit(ctx context.Context, r io.Reader) (blob, diffID dige
 		return "", "", nil, back()
 	}
 	defer s.Snaps.Discard(pre.tmp)
-	if ferr != nil {
-		return "", "", nil, ferr
+	boot, err := s.unsynced()
+	if err != nil {
+		return "", "", nil, err
 	}
-	if _, err := s.Snaps.Commit(pre.tmp, pre.diffID, "", pre.diffID, pre.size); err != nil {
+	p := snapshot.Pending{Tmp: pre.tmp, Chain: pre.diffID, DiffID: pre.diffID, Size: pre.size, Unsynced: boot}
+	if _, err := s.Snaps.CommitAll([]snapshot.Pending{p}); err != nil {
 		return "", "", nil, err
 	}
 	return pre.diffID, pre.diffID, map[digest.Digest]int64{pre.diffID: pre.blobSize}, nil

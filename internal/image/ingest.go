@@ -68,6 +68,9 @@ func (s *Store) Ingest(ctx context.Context, src Source, opts IngestOptions) (*me
 	// another chain unpacks its own copy.
 	var pending []snapshot.Pending
 	var ahead []int
+	// What split layers are committed as (see unsynced), once read.
+	var boot string
+	bootRead := false
 	for i, l := range f.Layers {
 		var parent digest.Digest
 		if i > 0 {
@@ -76,7 +79,18 @@ func (s *Store) Ingest(ctx context.Context, src Source, opts IngestOptions) (*me
 		pre, ok := f.Unpacked[l.Digest]
 		if ok && pre.diffID == diffIDs[i] && (pre.split || s.Content.Has(l.Digest)) {
 			delete(f.Unpacked, l.Digest)
-			pending = append(pending, snapshot.Pending{Tmp: pre.tmp, Chain: chain[i], Parent: parent, DiffID: pre.diffID, Size: pre.size})
+			p := snapshot.Pending{Tmp: pre.tmp, Chain: chain[i], Parent: parent, DiffID: pre.diffID, Size: pre.size}
+			if pre.split {
+				if !bootRead {
+					if boot, err = s.unsynced(); err != nil {
+						g.Wait()
+						return nil, err
+					}
+					bootRead = true
+				}
+				p.Unsynced = boot
+			}
+			pending = append(pending, p)
 			ahead = append(ahead, i)
 			continue
 		}

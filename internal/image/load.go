@@ -103,17 +103,10 @@ func (s *Store) readArchive(ctx context.Context, r io.Reader) (*archiveFiles, er
 	a := &archiveFiles{small: map[string][]byte{}, blobs: map[string]digest.Digest{}, links: map[string]string{},
 		unpacked: map[digest.Digest]preUnpacked{}, pending: map[digest.Digest]bool{},
 		split: map[digest.Digest]int64{}, sem: make(chan struct{}, max(s.Parallel, 1))}
-	var fl *flusher
-	src, _, again := rereadable(r)
-	if again {
-		var err error
-		if fl, err = newFlusher(s.Snaps.Root()); err != nil {
-			return nil, err
-		}
-	}
+	src, _, _ := rereadable(r)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	out, err := s.readEntries(ctx, a, r, src, fl)
+	out, err := s.readEntries(ctx, a, r, src)
 	if err != nil {
 		cancel()
 	}
@@ -121,18 +114,13 @@ func (s *Store) readArchive(ctx context.Context, r io.Reader) (*archiveFiles, er
 	if err == nil && a.err != nil {
 		out, err = a, a.err
 	}
-	if fl != nil {
-		if ferr := fl.finish(); err == nil && ferr != nil {
-			return a, ferr
-		}
-	}
 	return out, err
 }
 
 // readEntries reads the archive's entries into a. When src is set, r
 // can be read again through it, and uncompressed layers are unpacked as
-// they are read, kept as split records, their writes flushed by fl.
-func (s *Store) readEntries(ctx context.Context, a *archiveFiles, r io.Reader, src io.ReaderAt, fl *flusher) (*archiveFiles, error) {
+// they are read, kept as split records.
+func (s *Store) readEntries(ctx context.Context, a *archiveFiles, r io.Reader, src io.ReaderAt) (*archiveFiles, error) {
 	tr := tar.NewReader(r)
 	n := 0
 	for {
@@ -179,7 +167,7 @@ func (s *Store) readEntries(ctx context.Context, a *archiveFiles, r io.Reader, s
 			head := make([]byte, 512)
 			n, _ := src.ReadAt(head, off)
 			if isPlainTar(head[:n]) {
-				s.splitAhead(ctx, a, name, io.NewSectionReader(src, off, h.Size), expected, fl)
+				s.splitAhead(ctx, a, name, io.NewSectionReader(src, off, h.Size), expected)
 				continue
 			}
 		}
@@ -216,12 +204,12 @@ type preUnpacked struct {
 // read: several layers unpack at once, each straight from the archive.
 // A layer that cannot be kept so is stored as a blob and unpacked from
 // there, which says what is wrong with it, if anything.
-func (s *Store) splitAhead(ctx context.Context, a *archiveFiles, name string, sec *io.SectionReader, expected digest.Digest, fl *flusher) {
+func (s *Store) splitAhead(ctx context.Context, a *archiveFiles, name string, sec *io.SectionReader, expected digest.Digest) {
 	a.sem <- struct{}{}
 	a.wg.Add(1)
 	go func() {
 		defer func() { <-a.sem; a.wg.Done() }()
-		d, err := s.splitLayer(ctx, a, sec, expected, fl)
+		d, err := s.splitLayer(ctx, a, sec, expected)
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		if err != nil {
@@ -234,8 +222,8 @@ func (s *Store) splitAhead(ctx context.Context, a *archiveFiles, name string, se
 	}()
 }
 
-func (s *Store) splitLayer(ctx context.Context, a *archiveFiles, sec *io.SectionReader, expected digest.Digest, fl *flusher) (digest.Digest, error) {
-	pre, err := s.unpackSplit(ctx, bufio.NewReaderSize(sec, 64<<10), fl)
+func (s *Store) splitLayer(ctx context.Context, a *archiveFiles, sec *io.SectionReader, expected digest.Digest) (digest.Digest, error) {
+	pre, err := s.unpackSplit(ctx, bufio.NewReaderSize(sec, 64<<10))
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()

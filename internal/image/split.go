@@ -57,9 +57,9 @@ func isPlainTar(head []byte) bool {
 // unpackSplit unpacks the uncompressed layer tar r into a temporary
 // snapshot, with its split record, and returns it with its digest
 // (both the blob's and the diff ID) and sizes. The files are not synced:
-// fl does that. A layer that unpacks but cannot be rebuilt is discarded
-// with errNotRebuildable.
-func (s *Store) unpackSplit(ctx context.Context, r io.Reader, fl *flusher) (pre preUnpacked, err error) {
+// the layer is committed unsynced (see unsynced). A layer that unpacks
+// but cannot be rebuilt is discarded with errNotRebuildable.
+func (s *Store) unpackSplit(ctx context.Context, r io.Reader) (pre preUnpacked, err error) {
 	tmp, err := s.Snaps.Temp()
 	if err != nil {
 		return pre, err
@@ -76,7 +76,7 @@ func (s *Store) unpackSplit(ctx context.Context, r io.Reader, fl *flusher) (pre 
 	defer rec.Close()
 	// The Splitter's goroutine hashes the stream, beside the unpacking
 	// rather than before it.
-	cr := &countingFlusher{r: r, fl: fl}
+	cr := &byteCounter{r: r}
 	h := digest.SHA256.Digester()
 	sp := archive.Split(cr, rec, h.Hash())
 	res, err := archive.Apply(ctx, filepath.Join(tmp, "fs"), sp, s.Limits)
@@ -97,93 +97,32 @@ func (s *Store) unpackSplit(ctx context.Context, r io.Reader, fl *flusher) (pre 
 	return preUnpacked{tmp: tmp, diffID: h.Digest(), size: res.Bytes, split: true, blobSize: cr.n}, nil
 }
 
-// countingFlusher counts what is read through it, and tells a flusher.
-type countingFlusher struct {
-	r  io.Reader
-	n  int64
-	fl *flusher
+// byteCounter counts what is read through it.
+type byteCounter struct {
+	r io.Reader
+	n int64
 }
 
-func (c *countingFlusher) Read(p []byte) (int, error) {
+func (c *byteCounter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
-	c.fl.add(n)
 	return n, err
 }
 
-// flushEvery is how many bytes unpacked start a flush.
-const flushEvery = 64 << 20
-
-// flusher makes unpacked layers durable while more is unpacked: every
-// flushEvery bytes, a syncfs(2) in the background writes back what is
-// there so far, so that the syncfs that ends the unpacking waits only
-// for the last part rather than for all of it. One file descriptor
-// serves every call, so that a write-back error that one of them sees
-// is not lost to the last.
-type flusher struct {
-	fd      int
-	kick    chan struct{}
-	done    chan struct{}
-	mu      sync.Mutex
-	pending int64
-	err     error
-}
-
-func newFlusher(dir string) (*flusher, error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+// unsynced returns what layers unpacked with split records are
+// committed as (snapshot.Pending.Unsynced): this boot's ID, so that the
+// command does not wait for their files to reach the disk. When the
+// boot ID cannot be read, their files are synced here instead, and it
+// returns "".
+func (s *Store) unsynced() (string, error) {
+	boot, err := s.Snaps.BootID()
+	if err == nil {
+		return boot, nil
 	}
-	f := &flusher{fd: fd, kick: make(chan struct{}, 1), done: make(chan struct{})}
-	go func() {
-		defer close(f.done)
-		for range f.kick {
-			f.sync()
-		}
-	}()
-	return f, nil
-}
-
-func (f *flusher) sync() {
-	err := unix.Syncfs(f.fd)
-	f.mu.Lock()
-	if f.err == nil && err != nil {
-		f.err = err
+	if err := archive.Syncfs(s.Snaps.Root()); err != nil {
+		return "", fmt.Errorf("sync unpacked layers: %w", err)
 	}
-	f.mu.Unlock()
-}
-
-// add counts n more bytes unpacked.
-func (f *flusher) add(n int) {
-	if f == nil {
-		return
-	}
-	f.mu.Lock()
-	f.pending += int64(n)
-	start := f.pending >= flushEvery
-	if start {
-		f.pending = 0
-	}
-	f.mu.Unlock()
-	if start {
-		select {
-		case f.kick <- struct{}{}:
-		default: // one is running; it takes this part too, or the next does
-		}
-	}
-}
-
-// finish makes everything durable and returns the first error that a
-// syncfs reported.
-func (f *flusher) finish() error {
-	close(f.kick)
-	<-f.done
-	f.sync()
-	unix.Close(f.fd)
-	if f.err != nil {
-		return fmt.Errorf("sync unpacked layers: %w", f.err)
-	}
-	return nil
+	return "", nil
 }
 
 // hasBlob says whether blob d is stored, as a blob or as a split record

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -35,6 +36,9 @@ type Store struct {
 	Parallel int
 	// Users, when set, says which images containers use.
 	Users Users
+	// settle makes the first writing of a command settle the layers
+	// that earlier ones left unsynced.
+	settle sync.Once
 }
 
 // Open opens the image store under root, creating it if need be.
@@ -51,7 +55,9 @@ func Open(root string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{root: root, Content: cs, DB: db, Snaps: snaps, Parallel: 4}, nil
+	s := &Store{root: root, Content: cs, DB: db, Snaps: snaps, Parallel: 4}
+	snaps.Hold = s.writing
+	return s, nil
 }
 
 // The garbage lock keeps garbage collection from freeing what a running
@@ -71,5 +77,15 @@ func (s *Store) lock(how int) (release func(), err error) {
 }
 
 // writing holds the garbage lock shared, for a command that writes
-// blobs or layers.
-func (s *Store) writing() (func(), error) { return s.lock(unix.LOCK_SH) }
+// blobs or layers. The first time, it makes durable the layers that
+// earlier commands of this boot left unsynced (snapshot.Store.Settle),
+// not those that this command commits; when that fails, they stay
+// unsynced, to be checked before their next use after a reboot.
+func (s *Store) writing() (func(), error) {
+	release, err := s.lock(unix.LOCK_SH)
+	if err != nil {
+		return nil, err
+	}
+	s.settle.Do(func() { s.Snaps.Settle() })
+	return release, nil
+}

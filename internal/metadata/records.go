@@ -37,6 +37,10 @@ type Snapshot struct {
 	// short, so that an overlay mount of many layers fits its options.
 	Dir  string `json:"dir"`
 	Size int64  `json:"size"`
+	// Unsynced, when set, says that the layer's files may not be on the
+	// disk yet: it is the boot ID of the boot that wrote them (see
+	// internal/snapshot).
+	Unsynced string `json:"unsynced,omitempty"`
 }
 
 // PutImage stores img, replacing a record of the same ID.

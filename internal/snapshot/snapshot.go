@@ -31,6 +31,14 @@ import (
 type Store struct {
 	root string
 	db   *metadata.DB
+	// BootID returns the ID of this boot of the machine (ReadBootID):
+	// layers written without a wait for the disk are trusted in the boot
+	// that wrote them only.
+	BootID func() (string, error)
+	// Hold, when set, keeps garbage collection from removing the
+	// temporary directory that a layer is checked in (see LowerDirs)
+	// until the returned function is called.
+	Hold func() (release func(), err error)
 }
 
 const tmpPrefix = "tmp-"
@@ -45,7 +53,7 @@ func New(root string, db *metadata.DB) (*Store, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("snapshot store: %w", err)
 	}
-	return &Store{root: root, db: db}, nil
+	return &Store{root: root, db: db, BootID: ReadBootID}, nil
 }
 
 // Chain returns the chain IDs of layers with the given diff IDs, bottom
@@ -101,6 +109,10 @@ type Pending struct {
 	Tmp                   string
 	Chain, Parent, DiffID digest.Digest
 	Size                  int64
+	// Unsynced is the boot ID when Tmp's files are not known to be on
+	// the disk; then Tmp must hold the layer's split record (see
+	// LowerDirs). Empty when they are synced.
+	Unsynced string
 }
 
 // CommitAll commits several layers as Commit does each, in one
@@ -120,7 +132,7 @@ func (s *Store) CommitAll(ps []Pending) ([]*metadata.Snapshot, error) {
 			if err != nil {
 				return err
 			}
-			snap := &metadata.Snapshot{Chain: p.Chain, Parent: p.Parent, DiffID: p.DiffID, Dir: strconv.FormatUint(n, 10), Size: p.Size}
+			snap := &metadata.Snapshot{Chain: p.Chain, Parent: p.Parent, DiffID: p.DiffID, Dir: strconv.FormatUint(n, 10), Size: p.Size, Unsynced: p.Unsynced}
 			if err := os.Rename(p.Tmp, filepath.Join(s.root, snap.Dir)); err != nil {
 				return fmt.Errorf("commit layer %s: %w", p.DiffID, err)
 			}
@@ -151,19 +163,29 @@ func (s *Store) adoptRecord(tmp string, snap *metadata.Snapshot) error {
 	if _, err := os.Lstat(dst); err == nil {
 		return nil
 	}
+	// On the disk before the record of the image that needs it: the
+	// record may have been written without a wait for the disk, and
+	// snap's files may have been synced long ago.
+	if err := syncPath(src); err != nil {
+		return fmt.Errorf("commit layer %s: %w", snap.DiffID, err)
+	}
 	if err := os.Rename(src, dst); err != nil {
 		return fmt.Errorf("commit layer %s: %w", snap.DiffID, err)
 	}
-	// On the disk before the record of the image that needs it.
-	d, err := os.Open(filepath.Dir(dst))
-	if err != nil {
-		return fmt.Errorf("commit layer %s: %w", snap.DiffID, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := syncPath(filepath.Dir(dst)); err != nil {
 		return fmt.Errorf("commit layer %s: %w", snap.DiffID, err)
 	}
 	return nil
+}
+
+// syncPath fsyncs the file or directory p.
+func syncPath(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // Record is where snap's split record is, when it has one.
@@ -214,20 +236,32 @@ func (s *Store) Dir(snap *metadata.Snapshot) string {
 }
 
 // LowerDirs returns the layer directories of chain, top first, as
-// overlayfs's lowerdir option lists them.
+// overlayfs's lowerdir option lists them. A layer written in an earlier
+// boot and never known to have reached the disk is checked, and unpacked
+// anew, first (see Check).
 func (s *Store) LowerDirs(chain []digest.Digest) ([]string, error) {
 	dirs := make([]string, 0, len(chain))
+	var suspect []*metadata.Snapshot
 	err := s.db.View(func(tx *metadata.Tx) error {
 		for i := len(chain) - 1; i >= 0; i-- {
 			snap, err := tx.Snapshot(chain[i])
 			if err != nil {
 				return err
 			}
+			if snap.Unsynced != "" {
+				suspect = append(suspect, snap)
+			}
 			dirs = append(dirs, s.Dir(snap))
 		}
 		return nil
 	})
-	return dirs, err
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Check(suspect); err != nil {
+		return nil, err
+	}
+	return dirs, nil
 }
 
 // Sweep removes directories that no record names: layers whose commit
