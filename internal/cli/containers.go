@@ -520,6 +520,7 @@ func newRunCommand(a *app) *cobra.Command {
 			if detach && f.rm && o.Config.Restart != "" && o.Config.Restart != "no" {
 				return ownError(errdefs.Invalidf("conflicting options: --restart and --rm"))
 			}
+			o.Starting = !detach && !f.tty && !f.interactive && attach.SigProxy
 			c, err := f.create(e, o)
 			if err != nil {
 				return ownError(err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -94,6 +95,12 @@ func newRootCommand() (*cobra.Command, *runcli.Globals) {
 	cmd.PersistentPreRun = func(c *cobra.Command, _ []string) {
 		a.out, a.err = c.OutOrStdout(), c.ErrOrStderr()
 		a.isTerminal = isTerminal(a.out)
+		if c.Parent() == c.Root() && lightCommands[c.Name()] {
+			// No collection until the heap nears lightHeap: these
+			// commands are short-lived, or wait with little in hand.
+			debug.SetGCPercent(-1)
+			debug.SetMemoryLimit(lightHeap)
+		}
 	}
 	addImageCommands(cmd, a)
 	addContainerCommands(cmd, a)
@@ -104,6 +111,18 @@ func newRootCommand() (*cobra.Command, *runcli.Globals) {
 	addBuildCommands(cmd, a)
 	return cmd, g
 }
+
+// lightCommands neither pull, build nor copy data in bulk: they run
+// briefly (or wait on a container) with a heap of a few megabytes, and
+// garbage collection, which Go starts at 4 MiB, would only cost them
+// time. They collect only when their memory nears lightHeap.
+var lightCommands = map[string]bool{
+	"run": true, "create": true, "start": true, "exec": true, "rm": true, "stop": true,
+	"kill": true, "restart": true, "pause": true, "unpause": true, "wait": true,
+	"ps": true, "inspect": true, "port": true, "top": true,
+}
+
+const lightHeap = 64 << 20
 
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {

@@ -115,8 +115,9 @@ static const char *fd_path(int fd)
 }
 
 /* clean_path makes p an absolute, lexically clean path in out, as Go's
- * path.Clean("/" + p) does. */
-static void clean_path(const char *p, char *out, size_t cap)
+ * path.Clean("/" + p) does. It fails with ENAMETOOLONG rather than cut
+ * a path that does not fit. */
+static int clean_path(const char *p, char *out, size_t cap)
 {
 	size_t n = 0;
 	out[n++] = '/';
@@ -137,10 +138,14 @@ static void clean_path(const char *p, char *out, size_t cap)
 				out[n++] = '/';
 			memcpy(out + n, p, len);
 			n += len;
+		} else {
+			errno = ENAMETOOLONG;
+			return -1;
 		}
 		p = end;
 	}
 	out[n] = '\0';
+	return 0;
 }
 
 /* in_root opens p inside the root; magic links are refused, so a procfs
@@ -174,7 +179,8 @@ static int in_root(const char *p, int flags)
 static int create_in_root(const char *path, mode_t mode, int dir, int hops)
 {
 	char p[4096];
-	clean_path(path, p, sizeof p);
+	if (clean_path(path, p, sizeof p) < 0)
+		return -1;
 	int flags = O_PATH | (dir ? O_DIRECTORY : 0);
 	int fd = in_root(p, flags);
 	if (fd >= 0 || errno != ENOENT || strcmp(p, "/") == 0)

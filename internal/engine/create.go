@@ -32,6 +32,11 @@ type CreateOptions struct {
 	// Network is --network and the flags of the container's place on
 	// it; the zero value is the default bridge network.
 	Network NetworkRequest
+	// Starting says the same command starts the container in the
+	// foreground right away (run): its start time goes into the record
+	// now, and RunAttached of a --rm container writes no record of its
+	// start, one wait for the disk less.
+	Starting bool
 }
 
 // Create makes a container from an image: its record, its directory
@@ -114,6 +119,9 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 	c := &metadata.Container{
 		ID: id, Name: opts.Name, Image: img.ID, ImageName: opts.Image, Chain: img.Chain,
 		Created: time.Now().UTC(), Config: raw, State: metadata.ContainerState{Status: StatusCreated},
+	}
+	if opts.Starting {
+		c.State.StartedAt = c.Created
 	}
 	if err := e.prepareDir(dir, &cfg); err != nil {
 		os.RemoveAll(dir)

@@ -17,6 +17,7 @@ import (
 	"berth/internal/container"
 	"berth/internal/errdefs"
 	"berth/internal/image"
+	"berth/internal/metadata"
 	"berth/internal/testfixture"
 )
 
@@ -260,5 +261,56 @@ func TestSmallMemoryLimit(t *testing.T) {
 		Args: []string{"sh", "-c", "grep memory /proc/self/cgroup; head -c 64m /dev/zero | tail; echo tail=$?"}})
 	if code != 0 || !strings.Contains(out, ":memory:/\n") || !strings.Contains(out, "tail=137") {
 		t.Errorf("exit %d, output %q; want the container in its memory cgroup, its reader killed", code, out)
+	}
+}
+
+// rm frees what has been in the trash past its grace period, looking
+// through the trash at most once every trashCheckInterval.
+func TestTrashExpires(t *testing.T) {
+	e := newEngine(t)
+	old := func(name string) string {
+		run(t, e, CreateOptions{Image: "busybox:test", Name: name, Args: []string{"true"}})
+		c, _ := e.Lookup(name)
+		if err := e.Remove(c, RemoveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// Removed longer ago than the grace period.
+		err := e.DB.Update(func(tx *metadata.Tx) error {
+			tr := &metadata.Trashed{Container: *c, Removed: time.Now().Add(-trashTime() - time.Hour)}
+			return tx.PutTrashed(tr)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.ID
+	}
+	inTrash := func(id string) bool {
+		list, _ := e.TrashList()
+		for _, tr := range list {
+			if tr.Container.ID == id {
+				return true
+			}
+		}
+		return false
+	}
+	first := old("expired1")
+	os.Remove(filepath.Join(e.root, "trash", ".checked")) // as if not looked through lately
+	if _, err := e.PurgeTrash(false); err != nil {
+		t.Fatal(err)
+	}
+	if inTrash(first) {
+		t.Error("a container past its grace period is still in the trash")
+	}
+	if _, err := os.Stat(e.trashDir(first)); !os.IsNotExist(err) {
+		t.Errorf("its directory is still there: %v", err)
+	}
+	// Within the interval, rm does not look again; an explicit purge does.
+	second := old("expired2")
+	e.PurgeTrash(false)
+	if !inTrash(second) {
+		t.Error("the trash was looked through twice within the interval")
+	}
+	if _, err := e.PurgeTrash(true); err != nil || inTrash(second) {
+		t.Errorf("purge of everything left %s: %v", second, err)
 	}
 }

@@ -124,18 +124,23 @@ func (e *Engine) RunAttached(c *metadata.Container, stdio Stdio) (int, error) {
 		}
 		defer in.Close()
 	}
-	started := time.Now().UTC()
-	err = e.update(c.ID, func(c *metadata.Container) error {
-		c.State = metadata.ContainerState{Status: StatusRunning, StartedAt: started, Restarts: c.State.Restarts}
-		return nil
-	})
-	if err != nil {
-		return -1, err
+	cfg, _ := configOf(c)
+	// A --rm container created by run with its start time (Starting) is
+	// removed when it ends: while it runs, its status comes from the
+	// runtime, and its record needs no change.
+	if cfg == nil || !cfg.AutoRemove || c.State.Status != StatusCreated || c.State.StartedAt.IsZero() {
+		started := time.Now().UTC()
+		err = e.update(c.ID, func(c *metadata.Container) error {
+			c.State = metadata.ContainerState{Status: StatusRunning, StartedAt: started, Restarts: c.State.Restarts}
+			return nil
+		})
+		if err != nil {
+			return -1, err
+		}
 	}
 	e.emit(c, "start", nil)
 	out, errf := stdio.Out, stdio.Err
 	var wait func()
-	cfg, _ := configOf(c)
 	if cfg != nil && !cfg.Tty {
 		// The container writes into pipes; what comes out goes to the
 		// caller and, line by line, into the container's log.
