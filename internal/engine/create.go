@@ -36,7 +36,7 @@ type CreateOptions struct {
 	// foreground right away (run): its start time goes into the record
 	// now, and RunAttached of a --rm container writes no record of its
 	// start, one wait for the disk less.
-	Starting bool
+	Starting bool `json:"-"`
 }
 
 // Create makes a container from an image: its record, its directory
