@@ -214,9 +214,19 @@ func (p *preparer) mountCgroup2(m specs.Mount, c mountConfig, dest string, infos
 			return err
 		}
 	}
-	cg, ok := p.opts.CgroupPaths[""]
+	src, err := cgroup2Dir(infos, p.opts.CgroupPaths)
+	if err != nil {
+		return err
+	}
+	return p.bindAt(src, fd, dest, c.flags|unix.MS_BIND|unix.MS_REC, c.cleared)
+}
+
+// cgroup2Dir is the host directory of the container's cgroup2 cgroup,
+// the one paths names, in the host's cgroup2 mount that shows it.
+func cgroup2Dir(infos []mountInfo, paths map[string]string) (string, error) {
+	cg, ok := paths[""]
 	if !ok {
-		return errors.New("cgroup v2 path of the container is not known")
+		return "", errors.New("cgroup v2 path of the container is not known")
 	}
 	var host *mountInfo
 	for i, mi := range infos {
@@ -227,13 +237,9 @@ func (p *preparer) mountCgroup2(m specs.Mount, c mountConfig, dest string, infos
 		}
 	}
 	if host == nil {
-		return errors.New("no cgroup2 mount on the host")
+		return "", errors.New("no cgroup2 mount on the host")
 	}
-	src, err := hostCgroupDir(*host, cg)
-	if err != nil {
-		return err
-	}
-	return p.bindAt(src, fd, dest, c.flags|unix.MS_BIND|unix.MS_REC, c.cleared)
+	return hostCgroupDir(*host, cg)
 }
 
 // mountCgroup1 makes the usual cgroup v1 layout: a tmpfs at dest with one

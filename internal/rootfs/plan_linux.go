@@ -316,22 +316,7 @@ func planCgroup(w *planWriter, m specs.Mount, c mountConfig, dest string, opts P
 			w.mount(c.flags, "cgroup2", "", "cgroup2", c.data, atTarget, what)
 			return nil
 		}
-		cg, ok := opts.CgroupPaths[""]
-		if !ok {
-			return ErrNoPlan
-		}
-		var host *mountInfo
-		for i, mi := range infos {
-			if mi.fstype == "cgroup2" && underRoot(cleanPath(cg), mi.root) {
-				if host == nil || mi.mountPoint == "/sys/fs/cgroup" {
-					host = &infos[i]
-				}
-			}
-		}
-		if host == nil {
-			return ErrNoPlan
-		}
-		src, err := hostCgroupDir(*host, cg)
+		src, err := cgroup2Dir(infos, opts.CgroupPaths)
 		if err != nil {
 			return ErrNoPlan
 		}
