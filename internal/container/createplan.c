@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -148,6 +149,8 @@ static int clean_path(const char *p, char *out, size_t cap)
 	return 0;
 }
 
+static int create_at(const char *path, char *p, char *parent_path, mode_t mode, int dir, int hops);
+
 /* in_root opens p inside the root; magic links are refused, so a procfs
  * in the root cannot lead to the host. */
 static int in_root(const char *p, int flags)
@@ -175,19 +178,35 @@ static int in_root(const char *p, int flags)
 /* create_in_root makes sure p exists in the root, its missing parents as
  * directories and p as a directory (dir) or an empty file, and returns an
  * O_PATH fd for it. A missing part that is a dangling symlink is followed,
- * and its target made, inside the root. As root.create in Go. */
+ * and its target made, inside the root. As root.create in Go. It recurses
+ * once per missing component and per symlink followed, so its buffers
+ * are on the heap: a path of thousands of components must not overflow
+ * the stack. */
 static int create_in_root(const char *path, mode_t mode, int dir, int hops)
 {
-	char p[4096];
-	if (clean_path(path, p, sizeof p) < 0)
+	char *p = malloc(2 * PATH_MAX);
+	if (p == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	char *parent_path = p + PATH_MAX;
+	int fd = create_at(path, p, parent_path, mode, dir, hops);
+	int err = errno;
+	free(p);
+	errno = err;
+	return fd;
+}
+
+static int create_at(const char *path, char *p, char *parent_path, mode_t mode, int dir, int hops)
+{
+	if (clean_path(path, p, PATH_MAX) < 0)
 		return -1;
 	int flags = O_PATH | (dir ? O_DIRECTORY : 0);
 	int fd = in_root(p, flags);
 	if (fd >= 0 || errno != ENOENT || strcmp(p, "/") == 0)
 		return fd;
 	char *slash = strrchr(p, '/');
-	char parent_path[4096];
-	snprintf(parent_path, sizeof parent_path, "%.*s", (int)(slash - p + 1), p);
+	snprintf(parent_path, PATH_MAX, "%.*s", (int)(slash - p + 1), p);
 	const char *name = slash + 1;
 	int parent = create_in_root(parent_path, 0755, 1, hops);
 	if (parent < 0)
@@ -200,23 +219,33 @@ static int create_in_root(const char *path, mode_t mode, int dir, int hops)
 		r = f < 0 ? -1 : close(f);
 	}
 	if (r < 0 && errno == EEXIST) {
-		char target[4096], next[8192];
-		ssize_t n = readlinkat(parent, name, target, sizeof target - 1);
-		close(parent);
-		if (n < 0) {
-			errno = EEXIST;
+		char *target = malloc(PATH_MAX), *next = malloc(2 * PATH_MAX);
+		if (target == NULL || next == NULL) {
+			free(target);
+			free(next);
+			close(parent);
+			errno = ENOMEM;
 			return -1;
 		}
-		if (hops >= MAX_SYMLINKS) {
-			errno = ELOOP;
+		ssize_t n = readlinkat(parent, name, target, PATH_MAX - 1);
+		close(parent);
+		if (n < 0 || hops >= MAX_SYMLINKS) {
+			free(target);
+			free(next);
+			errno = n < 0 ? EEXIST : ELOOP;
 			return -1;
 		}
 		target[n] = '\0';
 		if (target[0] == '/')
-			snprintf(next, sizeof next, "%s", target);
+			snprintf(next, 2 * PATH_MAX, "%s", target);
 		else
-			snprintf(next, sizeof next, "%s/%s", parent_path, target);
-		return create_in_root(next, mode, dir, hops + 1);
+			snprintf(next, 2 * PATH_MAX, "%s/%s", parent_path, target);
+		fd = create_in_root(next, mode, dir, hops + 1);
+		int err = errno;
+		free(target);
+		free(next);
+		errno = err;
+		return fd;
 	}
 	if (r < 0) {
 		int err = errno;

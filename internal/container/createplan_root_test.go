@@ -177,3 +177,28 @@ func TestCreatePlanStaysInRoot(t *testing.T) {
 		})
 	}
 }
+
+// TestCreatePlanDeepPath makes a mount point a thousand directories
+// deep, through a dangling symlink: the plan's init creates them one by
+// one, as the Go init does, without running out of stack.
+func TestCreatePlanDeepPath(t *testing.T) {
+	testfixture.RequireRoot(t)
+	testfixture.RequireFeature(t, "busybox-static", testfixture.HaveBusybox)
+	deep := strings.Repeat("/d", 1000)
+	dir := t.TempDir()
+	s, err := testfixture.Bundle(dir, "sh", "-c", "test -d /deep"+deep+"/m && echo made")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/deep"+deep, filepath.Join(dir, "rootfs", "link")); err != nil {
+		t.Fatal(err)
+	}
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/link/m", Type: "tmpfs", Source: "tmpfs"})
+	if err := testfixture.WriteSpec(dir, s); err != nil {
+		t.Fatal(err)
+	}
+	out, code, err := runCaptured(t, dir, "deep-"+strconv.Itoa(os.Getpid()), false)
+	if err != nil || code != 0 || !strings.Contains(out, "made") {
+		t.Fatalf("run: exit %d, %v\n%s", code, err, out)
+	}
+}
