@@ -56,6 +56,10 @@ const (
 	opProcfs     = 14 // required: check that /proc is a procfs
 )
 
+// maxPropagations is how many propagation options one mount may carry in
+// a plan (createplan.c reads at most that many).
+const maxPropagations = 8
+
 // Where an opMount's target is.
 const (
 	atHost   = 0 // the target string, as the init sees it
@@ -242,7 +246,7 @@ func planFits(s *specs.Spec) error {
 	cgroups := 0
 	for _, m := range s.Mounts {
 		c, err := parseMountOptions(m.Type, m.Options)
-		if err != nil || c.flags&unix.MS_REMOUNT != 0 || cleanPath(m.Destination) == "/" {
+		if err != nil || c.flags&unix.MS_REMOUNT != 0 || cleanPath(m.Destination) == "/" || len(c.propagation) > maxPropagations {
 			return ErrNoPlan
 		}
 		if m.Type == "cgroup" {
