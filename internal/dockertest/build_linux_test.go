@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"berth/internal/engine"
 )
 
 // buildDockerfile uses most of the instructions that shape an image's
@@ -35,6 +37,13 @@ CMD ["cat hello.txt; ls -l built.txt | cut -c1-10; id -u; pwd"]
 func (e *env) testBuild(t *testing.T) {
 	e.d.watchLogs(t)
 	root := t.TempDir()
+	// The build's RUN steps and run use the root's default bridge, which
+	// would outlive the temp root.
+	t.Cleanup(func() {
+		if en, err := engine.Open(root, filepath.Join(root, "runtime")); err == nil {
+			en.ReleaseNetworks()
+		}
+	})
 	berthCmd(t, root, []byte(e.mustDocker(t, "save", image).stdout), "load")
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(buildDockerfile), 0o644)
