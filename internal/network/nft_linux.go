@@ -63,6 +63,11 @@ func chains(t *nftables.Table) (fwd, post *nftables.Chain) {
 // to a container unless a published port's DNAT let it in, and an
 // internal network's containers reach only each other and the host.
 func installNft(r Rules) error {
+	unlock, err := lockTable()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	c, err := NftConn()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
@@ -101,6 +106,11 @@ func installNft(r Rules) error {
 
 // removeNft removes network id's rules from berth's table.
 func removeNft(id string) error {
+	unlock, err := lockTable()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	c, err := NftConn()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)

@@ -1,6 +1,10 @@
 package network
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+
 	"github.com/google/nftables"
 	mdnetlink "github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -28,4 +32,27 @@ func NftConn() (*nftables.Conn, error) {
 			}
 		})
 	}))
+}
+
+// tableLock is where every berth process on the host, whatever its root,
+// takes turns at changing berth's table: one that sweeps the rules of
+// gone networks must not delete, between its listing and its batch, a
+// rule that another is deleting or adding at the same moment (its batch
+// would fail with ENOENT).
+const tableLock = "/run/berth/nftables.lock"
+
+// lockTable takes tableLock; the returned func releases it.
+func lockTable() (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(tableLock), 0o700); err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	f, err := os.OpenFile(tableLock, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("nftables: lock %s: %w", tableLock, err)
+	}
+	return func() { f.Close() }, nil
 }
