@@ -23,6 +23,12 @@ tmp=$(mktemp -d /tmp/berth-demo.XXXXXX)
 state=$tmp/root
 cleanup() {
 	"$berth" --root "$state" rm -f demo >/dev/null 2>&1 || true
+	# The root's default bridge would outlive the temp root otherwise.
+	local id br
+	for id in $("$berth" --root "$state" network ls -q 2>/dev/null); do
+		br=$("$berth" --root "$state" network inspect -f '{{index .Options "com.docker.network.bridge.name"}}' "$id" 2>/dev/null) || continue
+		[ -z "$br" ] || [ "$br" = "<no value>" ] || ip link del "$br" 2>/dev/null || true
+	done
 	rm -rf --one-file-system "$tmp"
 }
 trap cleanup EXIT
