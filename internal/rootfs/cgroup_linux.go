@@ -242,6 +242,29 @@ func cgroup2Dir(infos []mountInfo, paths map[string]string) (string, error) {
 	return hostCgroupDir(*host, cg)
 }
 
+// cgroupTmpfsFlags are the flags of the tmpfs that holds the v1
+// hierarchies: the cgroup mount's own, but for "ro", which comes last.
+func cgroupTmpfsFlags(c mountConfig) uintptr {
+	return c.flags & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | atimeFlags)
+}
+
+// controllerLinks names the symlinks that point at a hierarchy of
+// several controllers, mounted as name: one per controller, as cpu ->
+// cpu,cpuacct.
+func controllerLinks(key, name string) []string {
+	ctrls := strings.Split(key, ",")
+	if len(ctrls) < 2 {
+		return nil
+	}
+	var links []string
+	for _, ctl := range ctrls {
+		if ctl != name && !strings.Contains(ctl, "=") {
+			links = append(links, ctl)
+		}
+	}
+	return links
+}
+
 // mountCgroup1 makes the usual cgroup v1 layout: a tmpfs at dest with one
 // directory per hierarchy, named as on the host, holding the hierarchy
 // (in a cgroup namespace) or the container's cgroup in it (without one).
@@ -253,7 +276,7 @@ func (p *preparer) mountCgroup1(m specs.Mount, c mountConfig, dest string, infos
 		return err
 	}
 	defer unix.Close(fd)
-	tmpfsFlags := c.flags & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | atimeFlags)
+	tmpfsFlags := cgroupTmpfsFlags(c)
 	if err := unix.Mount("tmpfs", fdPath(fd), "tmpfs", tmpfsFlags, "mode=755"); err != nil {
 		return fmt.Errorf("mount tmpfs: %w", err)
 	}
@@ -299,14 +322,7 @@ func (p *preparer) mountHierarchy(h cgroupHierarchy, c mountConfig, dest string,
 	if err != nil {
 		return err
 	}
-	ctrls := strings.Split(h.key, ",")
-	if len(ctrls) < 2 {
-		return nil
-	}
-	for _, ctl := range ctrls {
-		if ctl == name || strings.Contains(ctl, "=") {
-			continue
-		}
+	for _, ctl := range controllerLinks(h.key, name) {
 		if err := unix.Symlinkat(name, top, ctl); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("symlink %s to %s: %w", path.Join(dest, ctl), name, err)
 		}

@@ -197,18 +197,25 @@ func (p *preparer) bindDevice(d specs.LinuxDevice) error {
 	return nil
 }
 
-// createDevSymlinks makes the /dev symlinks programs expect, and
-// /dev/ptmx pointing at the container's own devpts.
-func (p *preparer) createDevSymlinks() error {
+// devSymlinks are the links in /dev that programs expect, each a target
+// and a name: fd, stdin, stdout, stderr, and core when /proc is mounted.
+func devSymlinks(s *specs.Spec) [][2]string {
 	links := [][2]string{
 		{"/proc/self/fd", "fd"},
 		{"/proc/self/fd/0", "stdin"},
 		{"/proc/self/fd/1", "stdout"},
 		{"/proc/self/fd/2", "stderr"},
 	}
-	if hasProc(p.spec) {
+	if hasProc(s) {
 		links = append(links, [2]string{"/proc/kcore", "core"})
 	}
+	return links
+}
+
+// createDevSymlinks makes the /dev symlinks programs expect, and
+// /dev/ptmx pointing at the container's own devpts.
+func (p *preparer) createDevSymlinks() error {
+	links := devSymlinks(p.spec)
 	dev, err := p.root.mkdirAll("/dev", 0o755)
 	if err != nil {
 		return fmt.Errorf("create /dev: %w", err)

@@ -258,13 +258,35 @@ func (p *preparer) mountFS(m specs.Mount, c mountConfig, dest string) error {
 		return err
 	}
 	defer unix.Close(fd)
-	flags := c.flags
-	// A read-only tmpfs or /dev still needs files made in it (devices,
-	// nested mount points); Finalize makes it read-only.
-	if m.Type == "tmpfs" || dest == "/dev" {
-		flags &^= unix.MS_RDONLY
+	return unix.Mount(m.Source, fdPath(fd), m.Type, mountFlags(m, c, dest), c.data)
+}
+
+// filledFirst reports whether mount m at dest gets files made in it
+// (devices, nested mount points) after it is mounted: a tmpfs or /dev.
+// It is mounted writable, and Finalize makes it read-only if asked.
+func filledFirst(m specs.Mount, dest string) bool {
+	return m.Type == "tmpfs" || dest == "/dev"
+}
+
+// mountFlags are the mount(2) flags of filesystem mount m at dest.
+func mountFlags(m specs.Mount, c mountConfig, dest string) uintptr {
+	if filledFirst(m, dest) {
+		return c.flags &^ unix.MS_RDONLY
 	}
-	return unix.Mount(m.Source, fdPath(fd), m.Type, flags, c.data)
+	return c.flags
+}
+
+// lateReadonly returns the options of m when Finalize makes it
+// read-only: a filled-first mount whose options say "ro".
+func lateReadonly(m specs.Mount) (mountConfig, bool) {
+	if !filledFirst(m, cleanPath(m.Destination)) {
+		return mountConfig{}, false
+	}
+	c, err := parseMountOptions(m.Type, m.Options)
+	if err != nil || c.bind || c.flags&unix.MS_REMOUNT != 0 || c.flags&unix.MS_RDONLY == 0 {
+		return mountConfig{}, false
+	}
+	return c, true
 }
 
 // bindMount binds m.Source (a host path) onto dest, creating dest as a

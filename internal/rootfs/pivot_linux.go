@@ -227,14 +227,11 @@ func (f *finalizer) maskPath(p string, null int) error {
 // readonlyTmpfs makes a tmpfs (or /dev) mount read-only if its options
 // said "ro"; Prepare mounted it writable so it could be filled.
 func (f *finalizer) readonlyTmpfs(m specs.Mount) error {
+	c, ok := lateReadonly(m)
+	if !ok {
+		return nil
+	}
 	dest := cleanPath(m.Destination)
-	if m.Type != "tmpfs" && dest != "/dev" {
-		return nil
-	}
-	c, err := parseMountOptions(m.Type, m.Options)
-	if err != nil || c.bind || c.flags&unix.MS_REMOUNT != 0 || c.flags&unix.MS_RDONLY == 0 {
-		return nil
-	}
 	fd, err := f.root.openPath(dest)
 	if err != nil {
 		return err

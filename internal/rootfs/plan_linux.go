@@ -279,11 +279,7 @@ func planMount(w *planWriter, m specs.Mount, opts PlanOptions) error {
 		}
 	default:
 		w.target(targetDir, dest, m.Source, m.Type == "proc", what)
-		flags := c.flags
-		if m.Type == "tmpfs" || dest == "/dev" {
-			flags &^= unix.MS_RDONLY // made read-only at the end
-		}
-		w.mount(flags, m.Source, "", m.Type, c.data, atTarget, what)
+		w.mount(mountFlags(m, c, dest), m.Source, "", m.Type, c.data, atTarget, what)
 	}
 	w.u32(opFinish)
 	w.str(dest)
@@ -327,7 +323,7 @@ func planCgroup(w *planWriter, m specs.Mount, c mountConfig, dest string, opts P
 		planBind(w, src, atTarget, dest, c.flags|unix.MS_BIND|unix.MS_REC, what)
 		return nil
 	}
-	tmpfsFlags := c.flags & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | atimeFlags)
+	tmpfsFlags := cgroupTmpfsFlags(c)
 	w.mount(tmpfsFlags, "tmpfs", "", "tmpfs", "mode=755", atTarget, what+": mount tmpfs")
 	for _, h := range v1Hierarchies(infos, opts.CgroupPaths, opts.CgroupNS) {
 		name := path.Base(h.mount.mountPoint)
@@ -347,14 +343,8 @@ func planCgroup(w *planWriter, m specs.Mount, c mountConfig, dest string, opts P
 			}
 			planBind(w, src, atTarget, sub, c.flags|unix.MS_BIND|unix.MS_REC, hwhat)
 		}
-		ctrls := strings.Split(h.key, ",")
-		if len(ctrls) < 2 {
-			continue
-		}
-		for _, ctl := range ctrls {
-			if ctl != name && !strings.Contains(ctl, "=") {
-				w.symlink(dest, name, ctl, false, fmt.Sprintf("%s: symlink %s to %s", what, path.Join(dest, ctl), name))
-			}
+		for _, ctl := range controllerLinks(h.key, name) {
+			w.symlink(dest, name, ctl, false, fmt.Sprintf("%s: symlink %s to %s", what, path.Join(dest, ctl), name))
 		}
 	}
 	if c.flags&unix.MS_RDONLY != 0 {
@@ -383,16 +373,7 @@ func planDevices(w *planWriter, s *specs.Spec) {
 		w.u32(derefID(d.GID))
 		w.str("create device " + d.Path)
 	}
-	links := [][2]string{
-		{"/proc/self/fd", "fd"},
-		{"/proc/self/fd/0", "stdin"},
-		{"/proc/self/fd/1", "stdout"},
-		{"/proc/self/fd/2", "stderr"},
-	}
-	if hasProc(s) {
-		links = append(links, [2]string{"/proc/kcore", "core"})
-	}
-	for _, l := range links {
+	for _, l := range devSymlinks(s) {
 		w.symlink("/dev", l[0], l[1], false, fmt.Sprintf("symlink /dev/%s to %s", l[1], l[0]))
 	}
 	w.symlink("/dev", "pts/ptmx", "ptmx", true, "symlink /dev/ptmx to pts/ptmx")
@@ -421,16 +402,10 @@ func planFinalize(w *planWriter, s *specs.Spec) {
 		}
 	}
 	for _, m := range s.Mounts {
-		dest := cleanPath(m.Destination)
-		if m.Type != "tmpfs" && dest != "/dev" {
-			continue
+		if c, ok := lateReadonly(m); ok {
+			w.mount(unix.MS_BIND|unix.MS_REMOUNT|c.flags&bindRemountFlags, "", cleanPath(m.Destination), "", "", atRoot,
+				fmt.Sprintf("remount %s on %s read-only", describe(m), m.Destination))
 		}
-		c, _ := parseMountOptions(m.Type, m.Options)
-		if c.bind || c.flags&unix.MS_RDONLY == 0 {
-			continue
-		}
-		w.mount(unix.MS_BIND|unix.MS_REMOUNT|c.flags&bindRemountFlags, "", dest, "", "", atRoot,
-			fmt.Sprintf("remount %s on %s read-only", describe(m), m.Destination))
 	}
 	if s.Root.Readonly {
 		w.mount(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "", "/", "", "", atHost, "remount / read-only")
