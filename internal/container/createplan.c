@@ -664,17 +664,9 @@ static void op_root(struct cursor *c)
 void berth_create_plan(const char *plan_fd, const char *sync, const char *memory, const char *fifo)
 {
 	prctl(PR_SET_NAME, "berth-init", 0, 0, 0);
-	plan_sync_fd = atoi(sync);
 	if (memory != NULL)
 		memory_fd = atoi(memory);
-	int fd = atoi(plan_fd);
-	size_t len = 0;
-	unsigned char *plan = plan_read(fd, &len);
-	if (plan == NULL)
-		plan_fail("read create plan: malformed or unreadable", 0);
-	close(fd);
-
-	struct cursor c = {.p = plan, .left = len};
+	struct cursor c = plan_load(plan_fd, sync, "create plan");
 	if (plan_u32(&c) != CREATE_MAGIC)
 		plan_fail("read create plan: malformed", 0);
 	proc_ok = plan_strings(&c);

@@ -270,7 +270,7 @@ static void set_caps(uint64_t eff, uint64_t perm, uint64_t inh, uint64_t amb, ui
 			prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, n, 0, 0);
 }
 
-unsigned char *plan_read(int fd, size_t *len)
+static unsigned char *plan_read(int fd, size_t *len)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > (64 << 20))
@@ -289,17 +289,24 @@ unsigned char *plan_read(int fd, size_t *len)
 	return buf;
 }
 
-void berth_exec_plan(const char *plan_fd, const char *sync, const char *memory)
+struct cursor plan_load(const char *plan_fd, const char *sync, const char *what)
 {
 	plan_sync_fd = atoi(sync);
 	int fd = atoi(plan_fd);
 	size_t len = 0;
 	unsigned char *plan = plan_read(fd, &len);
-	if (plan == NULL)
-		plan_fail("read exec plan: malformed or unreadable", 0);
+	if (plan == NULL) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "read %s: malformed or unreadable", what);
+		plan_fail(msg, 0);
+	}
 	close(fd);
+	return (struct cursor){.p = plan, .left = len};
+}
 
-	struct cursor c = {.p = plan, .left = len};
+void berth_exec_plan(const char *plan_fd, const char *sync, const char *memory)
+{
+	struct cursor c = plan_load(plan_fd, sync, "exec plan");
 	berth_process(&c, memory, -1);
 }
 

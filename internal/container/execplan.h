@@ -28,7 +28,10 @@ uint64_t plan_u64(struct cursor *c);
 const char *plan_bytes(struct cursor *c, uint32_t *len);
 const char *plan_string(struct cursor *c);
 const char **plan_strings(struct cursor *c);
-unsigned char *plan_read(int fd, size_t *len);
+/* plan_load reads the plan in the memfd plan_fd and sets plan_sync_fd
+ * from sync (both decimal fd strings); it fails, naming what, when the
+ * plan cannot be read. */
+struct cursor plan_load(const char *plan_fd, const char *sync, const char *what);
 
 /* berth_process runs the exec plan at c (the process part): user,
  * capabilities, limits, seccomp, cwd, then ready to the parent, then, if
