@@ -520,18 +520,20 @@ func newRunCommand(a *app) *cobra.Command {
 			if detach && f.rm && o.Config.Restart != "" && o.Config.Restart != "no" {
 				return ownError(errdefs.Invalidf("conflicting options: --restart and --rm"))
 			}
-			o.Starting = !detach && !f.tty && !f.interactive && attach.SigProxy
+			// Under a monitor, attached: detach keys work, the output
+			// is logged, and with --sig-proxy=false a signal that
+			// ends berth leaves the container running.
+			monitored := !detach && (f.tty || f.interactive || !attach.SigProxy)
+			foreground := !detach && !monitored
+			o.Starting = foreground
 			c, err := f.create(e, o)
 			if err != nil {
 				return ownError(err)
 			}
-			if !detach && (f.tty || f.interactive || !attach.SigProxy) {
-				// under a monitor, attached: detach keys work, the
-				// output is logged, and with --sig-proxy=false a
-				// signal that ends berth leaves the container running
+			if monitored {
 				return a.startAttached(e, c, f.interactive, attach)
 			}
-			if !detach {
+			if foreground {
 				return a.runAttached(e, c, f.interactive)
 			}
 			if err := e.StartDetached(c); err != nil {

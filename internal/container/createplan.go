@@ -25,12 +25,7 @@ func (r *Runtime) createPlan(s *specs.Spec, root string, prog *seccomp.Program, 
 	if r.GoInit || !createPlanFits(s, prog, opts) {
 		return nil, nil
 	}
-	newNS := map[specs.LinuxNamespaceType]bool{}
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Path == "" {
-			newNS[ns.Type] = true
-		}
-	}
+	newNS := newNamespaces(s)
 	paths, err := cgroup.OwnCgroups()
 	if err != nil {
 		return nil, nil
@@ -72,16 +67,8 @@ func createPlanFits(s *specs.Spec, prog *seccomp.Program, opts CreateOptions) bo
 	if opts.NoPivot || opts.terminal || s.Linux == nil || s.Process == nil {
 		return false
 	}
-	newMount := false
-	for _, ns := range s.Linux.Namespaces {
-		switch {
-		case ns.Type == specs.MountNamespace && ns.Path == "":
-			newMount = true
-		case ns.Type == specs.TimeNamespace && ns.Path == "", ns.Type == specs.UserNamespace:
-			return false
-		}
-	}
-	if !newMount {
+	newNS := newNamespaces(s)
+	if !newNS[specs.MountNamespace] || newNS[specs.TimeNamespace] || hasNamespace(s, specs.UserNamespace) {
 		return false
 	}
 	if h := s.Hooks; h != nil {
@@ -94,4 +81,15 @@ func createPlanFits(s *specs.Spec, prog *seccomp.Program, opts CreateOptions) bo
 		return false
 	}
 	return execPlanFits(s, s.Process, prog)
+}
+
+// newNamespaces are the namespaces s makes rather than joins.
+func newNamespaces(s *specs.Spec) map[specs.LinuxNamespaceType]bool {
+	out := map[specs.LinuxNamespaceType]bool{}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Path == "" {
+			out[ns.Type] = true
+		}
+	}
+	return out
 }
