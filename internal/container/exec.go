@@ -10,6 +10,7 @@ import (
 
 	"berth/internal/errdefs"
 	"berth/internal/seccomp"
+	"berth/internal/signals"
 )
 
 // nsFiles names each namespace type's file under /proc/PID/ns.
@@ -57,6 +58,12 @@ func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
 	}
 	if err := ValidateProcess(p); err != nil {
 		return -1, errdefs.Invalidf("process: %v", err)
+	}
+	var proxy *signals.Proxy
+	if !opts.Detach {
+		// Signals are caught while the process is set up.
+		proxy = signals.StartProxy()
+		defer proxy.Stop()
 	}
 	var joins []specs.LinuxNamespace
 	for _, ns := range rec.Spec.Linux.Namespaces {
@@ -139,7 +146,8 @@ func (r *Runtime) Exec(id string, opts ExecOptions) (int, error) {
 	if opts.Detach {
 		return 0, nil
 	}
-	return waitForward(proc.pid, tty)
+	proxy.Ready()
+	return waitSignals(proc.pid, tty, proxy.C)
 }
 
 // configureExec hands the Go init the process to run.

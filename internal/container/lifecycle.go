@@ -29,6 +29,11 @@ func (r *Runtime) Start(id string) error {
 	if err != nil {
 		return err
 	}
+	return r.start(rec)
+}
+
+func (r *Runtime) start(rec *record) error {
+	id := rec.ID
 	if st := r.status(rec); st != specs.StateCreated {
 		return errdefs.Conflictf("cannot start container %s: it is %s, not created", id, st)
 	}
@@ -118,6 +123,11 @@ func (r *Runtime) Delete(id string, opts DeleteOptions) error {
 		}
 		return err
 	}
+	return r.delete(rec, opts)
+}
+
+func (r *Runtime) delete(rec *record, opts DeleteOptions) error {
+	id := rec.ID
 	st := r.status(rec)
 	switch st {
 	case specs.StateStopped, specs.StateCreated:
@@ -216,6 +226,7 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 		return fmt.Errorf("update %s: %w", id, err)
 	}
 	mergeResources(rec.Spec, res)
+	rec.specJSON = nil
 	return r.save(rec)
 }
 

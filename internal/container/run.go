@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 
 	"golang.org/x/sys/unix"
 
@@ -19,11 +18,11 @@ import (
 // signal N, as shells do).
 func (r *Runtime) Run(id string, opts CreateOptions, detach, keep bool) (int, error) {
 	if opts.Spec == nil {
-		s, err := LoadSpec(opts.Bundle)
+		s, b, err := loadSpec(opts.Bundle)
 		if err != nil {
 			return -1, err
 		}
-		opts.Spec = s
+		opts.Spec, opts.specJSON = s, b
 	}
 	terminal := opts.Spec.Process != nil && opts.Spec.Process.Terminal
 	var tty *ptyProxy
@@ -38,12 +37,12 @@ func (r *Runtime) Run(id string, opts CreateOptions, detach, keep bool) (int, er
 		defer tty.Close()
 		opts.consoleConn = tty.remote
 	}
-	// Signals that arrive between create and wait are queued here and
+	// Signals that arrive between create and wait are queued and
 	// forwarded once the init runs.
-	sigs := make(chan os.Signal, 64)
+	var proxy *signals.Proxy
 	if !detach {
-		signal.Notify(sigs, signals.Forwarded()...)
-		defer signal.Stop(sigs)
+		proxy = signals.StartProxy()
+		defer proxy.Stop()
 	}
 	rec, err := r.create(id, opts)
 	if err != nil {
@@ -51,37 +50,33 @@ func (r *Runtime) Run(id string, opts CreateOptions, detach, keep bool) (int, er
 	}
 	if tty != nil {
 		if err := tty.receive(); err != nil {
-			r.Delete(id, DeleteOptions{Force: true})
+			r.delete(rec, DeleteOptions{Force: true})
 			return -1, err
 		}
 	}
-	if err := r.Start(id); err != nil {
-		r.Delete(id, DeleteOptions{Force: true})
+	if proxy != nil {
+		proxy.Ready()
+	}
+	if err := r.start(rec); err != nil {
+		r.delete(rec, DeleteOptions{Force: true})
 		return -1, err
 	}
 	if detach {
 		return 0, nil
 	}
-	code, err := waitSignals(rec.Pid, tty, sigs)
+	code, err := waitSignals(rec.Pid, tty, proxy.C)
 	if keep {
 		return code, err
 	}
-	if derr := r.Delete(id, DeleteOptions{Force: true}); err == nil && derr != nil {
+	if derr := r.delete(rec, DeleteOptions{Force: true}); err == nil && derr != nil {
 		err = derr
 	}
 	return code, err
 }
 
-// waitForward waits for pid, a child of this process, forwarding the
-// signals this process receives.
-func waitForward(pid int, tty *ptyProxy) (int, error) {
-	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs, signals.Forwarded()...)
-	defer signal.Stop(sigs)
-	return waitSignals(pid, tty, sigs)
-}
-
-func waitSignals(pid int, tty *ptyProxy, sigs chan os.Signal) (int, error) {
+// waitSignals waits for pid, a child of this process, forwarding to it
+// the signals that arrive on sigs.
+func waitSignals(pid int, tty *ptyProxy, sigs <-chan os.Signal) (int, error) {
 	done := make(chan struct{})
 	defer close(done)
 	go func() {

@@ -426,6 +426,44 @@ func TestPauseResumeUpdate(t *testing.T) {
 	if ev.Data.Memory.Usage.Limit != 48<<20 || ev.Data.Pids.Limit != 20 {
 		t.Errorf("after update: memory limit %d, pids limit %d", ev.Data.Memory.Usage.Limit, ev.Data.Pids.Limit)
 	}
+	// The recorded spec, which create keeps as config.json was, follows.
+	b2, err := os.ReadFile(filepath.Join(r.stateDir, c, "spec.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b2), `"limit":50331648`) {
+		t.Errorf("the recorded spec misses the update: %s", b2)
+	}
+}
+
+// TestRunForwardsSignals: a signal sent to `run` reaches the container's
+// process, which decides what it means.
+func TestRunForwardsSignals(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, nil, "sh", "-c", "trap 'exit 42' USR1; touch /ready; while :; do sleep 0.05; done")
+	cmd := exec.Command(r.runc, "--root", r.stateDir, "run", "--bundle", b, id(t))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := filepath.Join(b, "rootfs", "ready")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the container did not start")
+		}
+	}
+	cmd.Process.Signal(unix.SIGUSR1)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 42 {
+		t.Fatalf("run after SIGUSR1: %v, want exit 42 from the container's trap", err)
+	}
+	if out := r.must("list", "-q"); out != "" {
+		t.Errorf("run left containers behind: %q", out)
+	}
 }
 
 func TestCapabilitiesUserAndNoNewPrivs(t *testing.T) {

@@ -35,6 +35,9 @@ type record struct {
 	// before that have it here): state and list, which `ps` calls for
 	// every container, read state.json alone.
 	Spec *specs.Spec `json:"spec,omitempty"`
+	// specJSON, when set, is Spec as encoded JSON, the config.json it
+	// was read from; save writes it as it is.
+	specJSON []byte
 	// CgroupsPath is the config's cgroupsPath. A relative one is taken
 	// relative to CreatorCgroups, the cgroups of the process that ran
 	// create: later commands may run in other cgroups.
@@ -189,16 +192,23 @@ func (r *Runtime) readState(id string) ([]byte, error) {
 // not there yet.
 func (r *Runtime) save(rec *record) error {
 	if rec.Spec != nil {
-		b, err := json.Marshal(rec.Spec)
-		if err != nil {
-			return err
+		b := rec.specJSON
+		if b == nil {
+			var err error
+			if b, err = json.Marshal(rec.Spec); err != nil {
+				return err
+			}
 		}
 		if err := writeFileAtomic(filepath.Join(r.dir(rec.ID), specFile), b, 0o600); err != nil {
 			return err
 		}
 	}
-	head := *rec
-	head.Spec = nil
+	// The spec field is shadowed, so that encoding/json does not build
+	// its encoders for every spec type to write a record that has none.
+	head := struct {
+		*record
+		Spec json.RawMessage `json:"spec,omitempty"`
+	}{record: rec}
 	b, err := json.Marshal(&head)
 	if err != nil {
 		return err

@@ -20,26 +20,34 @@ const maxConfigSize = 16 << 20
 
 // LoadSpec reads BUNDLE/config.json.
 func LoadSpec(bundle string) (*specs.Spec, error) {
+	s, _, err := loadSpec(bundle)
+	return s, err
+}
+
+// loadSpec is LoadSpec that also returns the file as it was read, which
+// create keeps as the container's spec.json instead of encoding the spec
+// again: encoding/json would build its encoders for every spec type.
+func loadSpec(bundle string) (*specs.Spec, []byte, error) {
 	f, err := os.Open(filepath.Join(bundle, "config.json"))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, errdefs.Invalidf("bundle %s has no config.json", bundle)
+		return nil, nil, errdefs.Invalidf("bundle %s has no config.json", bundle)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(b) > maxConfigSize {
-		return nil, errdefs.Invalidf("config.json is larger than %d bytes", maxConfigSize)
+		return nil, nil, errdefs.Invalidf("config.json is larger than %d bytes", maxConfigSize)
 	}
 	var s specs.Spec
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, errdefs.Invalidf("parse config.json: %v", err)
+		return nil, nil, errdefs.Invalidf("parse config.json: %v", err)
 	}
-	return &s, nil
+	return &s, b, nil
 }
 
 var knownNamespaces = map[specs.LinuxNamespaceType]bool{

@@ -185,14 +185,15 @@ func Session(conn *net.UnixConn, stdio Stdio, opts AttachOptions) (AttachResult,
 			}()
 		}
 	} else if opts.SigProxy {
-		sigs := make(chan os.Signal, 16)
-		signal.Notify(sigs, signals.Forwarded()...)
-		defer signal.Stop(sigs)
+		// Caught while the output starts to flow, and let go while the
+		// caller goes on.
+		proxy := signals.StartProxy()
+		defer proxy.Stop()
 		go func() {
 			for {
 				var sig os.Signal
 				select {
-				case sig = <-sigs:
+				case sig = <-proxy.C:
 				case <-done:
 					return
 				}

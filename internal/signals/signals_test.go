@@ -36,3 +36,28 @@ func TestForwarded(t *testing.T) {
 		}
 	}
 }
+
+func TestProxy(t *testing.T) {
+	p := StartProxy()
+	p.Ready()
+	if err := unix.Kill(os.Getpid(), unix.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-p.C; s != unix.SIGUSR2 {
+		t.Fatalf("got %v, want SIGUSR2", s)
+	}
+	<-p.Stop()
+	// Caught again by a second proxy, which is what Stop must allow.
+	q := StartProxy()
+	q.Ready()
+	defer q.Stop()
+	unix.Kill(os.Getpid(), unix.SIGUSR2)
+	if s := <-q.C; s != unix.SIGUSR2 {
+		t.Fatalf("got %v, want SIGUSR2", s)
+	}
+	select {
+	case s := <-p.C:
+		t.Fatalf("a stopped proxy still got %v", s)
+	default:
+	}
+}
