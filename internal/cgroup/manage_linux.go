@@ -171,6 +171,16 @@ func (m *Manager) Destroy() error {
 
 // removeTree removes the cgroup dir after its child cgroups.
 func removeTree(dir string) error {
+	// Most have none: an rmdir tells, without reading the directory.
+	// A cgroup with children, or with processes still on their way
+	// out, is busy (a directory that is not a cgroup is not empty).
+	switch err := unix.Rmdir(dir); err {
+	case nil, unix.ENOENT:
+		return nil
+	case unix.EBUSY, unix.ENOTEMPTY, unix.EEXIST:
+	default:
+		return &fs.PathError{Op: "rmdir", Path: dir, Err: err}
+	}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil

@@ -194,7 +194,12 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 	if opts.createPlan != nil {
 		defer opts.createPlan.Close()
 	}
+	// The limits are set while the kernel makes the init's namespaces;
+	// the init waits for them before the container's process may run.
+	limits := make(chan error, 1)
+	go func() { limits <- cg.Set(cgroupResources(s)) }()
 	p, err := r.startInit(rec.Spec.Linux.Namespaces, rec.Spec, fifoPath, opts)
+	limitsErr := <-limits
 	if err != nil {
 		return nil, err
 	}
@@ -224,12 +229,20 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 			return nil, fmt.Errorf("send config to container init: %w", err)
 		}
 	}
-	// The init mounts its rootfs while its limits are set.
-	if err := setupCgroup(cg, pid, s); err != nil {
+	if limitsErr != nil {
+		return nil, p.failure(fmt.Errorf("cgroup: %w", limitsErr))
+	}
+	// The init mounts its rootfs meanwhile.
+	if err := setupProcess(pid, s); err != nil {
 		return nil, p.failure(err)
 	}
 	if err := p.ch.send(&message{Type: msgCgroup}); err != nil {
 		return nil, p.failure(fmt.Errorf("tell container init its cgroup is ready: %w", err))
+	}
+	// Saved while the init works. Until it is ready, start waits for it
+	// on the exec fifo; if it fails, the state goes with the rest.
+	if err := r.save(rec); err != nil {
+		return nil, fmt.Errorf("save state: %w", err)
 	}
 	if cfg.HasHooks {
 		if _, err := p.ch.recv(msgHooks); err != nil {
@@ -252,9 +265,6 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 	}
 	p.sock.Close()
 
-	if err := r.save(rec); err != nil {
-		return nil, fmt.Errorf("save state: %w", err)
-	}
 	if opts.PidFile != "" {
 		if err := writePidFile(opts.PidFile, pid); err != nil {
 			return nil, err
@@ -263,13 +273,9 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 	return rec, nil
 }
 
-// setupCgroup sets the container's limits and the process settings that
-// the parent makes for the init. The init waits for it before it changes
-// its uid.
-func setupCgroup(cg *cgroup.Manager, pid int, s *specs.Spec) error {
-	if err := cg.Set(cgroupResources(s)); err != nil {
-		return fmt.Errorf("cgroup: %w", err)
-	}
+// setupProcess makes the process settings that the parent makes for the
+// init. The init waits for them before it changes its uid.
+func setupProcess(pid int, s *specs.Spec) error {
 	if err := raiseHardLimits(pid, s.Process.Rlimits); err != nil {
 		return err
 	}
