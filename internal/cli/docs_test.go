@@ -81,7 +81,7 @@ func userCommands() []*userCmd {
 		}
 	}
 	for _, argv0 := range []string{"berth", "berth-runc"} {
-		root, _ := newRootCommand()
+		root, _ := newRootCommand("")
 		if argv0 == "berth-runc" {
 			root, _ = runcli.NewStandaloneCommand()
 		}

@@ -46,7 +46,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		// berth whole, run by the lean build's compose command
 		args = append([]string{"berth", "compose"}, args[1:]...)
 	}
-	cmd, g := newRootCommand()
+	cmd, g := newRootCommand(commandName(args[1:]))
 	cmd.SetArgs(args[1:])
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
@@ -62,7 +62,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return g.ExitCode(stderr, err)
 }
 
-func newRootCommand() (*cobra.Command, *runcli.Globals) {
+// newRootCommand builds berth's command tree. With only, the name of one
+// of quickCommands, the tree holds that command alone: building every
+// command and its flags costs each process a millisecond or more, most
+// of it for flags it does not parse, and the commands people run all day
+// (and the monitor's) should not pay for `build` and `network`.
+func newRootCommand(only string) (*cobra.Command, *runcli.Globals) {
 	var root string
 	cmd := &cobra.Command{
 		Use:           "berth",
@@ -76,7 +81,12 @@ func newRootCommand() (*cobra.Command, *runcli.Globals) {
 	cmd.SetVersionTemplate(runcli.VersionText(cmd.Name()))
 	cmd.PersistentFlags().StringVar(&root, "root", envOr("BERTH_ROOT", DefaultRoot),
 		"directory for all of berth's state (also $BERTH_ROOT)")
-	rt, g := runcli.NewCommand(false)
+	quick := quickCommands[only]
+	var rt *cobra.Command
+	g := &runcli.Globals{}
+	if quick == nil {
+		rt, g = runcli.NewCommand(false)
+	}
 	g.StateDir = func() string {
 		if d := os.Getenv("BERTH_RUNTIME_DIR"); d != "" {
 			return d
@@ -86,7 +96,6 @@ func newRootCommand() (*cobra.Command, *runcli.Globals) {
 		}
 		return DefaultRuntimeState
 	}
-	cmd.AddCommand(rt)
 	a := &app{
 		root:       func() string { return root },
 		runtimeDir: g.StateDir,
@@ -102,6 +111,12 @@ func newRootCommand() (*cobra.Command, *runcli.Globals) {
 			debug.SetMemoryLimit(lightHeap)
 		}
 	}
+	if quick != nil {
+		cmd.AddCommand(quick(a))
+		cmd.CompletionOptions.DisableDefaultCmd = true
+		return cmd, g
+	}
+	cmd.AddCommand(rt)
 	addImageCommands(cmd, a)
 	addContainerCommands(cmd, a)
 	cmd.AddCommand(newComposeCommand(a))
@@ -110,6 +125,50 @@ func newRootCommand() (*cobra.Command, *runcli.Globals) {
 	cmd.AddCommand(newNetworkCommand(a))
 	addBuildCommands(cmd, a)
 	return cmd, g
+}
+
+// quickCommands are built alone when asked for (newRootCommand); each is
+// also in the whole tree, with the same flags.
+var quickCommands = map[string]func(*app) *cobra.Command{
+	"run": newRunCommand, "create": newCreateCommand, "start": newStartCommand,
+	"exec": newExecCommand, "ps": newPsCommand, "rm": newRmCommand, "stop": newStopCommand,
+	"kill": newKillCommand, "wait": newWaitCommand, "logs": newLogsCommand,
+	"inspect": newInspectCommand, "port": newPortCommand, "top": newTopCommand,
+	"restart": newRestartCommand,
+	"pause":   func(a *app) *cobra.Command { return newPauseCommand(a, true) },
+	"unpause": func(a *app) *cobra.Command { return newPauseCommand(a, false) },
+	"__start": monitorCommand("__start"), "__cleanup": monitorCommand("__cleanup"),
+	"__health": monitorCommand("__health"),
+}
+
+// monitorCommand picks one of monitorCommands.
+func monitorCommand(name string) func(*app) *cobra.Command {
+	return func(a *app) *cobra.Command {
+		for _, c := range monitorCommands(a) {
+			if c.Name() == name {
+				return c
+			}
+		}
+		panic("no monitor command " + name)
+	}
+}
+
+// commandName is the command that args, berth's arguments, ask for: the
+// first that is not a flag of berth's own. It is "" when another flag
+// comes first, as for --help.
+func commandName(args []string) string {
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--root":
+			i++
+		case len(a) > 7 && a[:7] == "--root=":
+		case len(a) > 0 && a[0] == '-':
+			return ""
+		default:
+			return a
+		}
+	}
+	return ""
 }
 
 // lightCommands neither pull, build nor copy data in bulk: they run

@@ -50,9 +50,9 @@ type CreateOptions struct {
 	// Spec is the bundle's config.json as the caller has it, parsed;
 	// nil reads it from the bundle.
 	Spec *specs.Spec
-	// specJSON is the config.json that Spec was decoded from, when
-	// berth read it itself.
-	specJSON []byte
+	// SpecJSON, when the caller has it, is Spec encoded, as in the
+	// bundle's config.json; the container's record keeps it as it is.
+	SpecJSON []byte
 	// consoleConn replaces ConsoleSocket when berth itself takes the pty.
 	consoleConn *os.File
 	terminal    bool
@@ -83,7 +83,7 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 	opts.Bundle = bundle
 	s := opts.Spec
 	if s == nil {
-		if s, opts.specJSON, err = loadSpec(bundle); err != nil {
+		if s, opts.SpecJSON, err = loadSpec(bundle); err != nil {
 			return nil, err
 		}
 	}
@@ -157,7 +157,7 @@ func (r *Runtime) create(id string, opts CreateOptions) (rec *record, err error)
 		Owner:       owner,
 		Annotations: s.Annotations,
 		Spec:        s,
-		specJSON:    opts.specJSON,
+		specJSON:    opts.SpecJSON,
 	}
 	if s.Linux != nil {
 		rec.CgroupsPath = s.Linux.CgroupsPath

@@ -22,7 +22,7 @@ func (r *Runtime) Run(id string, opts CreateOptions, detach, keep bool) (int, er
 		if err != nil {
 			return -1, err
 		}
-		opts.Spec, opts.specJSON = s, b
+		opts.Spec, opts.SpecJSON = s, b
 	}
 	terminal := opts.Spec.Process != nil && opts.Spec.Process.Terminal
 	var tty *ptyProxy

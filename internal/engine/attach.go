@@ -214,6 +214,7 @@ func (e *Engine) prepareConsole(id string, bundle *bundle, opts *container.Creat
 	b, err := json.MarshalIndent(s, "", "\t")
 	if err == nil {
 		err = writeAtomic(filepath.Join(bundle.dir, "config.json"), b)
+		bundle.json, opts.SpecJSON = b, b
 	}
 	if err != nil {
 		release()

@@ -16,8 +16,9 @@ var deleteForce = container.DeleteOptions{Force: true}
 type bundle struct {
 	dir  string
 	spec *specs.Spec
+	json []byte // the config.json written
 }
 
 func (b *bundle) runOpts(in, out, errf *os.File) container.CreateOptions {
-	return container.CreateOptions{Bundle: b.dir, Spec: b.spec, Stdin: in, Stdout: out, Stderr: errf}
+	return container.CreateOptions{Bundle: b.dir, Spec: b.spec, SpecJSON: b.json, Stdin: in, Stdout: out, Stderr: errf}
 }

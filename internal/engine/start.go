@@ -80,7 +80,7 @@ func (e *Engine) bundle(c *metadata.Container) (*bundle, error) {
 	if err := writeAtomic(filepath.Join(dir, "config.json"), b); err != nil {
 		return nil, err
 	}
-	return &bundle{dir: dir, spec: s}, nil
+	return &bundle{dir: dir, spec: s, json: b}, nil
 }
 
 func bindFile(dir, name, dest string) specs.Mount {
@@ -150,7 +150,9 @@ func (e *Engine) RunAttached(c *metadata.Container, stdio Stdio) (int, error) {
 	}
 	e.resetHealth(c.ID)
 	stopHealth := e.healthLoop(c.ID, cfg)
-	code, runErr := e.Runtime.Run(c.ID, b.runOpts(in, out, errf), false, true)
+	// Run deletes the runtime's container itself, with what it has in
+	// hand; the Delete below only clears what a failed create left.
+	code, runErr := e.Runtime.Run(c.ID, b.runOpts(in, out, errf), false, false)
 	stopHealth()
 	if wait != nil {
 		wait()
