@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -123,14 +124,15 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 	if opts.Starting {
 		c.State.StartedAt = c.Created
 	}
-	if err := e.prepareDir(dir, &cfg); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	if err := writeFiles(dir, opts.Files); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
+	// The directory is made while the record's write waits for the disk.
+	prepared := make(chan error, 1)
+	go func() {
+		err := e.prepareDir(dir, &cfg)
+		if err == nil {
+			err = writeFiles(dir, opts.Files)
+		}
+		prepared <- err
+	}()
 	var made []string
 	err = e.DB.Update(func(tx *metadata.Tx) error {
 		if c.Name == "" {
@@ -142,6 +144,21 @@ func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
 		}
 		return tx.PutContainer(c)
 	})
+	if perr := <-prepared; err == nil && perr != nil {
+		// Recorded, but without its files: the records go again.
+		err = perr
+		derr := e.DB.Update(func(tx *metadata.Tx) error {
+			for _, v := range made {
+				if err := tx.DeleteVolume(v); err != nil {
+					return err
+				}
+			}
+			return tx.DeleteContainer(c)
+		})
+		if derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}
 	if err != nil {
 		os.RemoveAll(dir)
 		e.Volumes.Discard(made)

@@ -156,6 +156,15 @@ func (e *Engine) Remove(c *metadata.Container, opts RemoveOptions) error {
 	if cfgErr == nil && cfg.AutoRemove {
 		keep = false
 	}
+	// A container thrown away takes its directory with it: the files go
+	// while the record's removal waits for the disk. Should that fail,
+	// the container stays listed without its files, for another rm.
+	removed := make(chan error, 1)
+	if keep {
+		removed <- nil
+	} else {
+		go func() { removed <- os.RemoveAll(e.dir(c.ID)) }()
+	}
 	err := e.DB.Update(func(tx *metadata.Tx) error {
 		if err := tx.DeleteContainer(c); err != nil {
 			return err
@@ -165,14 +174,13 @@ func (e *Engine) Remove(c *metadata.Container, opts RemoveOptions) error {
 		}
 		return nil
 	})
+	rmErr := <-removed
 	if err != nil {
 		return err
 	}
 	e.emit(c, "destroy", nil)
-	if !keep {
-		if err := os.RemoveAll(e.dir(c.ID)); err != nil {
-			return err
-		}
+	if rmErr != nil {
+		return rmErr
 	}
 	// Anonymous volumes go with rm -v, and with a --rm container, as
 	// Docker's do; named volumes always stay.
