@@ -24,6 +24,13 @@ type Bridge struct {
 // BridgeLink is a bridge as it is on the host.
 type BridgeLink struct {
 	Index, MTU int
+	// gsoIPv4 and gso are its GSO sizes, IPv4's and the others'.
+	gsoIPv4, gso uint32
+}
+
+func bridgeLink(l netlink.Link) BridgeLink {
+	a := l.Attrs()
+	return BridgeLink{Index: a.Index, MTU: a.MTU, gsoIPv4: a.GSOIPv4MaxSize, gso: a.GSOMaxSize}
 }
 
 // LookupBridge returns bridge name, or ok=false when it does not exist.
@@ -39,7 +46,7 @@ func LookupBridge(name string) (BridgeLink, bool, error) {
 	if l.Type() != "bridge" {
 		return BridgeLink{}, false, fmt.Errorf("interface %s exists and is not a bridge", name)
 	}
-	return BridgeLink{Index: l.Attrs().Index, MTU: l.Attrs().MTU}, true, nil
+	return bridgeLink(l), true, nil
 }
 
 // CreateBridge makes bridge b, gives it its addresses and brings it up,
@@ -86,7 +93,7 @@ func CreateBridge(b Bridge) (BridgeLink, error) {
 			}
 		}
 	}
-	return BridgeLink{Index: l.Attrs().Index, MTU: l.Attrs().MTU}, nil
+	return bridgeLink(l), nil
 }
 
 // DeleteBridge removes bridge name; a missing one is no error.
@@ -156,18 +163,21 @@ func AddEndpoint(ns *netlink.Handle, nsFd int, br BridgeLink, ep Endpoint) error
 	if err != nil {
 		return fmt.Errorf("create veth %s: %w", ep.HostVeth, err)
 	}
-	if err := configure(ns, ep); err != nil {
+	l, err := ns.LinkByName(ep.Interface)
+	if err == nil {
+		raiseGSO(ns, l, veth, br, ep.Addrs)
+		err = configure(ns, l, ep)
+	} else {
+		err = fmt.Errorf("container interface %s: %w", ep.Interface, err)
+	}
+	if err != nil {
 		deleteLink(ep.HostVeth)
 		return err
 	}
 	return nil
 }
 
-func configure(ns *netlink.Handle, ep Endpoint) error {
-	l, err := ns.LinkByName(ep.Interface)
-	if err != nil {
-		return fmt.Errorf("container interface %s: %w", ep.Interface, err)
-	}
+func configure(ns *netlink.Handle, l netlink.Link, ep Endpoint) error {
 	for _, a := range ep.Addrs {
 		addr := &netlink.Addr{IPNet: ipNet(a)}
 		if a.Addr().Is6() {
