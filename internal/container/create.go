@@ -59,6 +59,9 @@ type CreateOptions struct {
 	// cgroup is the container's cgroup, which the init is born in or
 	// moves itself into before anything else.
 	cgroup *cgroup.Join
+	// Spawn, when set, starts the init in place of the caller, so that
+	// it is the spawner's child (see CanSpawn for the specs it takes).
+	Spawn Spawner
 	// execPlan, for exec, is run by execplan.c instead of the Go init;
 	// createPlan, for create, by createplan.c.
 	execPlan   *os.File
@@ -483,14 +486,20 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 		fds[i] = f.Fd()
 	}
 	// The init is short-lived and small: no garbage collection needed.
-	pid, err := syscall.ForkExec(exeInChild, []string{"berth", initArg}, &syscall.ProcAttr{
-		// Relative paths in the config (bind sources) are the bundle's,
-		// as with runc.
-		Dir:   opts.Bundle,
-		Env:   append(env, "GOGC=off"),
-		Files: fds,
-		Sys:   attr,
-	})
+	env = append(env, "GOGC=off")
+	var pid int
+	if opts.Spawn != nil {
+		pid, err = spawnInit(opts, s, env, files[3:], attr)
+	} else {
+		pid, err = syscall.ForkExec(exeInChild, []string{"berth", initArg}, &syscall.ProcAttr{
+			// Relative paths in the config (bind sources) are the
+			// bundle's, as with runc.
+			Dir:   opts.Bundle,
+			Env:   env,
+			Files: fds,
+			Sys:   attr,
+		})
+	}
 	runtime.KeepAlive(files)
 	if err != nil {
 		parentSock.Close()
@@ -516,6 +525,21 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 	p.sock = parentSock
 	p.ch = newChannel(parentSock)
 	return p, nil
+}
+
+// spawnInit has opts.Spawn start the init that startInit would fork.
+func spawnInit(opts CreateOptions, s *specs.Spec, env []string, files []*os.File, attr *syscall.SysProcAttr) (int, error) {
+	if !CanSpawn(s) {
+		return 0, errors.New("a spawned init can neither map ids nor join a pid namespace")
+	}
+	req := &SpawnRequest{
+		Path: exeInChild, Args: []string{"berth", initArg}, Env: env, Dir: opts.Bundle,
+		Files: files, Cloneflags: attr.Cloneflags,
+	}
+	if attr.UseCgroupFD {
+		req.CgroupDir = opts.cgroup.Dir
+	}
+	return opts.Spawn(req)
 }
 
 // failure returns the init's own error when the init has already failed

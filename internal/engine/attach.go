@@ -170,6 +170,9 @@ func (e *Engine) startMonitor(c *metadata.Container, cfg *Config, attach bool, e
 		o.Health = []string{"/proc/self/exe", "__health", c.ID}
 		o.HealthInterval = hc.Interval
 	}
+	if !attach && !cfg.Tty {
+		return e.startSpawned(c, cfg, o)
+	}
 	p, err := monitor.Start(o)
 	if err != nil {
 		// berth __start exits 126 or 127 when the command cannot run,
@@ -183,6 +186,48 @@ func (e *Engine) startMonitor(c *metadata.Container, cfg *Config, attach bool, e
 	// The start command, the monitor's child, has recorded the monitor
 	// as the container's (StartChild): one write to the database less.
 	return p, nil
+}
+
+// startSpawned starts container c as its monitor's start command would,
+// but in this process: the monitor's first start command is the spawn
+// agent (internal/container/spawn.c), which clones the init on this
+// process's request, so that the init is the monitor's. That spares each
+// start a berth process of its own. Restarts run the start command as
+// usual. A terminal's console socket is the monitor's to listen on before
+// the start command runs, so a container with one starts the usual way.
+func (e *Engine) startSpawned(c *metadata.Container, cfg *Config, o monitor.Options) (monitor.Process, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return monitor.Process{}, fmt.Errorf("spawn socket: %w", err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "spawn"), os.NewFile(uintptr(fds[1]), "spawn-agent")
+	defer ours.Close()
+	o.Spawn = theirs
+	type started struct {
+		p   monitor.Process
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
+		p, err := monitor.Start(o)
+		theirs.Close() // so that a monitor that failed first reads as EOF
+		done <- started{p, err}
+	}()
+	agent := container.NewSpawnAgent(ours)
+	pid, err := e.startChild(c, cfg, agent.Spawn)
+	agent.Verdict(err)
+	r := <-done
+	if err != nil {
+		return r.p, err // the monitor has given up and cleaned up
+	}
+	if r.err != nil {
+		return r.p, r.err
+	}
+	if err := e.recordStart(c.ID, pid, r.p.PID); err != nil {
+		return r.p, err
+	}
+	e.emit(c, "start", nil)
+	return r.p, nil
 }
 
 // prepareConsole makes the start command's create of container id give

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"berth/internal/container"
 	"berth/internal/errdefs"
 	"berth/internal/metadata"
 	"berth/internal/monitor"
@@ -30,50 +31,67 @@ func (e *Engine) StartChild(id string, report *os.File) error {
 	if err != nil {
 		return err
 	}
+	pid, err := e.startChild(c, cfg, nil)
+	if err != nil {
+		return err
+	}
+	if err := e.recordStart(c.ID, pid, os.Getppid()); err != nil {
+		return err
+	}
+	e.emit(c, "start", nil)
+	_, err = fmt.Fprintf(report, "%d\n", pid)
+	return err
+}
+
+// startChild creates and starts container c with this process's stdio,
+// its init forked by this process or, with spawn, by spawn, and returns
+// the init's pid.
+func (e *Engine) startChild(c *metadata.Container, cfg *Config, spawn container.Spawner) (int, error) {
 	e.Runtime.Delete(c.ID, deleteForce) // the previous run's state, on a restart
 	e.resetHealth(c.ID)
 	b, err := e.bundle(c)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	opts := b.runOpts(os.Stdin, os.Stdout, os.Stderr)
+	opts.Spawn = spawn
 	if cfg.Tty {
 		release, err := e.prepareConsole(c.ID, b, &opts)
 		if err != nil {
 			e.unmountRootfs(c.ID)
 			e.netDown(c)
-			return err
+			return 0, err
 		}
 		defer release()
 	}
 	if err := e.Runtime.Create(c.ID, opts); err != nil {
 		e.unmountRootfs(c.ID)
 		e.netDown(c)
-		return err
+		return 0, err
 	}
 	st, err := e.Runtime.State(c.ID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := e.Runtime.Start(c.ID); err != nil {
 		e.Runtime.Delete(c.ID, deleteForce)
-		return err
+		return 0, err
 	}
-	err = e.update(c.ID, func(rec *metadata.Container) error {
+	return st.Pid, nil
+}
+
+// recordStart records that container id runs as pid, under the monitor
+// with pid mon.
+func (e *Engine) recordStart(id string, pid, mon int) error {
+	return e.update(id, func(rec *metadata.Container) error {
 		restarts := rec.State.Restarts
 		if ex, err := monitor.ReadExit(e.ExitPath(rec.ID)); err == nil && ex.Restarting {
 			restarts = ex.Restarts + 1
 		}
-		rec.State = metadata.ContainerState{Status: StatusRunning, Pid: st.Pid, StartedAt: time.Now().UTC(),
-			Monitor: os.Getppid(), Restarts: restarts}
+		rec.State = metadata.ContainerState{Status: StatusRunning, Pid: pid, StartedAt: time.Now().UTC(),
+			Monitor: mon, Restarts: restarts}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	e.emit(c, "start", nil)
-	_, err = fmt.Fprintf(report, "%d\n", st.Pid)
-	return err
 }
 
 // Cleanup is the monitor's cleanup command (`berth __cleanup ID`), run

@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"berth/internal/archive"
+	"berth/internal/monitor"
 	"berth/internal/testfixture"
 )
 
@@ -107,6 +109,10 @@ func TestDetached(t *testing.T) {
 	if got := c.run("ps", "--format", "{{.Names}} {{.State}}"); got != "bg running\n" {
 		t.Errorf("ps = %q", got)
 	}
+	// The monitor's child, though run started it (through the spawn agent).
+	if ppid := parentOf(t, strings.TrimSpace(c.run("inspect", "-f", "{{.State.Pid}}", "bg"))); !monitor.Running(ppid, id) {
+		t.Errorf("the container's parent, %d, is not its monitor", ppid)
+	}
 	if got := c.run("exec", "bg", "echo", "inside"); got != "inside\n" {
 		t.Errorf("exec = %q", got)
 	}
@@ -127,6 +133,21 @@ func TestDetached(t *testing.T) {
 	if got := c.run("ps", "-aq"); got != "" {
 		t.Errorf("ps -aq after rm = %q", got)
 	}
+}
+
+// parentOf returns the parent of process pid.
+func parentOf(t *testing.T, pid string) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ppid
 }
 
 func TestRestartPolicyAndAutoRemove(t *testing.T) {

@@ -41,6 +41,11 @@
 // command's own stdout and stderr go to the log. If the start
 // command fails after reporting a pid, the monitor kills that process.
 //
+// With Options.Spawn, the first start command also gets the caller's
+// socket as fd 4 and _BERTH_SPAWN=4: in the berth binary, that makes it
+// the spawn agent of internal/container, which starts the init for the
+// caller and reports as any start command does.
+//
 // # Logs
 //
 // Each line of output becomes one entry, {"log":"text\n","stream":

@@ -82,6 +82,7 @@ static struct {
 	char *health[MON_ARGS_MAX + 1]; /* the health check command, run every health_interval ms */
 	int nhealth;
 	long long health_interval;
+	int spawn; /* the caller starts the container: the last descriptor passed is its socket */
 } cfg;
 
 struct stream {
@@ -117,6 +118,8 @@ static char errmsg[MON_REPORT_MAX + 256];
 static int status_fd = -1, sig_fd = -1, devnull = -1, report_fd = -1;
 static int stdin_r = -1, stdin_w = -1;
 static int passed_client = -1; /* a client that came with the config */
+static int spawn_fd = -1;       /* the caller's socket, for the first start command (cfg.spawn) */
+static int passed[2], npassed;  /* the descriptors that came with the config */
 static int console_fd = -1;    /* listens for the terminal while the start command runs */
 static int log_fd = -1;
 static long long log_size;      /* the log's size, counting the buffered entries */
@@ -224,7 +227,7 @@ static int valid_id(const char *s)
 
 enum {
 	K_ID = 1, K_LOG = 2, K_SIZE = 4, K_FILES = 8, K_EXIT = 16, K_STDIN = 32, K_RESTART = 64,
-	K_CONSOLE = 128, K_ATTACH = 256, K_HEALTH_INTERVAL = 512, /* optional */
+	K_CONSOLE = 128, K_ATTACH = 256, K_HEALTH_INTERVAL = 512, K_SPAWN = 1024, /* optional */
 };
 #define K_ALL (K_ID | K_LOG | K_SIZE | K_FILES | K_EXIT | K_STDIN | K_RESTART)
 
@@ -322,6 +325,13 @@ static const char *parse_key(const char *key, char *val, unsigned *bit)
 			return "has a bad stdin";
 		return NULL;
 	}
+	if (strcmp(key, "spawn") == 0) {
+		*bit = K_SPAWN;
+		if (strcmp(val, "1") != 0)
+			return "has a bad spawn";
+		cfg.spawn = 1;
+		return NULL;
+	}
 	if (strcmp(key, "restart") == 0) {
 		*bit = K_RESTART;
 		if (parse_restart(val) < 0)
@@ -392,9 +402,9 @@ static const char *parse_config(size_t len, int *lineno)
 	return NULL;
 }
 
-/* Reads from the config socket like read(2), and takes a descriptor sent
- * along (SCM_RIGHTS): the first attach client. A second one, or more than
- * one at once, is an error. */
+/* Reads from the config socket like read(2), and takes the descriptors
+ * sent along (SCM_RIGHTS): the first attach client, then, with spawn, the
+ * caller's socket. More than two is an error. */
 static ssize_t read_config_part(char *buf, size_t size)
 {
 	union {
@@ -419,8 +429,8 @@ static ssize_t read_config_part(char *buf, size_t size)
 		for (size_t i = 0; i < k; i++) {
 			int fd;
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (passed_client < 0 && k == 1)
-				passed_client = fd;
+			if (npassed < 2)
+				passed[npassed++] = fd;
 			else {
 				close(fd);
 				bad = 1;
@@ -453,6 +463,16 @@ static void read_config(void)
 	}
 	int lineno;
 	const char *bad = parse_config(len, &lineno);
+	if (bad == NULL && cfg.spawn) {
+		if (npassed == 0)
+			bad = "asks for spawn without its socket";
+		else
+			spawn_fd = passed[--npassed];
+	}
+	if (bad == NULL && npassed > 1)
+		bad = "came with unexpected descriptors";
+	if (npassed == 1)
+		passed_client = passed[0];
 	if (bad != NULL) {
 		char buf[128];
 		if (lineno > 0)
@@ -849,13 +869,16 @@ static void write_exit_file(int code, int restarts, int restarting, const char *
 /* Forks and executes argv with stdin, stdout and stderr on in, out, err
  * and, when report >= 0, fd 3 on report. Every other descriptor of the
  * monitor is close-on-exec. */
-static pid_t spawn(char *const argv[], int in, int outfd, int errfd, int rep)
+/* spawn runs argv with in, outfd and errfd as its stdio and rep, when not
+ * -1, as fd 3; and agent, when not -1, as fd 4, for the spawn agent
+ * (internal/container/spawn.c), which _BERTH_SPAWN tells to act. */
+static pid_t spawn(char *const argv[], int in, int outfd, int errfd, int rep, int agent)
 {
 	pid_t pid = fork();
 	if (pid != 0)
 		return pid;
-	int fds[4] = {in, outfd, errfd, rep};
-	int n = rep >= 0 ? 4 : 3;
+	int fds[5] = {in, outfd, errfd, rep, agent};
+	int n = agent >= 0 ? 5 : rep >= 0 ? 4 : 3;
 	const char *what = "set up the start command's descriptors";
 	/* first above every target, so that no dup2 below clobbers a source */
 	for (int i = 0; i < n; i++) {
@@ -873,6 +896,10 @@ static pid_t spawn(char *const argv[], int in, int outfd, int errfd, int rep)
 	}
 	if (sigprocmask(SIG_SETMASK, &empty_set, NULL) < 0 || signal(SIGPIPE, SIG_DFL) == SIG_ERR) {
 		what = "reset signals";
+		goto fail;
+	}
+	if (agent >= 0 && putenv("_BERTH_SPAWN=4") != 0) {
+		what = "set _BERTH_SPAWN";
 		goto fail;
 	}
 	execve(argv[0], argv, environ);
@@ -1225,8 +1252,12 @@ static int start_container(void)
 	container_exited = 0;
 	start_done = 0;
 	starting = 1;
-	start_pid = spawn(cfg.start, stdin_r >= 0 && !cfg.console ? stdin_r : devnull, o[1], e[1], r[1]);
+	/* The caller's socket goes to the first start command alone. */
+	start_pid = spawn(cfg.start, stdin_r >= 0 && !cfg.console ? stdin_r : devnull, o[1], e[1], r[1], spawn_fd);
 	int spawn_err = errno;
+	if (spawn_fd >= 0)
+		close(spawn_fd);
+	spawn_fd = -1;
 	close(o[1]);
 	close(e[1]);
 	close(r[1]);
@@ -1302,7 +1333,7 @@ static void run_cleanup(void)
 	if (cfg.ncleanup == 0)
 		return;
 	cleanup_done = 0;
-	cleanup_pid = spawn(cfg.cleanup, devnull, devnull, devnull, -1);
+	cleanup_pid = spawn(cfg.cleanup, devnull, devnull, devnull, -1, -1);
 	if (cleanup_pid < 0) {
 		cleanup_status = 127 << 8;
 		return;
@@ -1325,7 +1356,7 @@ static void wait_container(void)
 		long long now = now_ms();
 		if (now >= next) {
 			if (health_pid == 0) {
-				health_pid = spawn(cfg.health, devnull, devnull, devnull, -1);
+				health_pid = spawn(cfg.health, devnull, devnull, devnull, -1, -1);
 				if (health_pid < 0)
 					health_pid = 0;
 			}

@@ -79,12 +79,13 @@ func Start(opts Options) (Process, error) {
 			clean = append(clean, kv)
 		}
 	}
-	return launch(opts.ID, clean, cfg, opts.Attach)
+	return launch(opts.ID, clean, cfg, opts.Attach, opts.Spawn)
 }
 
 // launch executes the monitor with cfg as its config and reads its status;
-// with attach, it sends a first client's socket along with the config.
-func launch(id string, env []string, cfg []byte, attach bool) (Process, error) {
+// with attach, it sends a first client's socket along with the config, and
+// then spawn, when not nil.
+func launch(id string, env []string, cfg []byte, attach bool, spawn *os.File) (Process, error) {
 	var client *net.UnixConn
 	var clientEnd *os.File
 	if attach {
@@ -94,7 +95,14 @@ func launch(id string, env []string, cfg []byte, attach bool) (Process, error) {
 		}
 		defer clientEnd.Close()
 	}
-	p, err := launchWith(id, env, cfg, clientEnd)
+	var pass []*os.File
+	if clientEnd != nil {
+		pass = append(pass, clientEnd)
+	}
+	if spawn != nil {
+		pass = append(pass, spawn)
+	}
+	p, err := launchWith(id, env, cfg, pass)
 	if err != nil {
 		if client != nil {
 			client.Close()
@@ -122,7 +130,7 @@ func socketPair(name string) (*net.UnixConn, *os.File, error) {
 	return conn.(*net.UnixConn), theirs, nil
 }
 
-func launchWith(id string, env []string, cfg []byte, client *os.File) (Process, error) {
+func launchWith(id string, env []string, cfg []byte, pass []*os.File) (Process, error) {
 	uc, theirs, err := socketPair("monitor")
 	if err != nil {
 		return Process{}, fmt.Errorf("monitor socket: %w", err)
@@ -143,10 +151,18 @@ func launchWith(id string, env []string, cfg []byte, client *os.File) (Process, 
 	// The monitor reads the whole config before it answers. If it died
 	// first, the write fails and the exit status says why.
 	var werr error
-	if client != nil {
-		// the descriptor goes with the first byte; the rest follows
-		_, _, werr = uc.WriteMsgUnix(cfg[:1], unix.UnixRights(int(client.Fd())), nil)
+	if len(pass) > 0 {
+		// the descriptors go with the first byte; the rest follows
+		fds := make([]int, len(pass))
+		for i, f := range pass {
+			fds[i] = int(f.Fd())
+		}
+		_, _, werr = uc.WriteMsgUnix(cfg[:1], unix.UnixRights(fds...), nil)
 		cfg = cfg[1:]
+		// The monitor has them now; ours would keep their sockets open.
+		for _, f := range pass {
+			f.Close()
+		}
 	}
 	if werr == nil {
 		_, werr = uc.Write(cfg)

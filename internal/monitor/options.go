@@ -3,6 +3,7 @@ package monitor
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -84,6 +85,13 @@ type Options struct {
 	// Env is the environment of the monitor and so of its commands; nil
 	// means this process's. Variables starting with _BERTH_ are dropped.
 	Env []string
+	// Spawn, when set, is a socket that the first start command gets as
+	// fd 4, with _BERTH_SPAWN=4 in its environment: the start command is
+	// then the spawn agent of internal/container, through which the
+	// caller, on the socket's other end, starts the container itself.
+	// Restarts run the start command as usual. Start closes it once the
+	// monitor has it.
+	Spawn *os.File
 }
 
 // Restart policy names, as Docker spells them.
@@ -238,6 +246,9 @@ func (o Options) config() ([]byte, error) {
 	}
 	if len(health) > 0 {
 		line("health-interval", strconv.FormatInt(o.HealthInterval.Milliseconds(), 10))
+	}
+	if o.Spawn != nil {
+		line("spawn", "1")
 	}
 	b.WriteString("end\n")
 	if b.Len() > maxConfig {

@@ -166,7 +166,7 @@ func TestBadConfig(t *testing.T) {
 		{"long socket name", head + "attach /" + strings.Repeat("a", 65) + "\n" + tail, "config line 9 has a bad attach socket path"},
 		{"repeated attach", head + "attach /a\nattach /b\n" + tail, "config line 10 repeats a key"},
 	} {
-		_, err := launch("c1", os.Environ(), []byte(tc.cfg), false)
+		_, err := launch("c1", os.Environ(), []byte(tc.cfg), false, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: launch error = %v, want %q", tc.name, err, tc.want)
 		}
@@ -175,7 +175,7 @@ func TestBadConfig(t *testing.T) {
 		t.Error("a start command ran from a bad config")
 	}
 	// and the good one runs
-	if _, err := launch("c1", os.Environ(), []byte(head+tail), false); err == nil || !strings.Contains(err.Error(), "reported no container pid") {
+	if _, err := launch("c1", os.Environ(), []byte(head+tail), false, nil); err == nil || !strings.Contains(err.Error(), "reported no container pid") {
 		t.Errorf("good config: %v, want the start command to run and report nothing", err)
 	}
 	if _, err := os.Stat(dir + "/ran"); err != nil {
