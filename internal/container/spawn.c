@@ -15,7 +15,8 @@
 //      environment, and the descriptors that become the child's 3, 4, ...
 //      (SCM_RIGHTS). The child's stdio are the agent's: the monitor's.
 //   2. It clones the init with those flags (namespaces, CLONE_INTO_CGROUP)
-//      and executes the program, and answers "pid N\n", or "error MSG\n".
+//      and executes the program, and answers "pid N M\n", M being the
+//      agent's parent, the monitor, or "error MSG\n".
 //   3. It waits for the caller's verdict: "ok\n" once the container has
 //      started, anything else when the caller failed. Then it reports as
 //      every start command does: the pid on fd 3 and exit 0, or the
@@ -70,7 +71,7 @@ __attribute__((noreturn)) static void agent_report(int code, const char *msg)
 	_exit(code);
 }
 
-/* answer writes the caller a line: "pid N" or "error MSG". */
+/* answer writes the caller a line: "pid N M" or "error MSG". */
 static void answer(const char *line)
 {
 	size_t n = strlen(line);
@@ -216,7 +217,7 @@ static void agent(void)
 		agent_report(1, line + 6);
 	}
 	close(errp[0]);
-	snprintf(line, sizeof(line), "pid %ld", pid);
+	snprintf(line, sizeof(line), "pid %ld %ld", pid, (long)getppid());
 	answer(line);
 
 	/* The verdict: "ok" once the container has started. */

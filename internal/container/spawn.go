@@ -64,6 +64,9 @@ const spawnMagic = 0x68747262 // "brth"
 type SpawnAgent struct {
 	conn *os.File
 	r    *bufio.Reader
+	// Monitor is the agent's parent, the container's monitor, once Spawn
+	// has succeeded.
+	Monitor int
 }
 
 // NewSpawnAgent talks to the agent on conn, a unix stream socket.
@@ -99,7 +102,11 @@ func (a *SpawnAgent) Spawn(req *SpawnRequest) (int, error) {
 	line, err := a.r.ReadString('\n')
 	line = strings.TrimSuffix(line, "\n")
 	if rest, ok := strings.CutPrefix(line, "pid "); ok {
-		if pid, err := strconv.Atoi(rest); err == nil && pid > 0 {
+		p, m, _ := strings.Cut(rest, " ")
+		pid, err1 := strconv.Atoi(p)
+		mon, err2 := strconv.Atoi(m)
+		if err1 == nil && err2 == nil && pid > 0 && mon > 0 {
+			a.Monitor = mon
 			return pid, nil
 		}
 	}

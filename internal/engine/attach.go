@@ -214,8 +214,24 @@ func (e *Engine) startSpawned(c *metadata.Container, cfg *Config, o monitor.Opti
 		done <- started{p, err}
 	}()
 	agent := container.NewSpawnAgent(ours)
-	pid, err := e.startChild(c, cfg, agent.Spawn)
+	// The start is recorded while the container's init gets ready: should
+	// the start fail, the monitor's cleanup records the end, and the
+	// runtime's state has the last word meanwhile.
+	var recorded chan error
+	spawn := func(req *container.SpawnRequest) (int, error) {
+		pid, err := agent.Spawn(req)
+		if err == nil {
+			recorded = make(chan error, 1)
+			go func() { recorded <- e.recordStart(c.ID, pid, agent.Monitor) }()
+		}
+		return pid, err
+	}
+	_, err = e.startChild(c, cfg, spawn)
 	agent.Verdict(err)
+	var recErr error
+	if recorded != nil {
+		recErr = <-recorded
+	}
 	r := <-done
 	if err != nil {
 		return r.p, err // the monitor has given up and cleaned up
@@ -223,8 +239,8 @@ func (e *Engine) startSpawned(c *metadata.Container, cfg *Config, o monitor.Opti
 	if r.err != nil {
 		return r.p, r.err
 	}
-	if err := e.recordStart(c.ID, pid, r.p.PID); err != nil {
-		return r.p, err
+	if recErr != nil {
+		return r.p, recErr
 	}
 	e.emit(c, "start", nil)
 	return r.p, nil
