@@ -26,20 +26,39 @@ func bigTCPSize(tsoMax, gsoIPv4 uint32) uint32 {
 	return min(tsoMax, gsoMax)
 }
 
-// raiseGSO lets the sockets whose packets leave through the endpoint's
-// devices build packets of up to size bytes, up from 64 KiB (BIG TCP):
-// the container end l (in the container's namespace, through ns), the
-// host end hostVeth and the bridge br. IPv6's limit is raised too where
-// the endpoint has an IPv6 address. A device that refuses keeps its
-// limit: larger packets save CPU time, the path works without them.
-func raiseGSO(ns *netlink.Handle, l netlink.Link, hostVeth netlink.Link, br BridgeLink, addrs []netip.Prefix) {
+// hasIPv6 says whether one of addrs is an IPv6 address.
+func hasIPv6(addrs []netip.Prefix) bool {
+	for _, a := range addrs {
+		if a.Addr().Is6() {
+			return true
+		}
+	}
+	return false
+}
+
+// hostVethGSO sets the GSO sizes that the host end of a new veth pair on
+// br is made with: the bridge's once raised, which saves a request per
+// container; IPv6's only for an endpoint with IPv6. 0 leaves the
+// kernel's default.
+func hostVethGSO(la *netlink.LinkAttrs, br BridgeLink, v6 bool) {
+	if br.gsoIPv4 > gsoLegacyMax {
+		la.GSOIPv4MaxSize = br.gsoIPv4
+	}
+	if v6 && br.gso > gsoLegacyMax {
+		la.GSOMaxSize = br.gso
+	}
+}
+
+// raiseGSO lets the sockets whose packets leave through an endpoint's
+// devices build packets as large as the veth takes, up from 64 KiB (BIG
+// TCP): the container end l (in the container's namespace, through ns),
+// the host end hostVeth (as made) and the bridge br. IPv6's limit is
+// raised too where the endpoint has IPv6. A device that refuses keeps
+// its limit: larger packets save CPU time, the path works without them.
+func raiseGSO(ns *netlink.Handle, l, hostVeth netlink.Link, br BridgeLink, v6 bool) {
 	size := bigTCPSize(l.Attrs().TSOMaxSize, l.Attrs().GSOIPv4MaxSize)
 	if size == 0 {
 		return
-	}
-	v6 := false
-	for _, a := range addrs {
-		v6 = v6 || a.Addr().Is6()
 	}
 	host := &netlink.Handle{}
 	bridge := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: br.Index}}
@@ -49,9 +68,9 @@ func raiseGSO(ns *netlink.Handle, l netlink.Link, hostVeth netlink.Link, br Brid
 		ipv4, ipv6 uint32
 	}{
 		{ns, l, l.Attrs().GSOIPv4MaxSize, l.Attrs().GSOMaxSize},
-		{host, hostVeth, gsoLegacyMax, gsoLegacyMax},
-		// The bridge's limit is below the veth's until its first port
-		// joins, and stays raised after that.
+		{host, hostVeth, hostVeth.Attrs().GSOIPv4MaxSize, hostVeth.Attrs().GSOMaxSize},
+		// A bridge takes 64 KiB until its first port joins, and keeps
+		// its limit once raised.
 		{host, bridge, br.gsoIPv4, br.gso},
 	} {
 		if d.ipv4 < size {

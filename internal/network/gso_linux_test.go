@@ -1,6 +1,10 @@
 package network
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/vishvananda/netlink"
+)
 
 func TestBigTCPSize(t *testing.T) {
 	for _, c := range []struct {
@@ -17,6 +21,27 @@ func TestBigTCPSize(t *testing.T) {
 	} {
 		if got := bigTCPSize(c.tsoMax, c.gsoIPv4); got != c.want {
 			t.Errorf("%s: bigTCPSize(%d, %d) = %d, want %d", c.name, c.tsoMax, c.gsoIPv4, got, c.want)
+		}
+	}
+}
+
+func TestHostVethGSO(t *testing.T) {
+	for _, c := range []struct {
+		name            string
+		br              BridgeLink
+		v6              bool
+		wantIPv4, want6 uint32
+	}{
+		{"kernel without BIG TCP for IPv4", BridgeLink{}, true, 0, 0},
+		{"bridge not raised yet", BridgeLink{gsoIPv4: 65536, gso: 65536}, true, 0, 0},
+		{"bridge raised, IPv4 endpoint", BridgeLink{gsoIPv4: 524280, gso: 524280}, false, 524280, 0},
+		{"bridge raised, IPv6 endpoint", BridgeLink{gsoIPv4: 524280, gso: 524280}, true, 524280, 524280},
+		{"bridge raised for IPv4 only", BridgeLink{gsoIPv4: 200000, gso: 65536}, true, 200000, 0},
+	} {
+		la := netlink.NewLinkAttrs()
+		hostVethGSO(&la, c.br, c.v6)
+		if la.GSOIPv4MaxSize != c.wantIPv4 || la.GSOMaxSize != c.want6 {
+			t.Errorf("%s: gso_ipv4_max_size %d, gso_max_size %d; want %d, %d", c.name, la.GSOIPv4MaxSize, la.GSOMaxSize, c.wantIPv4, c.want6)
 		}
 	}
 }

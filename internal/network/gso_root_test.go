@@ -15,8 +15,8 @@ import (
 	"berth/internal/testfixture"
 )
 
-// TestEndpointGSOSizes makes a bridge and two containers' endpoints on
-// it, one with an IPv6 address and one without, in network namespaces of
+// TestEndpointGSOSizes makes a bridge and three containers' endpoints
+// on it, with an IPv6 address and without, in network namespaces of
 // the test's own, and reads the devices' GSO sizes back: every device on
 // the path takes packets as large as the veth does, IPv6's limit only
 // where the endpoint has IPv6.
@@ -72,6 +72,8 @@ func TestEndpointGSOSizes(t *testing.T) {
 	}
 	want := min(tso, 524280)
 	host4, peer4 := container(1, "10.98.0.3/24")
+	// Made on a bridge whose sizes are raised already.
+	host6b, peer6b := container(2, "10.98.0.4/24", "fd00:98::4/64")
 	bridge, err := netlink.LinkByIndex(br.Index)
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +88,8 @@ func TestEndpointGSOSizes(t *testing.T) {
 		{"container end, IPv6", peer6, want},
 		{"host end, IPv4 only", host4, 65536},
 		{"container end, IPv4 only", peer4, 65536},
+		{"host end, IPv6, later", host6b, want},
+		{"container end, IPv6, later", peer6b, want},
 	} {
 		a := c.l.Attrs()
 		if a.GSOIPv4MaxSize != want {

@@ -151,6 +151,8 @@ type Endpoint struct {
 func AddEndpoint(ns *netlink.Handle, nsFd int, br BridgeLink, ep Endpoint) error {
 	la := netlink.NewLinkAttrs()
 	la.Name, la.MasterIndex, la.MTU, la.Flags = ep.HostVeth, br.Index, br.MTU, net.FlagUp
+	v6 := hasIPv6(ep.Addrs)
+	hostVethGSO(&la, br, v6)
 	veth := &netlink.Veth{LinkAttrs: la, PeerName: ep.Interface, PeerHardwareAddr: ep.MAC,
 		PeerNamespace: netlink.NsFd(nsFd), PeerMTU: uint32(br.MTU)}
 	err := netlink.LinkAdd(veth)
@@ -165,7 +167,7 @@ func AddEndpoint(ns *netlink.Handle, nsFd int, br BridgeLink, ep Endpoint) error
 	}
 	l, err := ns.LinkByName(ep.Interface)
 	if err == nil {
-		raiseGSO(ns, l, veth, br, ep.Addrs)
+		raiseGSO(ns, l, veth, br, v6)
 		err = configure(ns, l, ep)
 	} else {
 		err = fmt.Errorf("container interface %s: %w", ep.Interface, err)
