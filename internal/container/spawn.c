@@ -48,9 +48,9 @@
 #define SPAWN_MAGIC 0x68747262u /* "brth" */
 
 struct spawn_head {
-	uint64_t flags;    /* clone flags */
 	uint32_t magic;    /* SPAWN_MAGIC: anything else is the caller giving up */
 	uint32_t len;      /* of what follows this head */
+	uint64_t flags;    /* clone flags */
 	uint32_t argc;     /* strings after the path and the directory */
 	uint32_t envc;     /* strings after argv */
 	int32_t cgroup;    /* index of the cgroup2 directory among the fds, or -1 */
@@ -110,6 +110,8 @@ static int read_request(struct spawn_head *h)
 			}
 		}
 		got += (size_t)n;
+		if (got >= sizeof(uint32_t) && memcmp(req, &(uint32_t){SPAWN_MAGIC}, sizeof(uint32_t)) != 0)
+			return -1; /* a verdict: the caller gave up before asking */
 		if (got == sizeof(*h)) {
 			memcpy(h, req, sizeof(*h));
 			if (h->magic != SPAWN_MAGIC || h->len > SPAWN_MAX - sizeof(*h))

@@ -49,10 +49,11 @@ func CanSpawn(s *specs.Spec) bool {
 
 // spawnHead is the request's fixed part, as spawn.c reads it.
 type spawnHead struct {
-	Flags                  uint64
-	Magic, Len, Argc, Envc uint32
-	Cgroup                 int32
-	Reserved               uint32
+	Magic, Len uint32
+	Flags      uint64
+	Argc, Envc uint32
+	Cgroup     int32
+	Reserved   uint32
 }
 
 const spawnMagic = 0x68747262 // "brth"
@@ -120,11 +121,13 @@ func (a *SpawnAgent) Spawn(req *SpawnRequest) (int, error) {
 }
 
 // Verdict tells the agent that the container started (err nil), or why
-// it did not; the agent then ends, and the monitor goes on or gives up.
+// it did not, and closes the socket; the agent then ends, and the
+// monitor goes on or gives up.
 func (a *SpawnAgent) Verdict(err error) {
 	line := "ok\n"
 	if err != nil {
 		line = "fail " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n"
 	}
 	a.conn.Write([]byte(line))
+	a.conn.Close()
 }

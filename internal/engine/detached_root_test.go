@@ -135,6 +135,30 @@ func TestDetached(t *testing.T) {
 	}
 }
 
+// TestDetachedStartFails: a start that fails before the container's init
+// is started, or when its command is missing, ends with the reason, and
+// leaves no monitor behind.
+func TestDetachedStartFails(t *testing.T) {
+	c := newCLI(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-u", "nosuchuser", "busybox:test", "true"}, "unable to find user nosuchuser"},
+		{[]string{"busybox:test", "nosuchcommand"}, "nosuchcommand"},
+	} {
+		out, err := c.runErr(nil, append([]string{"run", "-d", "--network", "none"}, tc.args...)...)
+		if err == nil || !strings.Contains(out, tc.want) {
+			t.Errorf("run -d %v: %v, %q; want a failure naming %q", tc.args, err, out, tc.want)
+		}
+	}
+	for _, id := range strings.Fields(c.run("ps", "-aq", "--no-trunc")) {
+		eventually(t, "the monitor to end", func() bool {
+			return exec.Command("pgrep", "-f", "berth-monitor "+id).Run() != nil
+		})
+	}
+}
+
 // parentOf returns the parent of process pid.
 func parentOf(t *testing.T, pid string) int {
 	t.Helper()
