@@ -320,7 +320,7 @@ func newComposePullCommand(a *app, g *composeFlags) *cobra.Command {
 				} else {
 					fmt.Fprintf(status, " Image %s  Pulling\n", s.Image)
 				}
-				if err := pa.ensureImage(cmd, "always", s.Platform, s.Image); err != nil {
+				if _, err := pa.ensureImage(cmd, "always", s.Platform, s.Image); err != nil {
 					if ignoreFailures {
 						fmt.Fprintf(status, " Image %s  Error: service %q: %v\n", s.Image, s.Name, err)
 						return nil

@@ -134,7 +134,7 @@ func (a *app) composeImage(cmd *cobra.Command, p *compose.Project, status io.Wri
 	default:
 		return errdefs.Invalidf("--pull %q: want always, missing, never or policy", pull)
 	}
-	if err := a.ensureImage(cmd, policy, s.Platform, img); err != nil {
+	if _, err := a.ensureImage(cmd, policy, s.Platform, img); err != nil {
 		return fmt.Errorf("service %q: image %s: %w", s.Name, img, err)
 	}
 	return nil

@@ -328,7 +328,8 @@ func (f *runFlags) options(cmd *cobra.Command, a *app, args []string) (engine.Cr
 	for _, w := range warnings {
 		fmt.Fprintf(a.err, "WARNING: %s\n", w)
 	}
-	return o, a.ensureImage(cmd, f.pull, f.platform, args[0])
+	o.Found, err = a.ensureImage(cmd, f.pull, f.platform, args[0])
+	return o, err
 }
 
 // hostOptions reads the flags that shape the container's spec beyond its
@@ -454,19 +455,20 @@ func (f *runFlags) prepare(cmd *cobra.Command, a *app, args []string) (*engine.E
 	return e, o, err
 }
 
-// ensureImage pulls the image when --pull asks for it.
-func (a *app) ensureImage(cmd *cobra.Command, pull, platform, name string) error {
+// ensureImage pulls image name as pull (always, missing or never) says,
+// and returns it when it was there already.
+func (a *app) ensureImage(cmd *cobra.Command, pull, platform, name string) (*metadata.Image, error) {
 	st, err := a.images()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, lookErr := st.Lookup(name)
+	img, lookErr := st.Lookup(name)
 	if pull == "never" || (pull == "missing" && lookErr == nil) {
-		return lookErr
+		return img, lookErr
 	}
 	ref, err := reference.Parse(name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if ref.Tag() == "" && ref.Digest() == "" {
 		ref, _ = ref.WithTag("latest")
@@ -478,7 +480,7 @@ func (a *app) ensureImage(cmd *cobra.Command, pull, platform, name string) error
 	a.out = a.err // pull's progress goes to stderr, as Docker's does in run
 	defer func() { a.out = saved }()
 	_, err = a.pull(cmd, ref, platform, false)
-	return err
+	return nil, err
 }
 
 func newCreateCommand(a *app) *cobra.Command {

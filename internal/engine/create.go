@@ -38,6 +38,9 @@ type CreateOptions struct {
 	// now, and RunAttached of a --rm container writes no record of its
 	// start, one wait for the disk less.
 	Starting bool `json:"-"`
+	// Found, when the caller has looked Image up already, is what it
+	// found: Create does not look again.
+	Found *metadata.Image `json:"-"`
 }
 
 // Create makes a container from an image: its record, its directory
@@ -45,9 +48,11 @@ type CreateOptions struct {
 // name, claimed in the same transaction as the record so that of many
 // creates with one name exactly one succeeds. Nothing runs yet.
 func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
-	img, err := e.Images.Lookup(opts.Image)
-	if err != nil {
-		return nil, err
+	img, err := opts.Found, error(nil)
+	if img == nil {
+		if img, err = e.Images.Lookup(opts.Image); err != nil {
+			return nil, err
+		}
 	}
 	if opts.Name != "" {
 		if err := checkName(opts.Name); err != nil {

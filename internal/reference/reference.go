@@ -81,7 +81,7 @@ func parseNormalized(s string) (Ref, error) {
 	if len(s) > maxLength {
 		return Ref{}, errdefs.Invalidf("invalid reference format: longer than %d characters", maxLength)
 	}
-	if identifierRegexp().MatchString(s) {
+	if isIdentifier(s) {
 		return Ref{}, errdefs.Invalidf("invalid repository name (%s), cannot specify 64-byte hexadecimal strings", s)
 	}
 	domain, remainder := splitDockerDomain(s)
@@ -121,6 +121,14 @@ func splitDockerDomain(name string) (domain, remainder string) {
 
 // parse parses a full reference, domain included.
 func parse(s string) (Ref, error) {
+	if r, ok := parseSimple(s); ok {
+		return r, nil
+	}
+	return parseFull(s)
+}
+
+// parseFull is parse by the grammar's regular expressions.
+func parseFull(s string) (Ref, error) {
 	m := referenceRegexp().FindStringSubmatch(s)
 	if m == nil {
 		if referenceRegexp().MatchString(strings.ToLower(s)) {

@@ -251,3 +251,26 @@ func TestParseLong(t *testing.T) {
 		t.Errorf("Parse(5000 characters) = %v", err)
 	}
 }
+
+// FuzzSimple: where parseSimple reads a reference, the grammar's regular
+// expressions read the same.
+func FuzzSimple(f *testing.F) {
+	for _, s := range []string{
+		"docker.io/library/busybox", "docker.io/library/busybox:1.36", "docker.io/a__b/c-d.e:T_1",
+		"docker.io/a___b/c", "docker.io/a._b", "docker.io/a--b-c/d", "docker.io/-a", "docker.io/a-",
+		"docker.io/A/b", "docker.io/a:", "docker.io/a:.b", "docker.io/a:b:c", "docker.io/a/b:" + strings.Repeat("t", 128),
+		"docker.io/a/b:" + strings.Repeat("t", 129), "docker.io//a", "docker.io/a/", "docker.io/a@sha256:" + hex64,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		simple, ok := parseSimple(s)
+		if !ok {
+			return
+		}
+		full, err := parseFull(s)
+		if err != nil || full != simple {
+			t.Fatalf("parseSimple(%q) = %#v; the grammar gives %#v, %v", s, simple, full, err)
+		}
+	})
+}

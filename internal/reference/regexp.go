@@ -39,6 +39,5 @@ var (
 	nameRegexp = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`^(?:(` + domainAndPort + `)/)?(` + remoteName + `)$`)
 	})
-	tagRegexp        = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + tagPattern + `$`) })
-	identifierRegexp = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-f0-9]{64}$`) })
+	tagRegexp = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + tagPattern + `$`) })
 )
