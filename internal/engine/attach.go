@@ -196,6 +196,15 @@ func (e *Engine) startMonitor(c *metadata.Container, cfg *Config, attach bool, e
 // usual. A terminal's console socket is the monitor's to listen on before
 // the start command runs, so a container with one starts the usual way.
 func (e *Engine) startSpawned(c *metadata.Container, cfg *Config, o monitor.Options) (monitor.Process, error) {
+	// The record as it is now, as `berth __start` would read it: the
+	// caller's may predate a change, such as a network connected since.
+	c, err := e.Lookup(c.ID)
+	if err != nil {
+		return monitor.Process{}, err
+	}
+	if cfg, err = configOf(c); err != nil {
+		return monitor.Process{}, err
+	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return monitor.Process{}, fmt.Errorf("spawn socket: %w", err)
