@@ -171,7 +171,7 @@ func (e *Engine) startMonitor(c *metadata.Container, cfg *Config, attach bool, e
 		o.HealthInterval = hc.Interval
 	}
 	if !attach && !cfg.Tty {
-		return e.startSpawned(c, cfg, o)
+		return e.startSpawned(c.ID, o)
 	}
 	p, err := monitor.Start(o)
 	if err != nil {
@@ -188,21 +188,22 @@ func (e *Engine) startMonitor(c *metadata.Container, cfg *Config, attach bool, e
 	return p, nil
 }
 
-// startSpawned starts container c as its monitor's start command would,
+// startSpawned starts container id as its monitor's start command would,
 // but in this process: the monitor's first start command is the spawn
 // agent (internal/container/spawn.c), which clones the init on this
 // process's request, so that the init is the monitor's. That spares each
 // start a berth process of its own. Restarts run the start command as
 // usual. A terminal's console socket is the monitor's to listen on before
 // the start command runs, so a container with one starts the usual way.
-func (e *Engine) startSpawned(c *metadata.Container, cfg *Config, o monitor.Options) (monitor.Process, error) {
+func (e *Engine) startSpawned(id string, o monitor.Options) (monitor.Process, error) {
 	// The record as it is now, as `berth __start` would read it: the
 	// caller's may predate a change, such as a network connected since.
-	c, err := e.Lookup(c.ID)
+	c, err := e.Lookup(id)
 	if err != nil {
 		return monitor.Process{}, err
 	}
-	if cfg, err = configOf(c); err != nil {
+	cfg, err := configOf(c)
+	if err != nil {
 		return monitor.Process{}, err
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
