@@ -39,6 +39,20 @@ func snapOf(t *testing.T, s *Store, chain digest.Digest) *metadata.Snapshot {
 	return snap
 }
 
+// unpackedAgain marks file, of chain's layer, with a mode of its own,
+// has the chain's lower directories looked up, and reports whether the
+// mark is gone: the layer was unpacked anew.
+func unpackedAgain(t *testing.T, s *Store, chain []digest.Digest, file string) bool {
+	t.Helper()
+	if err := os.Chmod(file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Snaps.LowerDirs(chain); err != nil {
+		t.Fatal(err)
+	}
+	return modeOf(t, file) != 0o600
+}
+
 func modeOf(t *testing.T, p string) os.FileMode {
 	t.Helper()
 	fi, err := os.Lstat(p)
@@ -106,14 +120,8 @@ func TestUnsyncedLayerTrustedInItsBoot(t *testing.T) {
 	s := openAt(t, root, "boot-a")
 	chain := mustLookup(t, s, "img:1").Chain
 	hello := filepath.Join(s.Snaps.Dir(snapOf(t, s, chain[0])), "bin/hello")
-	if err := os.Chmod(hello, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Snaps.LowerDirs(chain); err != nil {
-		t.Fatal(err)
-	}
-	if m := modeOf(t, hello); m != 0o600 {
-		t.Errorf("the layer was unpacked again in the boot that wrote it: bin/hello mode %o", m)
+	if unpackedAgain(t, s, chain, hello) {
+		t.Error("the layer was unpacked again in the boot that wrote it")
 	}
 }
 
@@ -173,14 +181,8 @@ func TestUnsyncedLayerRenewedAfterReboot(t *testing.T) {
 		t.Errorf("temporary directories left: %v", tmp)
 	}
 	// Durable now: not unpacked again.
-	if err := os.Chmod(hello, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Snaps.LowerDirs(chain); err != nil {
-		t.Fatal(err)
-	}
-	if m := modeOf(t, hello); m != 0o600 {
-		t.Errorf("a durable layer was unpacked again: bin/hello mode %o", m)
+	if unpackedAgain(t, s, chain, hello) {
+		t.Error("a durable layer was unpacked again")
 	}
 	os.Chmod(hello, 0o755)
 	got, err := savedLayers(t, s, "img:1")

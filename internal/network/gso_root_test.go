@@ -6,13 +6,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
-
-	"berth/internal/testfixture"
 )
 
 // TestEndpointGSOSizes makes a bridge and three containers' endpoints
@@ -21,11 +17,7 @@ import (
 // the path takes packets as large as the veth does, IPv6's limit only
 // where the endpoint has IPv6.
 func TestEndpointGSOSizes(t *testing.T) {
-	testfixture.RequireRoot(t)
-	runtime.LockOSThread() // never unlocked: the thread ends with the test
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		t.Skipf("needs a network namespace of its own: %v", err)
-	}
+	inOwnNetns(t)
 	name := fmt.Sprintf("bgso%d", os.Getpid()%100000)
 	br, err := CreateBridge(Bridge{Name: name, Addrs: []netip.Prefix{
 		netip.MustParsePrefix("10.98.0.1/24"), netip.MustParsePrefix("fd00:98::1/64")}})

@@ -22,11 +22,7 @@ import (
 // connection's buffer (ENOBUFS), and it leaves the new network's alone.
 // It runs in a network namespace of its own, with a table of its own.
 func TestInstallSweepsManyOrphans(t *testing.T) {
-	testfixture.RequireRoot(t)
-	runtime.LockOSThread() // never unlocked: the thread ends with the test
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		t.Skipf("needs a network namespace of its own: %v", err)
-	}
+	inOwnNetns(t)
 	c, err := NftConn()
 	if err != nil {
 		t.Fatal(err)
@@ -58,5 +54,16 @@ func TestInstallSweepsManyOrphans(t *testing.T) {
 	}
 	if len(rules) == 0 {
 		t.Error("the new network's rules are missing")
+	}
+}
+
+// inOwnNetns moves the test's goroutine, for good, into a network
+// namespace of its own, so that what the test makes touches no other.
+func inOwnNetns(t *testing.T) {
+	t.Helper()
+	testfixture.RequireRoot(t)
+	runtime.LockOSThread() // never unlocked: the thread ends with the test
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		t.Skipf("needs a network namespace of its own: %v", err)
 	}
 }
