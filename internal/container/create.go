@@ -481,16 +481,16 @@ func (r *Runtime) startInit(namespaces []specs.LinuxNamespace, s *specs.Spec, fi
 		defer w.Close()
 		addFiles("_BERTH_SETNS_REPORT", w)
 	}
-	fds := make([]uintptr, len(files))
-	for i, f := range files {
-		fds[i] = f.Fd()
-	}
 	// The init is short-lived and small: no garbage collection needed.
 	env = append(env, "GOGC=off")
 	var pid int
 	if opts.Spawn != nil {
 		pid, err = spawnInit(opts, s, env, files[3:], attr)
 	} else {
+		fds := make([]uintptr, len(files))
+		for i, f := range files {
+			fds[i] = f.Fd()
+		}
 		pid, err = syscall.ForkExec(exeInChild, []string{"berth", initArg}, &syscall.ProcAttr{
 			// Relative paths in the config (bind sources) are the
 			// bundle's, as with runc.

@@ -219,8 +219,8 @@ func (e *Engine) startSpawned(id string, o monitor.Options) (monitor.Process, er
 	}
 	done := make(chan started, 1)
 	go func() {
+		// Start closes theirs: a monitor that failed first reads as EOF.
 		p, err := monitor.Start(o)
-		theirs.Close() // so that a monitor that failed first reads as EOF
 		done <- started{p, err}
 	}()
 	agent := container.NewSpawnAgent(ours)

@@ -67,6 +67,9 @@ func (e *StartError) Error() string { return e.Msg }
 func Start(opts Options) (Process, error) {
 	cfg, err := opts.config()
 	if err != nil {
+		if opts.Spawn != nil {
+			opts.Spawn.Close()
+		}
 		return Process{}, err
 	}
 	env := opts.Env
@@ -91,9 +94,11 @@ func launch(id string, env []string, cfg []byte, attach bool, spawn *os.File) (P
 	if attach {
 		var err error
 		if client, clientEnd, err = socketPair("attach"); err != nil {
+			if spawn != nil {
+				spawn.Close()
+			}
 			return Process{}, fmt.Errorf("monitor attach socket: %w", err)
 		}
-		defer clientEnd.Close()
 	}
 	var pass []*os.File
 	if clientEnd != nil {
@@ -130,7 +135,19 @@ func socketPair(name string) (*net.UnixConn, *os.File, error) {
 	return conn.(*net.UnixConn), theirs, nil
 }
 
+// launchWith is launch with the descriptors to send, pass, which it
+// closes: once the monitor has them, or when it fails before that.
 func launchWith(id string, env []string, cfg []byte, pass []*os.File) (Process, error) {
+	closed := false
+	closePass := func() {
+		if !closed {
+			for _, f := range pass {
+				f.Close()
+			}
+			closed = true
+		}
+	}
+	defer closePass()
 	uc, theirs, err := socketPair("monitor")
 	if err != nil {
 		return Process{}, fmt.Errorf("monitor socket: %w", err)
@@ -160,9 +177,7 @@ func launchWith(id string, env []string, cfg []byte, pass []*os.File) (Process, 
 		_, _, werr = uc.WriteMsgUnix(cfg[:1], unix.UnixRights(fds...), nil)
 		cfg = cfg[1:]
 		// The monitor has them now; ours would keep their sockets open.
-		for _, f := range pass {
-			f.Close()
-		}
+		closePass()
 	}
 	if werr == nil {
 		_, werr = uc.Write(cfg)

@@ -89,8 +89,8 @@ type Options struct {
 	// fd 4, with _BERTH_SPAWN=4 in its environment: the start command is
 	// then the spawn agent of internal/container, through which the
 	// caller, on the socket's other end, starts the container itself.
-	// Restarts run the start command as usual. Start closes it once the
-	// monitor has it.
+	// Restarts run the start command as usual. Start closes it, once the
+	// monitor has it or on failing before that.
 	Spawn *os.File
 }
 

@@ -211,7 +211,7 @@ func (r Ref) suffix() string {
 
 // WithTag returns r with its tag set to tag, keeping its digest.
 func (r Ref) WithTag(tag string) (Ref, error) {
-	if !tagRegexp().MatchString(tag) {
+	if !isTag(tag) {
 		return Ref{}, errdefs.Invalidf("invalid tag format")
 	}
 	r.tag = tag

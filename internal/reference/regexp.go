@@ -39,5 +39,4 @@ var (
 	nameRegexp = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`^(?:(` + domainAndPort + `)/)?(` + remoteName + `)$`)
 	})
-	tagRegexp = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + tagPattern + `$`) })
 )
