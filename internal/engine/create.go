@@ -48,11 +48,13 @@ type CreateOptions struct {
 // name, claimed in the same transaction as the record so that of many
 // creates with one name exactly one succeeds. Nothing runs yet.
 func (e *Engine) Create(opts CreateOptions) (*metadata.Container, error) {
-	img, err := opts.Found, error(nil)
+	img := opts.Found
 	if img == nil {
-		if img, err = e.Images.Lookup(opts.Image); err != nil {
+		found, err := e.Images.Lookup(opts.Image)
+		if err != nil {
 			return nil, err
 		}
+		img = found
 	}
 	if opts.Name != "" {
 		if err := checkName(opts.Name); err != nil {
