@@ -545,9 +545,13 @@ func spawnInit(opts CreateOptions, s *specs.Spec, env []string, files []*os.File
 // failure returns the init's own error when the init has already failed
 // (its message waits in the socket), and err otherwise: a mount that
 // failed explains more than the cgroup move that then found no process.
+// A write that found the socket closed (EPIPE) means the init has ended,
+// or is ending, whether or not it is a zombie yet.
 func (p *initProc) failure(err error) error {
-	if _, zombie, serr := procStart(p.pid); serr == nil && !zombie {
-		return err
+	if !errors.Is(err, unix.EPIPE) {
+		if _, zombie, serr := procStart(p.pid); serr == nil && !zombie {
+			return err
+		}
 	}
 	var ie *InitError
 	if _, rerr := p.ch.recv(msgReady); errors.As(rerr, &ie) {
