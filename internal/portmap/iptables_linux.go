@@ -261,30 +261,32 @@ func quoteArg(a string) string {
 }
 
 // iptSelect returns the rules of container id through network (every
-// network when empty), and what the DNAT ones publish.
-func (p *Publisher) iptSelect(id, network string) ([]iptRule, []Held, error) {
+// network when empty), what their DNAT ones publish, and what the
+// other DNAT rules do.
+func (p *Publisher) iptSelect(id, network string) (sel []iptRule, held, others []Held, err error) {
 	rules, _, err := p.iptList()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	dnat, _ := p.iptChains()
-	var sel []iptRule
-	var held []Held
 	for _, r := range rules {
 		h, _ := parseComment(berthnet.ArgAfter(r.args, "--comment"))
-		if h.ID == id && (network == "" || h.Network == network) {
+		switch {
+		case h.ID == id && (network == "" || h.Network == network):
 			sel = append(sel, r)
 			if r.chain == dnat {
 				held = append(held, h)
 			}
+		case r.chain == dnat:
+			others = append(others, h)
 		}
 	}
-	return sel, held, nil
+	return sel, held, others, nil
 }
 
 // iptMove is Move with iptables.
 func (p *Publisher) iptMove(from string, t Target) ([]Binding, error) {
-	rules, held, err := p.iptSelect(t.ID, from)
+	rules, held, _, err := p.iptSelect(t.ID, from)
 	if err != nil || len(rules) == 0 {
 		return nil, err
 	}

@@ -64,6 +64,9 @@ func newNetEnv(t *testing.T) *netEnv {
 		testfixture.RequireFeature(t, "iptables", func() error { _, err := exec.LookPath("iptables-restore"); return err })
 	}
 	t.Cleanup(func() {
+		if err := e.pub.syncShortcut(nil, nil); err != nil {
+			t.Errorf("remove the test's connect shortcuts: %v", err)
+		}
 		for _, ns := range []string{e.c1, e.c2, e.out} {
 			exec.Command("ip", "netns", "del", ns).Run()
 		}
@@ -185,6 +188,7 @@ func TestIptables(t *testing.T) {
 		{"LocalhostOnly", TestPublishLocalhostOnly},
 		{"Conflicts", TestPublishConflicts},
 		{"Move", TestMove},
+		{"Shortcut", TestShortcut},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			withIptables = true

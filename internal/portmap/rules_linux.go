@@ -31,6 +31,9 @@ type Publisher struct {
 	// Iptables puts the rules in iptables chains instead, for a host
 	// where nftables cannot be used (see iptables_linux.go).
 	Iptables bool
+	// NoShortcut leaves the host's own connections to published ports
+	// to the rules too, without the connect shortcut (shortcut_linux.go).
+	NoShortcut bool
 }
 
 // Target is the container that receives a publisher's traffic.
@@ -204,6 +207,9 @@ func (p *Publisher) Publish(t Target, bindings []Binding) ([]Binding, error) {
 	if err := p.addRules(t, out); err != nil {
 		return nil, err
 	}
+	// The ports work through the rules alone: a shortcut that cannot be
+	// had changes nothing but their speed.
+	_ = p.syncShortcut(held, shortcutEntries(t, out))
 	return out, nil
 }
 
@@ -302,6 +308,17 @@ func (p *Publisher) Move(from string, t Target) ([]Binding, error) {
 		return nil, err
 	}
 	defer unlock()
+	moved, err := p.move(from, t)
+	if err != nil || len(moved) == 0 {
+		return moved, err
+	}
+	if held, err := p.List(); err == nil {
+		_ = p.syncShortcut(held, shortcutEntries(t, moved))
+	}
+	return moved, nil
+}
+
+func (p *Publisher) move(from string, t Target) ([]Binding, error) {
 	if p.Iptables {
 		return p.iptMove(from, t)
 	}
@@ -354,9 +371,14 @@ func (p *Publisher) Unpublish(id, network string) error {
 	}
 	defer unlock()
 	if p.Iptables {
-		rules, _, err := p.iptSelect(id, network)
+		rules, gone, keep, err := p.iptSelect(id, network)
 		if err != nil || len(rules) == 0 {
 			return err
+		}
+		if len(gone) > 0 {
+			if err := p.syncShortcut(keep, nil); err != nil {
+				return err
+			}
 		}
 		return p.iptApply(rules, nil)
 	}
@@ -365,6 +387,8 @@ func (p *Publisher) Unpublish(id, network string) error {
 		return err
 	}
 	n := 0
+	var keep []Held
+	gone := false
 	for _, chain := range []string{chainPrerouting, chainOutput, chainPostrouting} {
 		rules, err := p.rules(conn, chain)
 		if err != nil {
@@ -372,16 +396,29 @@ func (p *Publisher) Unpublish(id, network string) error {
 		}
 		for _, r := range rules {
 			c, _ := userdata.GetString(r.UserData, userdata.TypeComment)
-			if h, ok := parseComment(c); ok && h.ID == id && (network == "" || h.Network == network) {
+			h, ok := parseComment(c)
+			switch {
+			case !ok:
+			case h.ID == id && (network == "" || h.Network == network):
 				if err := conn.DelRule(r); err != nil {
 					return err
 				}
 				n++
+				gone = gone || chain == chainPrerouting
+			case chain == chainPrerouting:
+				keep = append(keep, h)
 			}
 		}
 	}
 	if n == 0 {
 		return nil
+	}
+	// The shortcut before the rules, which go at Flush: it must never
+	// send a connection where the rules no longer would.
+	if gone {
+		if err := p.syncShortcut(keep, nil); err != nil {
+			return err
+		}
 	}
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("remove nftables rules of published ports: %w", err)

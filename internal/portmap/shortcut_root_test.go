@@ -1,0 +1,179 @@
+package portmap
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// fetch gets c1's page over a connection from the host to addr, made by
+// d, and returns the connection's two ends as the host's socket has them.
+func fetch(t *testing.T, d *net.Dialer, addr string) (local, remote netip.AddrPort) {
+	t.Helper()
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("GET / HTTP/1.0\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	var page strings.Builder
+	sc := bufio.NewScanner(c)
+	for sc.Scan() {
+		page.WriteString(sc.Text() + "\n")
+	}
+	if !strings.HasSuffix(page.String(), "\nhello from c1\n") {
+		t.Fatalf("%s answered %q, not c1's page", addr, page.String())
+	}
+	return c.LocalAddr().(*net.TCPAddr).AddrPort(), c.RemoteAddr().(*net.TCPAddr).AddrPort()
+}
+
+// needShortcut skips on kernels older than the hooks the shortcut needs
+// (getpeername4 in 5.8, SO_NETNS_COOKIE in 5.14).
+func needShortcut(t *testing.T) {
+	var u unix.Utsname
+	unix.Uname(&u)
+	var major, minor int
+	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
+	if major < 5 || major == 5 && minor < 14 {
+		t.Skipf("kernel %d.%d has no connect shortcut", major, minor)
+	}
+}
+
+func TestShortcut(t *testing.T) {
+	needShortcut(t)
+	e := newNetEnv(t)
+	port := testPort(5)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	bs, _ := Parse(fmt.Sprintf("%d:80", port))
+	id := "c1shortcut0123456789"
+	if _, err := e.pub.Publish(e.target(id), bs); err != nil {
+		t.Fatal(err)
+	}
+	gateway := netip.MustParseAddr(strings.TrimSuffix(e.c1Addr.String(), ".2") + ".1")
+	want := netip.MustParseAddrPort(addr)
+
+	if mine, _ := e.pub.shortcutCount(t); mine != 1 {
+		t.Errorf("the shortcut holds %d entries of the test's, want 1 (127.0.0.1:%d)", mine, port)
+	}
+
+	// Straight to the container: the socket's own end is on the bridge,
+	// while getpeername still gives the address that was dialled.
+	local, remote := fetch(t, &net.Dialer{}, addr)
+	if local.Addr() != gateway {
+		t.Errorf("a connection to %s left from %v, want the bridge's %v: it did not take the shortcut", addr, local, gateway)
+	}
+	if remote != want {
+		t.Errorf("getpeername gave %v after the shortcut, want %v", remote, want)
+	}
+
+	// A socket bound to 127.0.0.1 goes through the rules, which NAT it.
+	lo := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}}
+	if local, remote := fetch(t, lo, addr); local.Addr() != want.Addr() || remote != want {
+		t.Errorf("a socket bound to 127.0.0.1 connected as %v to %v, want from 127.0.0.1 to %v", local, remote, want)
+	}
+
+	// Another namespace's 127.0.0.1 is its own.
+	for _, ns := range []string{e.out, e.c2} {
+		if err := e.get(ns, addr); err == nil {
+			t.Errorf("%s in namespace %s reached the published port", addr, ns)
+		}
+	}
+
+	// Without the shortcut, the rules take the host's connection too.
+	if err := e.pub.Unpublish(id, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.DialTimeout("tcp", addr, 2*time.Second); err == nil {
+		t.Errorf("%s still answers after Unpublish", addr)
+	}
+	mine, all := e.pub.shortcutCount(t)
+	if mine != 0 {
+		t.Errorf("%d entries of the test's left in the shortcut after Unpublish", mine)
+	}
+	if all == 0 {
+		t.Errorf("the shortcut's programs stay attached with no entries")
+	}
+	e.pub.NoShortcut = true
+	if _, err := e.pub.Publish(e.target(id), bs); err != nil {
+		t.Fatal(err)
+	}
+	if local, _ := fetch(t, &net.Dialer{}, addr); local.Addr() == gateway {
+		t.Errorf("with NoShortcut, a connection to %s still left from the bridge (%v)", addr, local)
+	}
+}
+
+// TestShortcutEntries checks which bindings the shortcut takes.
+func TestShortcutEntries(t *testing.T) {
+	dst := netip.MustParseAddr("10.0.0.2")
+	tgt := Target{Addr4: dst, Addr6: netip.MustParseAddr("fd00::2")}
+	got := shortcutEntries(tgt, []Binding{
+		{HostIP: "0.0.0.0", HostPort: 8080, ContainerPort: 80, Proto: "tcp"},
+		{HostIP: "127.0.0.2", HostPort: 8081, ContainerPort: 81, Proto: "tcp"},
+		{HostIP: "::", HostPort: 8080, ContainerPort: 80, Proto: "tcp"},
+		{HostIP: "0.0.0.0", HostPort: 53, ContainerPort: 53, Proto: "udp"},
+		{HostIP: "0.0.0.0", HostPort: 9, ContainerPort: 9, Proto: "sctp"},
+	})
+	want := []shortcutEntry{
+		{Host: netip.MustParseAddr("127.0.0.1"), HostPort: 8080, Dst: dst, Port: 80},
+		{Host: netip.MustParseAddr("127.0.0.2"), HostPort: 8081, Dst: dst, Port: 81},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("shortcutEntries = %v, want %v", got, want)
+	}
+	if got := shortcutEntries(Target{Addr6: tgt.Addr6}, []Binding{{HostIP: "0.0.0.0", HostPort: 1, ContainerPort: 1, Proto: "tcp"}}); got != nil {
+		t.Errorf("a container without IPv4 got entries %v", got)
+	}
+}
+
+// shortcutCount counts the entries of the shortcut's map: the
+// publisher's in this namespace, and all of them; -1 for all when no
+// programs are attached.
+func (p *Publisher) shortcutCount(t *testing.T) (mine, all int) {
+	t.Helper()
+	root, err := cgroup2Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	ports, progs, err := attachedPorts(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range progs {
+		p.Close()
+	}
+	if ports == nil {
+		return 0, -1
+	}
+	defer ports.Close()
+	cookie, err := netnsCookie()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k, v []byte
+	it := ports.Iterate()
+	for it.Next(&k, &v) {
+		all++
+		if binary.NativeEndian.Uint64(k) == cookie && binary.NativeEndian.Uint32(v[8:]) == p.owner() {
+			mine++
+		}
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return mine, all
+}
