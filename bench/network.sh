@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Compare the throughput of a published port on loopback: berth (nftables
-# DNAT, the kernel forwards), Docker (docker-proxy, a userland copy) and
-# Podman (netavark's rules), side by side in one run, and write the network
+# Compare the throughput of a published port on loopback: berth (its
+# connect shortcut, and with it off, nftables DNAT: the kernel forwards),
+# Docker (docker-proxy, a userland copy) and Podman (netavark's rules),
+# side by side in one run, and write the network
 # part of docs/BENCHMARKS.md (bench/report.sh keeps the other parts). Needs
 # root, Go, jq and bin/berth (`make bench-network` builds it); dockerd and
 # docker, and podman, give their columns, and a column whose tool is missing
@@ -60,7 +61,11 @@ declare -A pre=(
 	[docker]="docker -H \"\$BENCH_DOCKER\""
 	[podman]="podman"
 )
-declare -A port=([berth]=18091 [docker]=18092 [podman]=18093)
+# rules: berth with its connect shortcut off, so that its DNAT rules carry
+# the host's connections too; a second container of berth's.
+pre[rules]="BERTH_PORT_SHORTCUT=off ${pre[berth]}"
+declare -A port=([berth]=18091 [docker]=18092 [podman]=18093 [rules]=18094)
+declare -A name=([berth]=bench-net [docker]=bench-net [podman]=bench-net [rules]=bench-net-rules)
 declare -A tool_why version
 dockerd_pid=""
 # dockerd's bridge: its own, so that the host's docker0 (if any) is left
@@ -70,7 +75,7 @@ docker_bridge_cidr=172.30.$(($$ % 200 + 20)).1/24
 
 cleanup() {
 	trap '' INT TERM
-	[ ! -d "$BENCH_ROOT" ] || timeout 60 sh -c "${pre[berth]} rm -f bench-net" >/dev/null 2>&1 || true
+	[ ! -d "$BENCH_ROOT" ] || timeout 60 sh -c "${pre[berth]} rm -f bench-net bench-net-rules" >/dev/null 2>&1 || true
 	if [ -n "$dockerd_pid" ]; then
 		timeout 60 docker -H "$BENCH_DOCKER" rm -f bench-net >/dev/null 2>&1 || true
 		stop "$dockerd_pid" dockerd 30
@@ -189,7 +194,7 @@ cpu_ticks() {
 # carriers TOOL: the container's process, and docker-proxy for Docker.
 carriers() {
 	local t=$1 pid
-	pid=$(sh -c "${pre[$t]} inspect -f '{{.State.Pid}}' bench-net" 2>/dev/null) || true
+	pid=$(sh -c "${pre[$t]} inspect -f '{{.State.Pid}}' ${name[$t]}" 2>/dev/null) || true
 	echo "$pid"
 	[ "$t" != docker ] || pgrep -f "docker-proxy.*-host-port ${port[$t]}( |\$)" || true
 }
@@ -202,7 +207,7 @@ declare -A target       # tool -> the address its sends go to
 start_server() {
 	local t=$1 addr=127.0.0.1:${port[$1]} i p task pids=()
 	echo "== $t: a container with -p $addr:5001"
-	if ! sh -c "${pre[$t]} run -d --name bench-net -p $addr:5001 $img $serve" </dev/null >/dev/null 2>"$work/err"; then
+	if ! sh -c "${pre[$t]} run -d --name ${name[$t]} -p $addr:5001 $img $serve" </dev/null >/dev/null 2>"$work/err"; then
 		why[$t]="run -d -p failed: $(last_line "$work/err")"
 		return 1
 	fi
@@ -256,6 +261,13 @@ for t in "${tools[@]}"; do
 		echo "bench: $t: ${why[$t]}" >&2
 	fi
 done
+if [ -n "${target[berth]:-}" ]; then
+	if start_server rules; then
+		live+=(rules)
+	else
+		echo "bench: rules: ${why[rules]}" >&2
+	fi
+fi
 # A reference: the same berth container at its own address, no port
 # published, so no NAT: the most the path into a container gives here.
 if [ -n "${target[berth]:-}" ]; then
@@ -282,7 +294,7 @@ for kind in 1 "$streams"; do
 		cpu[$t:$kind]=$(median cpu_per_gb "$out/$t-P$kind"-*.json)
 	done
 done
-sh -c "${pre[berth]} rm -f bench-net" >/dev/null 2>&1 || true
+sh -c "${pre[berth]} rm -f bench-net bench-net-rules" >/dev/null 2>&1 || true
 [ -z "$dockerd_pid" ] || docker -H "$BENCH_DOCKER" rm -f bench-net >/dev/null 2>&1 || true
 [ ! -f "$CONTAINERS_CONF" ] || podman rm -f -t 0 bench-net >/dev/null 2>&1 || true
 
@@ -330,11 +342,12 @@ tmp=$(mktemp)
 	echo
 	echo "| tool | forwarding | Gbit/s, 1 connection | Gbit/s, $streams connections | CPU s per GB (1 / $streams) | throughput vs docker (1 / $streams) | CPU per GB, docker's ÷ this (1 / $streams) |"
 	echo "|---|---|---|---|---|---|---|"
-	declare -A how=([berth]="nftables DNAT (kernel)" [docker]="docker-proxy (userland)" [podman]="netavark DNAT (kernel)"
-		[direct]="none: the container's own address")
+	declare -A how=([berth]="connect shortcut (BPF), no NAT" [docker]="docker-proxy (userland)" [podman]="netavark DNAT (kernel)"
+		[rules]="nftables DNAT (kernel)" [direct]="none: the container's own address")
+	version[rules]="berth with BERTH_PORT_SHORTCUT=off"
 	version[direct]="berth's container, reference"
-	for t in "${tools[@]}" direct; do
-		[ "$t" != direct ] || [ -n "${result[direct:1]:-}" ] || continue
+	for t in "${tools[@]}" rules direct; do
+		case $t in rules | direct) [ -n "${result[$t:1]:-}" ] || continue ;; esac
 		label="$t${version[$t]:+ (${version[$t]})}"
 		if [ -n "${result[$t:1]:-}" ] && [ -n "${result[$t:$streams]:-}" ]; then
 			vs="–" vc="–"
@@ -354,10 +367,10 @@ tmp=$(mktemp)
 		echo "the proxy share $(nproc) CPUs with the host's other work, so each send is"
 		echo "bound by the CPU time its processes get rather than by the path the"
 		echo "bytes take: Docker's extra copy through docker-proxy shows in full in"
-		echo "the CPU per GB and only in part in the throughput. And a connection"
-		echo "to 127.0.0.1 builds its packets for \`lo\`, 64 KiB each unless the host"
-		echo "raised \`lo\`'s GSO size, where the direct row's go out at up to"
-		echo "512 KiB (see below): on the same path, four times the packets per byte."
+		echo "the CPU per GB and only in part in the throughput."
+	elif [ -n "${result[berth:1]:-}" ] && [ -n "${result[docker:1]:-}" ]; then
+		echo
+		echo "Goal met: $(speedup "${result[berth:1]}" "${result[docker:1]}") Docker's throughput on one connection, $(speedup "${result[berth:$streams]}" "${result[docker:$streams]}") on $streams."
 	fi
 	echo
 	echo "### The network's share of \`run --rm\`"
@@ -402,14 +415,16 @@ tmp=$(mktemp)
 	echo "send by send, so that a change in the host's other load falls on each"
 	echo "alike. On the host, \`tcpthru -to 127.0.0.1:PORT -t $secs -P N\` writes"
 	echo "256 KiB buffers on N connections for $secs s, half-closes, and counts"
-	echo "the bytes the container says it read. The \`direct\` row sends to berth's"
-	echo "container at its own address, with nothing published and no NAT: the"
-	echo "most this host's path into a container carries, for reference. Its"
-	echo "sender's route is the bridge's, so on Linux 6.3 and later its packets"
-	echo "are as large as berth's bridge and veths take (512 KiB, BIG TCP; see"
-	echo "docs/NETWORKING.md), while a connection to 127.0.0.1 is routed through"
-	echo "\`lo\` and builds packets of \`lo\`'s size, 64 KiB unless the host raised"
-	echo "it, which berth leaves as it is: most of the gap between the two rows."
+	echo "the bytes the container says it read. berth's row is its default: its"
+	echo "connect shortcut (docs/NETWORKING.md) connects the sender's socket"
+	echo "straight to the container's address, so its route is the bridge's, and"
+	echo "on Linux 6.3 and later its packets are as large as berth's bridge and"
+	echo "veths take (512 KiB, BIG TCP). The \`rules\` row is a second berth"
+	echo "container, run with \`BERTH_PORT_SHORTCUT=off\`: its DNAT rules carry"
+	echo "the connection, which is routed through \`lo\` and so builds packets of"
+	echo "\`lo\`'s size, 64 KiB unless the host raised it. The \`direct\` row sends to"
+	echo "berth's first container at its own address, with nothing published"
+	echo "and no NAT: the most this host's path into a container carries."
 	echo "Sender, receiver and proxy share"
 	echo "the host's CPUs, so a copy in userland costs CPU that the sender would"
 	echo "otherwise use. They run at nice -10, so that other work on the host"

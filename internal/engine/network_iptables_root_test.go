@@ -79,6 +79,10 @@ func TestNetworkIptablesNoLeaks(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	berth("rm", "-f", id)
+	// Refused at once: no connect shortcut sends it to the old address.
+	if o, _ := in("busybox", "nc", "-w", "3", "127.0.0.1", "8080"); !strings.Contains(o, "refused") {
+		t.Errorf("127.0.0.1:8080 after rm -f: %q, want connection refused", o)
+	}
 	if after := rules(); after != before {
 		t.Errorf("iptables after %d runs with a published port and a removed container whose monitor was killed:\n%s\nbefore:\n%s", cycles, after, before)
 	}

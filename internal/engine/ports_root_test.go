@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // portsEnv is a berth root with a network of the test's own and an
@@ -148,6 +151,13 @@ func TestPublishedPorts(t *testing.T) {
 	}
 	if err := e.get("", "127.0.0.1", all, "web"); err == nil {
 		t.Errorf("the port answers after rm")
+	}
+	// Refused at once: no connect shortcut sends it to web's old address.
+	for _, port := range []int{all, local} {
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		if _, err := net.DialTimeout("tcp", addr, 5*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("dial %s after rm: %v, want connection refused", addr, err)
+		}
 	}
 }
 

@@ -2,7 +2,9 @@
 // Docker's -p, -P and --expose forms, picks free host ports, and makes
 // the kernel forward the traffic with nftables DNAT rules (iptables ones
 // where nftables cannot be used), so that no userland proxy copies the
-// bytes. The rules are berth's record of which
+// bytes; the host's own TCP connections to them are connected straight to
+// the container by a BPF program instead (shortcut_linux.go), as the
+// rules would route them through lo. The rules are berth's record of which
 // host ports it holds: each carries the container's ID and binding in its
 // comment, so a later command, or the cleanup after a killed monitor,
 // finds them without any other state.
