@@ -180,15 +180,6 @@ func peerProgram(peers *ebpf.Map) asm.Instructions {
 	}
 }
 
-// shortcut is the attached programs' map, opened by one berth process.
-type shortcut struct {
-	root  string // the cgroup2 root the programs are attached to
-	ports *ebpf.Map
-	// progs are attached (connect, then peer); nil when found attached
-	// by an earlier process and only the map is needed.
-	progs map[ebpf.AttachType]*ebpf.Program
-}
-
 // cgroup2Root is where the host's cgroup2 hierarchy is mounted: the
 // programs go on its root, so that every process's connects see them.
 func cgroup2Root() (string, error) {
