@@ -181,6 +181,9 @@ func start(exe, dir string, addr netip.AddrPort) error {
 		return fmt.Errorf("dns server: %w", err)
 	}
 	socks, err := bindFiles(addr)
+	if errors.Is(err, unix.EADDRINUSE) && stopOrphans(dir, addr) {
+		socks, err = bindFiles(addr)
+	}
 	if err != nil {
 		return fmt.Errorf("dns server on %s: %w", addr, err)
 	}
@@ -232,6 +235,57 @@ func start(exe, dir string, addr netip.AddrPort) error {
 	}
 	<-exited
 	return fmt.Errorf("dns server on %s: %v before it listened; see %s", addr, cmd.ProcessState, logf.Name())
+}
+
+// stopOrphans stops the servers of other network directories than dir
+// that hold addr in this network namespace. The address is on dir's
+// bridge now, and berth gives a network a subnet only when no route of
+// the host covers it, so such a server's bridge is gone: it belongs to a
+// root abandoned with its networks running (a killed test's, say), whose
+// records it still finds. It reports whether it stopped any.
+func stopOrphans(dir string, addr netip.AddrPort) bool {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	ours, err := os.Stat("/proc/thread-self/ns/net")
+	if err != nil {
+		return false
+	}
+	stopped := false
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		if err != nil || len(args) != 4 || args[1] != Command || args[3] != addr.String() {
+			continue
+		}
+		if filepath.Clean(args[2]) == filepath.Clean(dir) {
+			continue
+		}
+		if theirs, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid)); err != nil || !os.SameFile(ours, theirs) {
+			continue
+		}
+		// Gone, or a zombie (no command line), its sockets closed.
+		gone := func() bool {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			return err != nil || len(b) == 0
+		}
+		for _, sig := range []unix.Signal{unix.SIGTERM, unix.SIGKILL} {
+			unix.Kill(pid, sig)
+			for deadline := time.Now().Add(stopTimeout); !gone() && time.Now().Before(deadline); {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if gone() {
+				break
+			}
+		}
+		stopped = true
+	}
+	return stopped
 }
 
 // bindFiles binds UDP and TCP sockets at addr, as files to hand over.

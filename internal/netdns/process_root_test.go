@@ -210,6 +210,30 @@ func TestEnsureRunningMoves(t *testing.T) {
 	}
 }
 
+// TestEnsureRunningTakesOver: a server of another network directory at
+// the address, one that a root abandoned with its networks running left
+// behind, gives the address up; a program that is no such server does
+// not (TestEnsureRunningErrors).
+func TestEnsureRunningTakesOver(t *testing.T) {
+	testfixture.RequireRoot(t)
+	old, _ := networkDir(t)
+	dir, _ := networkDir(t)
+	ip := loopbackIP()
+	if err := EnsureRunning(old, ip); err != nil {
+		t.Fatal(err)
+	}
+	pid := serverPID(t, old)
+	if err := EnsureRunning(dir, ip); err != nil {
+		t.Fatalf("EnsureRunning where another network's server listens: %v", err)
+	}
+	if got := servers(t, old); len(got) != 0 {
+		t.Errorf("the other network's server (pid %d) still runs: %v", pid, got)
+	}
+	if r := query(t, at53(ip), "udp", "web.", dns.TypeA); !slices.Equal(addrs(r), []string{"10.90.1.2"}) {
+		t.Errorf("web. from the new server = %v", addrs(r))
+	}
+}
+
 func TestEnsureRunningErrors(t *testing.T) {
 	testfixture.RequireRoot(t)
 	dir, _ := networkDir(t)
