@@ -144,6 +144,38 @@ func sessionOptions(cfg *Config, stdio AttachStdio, opts AttachOptions) (monitor
 // with an attached client when attach is set, and extraEnv in the
 // monitor's environment, which its start command inherits.
 func (e *Engine) startMonitor(c *metadata.Container, cfg *Config, attach bool, extraEnv []string) (monitor.Process, error) {
+	p, err := e.monitorStart(c, cfg, attach, extraEnv)
+	if err != nil {
+		e.recordFailedStart(c.ID, c.State, err)
+	}
+	return p, err
+}
+
+// recordFailedStart records that a start of container id failed with
+// err, once its monitor has cleaned up, as Docker does: the container
+// keeps the status it had before (created, or exited after an earlier
+// run), with the failure's exit code (126 or 127 when its command cannot
+// run, 128 otherwise) and message. A container run with --rm is gone by
+// then.
+func (e *Engine) recordFailedStart(id string, prev metadata.ContainerState, err error) {
+	code := 128
+	var ie *container.InitError
+	if errors.As(err, &ie) && ie.ExitCode != 0 {
+		code = ie.ExitCode
+	}
+	_ = e.update(id, func(rec *metadata.Container) error {
+		st := prev
+		if st.Status != StatusExited {
+			st.Status = StatusCreated
+		}
+		st.Pid, st.Monitor, st.ExitCode, st.Error = 0, 0, code, err.Error()
+		rec.State = st
+		return nil
+	})
+}
+
+// monitorStart is startMonitor without the record of a failure.
+func (e *Engine) monitorStart(c *metadata.Container, cfg *Config, attach bool, extraEnv []string) (monitor.Process, error) {
 	policy, err := ParseRestart(cfg.Restart)
 	if err != nil {
 		return monitor.Process{}, err

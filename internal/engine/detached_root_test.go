@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,17 +141,48 @@ func TestDetached(t *testing.T) {
 // leaves no monitor behind.
 func TestDetachedStartFails(t *testing.T) {
 	c := newCLI(t)
-	for _, tc := range []struct {
-		args []string
-		want string
+	for i, tc := range []struct {
+		args  []string
+		want  string
+		state string // inspect's status, exit code and whether it has an error
 	}{
-		{[]string{"-u", "nosuchuser", "busybox:test", "true"}, "unable to find user nosuchuser"},
-		{[]string{"busybox:test", "nosuchcommand"}, "nosuchcommand"},
+		{[]string{"-u", "nosuchuser", "busybox:test", "true"}, "unable to find user nosuchuser", "created 128 true"},
+		{[]string{"busybox:test", "nosuchcommand"}, "nosuchcommand", "created 127 true"},
 	} {
-		out, err := c.runErr(nil, append([]string{"run", "-d", "--network", "none"}, tc.args...)...)
+		name := fmt.Sprintf("fails%d", i)
+		out, err := c.runErr(nil, append([]string{"run", "-d", "--name", name, "--network", "none"}, tc.args...)...)
 		if err == nil || !strings.Contains(out, tc.want) {
 			t.Errorf("run -d %v: %v, %q; want a failure naming %q", tc.args, err, out, tc.want)
 		}
+		// As Docker: the container was never started.
+		if got := strings.TrimSpace(c.run("inspect", "-f", `{{.State.Status}} {{.State.ExitCode}} {{ne .State.Error ""}}`, name)); got != tc.state {
+			t.Errorf("run -d %v: inspect says %q, want %q", tc.args, got, tc.state)
+		}
+		if got := c.run("ps", "-a", "--filter", "name="+name, "--format", "{{.Status}}"); strings.TrimSpace(got) != "Created" {
+			t.Errorf("run -d %v: ps -a says %q, want Created", tc.args, got)
+		}
+	}
+	// A start that fails after a run keeps the container exited, with the
+	// failure's code; the next good start clears the error.
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "prog")
+	if err := os.WriteFile(prog, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.run("run", "--name", "ranonce", "--network", "none", "-v", dir+":/x", "busybox:test", "/x/prog")
+	os.Remove(prog)
+	if out, err := c.runErr(nil, "start", "ranonce"); err == nil {
+		t.Errorf("start without the program: no error: %q", out)
+	}
+	if got := strings.TrimSpace(c.run("inspect", "-f", `{{.State.Status}} {{.State.ExitCode}} {{ne .State.Error ""}}`, "ranonce")); got != "exited 127 true" {
+		t.Errorf("a failed start after a run: inspect says %q, want exited 127 true", got)
+	}
+	if err := os.WriteFile(prog, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.run("start", "-a", "ranonce")
+	if got := strings.TrimSpace(c.run("inspect", "-f", `{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}`, "ranonce")); got != "exited 0" {
+		t.Errorf("a good start after a failed one: inspect says %q, want exited 0 and no error", got)
 	}
 	for _, id := range strings.Fields(c.run("ps", "-aq", "--no-trunc")) {
 		eventually(t, "the monitor to end", func() bool {

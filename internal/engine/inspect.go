@@ -136,7 +136,7 @@ func (e *Engine) Inspect(c *metadata.Container) (*ContainerJSON, error) {
 		Mounts: e.mountsJSON(cfg),
 		State: StateJSON{
 			Status: st, Running: st == StatusRunning || st == StatusPaused, Paused: st == StatusPaused,
-			ExitCode: e.exitCode(c), StartedAt: timeOrZero(c.State.StartedAt), FinishedAt: timeOrZero(c.State.FinishedAt),
+			ExitCode: e.exitCode(c), Error: c.State.Error, StartedAt: timeOrZero(c.State.StartedAt), FinishedAt: timeOrZero(c.State.FinishedAt),
 		},
 		Config: ConfigJSON{
 			Hostname: cfg.Hostname, User: cfg.User, Tty: cfg.Tty, OpenStdin: cfg.OpenStdin,

@@ -48,6 +48,8 @@ type ContainerState struct {
 	Restarts   int       `json:"restarts,omitempty"`
 	// Monitor is the pid of the container's monitor, for a detached one.
 	Monitor int `json:"monitor,omitempty"`
+	// Error is why the last start failed, until the next one succeeds.
+	Error string `json:"error,omitempty"`
 }
 
 func (t *Tx) ensure(name []byte) error {
