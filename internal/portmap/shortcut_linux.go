@@ -96,7 +96,7 @@ func portValue(addr netip.Addr, port uint16, owner uint32) []byte {
 // (namespace, address, port) the ports map holds, keeping the one asked
 // for in the peers storage; it lets every connect through.
 func connectProgram(ports, peers *ebpf.Map) asm.Instructions {
-	return asm.Instructions{
+	return append(asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.LoadMem(asm.R2, asm.R6, saProtocol, asm.Word),
 		asm.JNE.Imm(asm.R2, unix.IPPROTO_TCP, "out"),
@@ -144,9 +144,18 @@ func connectProgram(ports, peers *ebpf.Map) asm.Instructions {
 		asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
 		asm.LoadMem(asm.R2, asm.RFP, -24, asm.DWord),
 		asm.StoreMem(asm.R0, 8, asm.R2, asm.DWord),
-		asm.LoadMem(asm.R2, asm.R7, 0, asm.Word),
+	}, rewrite(asm.R7, 0)...)
+}
+
+// rewrite ends a program whose context is in R6: it writes the address
+// and port at src+off (network order, the port right after the address)
+// into the socket address, and lets the call through, as "out" does
+// without the change.
+func rewrite(src asm.Register, off int16) asm.Instructions {
+	return asm.Instructions{
+		asm.LoadMem(asm.R2, src, off, asm.Word),
 		asm.StoreMem(asm.R6, saUserIP4, asm.R2, asm.Word),
-		asm.LoadMem(asm.R2, asm.R7, 4, asm.Half),
+		asm.LoadMem(asm.R2, src, off+4, asm.Half),
 		asm.StoreMem(asm.R6, saUserPort, asm.R2, asm.Word),
 		asm.Mov.Imm(asm.R0, 1).WithSymbol("out"),
 		asm.Return(),
@@ -156,7 +165,7 @@ func connectProgram(ports, peers *ebpf.Map) asm.Instructions {
 // peerProgram gives getpeername the address and port that connect was
 // asked for, where connectProgram changed them.
 func peerProgram(peers *ebpf.Map) asm.Instructions {
-	return asm.Instructions{
+	return append(asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.LoadMapPtr(asm.R1, peers.FD()),
 		asm.LoadMem(asm.R2, asm.R6, saSk, asm.DWord),
@@ -171,13 +180,7 @@ func peerProgram(peers *ebpf.Map) asm.Instructions {
 		asm.And.Imm(asm.R2, 0xffff),
 		asm.LoadMem(asm.R3, asm.R0, 12, asm.Half),
 		asm.JNE.Reg(asm.R2, asm.R3, "out"),
-		asm.LoadMem(asm.R2, asm.R0, 0, asm.Word),
-		asm.StoreMem(asm.R6, saUserIP4, asm.R2, asm.Word),
-		asm.LoadMem(asm.R2, asm.R0, 4, asm.Half),
-		asm.StoreMem(asm.R6, saUserPort, asm.R2, asm.Word),
-		asm.Mov.Imm(asm.R0, 1).WithSymbol("out"),
-		asm.Return(),
-	}
+	}, rewrite(asm.R0, 0)...)
 }
 
 // cgroup2Root is where the host's cgroup2 hierarchy is mounted: the
