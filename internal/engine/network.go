@@ -479,6 +479,18 @@ func (e *Engine) netDown(c *metadata.Container) error {
 	// container that never ran) find nothing to release, and a write
 	// waits for the disk.
 	eps, err := e.endpointsOf(c.ID)
+	// The published ports go while the rest is released: removing rules
+	// waits for the kernel (an RCU grace period), and the addresses'
+	// release for the disk.
+	downs := make(chan error, 1)
+	go func() {
+		var errs []error
+		pub := publishes(c)
+		for _, ep := range eps {
+			errs = append(errs, endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: ep.NetworkID, Publishes: pub}))
+		}
+		downs <- errors.Join(errs...)
+	}()
 	if err == nil && len(eps) > 0 {
 		err = e.DB.Update(func(tx *metadata.Tx) error {
 			for _, ep := range eps {
@@ -490,9 +502,7 @@ func (e *Engine) netDown(c *metadata.Container) error {
 		})
 	}
 	errs := []error{err}
-	pub := publishes(c)
 	for _, ep := range eps {
-		errs = append(errs, endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: ep.NetworkID, Publishes: pub}))
 		if n, err := e.networkByID(ep.NetworkID); err == nil && !n.Predefined {
 			errs = append(errs, e.writeRecords(n))
 		}
@@ -504,7 +514,7 @@ func (e *Engine) netDown(c *metadata.Container) error {
 		}
 		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, <-downs)...)
 }
 
 // dropNetNS makes spec s share the host's network namespace.
