@@ -115,6 +115,8 @@ func TestPublishedPorts(t *testing.T) {
 		{"ctr:web", e.gw, all, true},
 		{e.outNS, e.outHost, all, true},
 		{"", "127.0.0.1", local, true},
+		{"", "::1", all, true},
+		{"", "::1", local, false},
 		{e.outNS, e.outHost, local, false},
 		{"ctr:client", e.gw, local, false},
 	} {

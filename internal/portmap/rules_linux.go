@@ -209,7 +209,7 @@ func (p *Publisher) Publish(t Target, bindings []Binding) ([]Binding, error) {
 	}
 	// The ports work through the rules alone: a shortcut that cannot be
 	// had changes nothing but their speed.
-	_ = p.syncShortcut(held, shortcutEntries(t, out))
+	_ = p.syncShortcut(held, shortcutEntries(t, out, held))
 	return out, nil
 }
 
@@ -337,7 +337,7 @@ func (p *Publisher) Move(from string, t Target) ([]Binding, error) {
 		return moved, err
 	}
 	if held, err := p.List(); err == nil {
-		_ = p.syncShortcut(held, shortcutEntries(t, moved))
+		_ = p.syncShortcut(held, shortcutEntries(t, moved, held))
 	}
 	return moved, nil
 }

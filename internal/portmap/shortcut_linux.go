@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
@@ -22,29 +21,29 @@ import (
 // published on 127.0.0.1 is routed through lo, so its socket sizes its
 // packets for lo (64 KiB) and every packet then goes through DNAT on its
 // way to the bridge. The shortcut rewrites the address at connect(2)
-// instead, in a BPF program on the host's cgroup2 root (cgroup/connect4),
-// so that the socket connects straight to the container's address: the
-// path, packet size and speed of a connection to that address, with no
-// NAT. A second program (cgroup/getpeername4) makes getpeername(2) give
-// the address that was asked for, which the first keeps in the socket's
-// local storage.
+// instead, in BPF programs on the host's cgroup2 root (cgroup/connect4
+// and connect6), so that the socket connects straight to the container's
+// address: the path, packet size and speed of a connection to that
+// address, with no NAT. It also takes connections to [::1], which no rule
+// can send out of lo. Two more programs (cgroup/getpeername4 and 6) make
+// getpeername(2) give the address that was asked for, which the first
+// keep in the socket's local storage. shortcut_prog_linux.go has them.
 //
 // The shortcut only ever takes a connection that the DNAT rules would
-// have taken to the same place, and only a TCP one, from a socket of the
-// network namespace that published the port and not bound to an address
-// yet. Everything else, and any host where the programs cannot be
-// loaded, goes through the rules as before. Its map holds one entry per
-// (namespace, address, port), each tagged with the publisher that made
-// it; entries are added after the rules and removed before them, so that
-// the map never sends a connection where the rules would not.
+// have taken to the same place, or one to [::1], and only a TCP one, from
+// a socket of the network namespace that published the port and not bound
+// to an address yet. Everything else, and any host where the programs
+// cannot be loaded, goes through the rules as before. Its map holds one
+// entry per (namespace, address, port), each tagged with the publisher
+// that made it; entries are added after the rules and removed before
+// them, so that the map never sends a connection where the rules would
+// not.
 //
 // The programs stay attached while the map has entries, whatever berth
 // process made them, and are detached with the last one.
 const (
-	progConnect = "berth_connect4"
-	progPeer    = "berth_peer4"
-	mapPorts    = "berth_ports"
-	mapPeers    = "berth_peers"
+	mapPorts = "berth_ports"
+	mapPeers = "berth_peers"
 )
 
 // EnvShortcut turns the connect shortcut off when set to "off": the
@@ -54,134 +53,6 @@ const EnvShortcut = "BERTH_PORT_SHORTCUT"
 // shortcutLock serialises the shortcut's changes across berth processes,
 // whatever their publisher: the programs and map are the host's.
 var shortcutLock = "/run/berth/shortcut.lock"
-
-// Offsets in struct bpf_sock_addr and struct bpf_sock (linux/bpf.h).
-const (
-	saUserIP4  = 4
-	saUserPort = 24
-	saProtocol = 36
-	saSk       = 64
-	skSrcIP4   = 24
-)
-
-// A key of the ports map: the namespace's cookie, then the address and
-// port asked for, in network order. A value: where the connection goes
-// instead, in network order, and its publisher's tag. A value of the
-// peers storage: the address and port asked for, then the ones given.
-const (
-	keySize   = 16
-	valueSize = 12
-	peerSize  = 16
-)
-
-func portKey(cookie uint64, addr netip.Addr, port uint16) []byte {
-	k := make([]byte, keySize)
-	binary.NativeEndian.PutUint64(k, cookie)
-	a := addr.As4()
-	copy(k[8:], a[:])
-	binary.BigEndian.PutUint16(k[12:], port)
-	return k
-}
-
-func portValue(addr netip.Addr, port uint16, owner uint32) []byte {
-	v := make([]byte, valueSize)
-	a := addr.As4()
-	copy(v, a[:])
-	binary.BigEndian.PutUint16(v[4:], port)
-	binary.NativeEndian.PutUint32(v[8:], owner)
-	return v
-}
-
-// connectProgram rewrites the destination of a TCP connect whose
-// (namespace, address, port) the ports map holds, keeping the one asked
-// for in the peers storage; it lets every connect through.
-func connectProgram(ports, peers *ebpf.Map) asm.Instructions {
-	return append(asm.Instructions{
-		asm.Mov.Reg(asm.R6, asm.R1),
-		asm.LoadMem(asm.R2, asm.R6, saProtocol, asm.Word),
-		asm.JNE.Imm(asm.R2, unix.IPPROTO_TCP, "out"),
-		// A socket bound to an address keeps it: from 127.0.0.1 the
-		// container could not answer.
-		asm.LoadMem(asm.R2, asm.R6, saSk, asm.DWord),
-		asm.LoadMem(asm.R3, asm.R2, skSrcIP4, asm.Word),
-		asm.JNE.Imm(asm.R3, 0, "out"),
-		// The key, at fp-16: cookie, address, port, padding.
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.FnGetNetnsCookie.Call(),
-		asm.StoreMem(asm.RFP, -16, asm.R0, asm.DWord),
-		asm.LoadMem(asm.R2, asm.R6, saUserIP4, asm.Word),
-		asm.StoreMem(asm.RFP, -8, asm.R2, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, saUserPort, asm.Word),
-		asm.StoreMem(asm.RFP, -4, asm.R3, asm.Half),
-		asm.StoreImm(asm.RFP, -2, 0, asm.Half),
-		asm.LoadMapPtr(asm.R1, ports.FD()),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -16),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
-		asm.Mov.Reg(asm.R7, asm.R0),
-		// The peer, at fp-32: asked for, then given.
-		asm.LoadMem(asm.R2, asm.RFP, -8, asm.Word),
-		asm.StoreMem(asm.RFP, -32, asm.R2, asm.Word),
-		asm.LoadMem(asm.R2, asm.RFP, -4, asm.Word),
-		asm.StoreMem(asm.RFP, -28, asm.R2, asm.Word),
-		asm.LoadMem(asm.R2, asm.R7, 0, asm.Word),
-		asm.StoreMem(asm.RFP, -24, asm.R2, asm.Word),
-		asm.LoadMem(asm.R2, asm.R7, 4, asm.Half),
-		asm.StoreMem(asm.RFP, -20, asm.R2, asm.Word),
-		asm.LoadMapPtr(asm.R1, peers.FD()),
-		asm.LoadMem(asm.R2, asm.R6, saSk, asm.DWord),
-		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, -32),
-		asm.Mov.Imm(asm.R4, 1), // BPF_SK_STORAGE_GET_F_CREATE
-		asm.FnSkStorageGet.Call(),
-		// Without the peer kept, getpeername would give the container's
-		// address: leave this one to the rules.
-		asm.JEq.Imm(asm.R0, 0, "out"),
-		// Storage that was there already, from an earlier connect of the
-		// socket, is written afresh.
-		asm.LoadMem(asm.R2, asm.RFP, -32, asm.DWord),
-		asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
-		asm.LoadMem(asm.R2, asm.RFP, -24, asm.DWord),
-		asm.StoreMem(asm.R0, 8, asm.R2, asm.DWord),
-	}, rewrite(asm.R7, 0)...)
-}
-
-// rewrite ends a program whose context is in R6: it writes the address
-// and port at src+off (network order, the port right after the address)
-// into the socket address, and lets the call through, as "out" does
-// without the change.
-func rewrite(src asm.Register, off int16) asm.Instructions {
-	return asm.Instructions{
-		asm.LoadMem(asm.R2, src, off, asm.Word),
-		asm.StoreMem(asm.R6, saUserIP4, asm.R2, asm.Word),
-		asm.LoadMem(asm.R2, src, off+4, asm.Half),
-		asm.StoreMem(asm.R6, saUserPort, asm.R2, asm.Word),
-		asm.Mov.Imm(asm.R0, 1).WithSymbol("out"),
-		asm.Return(),
-	}
-}
-
-// peerProgram gives getpeername the address and port that connect was
-// asked for, where connectProgram changed them.
-func peerProgram(peers *ebpf.Map) asm.Instructions {
-	return append(asm.Instructions{
-		asm.Mov.Reg(asm.R6, asm.R1),
-		asm.LoadMapPtr(asm.R1, peers.FD()),
-		asm.LoadMem(asm.R2, asm.R6, saSk, asm.DWord),
-		asm.Mov.Imm(asm.R3, 0),
-		asm.Mov.Imm(asm.R4, 0),
-		asm.FnSkStorageGet.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
-		asm.LoadMem(asm.R2, asm.R6, saUserIP4, asm.Word),
-		asm.LoadMem(asm.R3, asm.R0, 8, asm.Word),
-		asm.JNE.Reg(asm.R2, asm.R3, "out"),
-		asm.LoadMem(asm.R2, asm.R6, saUserPort, asm.Word),
-		asm.And.Imm(asm.R2, 0xffff),
-		asm.LoadMem(asm.R3, asm.R0, 12, asm.Half),
-		asm.JNE.Reg(asm.R2, asm.R3, "out"),
-	}, rewrite(asm.R0, 0)...)
-}
 
 // cgroup2Root is where the host's cgroup2 hierarchy is mounted: the
 // programs go on its root, so that every process's connects see them.
@@ -208,13 +79,36 @@ func netnsCookie() (uint64, error) {
 	return unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
 }
 
-// attachedPorts finds the ports map of the programs attached to root, if
-// any.
-func attachedPorts(rootFD int) (*ebpf.Map, []*ebpf.Program, error) {
+// shortcutProg is one of the shortcut's programs: its name and hook.
+type shortcutProg struct {
+	name    string
+	at      ebpf.AttachType
+	connect bool // connectProgram, else peerProgram
+	v6      bool
+}
+
+// shortcutProgs in the order they are attached: getpeername's first, so
+// that a connect rewritten is found there; detached the other way round.
+var shortcutProgs = []shortcutProg{
+	{"berth_peer4", ebpf.AttachCgroupInet4GetPeername, false, false},
+	{"berth_peer6", ebpf.AttachCgroupInet6GetPeername, false, true},
+	{"berth_connect4", ebpf.AttachCGroupInet4Connect, true, false},
+	{"berth_connect6", ebpf.AttachCGroupInet6Connect, true, true},
+}
+
+// attachedProg is a program of the shortcut's found attached to root.
+type attachedProg struct {
+	*ebpf.Program
+	shortcutProg
+}
+
+// attachedPorts finds the shortcut's programs attached to root, and
+// their ports map when there are any.
+func attachedPorts(rootFD int) (*ebpf.Map, []attachedProg, error) {
 	var found *ebpf.Map
-	var progs []*ebpf.Program
-	for _, at := range []ebpf.AttachType{ebpf.AttachCGroupInet4Connect, ebpf.AttachCgroupInet4GetPeername} {
-		q, err := link.QueryPrograms(link.QueryOptions{Target: rootFD, Attach: at})
+	var progs []attachedProg
+	for _, sp := range shortcutProgs {
+		q, err := link.QueryPrograms(link.QueryOptions{Target: rootFD, Attach: sp.at})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -224,12 +118,12 @@ func attachedPorts(rootFD int) (*ebpf.Map, []*ebpf.Program, error) {
 				continue // detached meanwhile
 			}
 			info, err := p.Info()
-			if err != nil || (info.Name != progConnect && info.Name != progPeer) {
+			if err != nil || info.Name != sp.name {
 				p.Close()
 				continue
 			}
-			progs = append(progs, p)
-			if info.Name != progConnect || found != nil {
+			progs = append(progs, attachedProg{p, sp})
+			if !sp.connect || found != nil {
 				continue
 			}
 			ids, _ := info.MapIDs()
@@ -258,16 +152,14 @@ func attach(rootFD int) (*ebpf.Map, error) {
 	if err != nil {
 		return nil, err
 	}
-	u32 := &btf.Int{Name: "u32", Size: 4}
 	peers, err := ebpf.NewMap(&ebpf.MapSpec{
 		Name: mapPeers, Type: ebpf.SkStorage, Flags: unix.BPF_F_NO_PREALLOC,
 		Key: &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed},
-		Value: &btf.Struct{Name: "berth_peer", Size: peerSize, Members: []btf.Member{
-			{Name: "asked_addr", Type: u32, Offset: 0},
-			{Name: "asked_port", Type: u32, Offset: 32},
-			{Name: "given_addr", Type: u32, Offset: 64},
-			{Name: "given_port", Type: u32, Offset: 96},
-		}},
+		Value: &btf.Array{
+			Type:   &btf.Int{Name: "u8", Size: 1},
+			Index:  &btf.Int{Name: "u32", Size: 4},
+			Nelems: peerSize,
+		},
 		KeySize: 4, ValueSize: peerSize,
 	})
 	if err != nil {
@@ -275,55 +167,51 @@ func attach(rootFD int) (*ebpf.Map, error) {
 		return nil, err
 	}
 	defer peers.Close()
-	load := func(name string, at ebpf.AttachType, insts asm.Instructions) (*ebpf.Program, error) {
-		return ebpf.NewProgram(&ebpf.ProgramSpec{
-			Name: name, Type: ebpf.CGroupSockAddr, AttachType: at,
+	var attached []attachedProg
+	fail := func(err error) (*ebpf.Map, error) {
+		detach(rootFD, attached)
+		for _, p := range attached {
+			p.Close()
+		}
+		ports.Close()
+		return nil, err
+	}
+	for _, sp := range shortcutProgs {
+		insts := peerProgram(peers, sp.v6)
+		if sp.connect {
+			insts = connectProgram(ports, peers, sp.v6)
+		}
+		p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+			Name: sp.name, Type: ebpf.CGroupSockAddr, AttachType: sp.at,
 			Instructions: insts, License: "Apache",
 		})
-	}
-	peer, err := load(progPeer, ebpf.AttachCgroupInet4GetPeername, peerProgram(peers))
-	if err != nil {
-		ports.Close()
-		return nil, err
-	}
-	defer peer.Close()
-	conn, err := load(progConnect, ebpf.AttachCGroupInet4Connect, connectProgram(ports, peers))
-	if err != nil {
-		ports.Close()
-		return nil, err
-	}
-	defer conn.Close()
-	// getpeername's first: a connect it rewrote must find it there.
-	for _, p := range []struct {
-		prog *ebpf.Program
-		at   ebpf.AttachType
-	}{{peer, ebpf.AttachCgroupInet4GetPeername}, {conn, ebpf.AttachCGroupInet4Connect}} {
-		err := link.RawAttachProgram(link.RawAttachProgramOptions{
-			Target: rootFD, Program: p.prog, Attach: p.at, Flags: unix.BPF_F_ALLOW_MULTI,
+		if err != nil {
+			return fail(err)
+		}
+		err = link.RawAttachProgram(link.RawAttachProgramOptions{
+			Target: rootFD, Program: p, Attach: sp.at, Flags: unix.BPF_F_ALLOW_MULTI,
 		})
 		if err != nil {
-			detach(rootFD, []*ebpf.Program{peer})
-			ports.Close()
-			return nil, err
+			p.Close()
+			return fail(err)
 		}
+		attached = append(attached, attachedProg{p, sp})
+	}
+	for _, p := range attached {
+		p.Close()
 	}
 	return ports, nil
 }
 
-// detach takes progs off root, the connect one first.
-func detach(rootFD int, progs []*ebpf.Program) error {
+// detach takes progs off root, the connect ones first.
+func detach(rootFD int, progs []attachedProg) error {
 	var errs []error
-	for _, name := range []string{progConnect, progPeer} {
+	for i := len(shortcutProgs) - 1; i >= 0; i-- {
 		for _, p := range progs {
-			info, err := p.Info()
-			if err != nil || info.Name != name {
+			if p.name != shortcutProgs[i].name {
 				continue
 			}
-			at := ebpf.AttachCGroupInet4Connect
-			if name == progPeer {
-				at = ebpf.AttachCgroupInet4GetPeername
-			}
-			err = link.RawDetachProgram(link.RawDetachProgramOptions{Target: rootFD, Program: p, Attach: at})
+			err := link.RawDetachProgram(link.RawDetachProgramOptions{Target: rootFD, Program: p.Program, Attach: p.at})
 			if err != nil && !errors.Is(err, unix.ENOENT) {
 				errs = append(errs, err)
 			}
@@ -341,33 +229,68 @@ type shortcutEntry struct {
 	Port     uint16
 }
 
-// shortcutHost is the address whose connects the shortcut takes for a
-// binding of host address hostIP: 127.0.0.1 for every address, the
-// address itself for one IPv4 address, none for IPv6 or another
-// protocol than TCP.
-func shortcutHost(b Binding) (netip.Addr, bool) {
-	a, err := netip.ParseAddr(b.HostIP)
+var (
+	loopback4 = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	loopback6 = netip.IPv6Loopback()
+)
+
+// hostAddr is a binding's host address; every IPv4 one when it has none.
+func hostAddr(b Binding) (netip.Addr, bool) {
 	if b.HostIP == "" {
-		a, err = netip.IPv4Unspecified(), nil
+		return netip.IPv4Unspecified(), true
 	}
-	if err != nil || !a.Is4() || b.Proto != "tcp" {
-		return netip.Addr{}, false
-	}
-	if a.IsUnspecified() {
-		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), true
-	}
-	return a, true
+	a, err := netip.ParseAddr(b.HostIP)
+	return a, err == nil
 }
 
-// entries are the shortcut's entries for bindings published to t.
-func shortcutEntries(t Target, bindings []Binding) []shortcutEntry {
-	if !t.Addr4.IsValid() {
+// shortcutHosts are the addresses whose TCP connects the shortcut takes
+// for binding b: 127.0.0.1 and ::1 for every IPv4 address (docker-proxy
+// answers at both), ::1 for every IPv6 address, the address itself for
+// one address; none for UDP or SCTP.
+func shortcutHosts(b Binding) []netip.Addr {
+	a, ok := hostAddr(b)
+	switch {
+	case !ok || b.Proto != "tcp":
 		return nil
+	case a == netip.IPv4Unspecified():
+		return []netip.Addr{loopback4, loopback6}
+	case a == netip.IPv6Unspecified():
+		return []netip.Addr{loopback6}
+	}
+	return []netip.Addr{a}
+}
+
+// shortcutEntries are the shortcut's entries for bindings published to
+// t, with held the bindings published besides. ::1 goes to the container
+// of an IPv6 binding when there is one for the port, which a connection
+// to an IPv6 address belongs to, else to that of an IPv4 binding for
+// every address, through its IPv4-mapped address.
+func shortcutEntries(t Target, bindings []Binding, held []Held) []shortcutEntry {
+	v6 := map[uint16]bool{}
+	all := append([]Binding(nil), bindings...)
+	for _, h := range held {
+		all = append(all, h.Binding)
+	}
+	for _, b := range all {
+		if a, ok := hostAddr(b); ok && b.Proto == "tcp" && (a == netip.IPv6Unspecified() || a == loopback6) {
+			v6[b.HostPort] = true
+		}
 	}
 	var out []shortcutEntry
 	for _, b := range bindings {
-		if h, ok := shortcutHost(b); ok {
-			out = append(out, shortcutEntry{Host: h, HostPort: b.HostPort, Dst: t.Addr4, Port: b.ContainerPort})
+		a, _ := hostAddr(b)
+		dst := t.Addr4
+		if a.Is6() {
+			dst = t.Addr6
+		}
+		if !dst.IsValid() {
+			continue
+		}
+		for _, h := range shortcutHosts(b) {
+			if h == loopback6 && dst.Is4() && v6[b.HostPort] {
+				continue
+			}
+			out = append(out, shortcutEntry{Host: h, HostPort: b.HostPort, Dst: dst, Port: b.ContainerPort})
 		}
 	}
 	return out
@@ -432,7 +355,7 @@ func (p *Publisher) syncShortcut(held []Held, add []shortcutEntry) error {
 	defer ports.Close()
 	keep := map[string]bool{}
 	for _, h := range held {
-		if a, ok := shortcutHost(h.Binding); ok {
+		for _, a := range shortcutHosts(h.Binding) {
 			keep[string(portKey(cookie, a, h.HostPort))] = true
 		}
 	}
@@ -444,7 +367,7 @@ func (p *Publisher) syncShortcut(held []Held, add []shortcutEntry) error {
 	)
 	it := ports.Iterate()
 	for it.Next(&k, &v) {
-		mine := binary.NativeEndian.Uint64(k) == cookie && binary.NativeEndian.Uint32(v[8:]) == owner
+		mine := binary.NativeEndian.Uint64(k) == cookie && binary.NativeEndian.Uint32(v[valOwner:]) == owner
 		if mine && !keep[string(k)] {
 			stale = append(stale, append([]byte(nil), k...))
 			continue
@@ -475,7 +398,7 @@ func (p *Publisher) syncShortcut(held []Held, add []shortcutEntry) error {
 }
 
 // attachedProgs lists the shortcut's programs attached to root.
-func attachedProgs(rootFD int) ([]*ebpf.Program, error) {
+func attachedProgs(rootFD int) ([]attachedProg, error) {
 	m, progs, err := attachedPorts(rootFD)
 	if m != nil {
 		m.Close()

@@ -17,6 +17,9 @@ import (
 // d, and returns the connection's two ends as the host's socket has them.
 func fetch(t *testing.T, d *net.Dialer, addr string) (local, remote netip.AddrPort) {
 	t.Helper()
+	if d.Timeout == 0 {
+		d.Timeout = 5 * time.Second
+	}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
@@ -62,8 +65,8 @@ func TestShortcut(t *testing.T) {
 	gateway := netip.MustParseAddr(strings.TrimSuffix(e.c1Addr.String(), ".2") + ".1")
 	want := netip.MustParseAddrPort(addr)
 
-	if mine, _ := e.pub.shortcutCount(t); mine != 1 {
-		t.Errorf("the shortcut holds %d entries of the test's, want 1 (127.0.0.1:%d)", mine, port)
+	if mine, _ := e.pub.shortcutCount(t); mine != 2 {
+		t.Errorf("the shortcut holds %d entries of the test's, want 2 (127.0.0.1:%d, [::1]:%[2]d)", mine, port)
 	}
 
 	// Straight to the container: the socket's own end is on the bridge,
@@ -74,6 +77,38 @@ func TestShortcut(t *testing.T) {
 	}
 	if remote != want {
 		t.Errorf("getpeername gave %v after the shortcut, want %v", remote, want)
+	}
+
+	// ::1, which the rules cannot take, goes to the container's IPv6
+	// address; and for a container without one, to its IPv4 address.
+	addr6 := fmt.Sprintf("[::1]:%d", port)
+	local, remote = fetch(t, &net.Dialer{}, addr6)
+	if !local.Addr().Is6() || local.Addr().IsLoopback() || remote.String() != addr6 {
+		t.Errorf("a connection to %s is from %v to %v, want from the bridge's IPv6 address to %[1]s", addr6, local, remote)
+	}
+	port4 := testPort(6)
+	bs4, _ := Parse(fmt.Sprintf("%d:80", port4))
+	if _, err := e.pub.Publish(Target{ID: id + "v4", Addr4: e.c1Addr, Iface: e.bridge}, bs4); err != nil {
+		t.Fatal(err)
+	}
+	addr4on6 := fmt.Sprintf("[::1]:%d", port4)
+	local, remote = fetch(t, &net.Dialer{}, addr4on6)
+	if local.Addr().Unmap() != gateway || remote.String() != addr4on6 {
+		t.Errorf("a connection to %s of a container without IPv6 is from %v to %v, want from %v to %[1]s", addr4on6, local, remote, gateway)
+	}
+	portLo := testPort(7)
+	bsLo, _ := Parse(fmt.Sprintf("127.0.0.1:%d:80", portLo))
+	if _, err := e.pub.Publish(Target{ID: id + "lo", Addr4: e.c1Addr, Iface: e.bridge}, bsLo); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("[::1]:%d", portLo), 2*time.Second); err == nil {
+		c.Close()
+		t.Errorf("a port published on 127.0.0.1 answers at [::1]")
+	}
+	for _, x := range []string{id + "v4", id + "lo"} {
+		if err := e.pub.Unpublish(x, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// A socket bound to 127.0.0.1 goes through the rules, which NAT it.
@@ -114,24 +149,54 @@ func TestShortcut(t *testing.T) {
 
 // TestShortcutEntries checks which bindings the shortcut takes.
 func TestShortcutEntries(t *testing.T) {
-	dst := netip.MustParseAddr("10.0.0.2")
-	tgt := Target{Addr4: dst, Addr6: netip.MustParseAddr("fd00::2")}
-	got := shortcutEntries(tgt, []Binding{
-		{HostIP: "0.0.0.0", HostPort: 8080, ContainerPort: 80, Proto: "tcp"},
-		{HostIP: "127.0.0.2", HostPort: 8081, ContainerPort: 81, Proto: "tcp"},
-		{HostIP: "::", HostPort: 8080, ContainerPort: 80, Proto: "tcp"},
-		{HostIP: "0.0.0.0", HostPort: 53, ContainerPort: 53, Proto: "udp"},
-		{HostIP: "0.0.0.0", HostPort: 9, ContainerPort: 9, Proto: "sctp"},
-	})
-	want := []shortcutEntry{
-		{Host: netip.MustParseAddr("127.0.0.1"), HostPort: 8080, Dst: dst, Port: 80},
-		{Host: netip.MustParseAddr("127.0.0.2"), HostPort: 8081, Dst: dst, Port: 81},
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("shortcutEntries = %v, want %v", got, want)
-	}
-	if got := shortcutEntries(Target{Addr6: tgt.Addr6}, []Binding{{HostIP: "0.0.0.0", HostPort: 1, ContainerPort: 1, Proto: "tcp"}}); got != nil {
-		t.Errorf("a container without IPv4 got entries %v", got)
+	dst, dst6 := netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("fd00::2")
+	tgt := Target{Addr4: dst, Addr6: dst6}
+	lo4, lo6 := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")
+	for _, tc := range []struct {
+		name     string
+		t        Target
+		bindings []Binding
+		held     []Held
+		want     []shortcutEntry
+	}{
+		{"every address, both families", tgt, []Binding{
+			{HostIP: "0.0.0.0", HostPort: 8080, ContainerPort: 80, Proto: "tcp"},
+			{HostIP: "::", HostPort: 8080, ContainerPort: 80, Proto: "tcp"},
+		}, nil, []shortcutEntry{
+			{Host: lo4, HostPort: 8080, Dst: dst, Port: 80},
+			{Host: lo6, HostPort: 8080, Dst: dst6, Port: 80},
+		}},
+		{"every IPv4 address: ::1 too, to the IPv4 address", Target{Addr4: dst}, []Binding{
+			{HostIP: "0.0.0.0", HostPort: 8080, ContainerPort: 80, Proto: "tcp"},
+		}, nil, []shortcutEntry{
+			{Host: lo4, HostPort: 8080, Dst: dst, Port: 80},
+			{Host: lo6, HostPort: 8080, Dst: dst, Port: 80},
+		}},
+		{"::1 is another container's IPv6 binding's", Target{Addr4: dst}, []Binding{
+			{HostIP: "0.0.0.0", HostPort: 8080, ContainerPort: 80, Proto: "tcp"},
+		}, []Held{{ID: "other", Binding: Binding{HostIP: "::", HostPort: 8080, ContainerPort: 80, Proto: "tcp"}}}, []shortcutEntry{
+			{Host: lo4, HostPort: 8080, Dst: dst, Port: 80},
+		}},
+		{"one address each", tgt, []Binding{
+			{HostIP: "127.0.0.2", HostPort: 8081, ContainerPort: 81, Proto: "tcp"},
+			{HostIP: "::1", HostPort: 8082, ContainerPort: 82, Proto: "tcp"},
+			{HostIP: "127.0.0.1", HostPort: 8083, ContainerPort: 83, Proto: "tcp"},
+		}, nil, []shortcutEntry{
+			{Host: netip.MustParseAddr("127.0.0.2"), HostPort: 8081, Dst: dst, Port: 81},
+			{Host: lo6, HostPort: 8082, Dst: dst6, Port: 82},
+			{Host: lo4, HostPort: 8083, Dst: dst, Port: 83},
+		}},
+		{"TCP only", tgt, []Binding{
+			{HostIP: "0.0.0.0", HostPort: 53, ContainerPort: 53, Proto: "udp"},
+			{HostIP: "0.0.0.0", HostPort: 9, ContainerPort: 9, Proto: "sctp"},
+		}, nil, nil},
+		{"no address of the family", Target{Addr6: dst6}, []Binding{
+			{HostIP: "0.0.0.0", HostPort: 1, ContainerPort: 1, Proto: "tcp"},
+		}, nil, nil},
+	} {
+		if got := shortcutEntries(tc.t, tc.bindings, tc.held); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: shortcutEntries = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 
@@ -168,7 +233,7 @@ func (p *Publisher) shortcutCount(t *testing.T) (mine, all int) {
 	it := ports.Iterate()
 	for it.Next(&k, &v) {
 		all++
-		if binary.NativeEndian.Uint64(k) == cookie && binary.NativeEndian.Uint32(v[8:]) == p.owner() {
+		if binary.NativeEndian.Uint64(k) == cookie && binary.NativeEndian.Uint32(v[valOwner:]) == p.owner() {
 			mine++
 		}
 	}
