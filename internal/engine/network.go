@@ -479,9 +479,9 @@ func (e *Engine) netDown(c *metadata.Container) error {
 	// container that never ran) find nothing to release, and a write
 	// waits for the disk.
 	eps, err := e.endpointsOf(c.ID)
-	// The published ports go while the rest is released: removing rules
-	// waits for the kernel (an RCU grace period), and the addresses'
-	// release for the disk.
+	// The kernel's part goes while the addresses' release waits for the
+	// disk: removing rules and unmounting the namespace each wait for
+	// the kernel (an RCU grace period).
 	downs := make(chan error, 1)
 	go func() {
 		var errs []error
@@ -490,6 +490,17 @@ func (e *Engine) netDown(c *metadata.Container) error {
 			errs = append(errs, endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: ep.NetworkID, Publishes: pub}))
 		}
 		downs <- errors.Join(errs...)
+	}()
+	nsDown := make(chan error, 1)
+	go func() {
+		err := network.RemoveNetNS(nsPath)
+		if err != nil {
+			// The namespace stays; its veths must not.
+			for _, ep := range eps {
+				network.DeleteEndpoint(ep.HostVeth)
+			}
+		}
+		nsDown <- err
 	}()
 	if err == nil && len(eps) > 0 {
 		err = e.DB.Update(func(tx *metadata.Tx) error {
@@ -507,14 +518,7 @@ func (e *Engine) netDown(c *metadata.Container) error {
 			errs = append(errs, e.writeRecords(n))
 		}
 	}
-	if err := network.RemoveNetNS(nsPath); err != nil {
-		// The namespace stays; its veths must not.
-		for _, ep := range eps {
-			network.DeleteEndpoint(ep.HostVeth)
-		}
-		errs = append(errs, err)
-	}
-	return errors.Join(append(errs, <-downs)...)
+	return errors.Join(append(errs, <-nsDown, <-downs)...)
 }
 
 // dropNetNS makes spec s share the host's network namespace.
