@@ -165,7 +165,8 @@ func (e *Engine) recordFailedStart(id string, prev metadata.ContainerState, err 
 	}
 	_ = e.update(id, func(rec *metadata.Container) error {
 		st := prev
-		if st.Status != StatusExited {
+		st.Status = StatusExited
+		if prev.StartedAt.IsZero() {
 			st.Status = StatusCreated
 		}
 		st.Pid, st.Monitor, st.ExitCode, st.Error = 0, 0, code, err.Error()

@@ -481,7 +481,8 @@ func (e *Engine) netDown(c *metadata.Container) error {
 	eps, err := e.endpointsOf(c.ID)
 	// The kernel's part goes while the addresses' release waits for the
 	// disk: removing rules and unmounting the namespace each wait for
-	// the kernel (an RCU grace period).
+	// the kernel (an RCU grace period). The published ports go first, so
+	// that no connection is sent to an interface on its way out.
 	downs := make(chan error, 1)
 	go func() {
 		var errs []error
@@ -489,18 +490,14 @@ func (e *Engine) netDown(c *metadata.Container) error {
 		for _, ep := range eps {
 			errs = append(errs, endpointDown(e, EndpointInfo{ContainerID: c.ID, NetworkID: ep.NetworkID, Publishes: pub}))
 		}
-		downs <- errors.Join(errs...)
-	}()
-	nsDown := make(chan error, 1)
-	go func() {
-		err := network.RemoveNetNS(nsPath)
-		if err != nil {
+		if err := network.RemoveNetNS(nsPath); err != nil {
 			// The namespace stays; its veths must not.
 			for _, ep := range eps {
 				network.DeleteEndpoint(ep.HostVeth)
 			}
+			errs = append(errs, err)
 		}
-		nsDown <- err
+		downs <- errors.Join(errs...)
 	}()
 	if err == nil && len(eps) > 0 {
 		err = e.DB.Update(func(tx *metadata.Tx) error {
@@ -518,7 +515,7 @@ func (e *Engine) netDown(c *metadata.Container) error {
 			errs = append(errs, e.writeRecords(n))
 		}
 	}
-	return errors.Join(append(errs, <-nsDown, <-downs)...)
+	return errors.Join(append(errs, <-downs)...)
 }
 
 // dropNetNS makes spec s share the host's network namespace.

@@ -238,12 +238,16 @@ func start(exe, dir string, addr netip.AddrPort) error {
 }
 
 // stopOrphans stops the servers of other network directories than dir
-// that hold addr in this network namespace. The address is on dir's
-// bridge now, and berth gives a network a subnet only when no route of
-// the host covers it, so such a server's bridge is gone: it belongs to a
-// root abandoned with its networks running (a killed test's, say), whose
-// records it still finds. It reports whether it stopped any.
+// that hold addr in this network namespace, when no other interface
+// than dir's bridge has the address: such a server's bridge is gone, and
+// it belongs to a root abandoned with its networks running (a killed
+// test's, say), whose records it still finds. A network of another root
+// that is up, with the same subnet, has the address on its bridge too,
+// and keeps its server. It reports whether it stopped any.
 func stopOrphans(dir string, addr netip.AddrPort) bool {
+	if holders, err := addressHolders(addr.Addr()); err != nil || holders > 1 {
+		return false
+	}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return false
@@ -252,40 +256,61 @@ func stopOrphans(dir string, addr netip.AddrPort) bool {
 	if err != nil {
 		return false
 	}
+	// isOrphan says whether pid is a server at addr of another directory,
+	// in this namespace.
+	isOrphan := func(pid int) bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		if err != nil || len(args) != 4 || args[1] != Command || args[3] != addr.String() ||
+			filepath.Clean(args[2]) == filepath.Clean(dir) {
+			return false
+		}
+		theirs, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid))
+		return err == nil && os.SameFile(ours, theirs)
+	}
 	stopped := false
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
+		if err != nil || !isOrphan(pid) {
+			continue
+		}
+		// The process, not whatever has its pid next: checked again once
+		// it is held.
+		fd, err := unix.PidfdOpen(pid, 0)
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
-		if err != nil || len(args) != 4 || args[1] != Command || args[3] != addr.String() {
-			continue
-		}
-		if filepath.Clean(args[2]) == filepath.Clean(dir) {
-			continue
-		}
-		if theirs, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid)); err != nil || !os.SameFile(ours, theirs) {
-			continue
-		}
-		// Gone, or a zombie (no command line), its sockets closed.
-		gone := func() bool {
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-			return err != nil || len(b) == 0
-		}
-		for _, sig := range []unix.Signal{unix.SIGTERM, unix.SIGKILL} {
-			unix.Kill(pid, sig)
-			for deadline := time.Now().Add(stopTimeout); !gone() && time.Now().Before(deadline); {
-				time.Sleep(5 * time.Millisecond)
+		if isOrphan(pid) {
+			for _, sig := range []unix.Signal{unix.SIGTERM, unix.SIGKILL} {
+				unix.PidfdSendSignal(fd, sig, nil, 0)
+				// A pidfd polls readable once the process has exited.
+				if n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(stopTimeout.Milliseconds())); n > 0 {
+					break
+				}
 			}
-			if gone() {
-				break
-			}
+			stopped = true
 		}
-		stopped = true
+		unix.Close(fd)
 	}
 	return stopped
+}
+
+// addressHolders counts the interfaces of this network namespace that
+// have address a.
+func addressHolders(a netip.Addr) (int, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, x := range addrs {
+		if p, ok := x.(*net.IPNet); ok {
+			if b, ok := netip.AddrFromSlice(p.IP); ok && b.Unmap() == a.Unmap() {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // bindFiles binds UDP and TCP sockets at addr, as files to hand over.

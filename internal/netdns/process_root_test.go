@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -210,19 +211,26 @@ func TestEnsureRunningMoves(t *testing.T) {
 	}
 }
 
+// anotherNetworksServer makes two network directories and runs the
+// first one's server at an address of its own, for the second to start
+// at: it returns them, the address and the first server's pid.
+func anotherNetworksServer(t *testing.T) (old, dir string, ip net.IP, pid int) {
+	testfixture.RequireRoot(t)
+	old, _ = networkDir(t)
+	dir, _ = networkDir(t)
+	ip = loopbackIP()
+	if err := EnsureRunning(old, ip); err != nil {
+		t.Fatal(err)
+	}
+	return old, dir, ip, serverPID(t, old)
+}
+
 // TestEnsureRunningTakesOver: a server of another network directory at
 // the address, one that a root abandoned with its networks running left
 // behind, gives the address up; a program that is no such server does
 // not (TestEnsureRunningErrors).
 func TestEnsureRunningTakesOver(t *testing.T) {
-	testfixture.RequireRoot(t)
-	old, _ := networkDir(t)
-	dir, _ := networkDir(t)
-	ip := loopbackIP()
-	if err := EnsureRunning(old, ip); err != nil {
-		t.Fatal(err)
-	}
-	pid := serverPID(t, old)
+	old, dir, ip, pid := anotherNetworksServer(t)
 	if err := EnsureRunning(dir, ip); err != nil {
 		t.Fatalf("EnsureRunning where another network's server listens: %v", err)
 	}
@@ -231,6 +239,29 @@ func TestEnsureRunningTakesOver(t *testing.T) {
 	}
 	if r := query(t, at53(ip), "udp", "web.", dns.TypeA); !slices.Equal(addrs(r), []string{"10.90.1.2"}) {
 		t.Errorf("web. from the new server = %v", addrs(r))
+	}
+}
+
+// TestEnsureRunningLeavesALiveNetwork: when another interface has the
+// address too, the other network is up, and its server stays.
+func TestEnsureRunningLeavesALiveNetwork(t *testing.T) {
+	old, dir, ip, pid := anotherNetworksServer(t)
+	for i := range 2 {
+		name := fmt.Sprintf("bdns%d%d", os.Getpid()%10000, i)
+		if out, err := exec.Command("ip", "link", "add", name, "type", "bridge").CombinedOutput(); err != nil {
+			t.Fatalf("ip link add: %v: %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("ip", "link", "del", name).Run() })
+		if out, err := exec.Command("ip", "addr", "add", ip.String()+"/32", "dev", name).CombinedOutput(); err != nil {
+			t.Fatalf("ip addr add: %v: %s", err, out)
+		}
+	}
+	err := EnsureRunning(dir, ip)
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("EnsureRunning at a live network's address = %v, want address already in use", err)
+	}
+	if got := servers(t, old); len(got) != 1 || got[0] != pid {
+		t.Errorf("the live network's server = %v, want %d still running", got, pid)
 	}
 }
 

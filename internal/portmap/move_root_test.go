@@ -42,6 +42,13 @@ func TestMove(t *testing.T) {
 			t.Errorf("after Move: %v", err)
 		}
 	}
+	// The shortcut follows: [::1] goes to the container's IPv4 address
+	// now, as the IPv6 binding was dropped.
+	if withShortcut(t) {
+		if _, remote := fetch(t, &net.Dialer{}, "[::1]:"+p); remote.String() != "[::1]:"+p {
+			t.Errorf("[::1]:%s after Move: getpeername gave %v", p, remote)
+		}
+	}
 	// Nothing through a network: nothing moves, nothing changes.
 	if moved, err := e.pub.Move("net-a", to); err != nil || moved != nil {
 		t.Errorf("Move from a network with no ports = %v, %v; want nothing", moved, err)
@@ -51,5 +58,20 @@ func TestMove(t *testing.T) {
 	}
 	if e.rulesOf(id) {
 		t.Errorf("rules of %s left after Unpublish", id)
+	}
+
+	// A move that keeps no binding leaves no entry behind either.
+	port6 := testPort(8)
+	bs6, _ := Parse(fmt.Sprintf("[::]:%d:80", port6))
+	if _, err := e.pub.Publish(from, bs6); err != nil {
+		t.Fatal(err)
+	}
+	if moved, err := e.pub.Move("net-a", to); err != nil || len(moved) != 0 {
+		t.Fatalf("Move of an IPv6 binding to a network without IPv6 = %v, %v; want none moved", moved, err)
+	}
+	if withShortcut(t) {
+		if mine, _ := e.pub.shortcutCount(t); mine != 0 {
+			t.Errorf("%d shortcut entries left after a move that kept no binding", mine)
+		}
 	}
 }

@@ -332,6 +332,23 @@ func (p *Publisher) Move(from string, t Target) ([]Binding, error) {
 		return nil, err
 	}
 	defer unlock()
+	// The shortcut's entries of the old network first, as Unpublish does:
+	// they must not outlive its rules.
+	held, err := p.List()
+	if err != nil {
+		return nil, err
+	}
+	var keep []Held
+	for _, h := range held {
+		if h.ID != t.ID || h.Network != from {
+			keep = append(keep, h)
+		}
+	}
+	if len(keep) < len(held) {
+		if err := p.syncShortcut(keep, nil); err != nil {
+			return nil, err
+		}
+	}
 	moved, err := p.move(from, t)
 	if err != nil || len(moved) == 0 {
 		return moved, err

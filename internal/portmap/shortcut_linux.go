@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -227,6 +226,7 @@ type shortcutEntry struct {
 	HostPort uint16
 	Dst      netip.Addr
 	Port     uint16
+	ID       string // the container's
 }
 
 var (
@@ -290,23 +290,21 @@ func shortcutEntries(t Target, bindings []Binding, held []Held) []shortcutEntry 
 			if h == loopback6 && dst.Is4() && v6[b.HostPort] {
 				continue
 			}
-			out = append(out, shortcutEntry{Host: h, HostPort: b.HostPort, Dst: dst, Port: b.ContainerPort})
+			out = append(out, shortcutEntry{Host: h, HostPort: b.HostPort, Dst: dst, Port: b.ContainerPort, ID: t.ID})
 		}
 	}
 	return out
 }
 
 // owner is the tag of the publisher's entries.
-func (p *Publisher) owner() uint32 {
-	h := fnv.New32a()
-	h.Write([]byte(p.Table))
-	return h.Sum32()
-}
+func (p *Publisher) owner() uint32 { return tag(p.Table) }
 
 // syncShortcut brings this namespace's entries of the publisher to the
-// bindings held (all of them, after the change at hand) and adds add.
-// Adding is skipped where the shortcut is off or cannot be had; the
-// entries of bindings no longer held are removed in any case.
+// bindings held (all of them, after the change at hand) and adds add. An
+// entry stays only while the container it sends connections to holds a
+// binding that gives its address and port. Adding is skipped where the
+// shortcut is off or cannot be had; the entries of bindings no longer
+// held are removed in any case, and an error says that one may be left.
 func (p *Publisher) syncShortcut(held []Held, add []shortcutEntry) error {
 	if p.NoShortcut || os.Getenv(EnvShortcut) == "off" {
 		add = nil
@@ -341,7 +339,10 @@ func (p *Publisher) syncShortcut(held []Held, add []shortcutEntry) error {
 		}
 	}()
 	if ports == nil && len(add) == 0 {
-		return detach(rootFD, progs)
+		// Programs without their map send nothing anywhere: a detach
+		// that fails leaves nothing wrong.
+		detach(rootFD, progs)
+		return nil
 	}
 	cookie, err := netnsCookie()
 	if err != nil {
@@ -353,10 +354,15 @@ func (p *Publisher) syncShortcut(held []Held, add []shortcutEntry) error {
 		}
 	}
 	defer ports.Close()
-	keep := map[string]bool{}
+	// keep: for each key, the containers whose bindings give it.
+	keep := map[string]map[uint32]bool{}
 	for _, h := range held {
 		for _, a := range shortcutHosts(h.Binding) {
-			keep[string(portKey(cookie, a, h.HostPort))] = true
+			k := string(portKey(cookie, a, h.HostPort))
+			if keep[k] == nil {
+				keep[k] = map[uint32]bool{}
+			}
+			keep[k][tag(h.ID)] = true
 		}
 	}
 	owner := p.owner()
@@ -368,7 +374,7 @@ func (p *Publisher) syncShortcut(held []Held, add []shortcutEntry) error {
 	it := ports.Iterate()
 	for it.Next(&k, &v) {
 		mine := binary.NativeEndian.Uint64(k) == cookie && binary.NativeEndian.Uint32(v[valOwner:]) == owner
-		if mine && !keep[string(k)] {
+		if mine && !keep[string(k)][binary.NativeEndian.Uint32(v[valContainer:])] {
 			stale = append(stale, append([]byte(nil), k...))
 			continue
 		}
@@ -383,18 +389,18 @@ func (p *Publisher) syncShortcut(held []Held, add []shortcutEntry) error {
 		}
 	}
 	for _, e := range add {
-		if err := ports.Put(portKey(cookie, e.Host, e.HostPort), portValue(e.Dst, e.Port, owner)); err != nil {
+		if err := ports.Put(portKey(cookie, e.Host, e.HostPort), portValue(e.Dst, e.Port, owner, tag(e.ID))); err != nil {
 			return nil // full: the rules carry the rest
 		}
 		left++
 	}
-	if left > 0 {
-		return nil
+	if left == 0 {
+		if len(progs) == 0 {
+			progs, _ = attachedProgs(rootFD)
+		}
+		detach(rootFD, progs)
 	}
-	if len(progs) == 0 {
-		progs, _ = attachedProgs(rootFD)
-	}
-	return detach(rootFD, progs)
+	return nil
 }
 
 // attachedProgs lists the shortcut's programs attached to root.

@@ -2,6 +2,7 @@ package portmap
 
 import (
 	"encoding/binary"
+	"hash/fnv"
 	"net/netip"
 
 	"github.com/cilium/ebpf"
@@ -15,15 +16,17 @@ import (
 // port is 2 bytes in network order.
 //
 //	ports key (32):   netns cookie (8), address (16), port (2), zeros (6)
-//	ports value (24): address (16), port (2), zeros (2), publisher tag (4)
+//	ports value (32): address (16), port (2), zeros (2), publisher tag (4),
+//	                  container tag (4), zeros (4)
 //	peer (48):        asked address (16), port (2), zeros (6),
 //	                  given address (16), port (2), zeros (6)
 const (
-	keySize   = 32
-	valueSize = 24
-	peerSize  = 48
-	valOwner  = 20
-	peerGiven = 24
+	keySize      = 32
+	valueSize    = 32
+	peerSize     = 48
+	valOwner     = 20
+	valContainer = 24
+	peerGiven    = 24
 )
 
 // Offsets in struct bpf_sock_addr and struct bpf_sock (linux/bpf.h).
@@ -52,13 +55,21 @@ func portKey(cookie uint64, addr netip.Addr, port uint16) []byte {
 	return k
 }
 
-func portValue(addr netip.Addr, port uint16, owner uint32) []byte {
+func portValue(addr netip.Addr, port uint16, owner, container uint32) []byte {
 	v := make([]byte, valueSize)
 	a := addr.As16()
 	copy(v, a[:])
 	binary.BigEndian.PutUint16(v[16:], port)
 	binary.NativeEndian.PutUint32(v[valOwner:], owner)
+	binary.NativeEndian.PutUint32(v[valContainer:], container)
 	return v
+}
+
+// tag is the 32-bit tag of a publisher's table or a container's ID.
+func tag(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
 }
 
 // connectProgram rewrites the destination of a TCP connect whose

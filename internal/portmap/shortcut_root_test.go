@@ -3,10 +3,12 @@ package portmap
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,13 +45,18 @@ func fetch(t *testing.T, d *net.Dialer, addr string) (local, remote netip.AddrPo
 // needShortcut skips on kernels older than the hooks the shortcut needs
 // (getpeername4 in 5.8, SO_NETNS_COOKIE in 5.14).
 func needShortcut(t *testing.T) {
+	if !withShortcut(t) {
+		t.Skip("the kernel has no connect shortcut")
+	}
+}
+
+// withShortcut says whether the kernel has what the shortcut needs.
+func withShortcut(t *testing.T) bool {
 	var u unix.Utsname
 	unix.Uname(&u)
 	var major, minor int
 	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
-	if major < 5 || major == 5 && minor < 14 {
-		t.Skipf("kernel %d.%d has no connect shortcut", major, minor)
-	}
+	return major > 5 || major == 5 && minor >= 14
 }
 
 func TestShortcut(t *testing.T) {
@@ -109,6 +116,35 @@ func TestShortcut(t *testing.T) {
 		if err := e.pub.Unpublish(x, ""); err != nil {
 			t.Fatal(err)
 		}
+	}
+
+	// One port, two containers, one per family: [::1] is the IPv6 one's
+	// while it holds the port, and nobody's after.
+	portShared := testPort(9)
+	a, b := Target{ID: id + "a", Addr4: e.c1Addr, Iface: e.bridge}, Target{ID: id + "b", Addr6: e.c1Addr6, Iface: e.bridge}
+	bsA, _ := Parse(fmt.Sprintf("0.0.0.0:%d:80", portShared))
+	bsB, _ := Parse(fmt.Sprintf("[::]:%d:80", portShared))
+	if _, err := e.pub.Publish(a, bsA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pub.Publish(b, bsB); err != nil {
+		t.Fatal(err)
+	}
+	shared6 := fmt.Sprintf("[::1]:%d", portShared)
+	if local, _ := fetch(t, &net.Dialer{}, shared6); local.Addr().Is4In6() || local.Addr().Is4() {
+		t.Errorf("%s went to the IPv4 container (from %v), want the IPv6 one's", shared6, local)
+	}
+	if err := e.pub.Unpublish(b.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", shared6, 2*time.Second); err == nil {
+		c.Close()
+		t.Errorf("%s still answers after its container unpublished", shared6)
+	} else if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("%s after its container unpublished: %v, want connection refused", shared6, err)
+	}
+	if err := e.pub.Unpublish(a.ID, ""); err != nil {
+		t.Fatal(err)
 	}
 
 	// A socket bound to 127.0.0.1 goes through the rules, which NAT it.
