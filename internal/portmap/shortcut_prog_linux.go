@@ -97,7 +97,7 @@ func connectProgram(ports, peers *ebpf.Map, v6 bool) asm.Instructions {
 		insts = append(insts, asm.LoadMem(asm.R3, asm.R2, skSrcIP4, asm.Word))
 	}
 	insts = append(insts,
-		asm.JNE.Imm(asm.R3, 0, "out"),
+		asm.JNE.Imm(asm.R3, 0, "miss"),
 		asm.Mov.Reg(asm.R1, asm.R6),
 		asm.FnGetNetnsCookie.Call(),
 		asm.StoreMem(asm.RFP, fpKey, asm.R0, asm.DWord),
@@ -126,16 +126,16 @@ func connectProgram(ports, peers *ebpf.Map, v6 bool) asm.Instructions {
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, fpKey),
 		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.JEq.Imm(asm.R0, 0, "miss"),
 		asm.Mov.Reg(asm.R7, asm.R0),
 	)
 	if !v6 {
 		// An IPv4 socket can only be sent to an IPv4 address.
 		insts = append(insts,
 			asm.LoadMem(asm.R2, asm.R7, 0, asm.DWord),
-			asm.JNE.Imm(asm.R2, 0, "out"),
+			asm.JNE.Imm(asm.R2, 0, "miss"),
 			asm.LoadMem(asm.R2, asm.R7, 8, asm.Word),
-			asm.JNE.Imm32(asm.R2, -0x10000, "out"))
+			asm.JNE.Imm32(asm.R2, -0x10000, "miss"))
 	}
 	// The peer: asked (the key's address and port), given (the value's).
 	insts = append(insts,
@@ -159,7 +159,7 @@ func connectProgram(ports, peers *ebpf.Map, v6 bool) asm.Instructions {
 		asm.FnSkStorageGet.Call(),
 		// Without the peer kept, getpeername would give the container's
 		// address: leave this one to the rules.
-		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.JEq.Imm(asm.R0, 0, "miss"),
 	)
 	// Storage that was there already, from an earlier connect of the
 	// socket, is written afresh.
@@ -168,7 +168,16 @@ func connectProgram(ports, peers *ebpf.Map, v6 bool) asm.Instructions {
 			asm.LoadMem(asm.R2, asm.RFP, fpPeer+off, asm.DWord),
 			asm.StoreMem(asm.R0, off, asm.R2, asm.DWord))
 	}
-	return append(insts, rewrite(asm.R7, 0, v6)...)
+	insts = append(insts, rewrite(asm.R7, 0, v6)...)
+	// A TCP connect not rewritten drops what an earlier one of the socket
+	// kept: getpeername must not turn its new peer into the old one.
+	return append(insts,
+		asm.LoadMapPtr(asm.R1, peers.FD()).WithSymbol("miss"),
+		asm.LoadMem(asm.R2, asm.R6, saSk, asm.DWord),
+		asm.FnSkStorageDelete.Call(),
+		asm.Mov.Imm(asm.R0, 1),
+		asm.Return(),
+	)
 }
 
 // peerProgram gives getpeername the address and port that connect was

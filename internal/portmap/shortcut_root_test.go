@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -84,6 +85,33 @@ func TestShortcut(t *testing.T) {
 	}
 	if remote != want {
 		t.Errorf("getpeername gave %v after the shortcut, want %v", remote, want)
+	}
+
+	// A socket that connects again, straight to the container's address,
+	// has that address as its peer.
+	reconnected := func() (unix.Sockaddr, error) {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		defer unix.Close(fd)
+		if err := unix.Connect(fd, &unix.SockaddrInet4{Port: int(port), Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+			return nil, err
+		}
+		// Disconnect: connect to an AF_UNSPEC address.
+		var unspec [16]byte
+		if _, _, errno := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&unspec[0])), uintptr(len(unspec))); errno != 0 {
+			return nil, fmt.Errorf("disconnect: %w", errno)
+		}
+		if err := unix.Connect(fd, &unix.SockaddrInet4{Port: 80, Addr: e.c1Addr.As4()}); err != nil {
+			return nil, err
+		}
+		return unix.Getpeername(fd)
+	}
+	if sa, err := reconnected(); err != nil {
+		t.Errorf("connect again: %v", err)
+	} else if in4, ok := sa.(*unix.SockaddrInet4); !ok || in4.Addr != e.c1Addr.As4() || in4.Port != 80 {
+		t.Errorf("a socket connected again to %v:80 has peer %+v", e.c1Addr, sa)
 	}
 
 	// ::1, which the rules cannot take, goes to the container's IPv6
