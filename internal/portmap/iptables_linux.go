@@ -272,7 +272,7 @@ func (p *Publisher) iptSelect(id, network string) (sel []iptRule, held, others [
 	for _, r := range rules {
 		h, _ := parseComment(berthnet.ArgAfter(r.args, "--comment"))
 		switch {
-		case h.ID == id && (network == "" || h.Network == network):
+		case h.of(id, network):
 			sel = append(sel, r)
 			if r.chain == dnat {
 				held = append(held, h)

@@ -109,17 +109,21 @@ func (p *Publisher) chains(t *nftables.Table) []*nftables.Chain {
 }
 
 // lock takes the publisher's lock file; the returned func releases it.
-func (p *Publisher) lock() (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(p.LockPath), 0o700); err != nil {
+func (p *Publisher) lock() (func(), error) { return lockFile(p.LockPath) }
+
+// lockFile takes an exclusive flock on path, made when missing; the
+// returned func releases it.
+func lockFile(path string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(p.LockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", p.LockPath, err)
+		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return func() { f.Close() }, nil
 }
@@ -128,6 +132,12 @@ func (p *Publisher) lock() (func(), error) {
 type Held struct {
 	ID, Network string
 	Binding
+}
+
+// of says whether h is container id's through network (any network
+// when empty).
+func (h Held) of(id, network string) bool {
+	return h.ID == id && (network == "" || h.Network == network)
 }
 
 // List returns every binding published now, read from the rules.
@@ -440,7 +450,7 @@ func (p *Publisher) Unpublish(id, network string) error {
 			h, ok := parseComment(c)
 			switch {
 			case !ok:
-			case h.ID == id && (network == "" || h.Network == network):
+			case h.of(id, network):
 				if err := conn.DelRule(r); err != nil {
 					return err
 				}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -142,14 +141,15 @@ func attachedPorts(rootFD int) (*ebpf.Map, []attachedProg, error) {
 	return found, progs, nil
 }
 
-// attach loads the programs and their maps and attaches them to root.
-func attach(rootFD int) (*ebpf.Map, error) {
+// attach loads the programs and their maps and attaches them to root;
+// it returns the ports map and the programs, for the caller to close.
+func attach(rootFD int) (*ebpf.Map, []attachedProg, error) {
 	ports, err := ebpf.NewMap(&ebpf.MapSpec{
 		Name: mapPorts, Type: ebpf.Hash, KeySize: keySize, ValueSize: valueSize,
 		MaxEntries: 65536, Flags: unix.BPF_F_NO_PREALLOC,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	peers, err := ebpf.NewMap(&ebpf.MapSpec{
 		Name: mapPeers, Type: ebpf.SkStorage, Flags: unix.BPF_F_NO_PREALLOC,
@@ -163,17 +163,17 @@ func attach(rootFD int) (*ebpf.Map, error) {
 	})
 	if err != nil {
 		ports.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	defer peers.Close()
 	var attached []attachedProg
-	fail := func(err error) (*ebpf.Map, error) {
+	fail := func(err error) (*ebpf.Map, []attachedProg, error) {
 		detach(rootFD, attached)
 		for _, p := range attached {
 			p.Close()
 		}
 		ports.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	for _, sp := range shortcutProgs {
 		insts := peerProgram(peers, sp.v6)
@@ -196,27 +196,19 @@ func attach(rootFD int) (*ebpf.Map, error) {
 		}
 		attached = append(attached, attachedProg{p, sp})
 	}
-	for _, p := range attached {
-		p.Close()
-	}
-	return ports, nil
+	return ports, attached, nil
 }
 
-// detach takes progs off root, the connect ones first.
-func detach(rootFD int, progs []attachedProg) error {
-	var errs []error
+// detach takes progs off root, the connect ones first. It is done as
+// far as it goes: programs left without their map send nothing anywhere.
+func detach(rootFD int, progs []attachedProg) {
 	for i := len(shortcutProgs) - 1; i >= 0; i-- {
 		for _, p := range progs {
-			if p.name != shortcutProgs[i].name {
-				continue
-			}
-			err := link.RawDetachProgram(link.RawDetachProgramOptions{Target: rootFD, Program: p.Program, Attach: p.at})
-			if err != nil && !errors.Is(err, unix.ENOENT) {
-				errs = append(errs, err)
+			if p.name == shortcutProgs[i].name {
+				link.RawDetachProgram(link.RawDetachProgramOptions{Target: rootFD, Program: p.Program, Attach: p.at})
 			}
 		}
 	}
-	return errors.Join(errs...)
 }
 
 // shortcutEntry is one connection the shortcut takes: a TCP connect to
@@ -309,17 +301,11 @@ func (p *Publisher) syncShortcut(held []Held, add []shortcutEntry) error {
 	if p.NoShortcut || os.Getenv(EnvShortcut) == "off" {
 		add = nil
 	}
-	if err := os.MkdirAll(filepath.Dir(shortcutLock), 0o700); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(shortcutLock, os.O_RDWR|os.O_CREATE, 0o600)
+	unlock, err := lockFile(shortcutLock)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		return fmt.Errorf("lock %s: %w", shortcutLock, err)
-	}
+	defer unlock()
 	root, err := cgroup2Root()
 	if err != nil {
 		return nil // no cgroup2: no shortcut, and none to remove
@@ -349,9 +335,11 @@ func (p *Publisher) syncShortcut(held []Held, add []shortcutEntry) error {
 		return nil
 	}
 	if ports == nil {
-		if ports, err = attach(rootFD); err != nil {
+		var made []attachedProg
+		if ports, made, err = attach(rootFD); err != nil {
 			return nil // an older kernel: the rules carry the traffic
 		}
+		progs = append(progs, made...)
 	}
 	defer ports.Close()
 	// keep: for each key, the containers whose bindings give it.
@@ -395,19 +383,7 @@ func (p *Publisher) syncShortcut(held []Held, add []shortcutEntry) error {
 		left++
 	}
 	if left == 0 {
-		if len(progs) == 0 {
-			progs, _ = attachedProgs(rootFD)
-		}
 		detach(rootFD, progs)
 	}
 	return nil
-}
-
-// attachedProgs lists the shortcut's programs attached to root.
-func attachedProgs(rootFD int) ([]attachedProg, error) {
-	m, progs, err := attachedPorts(rootFD)
-	if m != nil {
-		m.Close()
-	}
-	return progs, err
 }
